@@ -1,0 +1,69 @@
+"""Matchday's web app: the factory, extensions and blueprints.
+
+``create_app(test_config=None)`` reads configuration (see :mod:`scoreboard.config`), opens the
+database, applies migrations where configured, and wires login, CSRF, htmx, Socket.IO, the ingest
+API and the pages. Nothing is read from the environment at import time.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from flask_socketio import SocketIO
+from flask_wtf import CSRFProtect
+from htmx_flask import Htmx
+
+from . import config, db
+
+socketio = SocketIO()
+csrf = CSRFProtect()
+htmx = Htmx()
+
+CSP = (
+    "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
+    "connect-src 'self'; font-src 'self'; object-src 'none'; base-uri 'self'; "
+    "frame-ancestors 'self'; form-action 'self'"
+)
+
+
+def create_app(test_config: dict[str, Any] | None = None) -> Flask:
+    """Build a Matchday app. ``test_config`` overrides every other source of configuration."""
+    app = Flask(
+        __name__,
+        instance_relative_config=True,
+        template_folder="../templates",
+        static_folder="../static",
+    )
+    if test_config and test_config.get("INSTANCE_PATH"):
+        app.instance_path = str(test_config["INSTANCE_PATH"])
+    config.load(app, test_config)
+    db.init_app(app)
+    if app.config["AUTO_MIGRATE"]:
+        db.upgrade(db.engine_for(app))
+
+    from . import api, auth, cli, pages, simulator
+
+    auth.login_manager.init_app(app)
+    csrf.init_app(app)
+    csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
+    htmx.init_app(app)
+    socketio.init_app(
+        app,
+        async_mode="threading",
+        message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE") or None,
+    )
+    app.register_blueprint(auth.bp)
+    app.register_blueprint(api.bp)
+    app.register_blueprint(pages.bp)
+    simulator.init_app(app)
+    cli.init_app(app)
+
+    @app.after_request
+    def _security_headers(response: Any) -> Any:
+        response.headers.setdefault("Content-Security-Policy", CSP)
+        response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        response.headers.setdefault("Referrer-Policy", "same-origin")
+        return response
+
+    return app

@@ -1,0 +1,83 @@
+"""Configuration: defaults, then ``MATCHDAY_*`` environment variables, then the instance folder.
+
+Every setting below can be given as an environment variable with the ``MATCHDAY_`` prefix
+(``MATCHDAY_DATABASE_URL``, ``MATCHDAY_DEMO=0`` ...; values are parsed as JSON when they parse,
+otherwise kept as strings) or in ``instance/config.py``; ``create_app(test_config)`` overrides all.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+
+DEFAULTS: dict[str, Any] = {
+    # Where the data lives. Default: SQLite file ``matchday.db`` in the instance folder.
+    "DATABASE_URL": None,
+    # Run Alembic migrations when the app starts (always on for SQLite; opt-in for PostgreSQL).
+    "AUTO_MIGRATE": None,
+    # Seed the demo org on first start of an empty instance, and run the live simulator then.
+    "DEMO": True,
+    "DEMO_SEED": 7,
+    "DEMO_REPS": 24,
+    "DEMO_QUARTERS": 2,
+    "DEMO_PASSWORD": "matchday-demo",
+    # Live simulator: on by default when the demo org was seeded; events per minute per team.
+    "SIMULATOR": True,
+    "SIM_EVENTS_PER_MINUTE": 4.0,
+    "SIM_WON_EVERY_MINUTES": 3.0,
+    "SIM_TICK_SECONDS": 2.0,
+    # The org: time zone for periods and working days, currency of money, holiday country.
+    "TIMEZONE": "Europe/Oslo",
+    "CURRENCY": "NOK",
+    "HOLIDAY_COUNTRY": "NO",
+    "FISCAL_START_MONTH": 1,
+    # Web server (``python app.py``).
+    "HOST": "127.0.0.1",
+    "PORT": 5000,
+    # Flask-SocketIO message queue for several server processes, e.g. ``redis://127.0.0.1:6379/0``.
+    "SOCKETIO_MESSAGE_QUEUE": None,
+    # Ingest API limits.
+    "INGEST_MAX_RECORDS": 5000,
+    "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
+    # Cookies.
+    "SESSION_COOKIE_HTTPONLY": True,
+    "SESSION_COOKIE_SAMESITE": "Lax",
+    "SESSION_COOKIE_SECURE": False,
+    "WTF_CSRF_TIME_LIMIT": None,
+}
+
+
+def load(app: Flask, test_config: dict[str, Any] | None) -> None:
+    """Fill ``app.config`` in the documented order and derive what depends on the instance folder."""
+    app.config.from_mapping(DEFAULTS)
+    app.config.from_prefixed_env("MATCHDAY")
+    app.config.from_pyfile("config.py", silent=True)
+    if test_config:
+        app.config.from_mapping(test_config)
+
+    instance = Path(app.instance_path)
+    instance.mkdir(parents=True, exist_ok=True)
+    if not app.config.get("DATABASE_URL"):
+        app.config["DATABASE_URL"] = f"sqlite:///{instance / 'matchday.db'}"
+    if app.config.get("AUTO_MIGRATE") is None:
+        app.config["AUTO_MIGRATE"] = str(app.config["DATABASE_URL"]).startswith("sqlite")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+
+
+def _instance_secret(path: Path) -> str:
+    """Read the instance's secret key, generating it (mode 0600) on first run."""
+    if path.exists():
+        return path.read_text().strip()
+    key = secrets.token_hex(32)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another process wrote it first
+        return path.read_text().strip()
+    with os.fdopen(fd, "w") as f:
+        f.write(key)
+    return key

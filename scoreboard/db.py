@@ -1,0 +1,122 @@
+"""Engines, sessions, write transactions and migrations.
+
+SQLite (the default) is configured for a busy web app: WAL, foreign keys, a busy timeout and
+``BEGIN IMMEDIATE`` for write transactions, so that two writers never lose each other's updates
+(Python's sqlite3 otherwise defers the lock to the first write, which makes read-modify-write racy).
+PostgreSQL is used when ``DATABASE_URL`` says so; write transactions there take a transaction-level
+advisory lock where the caller asks for serialised writes (ingestion does).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from flask import Flask, current_app, g
+from sqlalchemy import Connection, Engine, create_engine, event, text
+from sqlmodel import Session
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+WRITE_OPTION = "matchday_write"
+INGEST_LOCK_KEY = 0x4D415443  # "MATC": one advisory lock serialises ingestion on PostgreSQL
+
+
+def make_engine(url: str) -> Engine:
+    """Create the engine for ``url`` with Matchday's connection settings."""
+    if url.startswith("sqlite"):
+        engine = create_engine(url, connect_args={"timeout": 30})
+        _configure_sqlite(engine)
+        return engine
+    if url.startswith("postgresql://"):
+        url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
+    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+
+
+def _configure_sqlite(engine: Engine) -> None:
+    @event.listens_for(engine, "connect")
+    def _pragmas(dbapi_conn, _record):  # type: ignore[no-untyped-def]
+        dbapi_conn.isolation_level = None  # SQLAlchemy emits BEGIN itself (see _begin)
+        cur = dbapi_conn.cursor()
+        cur.execute("PRAGMA journal_mode=WAL")
+        cur.execute("PRAGMA synchronous=NORMAL")
+        cur.execute("PRAGMA busy_timeout=30000")
+        cur.execute("PRAGMA foreign_keys=ON")
+        cur.close()
+
+    @event.listens_for(engine, "begin")
+    def _begin(conn: Connection) -> None:
+        write = conn.get_execution_options().get(WRITE_OPTION)
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")
+
+
+def is_sqlite(engine: Engine) -> bool:
+    return engine.dialect.name == "sqlite"
+
+
+@contextmanager
+def write_transaction(engine: Engine, serialise: bool = False) -> Iterator[Connection]:
+    """A connection inside a write transaction, committed on success and rolled back on error.
+
+    On SQLite the write lock is taken up front (``BEGIN IMMEDIATE``), which serialises writers. On
+    PostgreSQL, ``serialise=True`` takes a transaction-level advisory lock so that read-then-write
+    sequences (upserts that compare with the stored state) cannot interleave.
+    """
+    with engine.connect() as conn:
+        conn.execution_options(**{WRITE_OPTION: True})
+        with conn.begin():
+            if serialise and engine.dialect.name == "postgresql":
+                conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_KEY})
+            yield conn
+
+
+@contextmanager
+def write_session(engine: Engine, serialise: bool = False) -> Iterator[Session]:
+    """An ORM session bound to a :func:`write_transaction`; commits when the block ends."""
+    with write_transaction(engine, serialise=serialise) as conn:
+        session = Session(bind=conn, expire_on_commit=False, join_transaction_mode="create_savepoint")
+        try:
+            yield session
+            session.commit()  # releases the savepoint; the outer transaction commits below
+        finally:
+            session.close()
+
+
+def init_app(app: Flask) -> None:
+    engine = make_engine(app.config["DATABASE_URL"])
+    app.extensions["matchday.engine"] = engine
+    app.teardown_appcontext(_close_session)
+
+
+def engine_for(app: Flask | None = None) -> Engine:
+    return (app or current_app).extensions["matchday.engine"]  # type: ignore[no-any-return]
+
+
+def session() -> Session:
+    """The read session of this app context (request, CLI command or socket event)."""
+    if "db_session" not in g:
+        g.db_session = Session(engine_for(), expire_on_commit=False)
+    return g.db_session  # type: ignore[no-any-return]
+
+
+def _close_session(_exc: BaseException | None) -> None:
+    s = g.pop("db_session", None)
+    if s is not None:
+        s.close()
+
+
+def alembic_config(url: str) -> Config:
+    cfg = Config()
+    cfg.set_main_option("script_location", str(MIGRATIONS))
+    cfg.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    return cfg
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    """Apply the Alembic migrations up to ``revision`` on ``engine``'s database."""
+    cfg = alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as conn:
+        cfg.attributes["connection"] = conn
+        command.upgrade(cfg, revision)

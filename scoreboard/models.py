@@ -1,0 +1,261 @@
+"""The domain model of DESIGN.md as SQLModel tables.
+
+Conventions
+-----------
+- Every timestamp is timezone-aware UTC (SQLModel maps ``datetime`` to ``UTCDateTime``, which refuses
+  naive values).
+- Money is an integer in minor units (``amount`` in øre for NOK) with its ``currency``.
+- Records that come from outside carry ``(source, external_id)``, unique per table, so that a retried
+  delivery is recognised and never counted twice.
+- Activities, touches, stage changes and field changes are append-only history; contacts and deals hold
+  the latest state, and their history tables let any earlier state be replayed.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+
+from sqlalchemy import BigInteger, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+ROLES = ("rep", "manager", "admin")
+LIFECYCLE_STAGES = ("subscriber", "lead", "mql", "sql", "opportunity", "customer", "disqualified")
+LEAD_SOURCES = ("web", "event", "referral", "outbound", "partner", "paid", "other")
+DEAL_STAGES = ("qualification", "discovery", "demo", "proposal", "negotiation", "won", "lost")
+OPEN_DEAL_STAGES = DEAL_STAGES[:5]
+ACTIVITY_KINDS = ("call", "email", "meeting", "demo", "proposal", "content_share", "note")
+TOUCH_ACTIONS = ("view", "download", "share", "visit")
+CONTENT_KINDS = (
+    "article",
+    "case_study",
+    "whitepaper",
+    "webinar",
+    "pricing_page",
+    "product_page",
+    "video",
+    "ebook",
+)
+BUYING_PHASES = ("awareness", "consideration", "decision")
+UNASSIGNED_TEAM = "Unassigned"
+
+
+def utcnow() -> datetime:
+    """The current time, timezone-aware UTC."""
+    return datetime.now(UTC)
+
+
+class Team(SQLModel, table=True):
+    """A sales team. Its manager is its member with the role ``manager``."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Rep(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    email: str = Field(max_length=254, unique=True)
+    team_id: int = Field(foreign_key="team.id", index=True)
+    role: str = Field(default="rep", max_length=16)
+    active: bool = True
+    start_date: date | None = None
+    tv_opt_out: bool = False
+    source: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=128)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Persona(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    description: str = Field(default="", max_length=500)
+
+
+class Content(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    title: str = Field(max_length=300)
+    kind: str = Field(default="article", max_length=32)
+    buying_phase: str | None = Field(default=None, max_length=16)
+    url: str | None = Field(default=None, max_length=1000)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ContentPersona(SQLModel, table=True):
+    """Which personas a piece of content targets."""
+
+    __tablename__ = "content_persona"
+    content_id: int = Field(foreign_key="content.id", primary_key=True, ondelete="CASCADE")
+    persona_id: int = Field(foreign_key="persona.id", primary_key=True, ondelete="CASCADE")
+
+
+class Contact(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    email: str | None = Field(default=None, max_length=254)
+    name: str | None = Field(default=None, max_length=200)
+    company: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    persona_id: int | None = Field(default=None, foreign_key="persona.id")
+    lifecycle_stage: str = Field(default="lead", max_length=16)
+    lead_source: str | None = Field(default=None, max_length=16)
+    owner_rep_id: int | None = Field(default=None, foreign_key="rep.id", index=True)
+    consent: bool = False
+    created_at: datetime
+    updated_at: datetime
+
+
+class Deal(SQLModel, table=True):
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    name: str = Field(default="", max_length=300)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    account: str | None = Field(default=None, max_length=200)
+    owner_rep_id: int = Field(foreign_key="rep.id", index=True)
+    lead_source: str | None = Field(default=None, max_length=16)
+    amount: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    currency: str = Field(default="NOK", max_length=3)
+    stage: str = Field(default="qualification", max_length=16)
+    created_at: datetime
+    expected_close: date | None = None
+    closed_at: datetime | None = None
+    outcome: str = Field(default="open", max_length=8)
+    lost_reason: str | None = Field(default=None, max_length=200)
+    updated_at: datetime
+
+
+class Activity(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_activity_rep_at", "rep_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    rep_id: int = Field(foreign_key="rep.id")
+    kind: str = Field(max_length=16)
+    at: datetime = Field(index=True)
+    contact_id: int | None = Field(default=None, foreign_key="contact.id", index=True)
+    deal_id: int | None = Field(default=None, foreign_key="deal.id", index=True)
+    content_id: int | None = Field(default=None, foreign_key="content.id")
+    outcome: str | None = Field(default=None, max_length=32)
+    duration_s: int | None = None
+
+
+class Touch(SQLModel, table=True):
+    __table_args__ = (
+        UniqueConstraint("source", "external_id"),
+        Index("ix_touch_contact_at", "contact_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    contact_id: int = Field(foreign_key="contact.id")
+    content_id: int | None = Field(default=None, foreign_key="content.id", index=True)
+    url: str | None = Field(default=None, max_length=1000)
+    action: str = Field(max_length=16)
+    at: datetime = Field(index=True)
+    seconds: int | None = None
+    channel: str | None = Field(default=None, max_length=16)
+
+
+class StageChange(SQLModel, table=True):
+    """A contact's lifecycle stage or a deal's stage moving from one value to another.
+
+    The first row of a record has ``from_stage`` NULL: that is its creation. ``rep_id`` is the owner at
+    the time of the change.
+    """
+
+    __tablename__ = "stage_change"
+    __table_args__ = (
+        Index("ix_stage_change_deal", "deal_id", "at"),
+        Index("ix_stage_change_contact", "contact_id", "at"),
+    )
+    id: int | None = Field(default=None, primary_key=True)
+    object: str = Field(max_length=8)  # "contact" | "deal"
+    contact_id: int | None = Field(default=None, foreign_key="contact.id")
+    deal_id: int | None = Field(default=None, foreign_key="deal.id")
+    from_stage: str | None = Field(default=None, max_length=16)
+    to_stage: str = Field(max_length=16)
+    at: datetime = Field(index=True)
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+
+
+class DealChange(SQLModel, table=True):
+    """A change of a deal's amount, expected close date or owner (old and new as text)."""
+
+    __tablename__ = "deal_change"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True)
+    field: str = Field(max_length=32)  # "amount" | "expected_close" | "owner"
+    old: str | None = Field(default=None, max_length=64)
+    new: str | None = Field(default=None, max_length=64)
+    at: datetime
+
+
+class ContactChange(SQLModel, table=True):
+    """A change of a contact's owner, persona or lead source (old and new as text)."""
+
+    __tablename__ = "contact_change"
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True)
+    field: str = Field(max_length=32)
+    old: str | None = Field(default=None, max_length=254)
+    new: str | None = Field(default=None, max_length=254)
+    at: datetime
+
+
+class Goal(SQLModel, table=True):
+    """A target for a metric over a period: a quota (``result``) or an activity goal (``kpi``)."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    metric: str = Field(max_length=64)
+    scope: str = Field(max_length=8)  # "org" | "team" | "rep"
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    period_start: date
+    period_end: date  # inclusive
+    target: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(default="result", max_length=8)  # "result" | "kpi"
+    owner_function: str = Field(default="sales", max_length=16)  # "sales" | "marketing"
+    owner_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+
+
+class User(SQLModel, table=True):
+    id: int | None = Field(default=None, primary_key=True)
+    email: str = Field(max_length=254, unique=True)
+    name: str = Field(max_length=200)
+    password_hash: str = Field(max_length=300)
+    role: str = Field(default="rep", max_length=16)  # "rep" | "manager" | "admin"
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    active: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Token(SQLModel, table=True):
+    """An API or display token. Only the SHA-256 of the secret is stored."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    kind: str = Field(max_length=8)  # "api" | "display"
+    name: str = Field(max_length=120)
+    token_hash: str = Field(max_length=64, unique=True)
+    prefix: str = Field(max_length=12)
+    created_at: datetime = Field(default_factory=utcnow)
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    revoked_at: datetime | None = None
+    last_used_at: datetime | None = None
+
+
+class Setting(SQLModel, table=True):
+    """Small runtime switches shared by every process (e.g. the simulator on/off)."""
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str = Field(max_length=1000)
+    updated_at: datetime = Field(default_factory=utcnow)

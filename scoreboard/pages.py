@@ -1,0 +1,40 @@
+"""Pages for people at their desks."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Blueprint, current_app, render_template
+from flask_login import current_user
+
+from . import db, store
+from .auth import require_role
+
+bp = Blueprint("pages", __name__)
+
+
+@bp.get("/")
+@require_role("rep", "manager", "admin")
+def home() -> Any:
+    """The org at a glance: teams, reps, today's activity and wins."""
+    teams = store.org_glance(db.engine_for(), current_app.config["TIMEZONE"])
+    totals = {
+        "reps": sum(t.reps for t in teams),
+        "activities_today": sum(t.activities_today for t in teams),
+        "wins_today": sum(t.wins_today for t in teams),
+        "revenue_today": sum(t.revenue_today for t in teams),
+    }
+    return render_template("home.html", teams=teams, totals=totals, user=current_user)
+
+
+@bp.app_template_filter("money")
+def money(minor: int, currency: str | None = None) -> str:
+    """Minor units as whole major units with thin-space thousands: ``12500050`` → ``125 001 NOK``."""
+    currency = currency or current_app.config["CURRENCY"]
+    major = round(minor / 100)
+    return f"{major:,}".replace(",", "\u202f") + f" {currency}"
+
+
+@bp.app_template_filter("thousands")
+def thousands(n: int) -> str:
+    return f"{n:,}".replace(",", "\u202f")

@@ -1,0 +1,57 @@
+"""API and display tokens: random secrets shown once, stored as SHA-256 only."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+
+from sqlalchemy import Engine, update
+from sqlmodel import Session, select
+
+from .db import write_session
+from .models import Token, utcnow
+
+PREFIXES = {"api": "mdk_", "display": "mdd_"}
+
+
+def _digest(secret: str) -> str:
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def create_token(engine: Engine, kind: str, name: str, created_by: int | None = None) -> tuple[Token, str]:
+    """Create a token of ``kind`` ("api" or "display"); return it and its secret (shown only now)."""
+    if kind not in PREFIXES:
+        raise ValueError(f"kind must be one of {sorted(PREFIXES)}, not {kind!r}")
+    secret = PREFIXES[kind] + secrets.token_urlsafe(32)
+    token = Token(kind=kind, name=name, token_hash=_digest(secret), prefix=secret[:8], created_by=created_by)
+    with write_session(engine) as s:
+        s.add(token)
+    return token, secret
+
+
+def verify_token(engine: Engine, kind: str, secret: str | None) -> Token | None:
+    """The live (not revoked) token of ``kind`` whose secret is ``secret``, or None."""
+    if not secret or not secret.startswith(PREFIXES.get(kind, "\0")):
+        return None
+    with Session(engine) as s:
+        token = s.exec(select(Token).where(Token.token_hash == _digest(secret))).first()
+    if token is None or token.kind != kind or token.revoked_at is not None:
+        return None
+    return token
+
+
+def revoke_token(engine: Engine, token_id: int) -> bool:
+    """Revoke a token; True when it was live."""
+    with write_session(engine) as s:
+        res = s.execute(
+            update(Token).where(Token.id == token_id, Token.revoked_at.is_(None)).values(revoked_at=utcnow())  # type: ignore[union-attr]
+        )
+        return bool(res.rowcount)
+
+
+def list_tokens(engine: Engine, kind: str | None = None) -> list[Token]:
+    with Session(engine) as s:
+        stmt = select(Token).order_by(Token.id)
+        if kind:
+            stmt = stmt.where(Token.kind == kind)
+        return list(s.exec(stmt))
