@@ -7,6 +7,7 @@ API and the pages. Nothing is read from the environment at import time.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from flask import Flask
@@ -29,14 +30,14 @@ CSP = (
 
 def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     """Build a Matchday app. ``test_config`` overrides every other source of configuration."""
+    instance = (test_config or {}).get("INSTANCE_PATH") or os.environ.get("MATCHDAY_INSTANCE_PATH")
     app = Flask(
         __name__,
+        instance_path=os.path.abspath(instance) if instance else None,
         instance_relative_config=True,
         template_folder="../templates",
         static_folder="../static",
     )
-    if test_config and test_config.get("INSTANCE_PATH"):
-        app.instance_path = str(test_config["INSTANCE_PATH"])
     config.load(app, test_config)
     db.init_app(app)
     if app.config["AUTO_MIGRATE"]:

@@ -27,7 +27,9 @@ def _error(status: int, message: str, **extra: Any) -> Any:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Any:
-    messages = {413: "request body too large (at most {} bytes)".format(current_app.config["MAX_CONTENT_LENGTH"])}
+    messages = {
+        413: "request body too large (at most {} bytes)".format(current_app.config["MAX_CONTENT_LENGTH"])
+    }
     return _error(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
 
 
@@ -80,7 +82,10 @@ def openapi_document() -> dict[str, Any]:
             "reason": {"type": "string"},
         },
     }
-    counts = {"type": "object", "properties": {k: {"type": "integer"} for k in ("created", "updated", "duplicates")}}
+    counts = {
+        "type": "object",
+        "properties": {k: {"type": "integer"} for k in ("created", "updated", "duplicates")},
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -127,7 +132,7 @@ def openapi_document() -> dict[str, Any]:
                                 }
                             },
                         },
-                        "400": _resp("Malformed JSON or not {\"events\": [...]}", "Error"),
+                        "400": _resp('Malformed JSON or not {"events": [...]}', "Error"),
                         "401": _resp("Missing, wrong or revoked token", "Error"),
                         "413": _resp("More than 5,000 records or a body over the size limit", "Error"),
                         "422": {

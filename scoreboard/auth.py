@@ -105,7 +105,7 @@ def create_user(
 
 def user_count(engine: Engine) -> int:
     with Session(engine) as s:
-        return int(s.exec(select(func.count()).select_from(User)).one())
+        return int(s.execute(select(func.count()).select_from(User)).scalar_one())
 
 
 def _safe_next(target: str | None) -> str | None:

@@ -19,9 +19,13 @@ def init_app(app: Flask) -> None:
 
 
 @click.command("seed-demo")
-@click.option("--seed", type=int, default=None, help="Random seed (same seed, same org). Default: config DEMO_SEED.")
+@click.option(
+    "--seed", type=int, default=None, help="Random seed (same seed, same org). Default: config DEMO_SEED."
+)
 @click.option("--reps", type=click.IntRange(3, 2000), default=None, help="Number of reps (default 24).")
-@click.option("--quarters", type=click.IntRange(1, 8), default=None, help="Full quarters of history before this one.")
+@click.option(
+    "--quarters", type=click.IntRange(1, 8), default=None, help="Full quarters of history before this one."
+)
 @click.option("--reset", is_flag=True, help="Delete all existing data first.")
 @with_appcontext
 def seed_demo(seed: int | None, reps: int | None, quarters: int | None, reset: bool) -> None:

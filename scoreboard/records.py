@@ -132,9 +132,10 @@ class ActivityRecord(_Record):
     contact: ExternalId | None = None
     deal: ExternalId | None = None
     content: ExternalId | None = None
-    outcome: Literal[
-        "connected", "no_answer", "voicemail", "busy", "wrong_number", "held", "no_show", "booked"
-    ] | None = None
+    outcome: (
+        Literal["connected", "no_answer", "voicemail", "busy", "wrong_number", "held", "no_show", "booked"]
+        | None
+    ) = None
     duration_s: Count | None = None
 
 

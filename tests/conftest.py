@@ -56,9 +56,15 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
     url = request.getfixturevalue("postgres_url")
     engine = db.make_engine(url)
     with engine.begin() as conn:
-        tables = conn.execute(
-            text("SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'")
-        ).scalars().all()
+        tables = (
+            conn.execute(
+                text(
+                    "SELECT tablename FROM pg_tables WHERE schemaname='public' AND tablename <> 'alembic_version'"
+                )
+            )
+            .scalars()
+            .all()
+        )
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
@@ -75,6 +81,12 @@ def make_app(tmp_path: Any, database_url: str, **overrides: Any) -> Any:
         "SECRET_KEY": "test-secret",
     } | overrides
     return create_app(config)
+
+
+@pytest.fixture
+def app_factory(tmp_path: Any) -> Any:
+    """``app_factory(database_url, **config)``: an app whose instance folder is ``tmp_path/instance``."""
+    return lambda database_url, **overrides: make_app(tmp_path, database_url, **overrides)
 
 
 @pytest.fixture

@@ -29,22 +29,85 @@ T0 = "2026-10-05T09:00:00+02:00"
 
 def mixed_batch() -> list[dict[str, Any]]:
     return [
-        {"type": "rep", "source": "crm", "id": "u1", "email": "Kari.Nordmann@acme.no", "name": "Kari Nordmann",
-         "team": "Oslo Enterprise", "role": "rep", "start_date": "2025-01-06"},
-        {"type": "content", "source": "crm", "id": "c-pricing", "title": "Pricing", "kind": "pricing_page",
-         "buying_phase": "decision", "personas": ["CFO"], "url": "https://acme.no/pricing"},
-        {"type": "contact", "source": "crm", "id": "p1", "email": "ola@buyer.no", "name": "Ola Buyer",
-         "company": "Buyer AS", "persona": "CFO", "lifecycle_stage": "sql", "lead_source": "referral",
-         "owner": "kari.nordmann@acme.no", "at": T0},
-        {"type": "deal", "source": "crm", "id": "d1", "name": "Buyer AS platform", "contact": "p1",
-         "account": "Buyer AS", "owner": "kari.nordmann@acme.no", "amount": "125000.50", "currency": "NOK",
-         "stage": "discovery", "expected_close": "2026-12-15", "at": "2026-10-05T10:00:00+02:00"},
-        {"type": "activity", "source": "crm", "id": "a1", "rep": "kari.nordmann@acme.no", "kind": "call",
-         "contact": "p1", "deal": "d1", "outcome": "connected", "duration_s": 420, "at": "2026-10-05T09:30:00+02:00"},
-        {"type": "activity", "source": "crm", "id": "a2", "rep": "kari.nordmann@acme.no", "kind": "email",
-         "contact": "p1", "at": "2026-10-05T09:40:00+02:00"},
-        {"type": "touch", "source": "web", "id": "t1", "contact": "p1", "action": "visit",
-         "url": "https://acme.no/pricing", "seconds": 95, "channel": "web", "at": "2026-10-05T08:10:00Z"},
+        {
+            "type": "rep",
+            "source": "crm",
+            "id": "u1",
+            "email": "Kari.Nordmann@acme.no",
+            "name": "Kari Nordmann",
+            "team": "Oslo Enterprise",
+            "role": "rep",
+            "start_date": "2025-01-06",
+        },
+        {
+            "type": "content",
+            "source": "crm",
+            "id": "c-pricing",
+            "title": "Pricing",
+            "kind": "pricing_page",
+            "buying_phase": "decision",
+            "personas": ["CFO"],
+            "url": "https://acme.no/pricing",
+        },
+        {
+            "type": "contact",
+            "source": "crm",
+            "id": "p1",
+            "email": "ola@buyer.no",
+            "name": "Ola Buyer",
+            "company": "Buyer AS",
+            "persona": "CFO",
+            "lifecycle_stage": "sql",
+            "lead_source": "referral",
+            "owner": "kari.nordmann@acme.no",
+            "at": T0,
+        },
+        {
+            "type": "deal",
+            "source": "crm",
+            "id": "d1",
+            "name": "Buyer AS platform",
+            "contact": "p1",
+            "account": "Buyer AS",
+            "owner": "kari.nordmann@acme.no",
+            "amount": "125000.50",
+            "currency": "NOK",
+            "stage": "discovery",
+            "expected_close": "2026-12-15",
+            "at": "2026-10-05T10:00:00+02:00",
+        },
+        {
+            "type": "activity",
+            "source": "crm",
+            "id": "a1",
+            "rep": "kari.nordmann@acme.no",
+            "kind": "call",
+            "contact": "p1",
+            "deal": "d1",
+            "outcome": "connected",
+            "duration_s": 420,
+            "at": "2026-10-05T09:30:00+02:00",
+        },
+        {
+            "type": "activity",
+            "source": "crm",
+            "id": "a2",
+            "rep": "kari.nordmann@acme.no",
+            "kind": "email",
+            "contact": "p1",
+            "at": "2026-10-05T09:40:00+02:00",
+        },
+        {
+            "type": "touch",
+            "source": "web",
+            "id": "t1",
+            "contact": "p1",
+            "action": "visit",
+            "url": "https://acme.no/pricing",
+            "seconds": 95,
+            "channel": "web",
+            "at": "2026-10-05T08:10:00Z",
+        },
     ]
 
 
@@ -123,7 +186,11 @@ def test_bad_json_shapes_get_readable_errors(client, api_token):
     resp = client.post("/api/v1/events", json={"events": [{"source": "x", "id": "1"}, 7]}, headers=headers)
     assert resp.status_code == 422
     assert resp.get_json()["errors"] == [
-        {"index": 0, "field": "type", "reason": "required; one of rep, content, contact, deal, activity, touch"},
+        {
+            "index": 0,
+            "field": "type",
+            "reason": "required; one of rep, content, contact, deal, activity, touch",
+        },
         {"index": 1, "field": "", "reason": "a record must be a JSON object"},
     ]
 
@@ -152,8 +219,19 @@ def test_oversized_bodies_get_413(client, api_token, app):
 
 
 def test_unknown_rep_email_creates_an_unassigned_rep(post_events, engine):
-    resp = post_events([{"type": "activity", "source": "crm", "id": "x1", "rep": "new.person@acme.no",
-                         "kind": "call", "outcome": "no_answer", "at": T0}])
+    resp = post_events(
+        [
+            {
+                "type": "activity",
+                "source": "crm",
+                "id": "x1",
+                "rep": "new.person@acme.no",
+                "kind": "call",
+                "outcome": "no_answer",
+                "at": T0,
+            }
+        ]
+    )
     assert resp.status_code == 200
     assert resp.get_json()["created_reps"] == ["new.person@acme.no"]
     with Session(engine) as s:
@@ -182,9 +260,17 @@ def replay(engine: Any, deal_id: int, when: datetime) -> dict[str, Any]:
 
 def test_a_deal_upserted_three_times_keeps_a_replayable_history(post_events, engine):
     owner = "kari@acme.no"
-    v1 = deal_version("2026-10-01T10:00:00+00:00", owner=owner, amount=100000, stage="discovery",
-                      expected_close="2026-11-30", name="Fjord AS")
-    v2 = deal_version("2026-10-20T10:00:00+00:00", amount=80000, stage="proposal", expected_close="2026-12-20")
+    v1 = deal_version(
+        "2026-10-01T10:00:00+00:00",
+        owner=owner,
+        amount=100000,
+        stage="discovery",
+        expected_close="2026-11-30",
+        name="Fjord AS",
+    )
+    v2 = deal_version(
+        "2026-10-20T10:00:00+00:00", amount=80000, stage="proposal", expected_close="2026-12-20"
+    )
     v3 = deal_version("2026-11-10T10:00:00+00:00", stage="won", owner="per@acme.no")
     for version, outcome in ((v1, "created"), (v2, "updated"), (v3, "updated")):
         body = post_events([version]).get_json()
@@ -195,17 +281,31 @@ def test_a_deal_upserted_three_times_keeps_a_replayable_history(post_events, eng
         assert (deal.stage, deal.outcome, deal.amount) == ("won", "won", 8_000_000)
         assert deal.closed_at == datetime.fromisoformat("2026-11-10T10:00:00+00:00")
     assert replay(engine, deal.id, datetime.fromisoformat("2026-10-05T00:00:00+00:00")) == {
-        "stage": "discovery", "amount": "10000000", "expected_close": "2026-11-30", "owner": owner}
+        "stage": "discovery",
+        "amount": "10000000",
+        "expected_close": "2026-11-30",
+        "owner": owner,
+    }
     assert replay(engine, deal.id, datetime.fromisoformat("2026-10-25T00:00:00+00:00")) == {
-        "stage": "proposal", "amount": "8000000", "expected_close": "2026-12-20", "owner": owner}
+        "stage": "proposal",
+        "amount": "8000000",
+        "expected_close": "2026-12-20",
+        "owner": owner,
+    }
     assert replay(engine, deal.id, datetime.fromisoformat("2026-11-11T00:00:00+00:00")) == {
-        "stage": "won", "amount": "8000000", "expected_close": "2026-12-20", "owner": "per@acme.no"}
+        "stage": "won",
+        "amount": "8000000",
+        "expected_close": "2026-12-20",
+        "owner": "per@acme.no",
+    }
 
 
 def test_a_new_deal_needs_an_owner(post_events):
     resp = post_events([deal_version(T0, stage="demo", amount=5000)])
     assert resp.status_code == 422
-    assert resp.get_json()["errors"] == [{"index": 0, "field": "owner", "reason": "required when the deal is new"}]
+    assert resp.get_json()["errors"] == [
+        {"index": 0, "field": "owner", "reason": "required when the deal is new"}
+    ]
 
 
 def test_concurrent_batches_from_two_threads_lose_nothing(app, api_token, engine):
@@ -216,15 +316,29 @@ def test_concurrent_batches_from_two_threads_lose_nothing(app, api_token, engine
         client = app.test_client()
         for b in range(10):
             batch = [
-                {"type": "contact", "source": "crm", "id": "shared", "lifecycle_stage": "lead",
-                 "company": f"{name}-{b}", "at": f"2026-10-0{1 + b % 9}T10:00:00+00:00"},
+                {
+                    "type": "contact",
+                    "source": "crm",
+                    "id": "shared",
+                    "lifecycle_stage": "lead",
+                    "company": f"{name}-{b}",
+                    "at": f"2026-10-0{1 + b % 9}T10:00:00+00:00",
+                },
             ] + [
-                {"type": "activity", "source": "crm", "id": f"{name}-{b}-{i}", "rep": f"{name}@acme.no",
-                 "kind": "email", "contact": "shared", "at": T0}
+                {
+                    "type": "activity",
+                    "source": "crm",
+                    "id": f"{name}-{b}-{i}",
+                    "rep": f"{name}@acme.no",
+                    "kind": "email",
+                    "contact": "shared",
+                    "at": T0,
+                }
                 for i in range(200)
             ]
-            resp = client.post("/api/v1/events", json={"events": batch},
-                               headers={"Authorization": f"Bearer {api_token}"})
+            resp = client.post(
+                "/api/v1/events", json={"events": batch}, headers={"Authorization": f"Bearer {api_token}"}
+            )
             if resp.status_code != 200:
                 errors.append(resp.get_json())
 
@@ -235,8 +349,11 @@ def test_concurrent_batches_from_two_threads_lose_nothing(app, api_token, engine
         t.join()
     assert errors == []
     with Session(engine) as s:
-        per_rep = dict(s.execute(select(Rep.email, func.count()).join(Activity, Activity.rep_id == Rep.id)
-                                 .group_by(Rep.email)).all())
+        per_rep = dict(
+            s.execute(
+                select(Rep.email, func.count()).join(Activity, Activity.rep_id == Rep.id).group_by(Rep.email)
+            ).all()
+        )
         assert per_rep == {"ann@acme.no": 2000, "bo@acme.no": 2000}
         assert s.execute(select(func.count()).select_from(Contact)).scalar_one() == 1
 
@@ -259,7 +376,14 @@ def test_openapi_document_describes_every_record_type(client):
     doc = client.get("/api/v1/openapi.json").get_json()
     assert doc["openapi"].startswith("3.1")
     schemas = doc["components"]["schemas"]
-    for name in ("RepRecord", "ContentRecord", "ContactRecord", "DealRecord", "ActivityRecord", "TouchRecord"):
+    for name in (
+        "RepRecord",
+        "ContentRecord",
+        "ContactRecord",
+        "DealRecord",
+        "ActivityRecord",
+        "TouchRecord",
+    ):
         assert name in schemas
     assert "amount" in schemas["DealRecord"]["properties"]
     assert set(doc["paths"]["/api/v1/events"]["post"]["responses"]) == {"200", "400", "401", "413", "422"}

@@ -138,9 +138,7 @@ def test_vendored_files_match_expected_layout():
 # --- pages never load a CDN -------------------------------------------------------
 
 _TAG = re.compile(r"<\s*(script|link)\b[^>]*>", re.IGNORECASE | re.DOTALL)
-_ATTR = re.compile(
-    r"""\b(src|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE | re.DOTALL
-)
+_ATTR = re.compile(r"""\b(src|href)\s*=\s*(?:"([^"]*)"|'([^']*)'|([^\s>]+))""", re.IGNORECASE | re.DOTALL)
 _REMOTE = re.compile(r"^\s*(https?:)?//", re.IGNORECASE)
 
 
