@@ -1,0 +1,237 @@
+"""Ingest throughput through the real HTTP API, against plain sqlite3 executemany.
+
+Posts 200,000 mixed records (activities, touches, contact and deal upserts, a few reps and content)
+to ``POST /api/v1/events`` of a server running in its own process, in batches of 1,000 and of 5,000,
+into SQLite and (when it runs) PostgreSQL; prints records per second. In the same run it inserts the
+same number of activity-shaped rows with plain ``sqlite3`` ``executemany`` into a bare table with the
+same unique key, as the baseline, and prints the ratio.
+
+Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import requests
+
+ROOT = Path(__file__).resolve().parent.parent
+SERVER = """
+import sys, logging
+from werkzeug.serving import make_server
+from scoreboard import create_app
+from scoreboard.tokens import create_token
+from scoreboard import db
+app = create_app({"DATABASE_URL": sys.argv[1], "AUTO_MIGRATE": True, "DEMO": False, "SIMULATOR": False,
+                  "INSTANCE_PATH": sys.argv[3], "SECRET_KEY": "bench"})
+print(create_token(db.engine_for(app), "api", "bench")[1], flush=True)
+logging.getLogger("werkzeug").setLevel(logging.ERROR)
+make_server("127.0.0.1", int(sys.argv[2]), app, threaded=True).serve_forever()
+"""
+
+
+def records(n: int, tag: str) -> list[dict]:
+    """``n`` mixed records: 2% reps/content, 8% contact and 5% deal upserts, 45% activities, 40% touches."""
+    t0 = datetime(2026, 9, 1, 8, tzinfo=UTC)
+    out: list[dict] = []
+    reps = [f"rep{i}@bench.no" for i in range(50)]
+    for i in range(20):
+        out.append(
+            {
+                "type": "content",
+                "source": tag,
+                "id": f"c{i}",
+                "title": f"Guide {i}",
+                "kind": "article",
+                "buying_phase": "awareness",
+            }
+        )
+    for i, email in enumerate(reps):
+        out.append({"type": "rep", "source": tag, "id": f"r{i}", "email": email, "team": f"Team {i % 3}"})
+    contacts = deals = 0
+    while len(out) < n:
+        i = len(out)
+        at = (t0 + timedelta(seconds=i * 7)).isoformat()
+        r = i % 20
+        if r < 2 or contacts == 0:
+            contacts += 1
+            out.append(
+                {
+                    "type": "contact",
+                    "source": tag,
+                    "id": f"p{contacts}",
+                    "lifecycle_stage": "lead",
+                    "lead_source": "web",
+                    "owner": reps[contacts % 50],
+                    "company": f"Co {contacts}",
+                    "at": at,
+                }
+            )
+        elif r < 3 or deals == 0:
+            deals += 1
+            out.append(
+                {
+                    "type": "deal",
+                    "source": tag,
+                    "id": f"d{deals}",
+                    "owner": reps[deals % 50],
+                    "contact": f"p{contacts}",
+                    "amount": 10000 + deals,
+                    "stage": "discovery",
+                    "at": at,
+                }
+            )
+        elif r < 12:
+            out.append(
+                {
+                    "type": "activity",
+                    "source": tag,
+                    "id": f"a{i}",
+                    "rep": reps[i % 50],
+                    "kind": "call",
+                    "outcome": "connected",
+                    "contact": f"p{1 + i % contacts}",
+                    "duration_s": 60,
+                    "at": at,
+                }
+            )
+        else:
+            out.append(
+                {
+                    "type": "touch",
+                    "source": tag,
+                    "id": f"t{i}",
+                    "contact": f"p{1 + i % contacts}",
+                    "action": "view",
+                    "content": f"c{i % 20}",
+                    "seconds": 30,
+                    "at": at,
+                }
+            )
+    return out[:n]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def through_http(url: str, recs: list[dict], batch: int) -> float:
+    port = free_port()
+    with tempfile.TemporaryDirectory() as instance:
+        proc = subprocess.Popen(
+            [sys.executable, "-c", SERVER, url, str(port), instance],
+            stdout=subprocess.PIPE,
+            cwd=ROOT,
+            text=True,
+        )
+        try:
+            token = proc.stdout.readline().strip()  # type: ignore[union-attr]
+            base = f"http://127.0.0.1:{port}/api/v1/events"
+            bodies = [
+                json.dumps({"events": recs[i : i + batch]}).encode() for i in range(0, len(recs), batch)
+            ]
+            http = requests.Session()
+            headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+            for _ in range(50):
+                try:
+                    http.get(f"http://127.0.0.1:{port}/login", timeout=1)
+                    break
+                except requests.ConnectionError:
+                    time.sleep(0.1)
+            started = time.perf_counter()
+            for body in bodies:
+                resp = http.post(base, data=body, headers=headers, timeout=120)
+                resp.raise_for_status()
+            elapsed = time.perf_counter() - started
+        finally:
+            proc.terminate()
+            proc.wait(10)
+    return len(recs) / elapsed
+
+
+def plain_sqlite(n: int) -> float:
+    with tempfile.TemporaryDirectory() as d:
+        conn = sqlite3.connect(os.path.join(d, "plain.db"))
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "CREATE TABLE activity (id INTEGER PRIMARY KEY, source TEXT, external_id TEXT, rep_id INT, kind TEXT,"
+            " at TEXT, contact_id INT, outcome TEXT, duration_s INT, UNIQUE (source, external_id))"
+        )
+        conn.execute("CREATE INDEX ix_at ON activity (at)")
+        t0 = datetime(2026, 9, 1, tzinfo=UTC)
+        rows = [
+            (
+                "bench",
+                f"a{i}",
+                i % 50,
+                "call",
+                (t0 + timedelta(seconds=i)).isoformat(),
+                i % 1000,
+                "connected",
+                60,
+            )
+            for i in range(n)
+        ]
+        started = time.perf_counter()
+        for i in range(0, n, 5000):
+            with conn:
+                conn.executemany(
+                    "INSERT INTO activity (source, external_id, rep_id, kind, at, contact_id, outcome, duration_s)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    rows[i : i + 5000],
+                )
+        elapsed = time.perf_counter() - started
+        conn.close()
+    return n / elapsed
+
+
+def postgres_url() -> str | None:
+    server = os.environ.get("MATCHDAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
+    try:
+        import psycopg
+
+        admin = psycopg.connect(server, autocommit=True, connect_timeout=3)
+    except Exception:  # noqa: BLE001
+        return None
+    admin.execute("DROP DATABASE IF EXISTS matchday_bench WITH (FORCE)")
+    admin.execute("CREATE DATABASE matchday_bench")
+    admin.close()
+    return server.rsplit("/", 1)[0] + "/matchday_bench"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--records", type=int, default=200_000)
+    args = parser.parse_args()
+    baseline = plain_sqlite(args.records)
+    print(f"baseline  plain sqlite3 executemany (5,000/tx)  {baseline:>10,.0f} rows/s")
+    targets = [("sqlite", lambda d: f"sqlite:///{d}/bench.db")]
+    if postgres_url():
+        targets.append(("postgres", lambda d: postgres_url()))  # fresh database per run
+    else:
+        print("postgres  not available on 127.0.0.1:5432: skipped")
+    for name, make_url in targets:
+        for batch in (1000, 5000):
+            with tempfile.TemporaryDirectory() as d:
+                rate = through_http(make_url(d), records(args.records, f"b{batch}"), batch)
+            print(
+                f"{name:<9} HTTP, batches of {batch:>5,}            {rate:>10,.0f} records/s"
+                f"   ratio to baseline {rate / baseline:.2f}"
+            )
+
+
+if __name__ == "__main__":
+    main()

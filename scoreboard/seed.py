@@ -1,0 +1,143 @@
+"""Seeding the demo sales org through the one write path (:func:`scoreboard.ingest.ingest`)."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from flask import Flask
+from sqlalchemy import Engine, delete, func
+from sqlmodel import Session, SQLModel, select
+from werkzeug.security import generate_password_hash
+
+from . import db
+from .db import write_session
+from .demo_org import DemoOrg, DemoTruth, generate_demo_org
+from .ingest import ingest
+from .models import Goal, Persona, Rep, Team, User, utcnow
+from .simulator import SETTING as SIMULATOR_SETTING
+from .store import set_setting
+
+ADMIN_EMAIL = "admin@matchday.demo"
+BATCH = 5000
+
+
+class DataExists(Exception):
+    """The instance has data already; seeding would mix two orgs."""
+
+
+@dataclass(frozen=True)
+class SeedSummary:
+    seed: int
+    records: int
+    reps: int
+    teams: int
+    logins: list[tuple[str, str, str]]  # (email, role, team)
+    password: str
+    seconds: float
+    truth: DemoTruth = field(repr=False)
+
+    def describe(self) -> str:
+        managers = [e for e, role, _ in self.logins if role == "manager"]
+        reps = [e for e, role, _ in self.logins if role == "rep"]
+        return "\n".join(
+            [
+                f"Seeded the demo org (seed {self.seed}): {self.teams} teams, {self.reps} reps, "
+                f"{self.records:,} records in {self.seconds:.1f} s.",
+                f"Admin login:   {ADMIN_EMAIL} / {self.password}",
+                f"Manager login: {managers[0] if managers else '-'} / {self.password} (every manager)",
+                f"Rep login:     {reps[0] if reps else '-'} / {self.password} (every rep)",
+            ]
+        )
+
+
+def has_data(engine: Engine) -> bool:
+    with Session(engine) as s:
+        return bool(s.execute(select(func.count()).select_from(Rep)).scalar_one())
+
+
+def delete_all_data(engine: Engine) -> None:
+    """Delete every row of every table (children first)."""
+    with db.write_transaction(engine, serialise=True) as conn:
+        for table in reversed(SQLModel.metadata.sorted_tables):
+            if table.name != "alembic_version":
+                conn.execute(delete(table))
+
+
+def seed_demo_org(
+    app: Flask,
+    *,
+    seed: int = 7,
+    reps: int = 24,
+    quarters: int = 2,
+    now: datetime | None = None,
+    reset: bool = False,
+) -> SeedSummary:
+    """Generate the demo org and store it: events through ingest, then goals and logins."""
+    engine = db.engine_for(app)
+    if reset:
+        delete_all_data(engine)
+    elif has_data(engine):
+        raise DataExists("the instance has data already; use --reset to replace it with the demo org")
+    started = time.perf_counter()
+    now = now or utcnow()
+    org = generate_demo_org(seed=seed, reps=reps, quarters=quarters, now=now)
+    currency = app.config["CURRENCY"]
+    with write_session(engine) as s:
+        for persona in org.personas:
+            s.add(Persona(name=persona.name, description=persona.description))
+    for start in range(0, len(org.events), BATCH):
+        ingest(engine, org.events[start : start + BATCH], currency=currency)
+    password = app.config["DEMO_PASSWORD"]
+    logins = _store_goals_and_logins(engine, org, password)
+    for key, value in {"demo_seed": seed, "demo_reps": reps, "demo_quarters": quarters}.items():
+        set_setting(engine, key, str(value))
+    set_setting(engine, "demo_now", now.isoformat())
+    set_setting(engine, SIMULATOR_SETTING, "on")
+    return SeedSummary(
+        seed=seed,
+        records=len(org.events),
+        reps=sum(1 for p in org.people if p.role == "rep"),
+        teams=len(org.teams),
+        logins=logins,
+        password=password,
+        seconds=time.perf_counter() - started,
+        truth=org.truth,
+    )
+
+
+def _store_goals_and_logins(engine: Engine, org: DemoOrg, password: str) -> list[tuple[str, str, str]]:
+    password_hash = generate_password_hash(password)  # one hash: every demo login shares the password
+    with write_session(engine) as s:
+        reps = {r.email: r for r in s.exec(select(Rep))}
+        teams = {t.name: t.id for t in s.exec(select(Team))}
+        for goal in org.goals:
+            s.add(
+                Goal(
+                    metric=goal.metric,
+                    scope=goal.scope,
+                    team_id=teams[goal.scope_key] if goal.scope == "team" else None,
+                    rep_id=reps[goal.scope_key].id if goal.scope == "rep" else None,
+                    period_start=goal.period_start,
+                    period_end=goal.period_end,
+                    target=goal.target,
+                    kind=goal.kind,
+                    owner_function=goal.owner_function,
+                )
+            )
+        s.add(User(email=ADMIN_EMAIL, name="Demo Admin", password_hash=password_hash, role="admin"))
+        logins = []
+        for person in org.people:
+            rep = reps[person.email]
+            s.add(
+                User(
+                    email=person.email,
+                    name=person.name,
+                    password_hash=password_hash,
+                    role=person.role,
+                    rep_id=rep.id,
+                )
+            )
+            logins.append((person.email, person.role, person.team))
+    return logins
