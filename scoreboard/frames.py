@@ -7,6 +7,7 @@ returns tz-aware values.
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -15,6 +16,8 @@ from sqlalchemy import Engine, text
 
 from metrics.frames import CONTRACTS, validate
 
+from .ingest import IngestResult, data_revision
+
 QUERIES: dict[str, str] = {
     "reps": """
         SELECT r.id AS rep_id, r.name, r.email, r.team_id, t.name AS team, r.role, r.active,
@@ -22,10 +25,10 @@ QUERIES: dict[str, str] = {
         FROM rep r JOIN team t ON t.id = r.team_id""",
     "activities": """
         SELECT id AS activity_id, rep_id, kind, at, contact_id, deal_id, content_id, outcome, duration_s
-        FROM activity WHERE at >= :since AND at < :until""",
+        FROM activity""",
     "touches": """
         SELECT id AS touch_id, contact_id, content_id, url, action, at, seconds, channel
-        FROM touch WHERE at >= :since AND at < :until""",
+        FROM touch""",
     "contacts": """
         SELECT c.id AS contact_id, c.owner_rep_id, p.name AS persona, c.company, c.lead_source,
                c.lifecycle_stage, c.created_at
@@ -66,15 +69,33 @@ class Frames:
     content: pd.DataFrame
 
 
+#: The frames that only grow, the table behind each, and its id column in the query.
+APPENDED = {
+    "activities": ("activity", "id"),
+    "touches": ("touch", "id"),
+    "lifecycle": ("stage_change", "id"),
+    "deal_stages": ("stage_change", "id"),
+    "deal_changes": ("deal_change", "id"),
+}
+#: The frames whose rows change (upserts), and the id column to select changed rows by.
+UPSERTED = {"contacts": ("contact_id", "c.id"), "deals": ("deal_id", "id")}
+
+
 def load_frames(engine: Engine, since: datetime | None = None, until: datetime | None = None) -> Frames:
     """Load every frame; activities and touches only in [since, until) when given (tz-aware)."""
     params = {"since": _bound(engine, since or FAR_PAST), "until": _bound(engine, until or FAR_FUTURE)}
     loaded = {}
     with engine.connect() as conn:
         for f in fields(Frames):
-            frame = pd.read_sql_query(text(QUERIES[f.name]), conn, params=params)
-            loaded[f.name] = _typed(frame, f.name)
+            sql = QUERIES[f.name]
+            if f.name in ("activities", "touches"):
+                sql = _where(sql, "at >= :since AND at < :until")
+            loaded[f.name] = _typed(pd.read_sql_query(text(sql), conn, params=params), f.name)
     return Frames(**loaded)
+
+
+def _where(sql: str, condition: str) -> str:
+    return f"{sql} {'AND' if ' WHERE ' in sql else 'WHERE'} {condition}"
 
 
 def _bound(engine: Engine, when: datetime) -> object:
@@ -93,3 +114,95 @@ def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
         elif column.kind == "bool":
             frame[column.name] = frame[column.name].astype(bool)
     return validate(frame, name)
+
+
+class FrameCache:
+    """The frames of one database, kept in memory and brought up to date incrementally.
+
+    :meth:`frames` returns the current :class:`Frames` (immutable, so callers may keep it). After a
+    batch ingested in this process, :meth:`apply` reads only what the batch changed: new activities,
+    touches and history rows by id, and the contacts and deals it names. When another process wrote
+    (the data revision moved without this process seeing the batch), :meth:`frames` catches up the
+    same way for the growing tables and re-reads the upserted ones whole.
+
+    Ingestion is serialised (see :func:`scoreboard.db.write_transaction`), so ids grow in commit
+    order: reading ``last < id <= upto`` with ``upto`` taken first never skips a row.
+    """
+
+    def __init__(self, engine: Engine):
+        self.engine = engine
+        self._lock = threading.Lock()
+        self._frames: Frames | None = None
+        self._revision = -1
+        self._last: dict[str, int] = {}
+
+    def frames(self) -> Frames:
+        """The current frames, caught up with writes from any process."""
+        with self.engine.connect() as conn:
+            revision = data_revision(conn)
+        with self._lock:
+            if self._frames is None or revision != self._revision:
+                self._refresh(changed=None)
+            assert self._frames is not None
+            return self._frames
+
+    def apply(self, result: IngestResult) -> Frames:
+        """Bring the frames up to date after ``result``, a batch ingested by this process."""
+        with self._lock:
+            in_step = self._frames is not None and result.revision == self._revision + 1
+            self._refresh(changed=result if in_step else None)
+            assert self._frames is not None
+            return self._frames
+
+    def _refresh(self, changed: IngestResult | None) -> None:
+        with self.engine.connect() as conn:
+            revision = data_revision(conn)
+            upto = {
+                table: int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
+                for table, _ in APPENDED.values()
+            }
+            if self._frames is None:
+                current = {
+                    f.name: _typed(pd.read_sql_query(text(QUERIES[f.name]), conn), f.name)
+                    if f.name not in APPENDED
+                    else None
+                    for f in fields(Frames)
+                }
+                last = {table: 0 for table in upto}
+            else:
+                current = {f.name: getattr(self._frames, f.name) for f in fields(Frames)}
+                last = self._last
+            for name, (table, id_col) in APPENDED.items():
+                if current[name] is not None and last[table] == upto[table]:
+                    continue
+                sql = _where(QUERIES[name], f"{id_col} > :last AND {id_col} <= :upto")
+                new = _typed(
+                    pd.read_sql_query(text(sql), conn, params={"last": last[table], "upto": upto[table]}),
+                    name,
+                )
+                current[name] = new if current[name] is None else _concat(current[name], new, name)
+            if self._frames is not None:
+                for name, (key, id_col) in UPSERTED.items():
+                    ids = None if changed is None else getattr(changed, key.replace("_id", "_ids"))
+                    if ids is None:
+                        current[name] = _typed(pd.read_sql_query(text(QUERIES[name]), conn), name)
+                    elif ids:
+                        marks = ", ".join(str(int(i)) for i in sorted(ids))
+                        fresh = pd.read_sql_query(text(_where(QUERIES[name], f"{id_col} IN ({marks})")), conn)
+                        kept = current[name][~current[name][key].isin(ids)]
+                        current[name] = _concat(kept, _typed(fresh, name), name)
+                if changed is None or "rep" in changed.types_changed or changed.created_reps:
+                    current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
+                if changed is None or "content" in changed.types_changed:
+                    current["content"] = _typed(pd.read_sql_query(text(QUERIES["content"]), conn), "content")
+        self._frames = Frames(**current)
+        self._revision = changed.revision if changed is not None else revision
+        self._last = upto
+
+
+def _concat(old: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
+    if not len(new):
+        return old
+    if not len(old):
+        return new
+    return validate(pd.concat([old, new], ignore_index=True), name)

@@ -38,6 +38,7 @@ from .models import (
     DealChange,
     Persona,
     Rep,
+    Setting,
     StageChange,
     Team,
     Touch,
@@ -96,6 +97,11 @@ class IngestResult:
     won_deals: list[dict[str, Any]] = field(default_factory=list)
     #: record types that stored anything
     types_changed: set[str] = field(default_factory=set)
+    #: contacts and deals created or changed (database ids)
+    contact_ids: set[int] = field(default_factory=set)
+    deal_ids: set[int] = field(default_factory=set)
+    #: the data revision this batch committed (see :func:`data_revision`)
+    revision: int = 0
 
     def count(self, kind: str, outcome: str, n: int = 1) -> None:
         if n <= 0:
@@ -130,6 +136,8 @@ def ingest(
     received_at = received_at or utcnow()
     with write_transaction(engine, serialise=True) as conn:
         result = _Batch(conn, received_at, currency).apply(records)
+        if result.types_changed:
+            result.revision = _bump_revision(conn)
     ingested.send(engine, result=result)
     return result
 
@@ -367,6 +375,7 @@ class _Batch:
             dirty.add(key)
             self.result.count("contact", "updated")
         self.contact_ids |= self._write_upserts(T_CONTACT, state, dirty)
+        self.result.contact_ids |= {self.contact_ids[k] for k in state if k in dirty or k not in existing}
         self._write_history(T_STAGE, "contact_id", self.contact_ids, stages)
         self._write_history(T_CONTACT_CHANGE, "contact_id", self.contact_ids, changes)
 
@@ -461,6 +470,7 @@ class _Batch:
             dirty.add(key)
             self.result.count("deal", "updated")
         self.deal_ids |= self._write_upserts(T_DEAL, state, dirty)
+        self.result.deal_ids |= {self.deal_ids[k] for k in state if k in dirty or k not in existing}
         self._write_history(T_STAGE, "deal_id", self.deal_ids, stages)
         self._write_history(T_DEAL_CHANGE, "deal_id", self.deal_ids, changes)
         for key, at in won:
@@ -686,6 +696,29 @@ class _Batch:
             self._copy_insert(table, values, "id")
         else:
             self.conn.execute(insert(table), values)
+
+
+REVISION_KEY = "data_revision"
+
+
+def _bump_revision(conn: Connection) -> int:
+    """Count committed batches that changed anything, so other processes can tell their caches are stale."""
+    table: Table = Setting.__table__  # type: ignore[attr-defined]
+    current = conn.execute(select(table.c.value).where(table.c.key == REVISION_KEY)).scalar()
+    revision = int(current or 0) + 1
+    if current is None:
+        conn.execute(insert(table).values(key=REVISION_KEY, value=str(revision), updated_at=utcnow()))
+    else:
+        conn.execute(
+            update(table).where(table.c.key == REVISION_KEY).values(value=str(revision), updated_at=utcnow())
+        )
+    return revision
+
+
+def data_revision(conn: Connection) -> int:
+    """The number of committed batches that changed data (0 on an empty instance)."""
+    table: Table = Setting.__table__  # type: ignore[attr-defined]
+    return int(conn.execute(select(table.c.value).where(table.c.key == REVISION_KEY)).scalar() or 0)
 
 
 def _stage_row(obj: str, old: str | None, new: str, at: datetime, rep_id: int | None) -> dict[str, Any]:

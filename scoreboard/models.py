@@ -251,6 +251,7 @@ class Token(SQLModel, table=True):
     created_by: int | None = Field(default=None, foreign_key="user.id")
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
+    playlist_id: int | None = Field(default=None, foreign_key="playlist.id")  # display tokens
 
 
 class Setting(SQLModel, table=True):
@@ -259,3 +260,61 @@ class Setting(SQLModel, table=True):
     key: str = Field(primary_key=True, max_length=64)
     value: str = Field(max_length=1000)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+class Board(SQLModel, table=True):
+    """A saved leaderboard: which stat, over which period, for whom, and how it ranks.
+
+    ``stat`` names a column of :func:`metrics.stats.match_stats`; ``period`` is one of ``day``,
+    ``week``, ``month``, ``quarter``, ``fiscal_year``; ``scope`` is ``org``, ``team`` (with
+    ``team_id``) or ``role`` (with ``role``); ``entity`` says whether rows are ``rep`` or ``team``.
+    ``kind`` is ``stat`` for a ranked stat or ``league`` for the team league table.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    title: str = Field(max_length=120)
+    kind: str = Field(default="stat", max_length=16)  # "stat" | "league"
+    stat: str = Field(max_length=64)
+    period: str = Field(default="quarter", max_length=16)
+    scope: str = Field(default="org", max_length=8)  # "org" | "team" | "role"
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    role: str | None = Field(default=None, max_length=16)
+    entity: str = Field(default="rep", max_length=8)  # "rep" | "team"
+    top_n: int = 10
+    lower_is_better: bool = False
+    min_sample: int = 0
+    public: bool = True  # shown on the logged-in leaderboard pages to every role
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Playlist(SQLModel, table=True):
+    """What one TV shows: boards in order, each for ``seconds_per_slide``, and optionally the match centre."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120, unique=True)
+    seconds_per_slide: int = 15
+    show_match_centre: bool = True
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class PlaylistBoard(SQLModel, table=True):
+    __tablename__ = "playlist_board"
+    playlist_id: int = Field(foreign_key="playlist.id", primary_key=True, ondelete="CASCADE")
+    board_id: int = Field(foreign_key="board.id", primary_key=True, ondelete="CASCADE")
+    position: int = 0
+
+
+class CoachingNote(SQLModel, table=True):
+    """A manager's 1:1 with a rep: agenda notes and one or two focus metrics to revisit next time.
+
+    ``focus`` holds the focus metrics as JSON: ``[{"stat": "speed_to_lead_hours",
+    "percentile": 34.0, "value": 5.2}]``, the rep's standing when the 1:1 was held.
+    """
+
+    __tablename__ = "coaching_note"
+    id: int | None = Field(default=None, primary_key=True)
+    rep_id: int = Field(foreign_key="rep.id", index=True)
+    author_user_id: int | None = Field(default=None, foreign_key="user.id")
+    held_at: datetime = Field(default_factory=utcnow)
+    notes: str = Field(default="", max_length=10000)
+    focus: str = Field(default="[]", max_length=4000)

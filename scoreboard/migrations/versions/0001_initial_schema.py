@@ -175,9 +175,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id"),
     )
     with op.batch_alter_table("contact_change", schema=None) as batch_op:
-        batch_op.create_index(
-            batch_op.f("ix_contact_change_contact_id"), ["contact_id"], unique=False
-        )
+        batch_op.create_index(batch_op.f("ix_contact_change_contact_id"), ["contact_id"], unique=False)
 
     op.create_table(
         "deal",

@@ -1,0 +1,134 @@
+"""The frame loader and its incremental cache agree with a fresh load from the database."""
+
+from __future__ import annotations
+
+from dataclasses import fields
+
+import pandas as pd
+import pytest
+
+from metrics.frames import CONTRACTS
+from scoreboard.frames import FrameCache, Frames, load_frames
+from scoreboard.ingest import ingest
+
+BATCH = [
+    {
+        "type": "contact",
+        "source": "t",
+        "id": "p1",
+        "lifecycle_stage": "lead",
+        "owner": "ann@acme.no",
+        "persona": "CFO",
+        "lead_source": "web",
+        "at": "2026-11-02T09:00:00+01:00",
+    },
+    {
+        "type": "deal",
+        "source": "t",
+        "id": "d1",
+        "owner": "ann@acme.no",
+        "contact": "p1",
+        "amount": 5000,
+        "stage": "discovery",
+        "expected_close": "2026-12-01",
+        "at": "2026-11-02T10:00:00+01:00",
+    },
+    {
+        "type": "activity",
+        "source": "t",
+        "id": "a1",
+        "rep": "ann@acme.no",
+        "kind": "call",
+        "outcome": "connected",
+        "contact": "p1",
+        "deal": "d1",
+        "at": "2026-11-02T10:30:00+01:00",
+    },
+    {
+        "type": "touch",
+        "source": "t",
+        "id": "t1",
+        "contact": "p1",
+        "action": "visit",
+        "url": "https://x.no/pricing",
+        "at": "2026-11-02T08:00:00+01:00",
+    },
+]
+LATER = [
+    {
+        "type": "contact",
+        "source": "t",
+        "id": "p1",
+        "lifecycle_stage": "sql",
+        "at": "2026-11-03T09:00:00+01:00",
+    },
+    {
+        "type": "contact",
+        "source": "t",
+        "id": "p2",
+        "lifecycle_stage": "mql",
+        "at": "2026-11-03T09:00:00+01:00",
+    },
+    {
+        "type": "deal",
+        "source": "t",
+        "id": "d1",
+        "stage": "won",
+        "amount": 6000,
+        "at": "2026-11-04T09:00:00+01:00",
+    },
+    {
+        "type": "activity",
+        "source": "t",
+        "id": "a2",
+        "rep": "bo@acme.no",
+        "kind": "email",
+        "contact": "p2",
+        "at": "2026-11-03T11:00:00+01:00",
+    },
+]
+
+
+def same(a: Frames, b: Frames) -> None:
+    for f in fields(Frames):
+        left, right = getattr(a, f.name), getattr(b, f.name)
+        cols = CONTRACTS[f.name].names
+        key = [c for c in cols if c in left.columns]
+        left = left[cols].sort_values(key, kind="stable").reset_index(drop=True)
+        right = right[cols].sort_values(key, kind="stable").reset_index(drop=True)
+        pd.testing.assert_frame_equal(left, right, check_dtype=True, obj=f.name)
+
+
+def test_frames_follow_the_contracts_and_hold_what_was_ingested(engine):
+    ingest(engine, BATCH)
+    frames = load_frames(engine)
+    assert frames.activities.loc[0, "at"] == pd.Timestamp("2026-11-02T09:30:00Z")
+    assert frames.deals.loc[0, "amount"] == 500_000
+    assert frames.deals.loc[0, "expected_close"] == pd.Timestamp("2026-12-01")
+    assert frames.contacts.loc[0, "persona"] == "CFO"
+    assert list(frames.deal_stages["to_stage"]) == ["discovery"]
+    assert frames.reps.set_index("email").loc["ann@acme.no", "team"] == "Unassigned"
+
+
+@pytest.mark.parametrize("path", ["apply", "other-process"])
+def test_cache_catches_up_incrementally_to_a_fresh_load(engine, path):
+    ingest(engine, BATCH)
+    cache = FrameCache(engine)
+    before = cache.frames()
+    result = ingest(engine, LATER)
+    after = cache.apply(result) if path == "apply" else cache.frames()
+    same(after, load_frames(engine))
+    assert len(before.activities) == 1 and len(after.activities) == 2  # the old snapshot is untouched
+    assert after.deals.set_index("deal_id").iloc[0]["outcome"] == "won"
+
+
+def test_loading_a_time_window_keeps_only_those_events(engine):
+    ingest(engine, BATCH + LATER)
+    window = load_frames(
+        engine,
+        since=pd.Timestamp("2026-11-03T00:00:00+01:00"),
+        until=pd.Timestamp("2026-11-04T00:00:00+01:00"),
+    )
+    assert list(window.activities["at"]) == [pd.Timestamp("2026-11-03T10:00:00Z")]
+    assert window.touches.empty
+    assert len(window.deals) == 1
