@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(db.engine_for(app))
 
-    from . import api, auth, cli, pages, simulator
+    from . import api, auth, cli, numbers, pages, simulator
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -58,6 +58,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     simulator.init_app(app)
+    numbers.init_app(app)
     cli.init_app(app)
 
     @app.after_request

@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, render_template
-from flask_login import current_user
 
 from . import db, store
 from .auth import require_role
 
 bp = Blueprint("pages", __name__)
+
+#: The main navigation: (endpoint, label, roles that see it). Feature blueprints add their entries.
+NAV_ITEMS: list[tuple[str, str, tuple[str, ...]]] = [("pages.home", "Home", ("rep", "manager", "admin"))]
+
+
+@bp.app_context_processor
+def _navigation() -> dict[str, Any]:
+    return {"nav_items": NAV_ITEMS}
 
 
 @bp.get("/")
@@ -24,7 +33,9 @@ def home() -> Any:
         "wins_today": sum(t.wins_today for t in teams),
         "revenue_today": sum(t.revenue_today for t in teams),
     }
-    return render_template("home.html", teams=teams, totals=totals, user=current_user)
+    tz = current_app.config["TIMEZONE"]
+    today = datetime.now(ZoneInfo(tz)).strftime("%A %d %B %Y")
+    return render_template("home.html", teams=teams, totals=totals, timezone=tz, today_label=today)
 
 
 @bp.app_template_filter("money")
