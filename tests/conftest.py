@@ -207,12 +207,17 @@ def page(chromium: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
     context.close()
 
 
-def screenshot(page: Any, name: str) -> Path:
-    """Save a screenshot under test-artifacts/ (kept after the run) and return its path."""
-    ARTIFACTS.mkdir(exist_ok=True)
-    path = ARTIFACTS / f"{name}.png"
-    page.screenshot(path=str(path), full_page=True)
-    return path
+@pytest.fixture
+def screenshot() -> Any:
+    """``screenshot(page, name)`` saves a full-page PNG under test-artifacts/ and returns its path."""
+
+    def save(page: Any, name: str) -> Path:
+        ARTIFACTS.mkdir(exist_ok=True)
+        path = ARTIFACTS / f"{name}.png"
+        page.screenshot(path=str(path), full_page=True)
+        return path
+
+    return save
 
 
 def login_session(client: Any, email: str, password: str) -> Any:
