@@ -1,0 +1,139 @@
+"""Matchday's statistics: pure functions from pandas frames to frames or small dataclasses.
+
+No Flask, no SQL, no global state. Input frames follow the contracts of :mod:`metrics.frames`;
+periods and working days come from :mod:`metrics.periods`; :func:`metrics.stats.match_stats`
+computes every match stat of a period per rep or team. Win-rate shrinkage
+(:mod:`metrics.winrate`), stage probabilities (:mod:`metrics.calibration`), percentiles,
+ratings and boards (:mod:`metrics.percentiles`, :mod:`metrics.rating`, :mod:`metrics.ranking`)
+build on them.
+"""
+
+from metrics.activity import CONNECTED, activity_stats, speed_to_lead
+from metrics.calibration import DEFAULT_STAGE_PROBABILITIES, STAGE_ORDER, stage_win_probabilities
+from metrics.frames import (
+    ACTIVITY_KINDS,
+    CONTRACTS,
+    DEAL_OUTCOMES,
+    LIFECYCLE_STAGES,
+    TOUCH_ACTIONS,
+    Column,
+    Contract,
+    build,
+    empty,
+    validate,
+)
+from metrics.percentiles import PERCENTILE_COLUMNS, percentiles
+from metrics.periods import OrgCalendar, Period
+from metrics.pipeline import (
+    content_assists,
+    deal_flow,
+    default_stage_order,
+    expected_pipeline,
+    pipeline_hygiene,
+    probability_map,
+    slipped_deals,
+)
+from metrics.quota import (
+    DRAW_AT,
+    FORM_METRICS,
+    QUOTA_METRIC,
+    WIN_AT,
+    form_stats,
+    metric_by_window,
+    quota_stats,
+    targets,
+)
+from metrics.ranking import BOARD_COLUMNS, rank_board
+from metrics.rating import (
+    DEFAULT_FACES,
+    FACE_STATS,
+    PROVISIONAL_WEIGHT,
+    RATING_BASE,
+    RATING_SCALE,
+    ROLE_TEMPLATES,
+    FaceStat,
+    rating,
+    rating_change,
+)
+from metrics.squad import Squad, window
+from metrics.stats import COLUMNS, PER_DAY, match_stats
+from metrics.winrate import (
+    FALLBACK_PRIOR_STRENGTH,
+    MAX_PRIOR_STRENGTH,
+    BetaPrior,
+    JointDifferenceTest,
+    RateComparison,
+    compare_rates,
+    fit_beta_prior,
+    joint_difference_test,
+    shrink_rates,
+)
+
+__all__ = [
+    # frames
+    "ACTIVITY_KINDS",
+    "CONTRACTS",
+    "DEAL_OUTCOMES",
+    "LIFECYCLE_STAGES",
+    "TOUCH_ACTIONS",
+    "Column",
+    "Contract",
+    "build",
+    "empty",
+    "validate",
+    # periods
+    "OrgCalendar",
+    "Period",
+    "Squad",
+    "window",
+    # match stats
+    "COLUMNS",
+    "CONNECTED",
+    "PER_DAY",
+    "activity_stats",
+    "content_assists",
+    "deal_flow",
+    "default_stage_order",
+    "expected_pipeline",
+    "match_stats",
+    "pipeline_hygiene",
+    "probability_map",
+    "slipped_deals",
+    "speed_to_lead",
+    # quota and form
+    "DRAW_AT",
+    "FORM_METRICS",
+    "QUOTA_METRIC",
+    "WIN_AT",
+    "form_stats",
+    "metric_by_window",
+    "quota_stats",
+    "targets",
+    # win rates and calibration
+    "BetaPrior",
+    "DEFAULT_STAGE_PROBABILITIES",
+    "FALLBACK_PRIOR_STRENGTH",
+    "JointDifferenceTest",
+    "MAX_PRIOR_STRENGTH",
+    "RateComparison",
+    "STAGE_ORDER",
+    "compare_rates",
+    "fit_beta_prior",
+    "joint_difference_test",
+    "shrink_rates",
+    "stage_win_probabilities",
+    # percentiles, rating, boards
+    "BOARD_COLUMNS",
+    "DEFAULT_FACES",
+    "FACE_STATS",
+    "FaceStat",
+    "PERCENTILE_COLUMNS",
+    "PROVISIONAL_WEIGHT",
+    "RATING_BASE",
+    "RATING_SCALE",
+    "ROLE_TEMPLATES",
+    "percentiles",
+    "rank_board",
+    "rating",
+    "rating_change",
+]
