@@ -14,7 +14,11 @@ from .auth import require_role
 bp = Blueprint("pages", __name__)
 
 #: The main navigation: (endpoint, label, roles that see it). Feature blueprints add their entries.
-NAV_ITEMS: list[tuple[str, str, tuple[str, ...]]] = [("pages.home", "Home", ("rep", "manager", "admin"))]
+NAV_ITEMS: list[tuple[str, str, tuple[str, ...]]] = [
+    ("pages.home", "Home", ("rep", "manager", "admin")),
+    ("cards.me", "My card", ("rep", "manager", "admin")),
+    ("coaching.team", "Coaching", ("manager", "admin")),
+]
 
 
 @bp.app_context_processor
@@ -41,9 +45,13 @@ def home() -> Any:
 @bp.app_template_filter("money")
 def money(minor: int, currency: str | None = None) -> str:
     """Minor units as whole major units with thin-space thousands: ``12500050`` → ``125 001 NOK``."""
-    currency = currency or current_app.config["CURRENCY"]
-    major = round(minor / 100)
-    return f"{major:,}".replace(",", "\u202f") + f" {currency}"
+    return f"{major(minor)} {currency or current_app.config['CURRENCY']}"
+
+
+@bp.app_template_filter("major")
+def major(minor: int) -> str:
+    """Minor units as whole major units with thin-space thousands, without the currency."""
+    return thousands(round(minor / 100))
 
 
 @bp.app_template_filter("thousands")
