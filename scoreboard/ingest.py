@@ -593,18 +593,49 @@ class _Batch:
             self.result.count(kind, "created", len(stored))
             self.result.count(kind, "duplicates", len(unique) - len(stored))
             return stored
-        stmt = (
-            self._insert(table)
-            .on_conflict_do_nothing(index_elements=["source", "external_id"])
-            .returning(table.c.source, table.c.external_id)
-        )
-        stored: set[Key] = set()
-        values = list(unique.values())
-        for start in range(0, len(values), 2000):
-            stored.update((s, e) for s, e in self.conn.execute(stmt, values[start : start + 2000]))
+        stored = self._sqlite_append(table, list(unique.values()))
         self.result.count(kind, "created", len(stored))
         self.result.count(kind, "duplicates", len(unique) - len(stored))
         return stored
+
+    def _sqlite_append(self, table: Table, rows: list[dict[str, Any]]) -> set[Key]:
+        """SQLite: skip the keys already stored, then one ``executemany`` on the driver's cursor.
+
+        Writers are serialised (``BEGIN IMMEDIATE``), so the keys read first are still the stored
+        ones when the rows go in. Values pass through each column's own bind processor, so they are
+        stored exactly as SQLAlchemy would store them; skipping its per-row statement machinery
+        makes large batches about twice as fast.
+        """
+        existing: set[Key] = set()
+        for chunk in _chunks(sorted({(r["source"], r["external_id"]) for r in rows})):
+            stmt = select(table.c.source, table.c.external_id).where(
+                tuple_(table.c.source, table.c.external_id).in_(chunk)
+            )
+            existing.update((s, e) for s, e in self.conn.execute(stmt))
+        new = [r for r in rows if (r["source"], r["external_id"]) not in existing]
+        if not new:
+            return set()
+        columns = list(new[0])
+        dialect = self.conn.dialect
+        processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
+        sql = 'INSERT INTO "{}" ({}) VALUES ({})'.format(
+            table.name, ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
+        )
+        cursor = self.conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(
+                sql,
+                [
+                    [
+                        v if p is None or v is None else p(v)
+                        for v, p in zip(r.values(), processors, strict=True)
+                    ]
+                    for r in new
+                ],
+            )
+        finally:
+            cursor.close()
+        return {(r["source"], r["external_id"]) for r in new}
 
     def _copy_insert(
         self, table: Table, rows: list[dict[str, Any]], returning: str, on_conflict: bool = False
