@@ -56,7 +56,7 @@ from metrics.rating import (
     rating_change,
 )
 from metrics.squad import Squad, window
-from metrics.stats import COLUMNS, PER_DAY, match_stats
+from metrics.stats import COLUMNS, FAMILIES, PER_DAY, match_stats
 from metrics.winrate import (
     FALLBACK_PRIOR_STRENGTH,
     MAX_PRIOR_STRENGTH,
@@ -89,6 +89,7 @@ __all__ = [
     # match stats
     "COLUMNS",
     "CONNECTED",
+    "FAMILIES",
     "PER_DAY",
     "activity_stats",
     "content_assists",

@@ -24,7 +24,7 @@ from metrics.pipeline import (
     slipped_deals,
 )
 from metrics.quota import form_stats, quota_stats
-from metrics.stats import COLUMNS, PER_DAY, match_stats
+from metrics.stats import COLUMNS, FAMILIES, PER_DAY, match_stats
 from metrics.winrate import shrink_rates
 
 PROBS = {"qualification": 0.1, "discovery": 0.2, "demo": 0.4, "proposal": 0.6, "negotiation": 0.8}
@@ -457,6 +457,23 @@ def test_match_stats_wires_everything(activities, deals, deal_stages, goals, wee
     for column in PER_DAY:
         assert f"{column}_per_day" in stats.columns
     assert stats.attrs["period"] == "2025-W03"
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("by", ["rep", "team"])
+def test_one_family_gives_the_same_numbers_as_the_full_computation(
+    family, by, activities, deals, deal_stages, goals, week, reps
+):
+    frames = dict(reps=reps, activities=activities, deals=deals, deal_stages=deal_stages, goals=goals)
+    full = match_stats(week, **frames, stage_probabilities=PROBS, by=by)
+    part = match_stats(week, **frames, stage_probabilities=PROBS, by=by, families=[family])
+    assert "working_days" in part.columns and len(part.columns) < len(full.columns)
+    pd.testing.assert_frame_equal(part, full[part.columns])
+
+
+def test_unknown_family_is_refused(week, reps):
+    with pytest.raises(ValueError, match="families: unknown"):
+        match_stats(week, reps=reps, families=["vibes"])
 
 
 def test_match_stats_team_rows_are_computed_from_events(activities, deals, deal_stages, week, reps):
