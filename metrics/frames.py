@@ -109,7 +109,14 @@ _STR = pd.StringDtype(na_value=np.nan)
 
 @dataclass(frozen=True)
 class Column:
-    """One declared column: its name, kind, whether it may hold missing values, allowed values."""
+    """One declared column: its name, kind, whether it may hold missing values, allowed values.
+
+    Examples
+    --------
+    >>> kind = Column("kind", "str", values=("call", "email"))
+    >>> kind.nullable, str(Column("deal_id", "int", nullable=True).dtype)
+    (False, 'Int64')
+    """
 
     name: str
     kind: str
@@ -136,7 +143,13 @@ class Column:
 
 @dataclass(frozen=True)
 class Contract:
-    """The declared columns of one input frame; ``key`` is its unique id column (if any)."""
+    """The declared columns of one input frame; ``key`` is its unique id column (if any).
+
+    Examples
+    --------
+    >>> CONTRACTS["content"].names, CONTRACTS["content"].key
+    (['content_id', 'title', 'kind', 'buying_phase'], 'content_id')
+    """
 
     name: str
     columns: tuple[Column, ...]
@@ -532,7 +545,8 @@ def validate(frame: pd.DataFrame, contract_name: str, *, check_values: bool = Tr
     Returns
     -------
     pandas.DataFrame
-        ``frame`` (the same object when nothing needed converting, else a converted copy).
+        ``frame`` (the same object when nothing needed converting, else a converted copy): the
+        declared columns of ``CONTRACTS[contract_name]`` in canonical dtypes, extra columns as given.
 
     Raises
     ------

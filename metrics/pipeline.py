@@ -35,6 +35,11 @@ _CLOSED = ("won", "lost")
 def default_stage_order() -> tuple[str, ...]:
     """The open deal stages in funnel order (from :mod:`metrics.calibration`).
 
+    Returns
+    -------
+    tuple of str
+        :data:`metrics.calibration.STAGE_ORDER`, first stage first.
+
     Examples
     --------
     >>> default_stage_order()
@@ -50,6 +55,16 @@ def probability_map(probabilities: object) -> dict[str, float]:
 
     Accepts a mapping, a Series indexed by stage, or the frame returned by
     :func:`metrics.calibration.stage_win_probabilities` (columns ``stage``, ``probability``).
+
+    Parameters
+    ----------
+    probabilities : mapping, Series or DataFrame
+        Stage → P(won); a frame needs the columns ``stage`` and ``probability``.
+
+    Returns
+    -------
+    dict[str, float]
+        Stage name → probability; a value outside [0, 1] raises ``ValueError``.
 
     Examples
     --------

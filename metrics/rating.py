@@ -80,6 +80,11 @@ class FaceStat:
         Column holding the sample size the stat rests on (e.g. ``"closed"`` for a win rate).
     minimum : int
         Below this sample the face stat is provisional.
+
+    Examples
+    --------
+    >>> DEFAULT_FACES["pressing"]
+    FaceStat(column='speed_to_lead_hours', lower_is_better=True, sample='speed_to_lead_n', minimum=5)
     """
 
     column: str
@@ -331,9 +336,7 @@ def rating(
     return frame
 
 
-def rating_change(
-    current: pd.DataFrame, previous: pd.DataFrame, *, id_col: str = "rep_id"
-) -> pd.DataFrame:
+def rating_change(current: pd.DataFrame, previous: pd.DataFrame, *, id_col: str = "rep_id") -> pd.DataFrame:
     """Change of each rep's rating since a previous rating (e.g. last week's card).
 
     ``change = rating − previous_rating``; missing when the rep has no previous rating (new on

@@ -38,6 +38,18 @@ def window(period: Period, now: object = None) -> tuple[pd.Timestamp, pd.Timesta
     Formula: ``start = period.start``; ``asof = min(period.end, max(now, period.start))``
     (``now=None`` means the period is over: ``asof = period.end``).
 
+    Parameters
+    ----------
+    period : Period
+        The period whose stats are counted.
+    now : tz-aware timestamp, optional
+        The as-of instant; a naive one raises ``ValueError``.
+
+    Returns
+    -------
+    tuple of (pandas.Timestamp, pandas.Timestamp)
+        ``(start, asof)``, both UTC; events count when ``start <= at < asof``.
+
     Examples
     --------
     >>> from metrics.periods import OrgCalendar
@@ -69,6 +81,17 @@ class Squad:
         The row labels, sorted.
     rep_row : numpy.ndarray
         Row position of each rep of ``reps`` (in its order); -1 for reps in no row.
+
+    Examples
+    --------
+    Two reps in team 10, one without a team: by team, the teamless rep lands in no row.
+
+    >>> from metrics.frames import build
+    >>> reps = build("reps", rep_id=[1, 2, 3], name=["A", "B", "C"], team_id=[10, 10, None],
+    ...              role="rep", active=True, tv_opt_out=False)
+    >>> squad = Squad.of(reps, "team")
+    >>> squad.index.tolist(), squad.rep_row.tolist()
+    ([10], [0, 0, -1])
     """
 
     reps: pd.DataFrame

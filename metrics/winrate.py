@@ -117,6 +117,14 @@ class RateComparison:
         Posterior means under the prior given to :func:`compare_rates`.
     prob_a_greater : float
         Posterior P(p_A > p_B).
+
+    Examples
+    --------
+    Pooled z: p̂ = 27/55, z = (0.72 − 0.30) / sqrt(p̂(1 − p̂)(1/25 + 1/30)) = 3.102.
+
+    >>> r = compare_rates(18, 25, 9, 30, test="z")
+    >>> r.test, r.a_rate, r.b_rate, round(r.statistic, 3)
+    ('z', 0.72, 0.3, 3.102)
     """
 
     a_successes: int
@@ -160,6 +168,16 @@ class JointDifferenceTest:
         The significance level used for ``established``.
     resamples : int
         Permutation draws used (0 unless ``method="permutation"``).
+
+    Examples
+    --------
+    Few trials per rep: Cochran's rule fails, so the p-value comes from permutations.
+
+    >>> import pandas as pd
+    >>> reps = pd.DataFrame({"won": [3, 1, 0], "closed": [4, 4, 3]})
+    >>> t = joint_difference_test(reps, "won", "closed")
+    >>> t.method, t.groups, t.dof, t.resamples, t.established
+    ('permutation', 3, 2, 4999, False)
     """
 
     statistic: float
@@ -211,9 +229,7 @@ def _as_prior(prior: BetaPrior | tuple[float, float]) -> BetaPrior:
 # prior fit
 
 
-def _neg_loglik(
-    theta: np.ndarray, s: np.ndarray, n: np.ndarray, w: np.ndarray
-) -> tuple[float, np.ndarray]:
+def _neg_loglik(theta: np.ndarray, s: np.ndarray, n: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
     """Negative beta-binomial log-likelihood (up to a constant) and its gradient in (u, v).
 
     α = MIN_PRIOR_SHAPE + exp(u), β = MIN_PRIOR_SHAPE + exp(v).
@@ -603,9 +619,7 @@ def joint_difference_test(
     k = int(keep.sum())
     total_s, total_n = float(s.sum()), float(n.sum())
     if k < 2 or total_s == 0 or total_s == total_n:
-        return JointDifferenceTest(
-            0.0, max(k - 1, 0), 1.0, False, "none", float("nan"), k, alpha, 0
-        )
+        return JointDifferenceTest(0.0, max(k - 1, 0), 1.0, False, "none", float("nan"), k, alpha, 0)
     expected = np.concatenate([n * total_s / total_n, n * (total_n - total_s) / total_n])
     min_expected = float(expected.min())
     small = min_expected < 1 or np.mean(expected < 5) > 0.2

@@ -71,6 +71,8 @@ rates) share a team; ``improver`` (connect and meeting rates +1.2 %/week around 
 and ``slumper`` (last 28 days: activities x0.5, connect x0.6, response delay x3); ``new_hire``
 (start ~8 weeks before ``now``, productivity 25 % → 100 % over 6 weeks, fewer leads meanwhile);
 two ``twin`` reps with identical truth in one team; the rest ``steady`` with varied parameters.
+With ``generate_demo_org(..., uniform_truth=True)`` there are no archetypes: every rep is a
+``steady`` copy of one parameter draw, so any difference between reps is noise.
 
 Goals
 -----

@@ -188,7 +188,15 @@ def _round_amount(x: float, lo: int, hi: int) -> int:
 class _Sim:
     """Mutable state of one generation run."""
 
-    def __init__(self, seed: int, n_reps: int, quarters: int, n_teams: int, now: datetime):
+    def __init__(
+        self,
+        seed: int,
+        n_reps: int,
+        quarters: int,
+        n_teams: int,
+        now: datetime,
+        uniform_truth: bool = False,
+    ):
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
         if not 1 <= n_teams <= len(TEAMS):
@@ -209,6 +217,7 @@ class _Sim:
         self.scale = n_reps / 24.0
         self.n_teams = n_teams
         self.n_reps = n_reps
+        self.uniform_truth = uniform_truth
         # stores
         self.contacts: list[_Contact] = []
         self.deals: list[_Deal] = []
@@ -278,6 +287,7 @@ class _Sim:
             self.people.append(PersonSpec(name, email, self.team_names[t], "manager", start, False))
         pivot = self.hs_date + (self.today - self.hs_date) / 2
         twin_params: RepTruth | None = None
+        uniform_params: RepTruth | None = None
         self.rep_email: list[str] = []
         self.rep_team: list[int] = []
         self.rep_truth: list[RepTruth] = []
@@ -300,6 +310,10 @@ class _Sim:
                     speed_to_lead_hours=float(np.exp(rng.uniform(np.log(1.0), np.log(10.0)))),
                 )
                 extra: dict[str, Any] = {}
+                if self.uniform_truth:
+                    # every rep a copy of the first rep's steady draw (the draws above still
+                    # happen, so the rest of the org uses the same random stream)
+                    arch = "steady"
                 if arch == "grinder":
                     p.update(
                         activities_per_day=40.0,
@@ -335,6 +349,9 @@ class _Sim:
                 if arch == "twin" and twin_params is not None:
                     truth = RepTruth(**{**twin_params.__dict__, "email": email})
                     start = twin_params.start_date
+                elif uniform_params is not None:
+                    truth = RepTruth(**{**uniform_params.__dict__, "email": email})
+                    start = uniform_params.start_date
                 else:
                     truth = RepTruth(
                         email=email,
@@ -347,6 +364,8 @@ class _Sim:
                     )
                     if arch == "twin":
                         twin_params = truth
+                    if self.uniform_truth:
+                        uniform_params = truth
                 tv_opt_out = False
                 if arch == "steady":
                     steady_idx.append(len(self.rep_email))
@@ -1264,7 +1283,13 @@ class _Emitter:
 
 
 def generate_demo_org(
-    seed: int = 7, reps: int = 24, quarters: int = 2, teams: int = 3, now: datetime | None = None
+    seed: int = 7,
+    reps: int = 24,
+    quarters: int = 2,
+    teams: int = 3,
+    now: datetime | None = None,
+    *,
+    uniform_truth: bool = False,
 ) -> DemoOrg:
     """Generate a deterministic demo sales org with its hidden truth.
 
@@ -1280,11 +1305,25 @@ def generate_demo_org(
         Number of teams (1–6).
     now : datetime, optional
         Timezone-aware end of the history; defaults to the current time.
+    uniform_truth : bool
+        Give every rep the same hidden parameters (a null org for testing that statistics do
+        not find differences that are not there): no archetypes, every rep is a ``steady``
+        copy of the first rep's parameters (start date included), only the email differs.
+        Lead sources, personas, teams and the random stream are unchanged; the deal mix of
+        each rep is still random. Default ``False`` (output unchanged).
 
     Returns
     -------
     DemoOrg
-        Same ``seed`` and ``now`` give identical output.
+        Same ``seed``, ``now`` and ``uniform_truth`` give identical output.
+
+    Examples
+    --------
+    >>> from datetime import UTC, datetime
+    >>> org = generate_demo_org(seed=1, reps=4, quarters=0, teams=2,
+    ...                         now=datetime(2026, 5, 20, tzinfo=UTC), uniform_truth=True)
+    >>> len({(t.win_rate, t.connect_rate, t.archetype) for t in org.truth.reps.values()})
+    1
     """
     if now is None:
         now = datetime.now(UTC)
@@ -1293,7 +1332,7 @@ def generate_demo_org(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Sim(seed, reps, quarters, teams, now).run()
+        return _Sim(seed, reps, quarters, teams, now, uniform_truth).run()
     finally:
         if enabled:
             gc.enable()
