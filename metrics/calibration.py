@@ -168,9 +168,7 @@ def stage_win_probabilities(
 
     k = len(stages)
     if cumulative:
-        furthest = history.groupby("deal_id", sort=False).agg(
-            idx=("idx", "max"), is_won=("is_won", "first")
-        )
+        furthest = history.groupby("deal_id", sort=False).agg(idx=("idx", "max"), is_won=("is_won", "first"))
         at_most = furthest["idx"].to_numpy(dtype="int64")
         won_mask = furthest["is_won"].to_numpy(dtype=bool)
         # reached(s) = #deals whose furthest stage index ≥ index(s): a reverse cumulative sum

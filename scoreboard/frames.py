@@ -8,6 +8,7 @@ returns tz-aware values.
 from __future__ import annotations
 
 import threading
+from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
 
@@ -136,6 +137,11 @@ class FrameCache:
         self._revision = -1
         self._last: dict[str, int] = {}
 
+    @property
+    def revision(self) -> int:
+        """The data revision the cached frames reflect (-1 before the first load)."""
+        return self._revision
+
     def frames(self) -> Frames:
         """The current frames, caught up with writes from any process."""
         with self.engine.connect() as conn:
@@ -146,11 +152,23 @@ class FrameCache:
             assert self._frames is not None
             return self._frames
 
-    def apply(self, result: IngestResult) -> Frames:
-        """Bring the frames up to date after ``result``, a batch ingested by this process."""
+    def apply(self, results: IngestResult | Sequence[IngestResult]) -> Frames:
+        """Bring the frames up to date after batches ingested by this process (one read for all).
+
+        Results already reflected (their revision is not newer than the cache's) are skipped. When
+        the rest follow on from the cache's revision without a gap, only what they name is re-read;
+        after a gap (another process wrote in between) the upserted frames are re-read whole.
+        """
+        batch = [results] if isinstance(results, IngestResult) else list(results)
         with self._lock:
-            in_step = self._frames is not None and result.revision == self._revision + 1
-            self._refresh(changed=result if in_step else None)
+            fresh = sorted((r for r in batch if r.revision > self._revision), key=lambda r: r.revision)
+            if self._frames is not None and not fresh:
+                return self._frames
+            revisions = [r.revision for r in fresh]
+            in_step = self._frames is not None and revisions == list(
+                range(self._revision + 1, self._revision + 1 + len(fresh))
+            )
+            self._refresh(changed=_merge(fresh) if in_step else None)
             assert self._frames is not None
             return self._frames
 
@@ -198,6 +216,17 @@ class FrameCache:
         self._frames = Frames(**current)
         self._revision = changed.revision if changed is not None else revision
         self._last = upto
+
+
+def _merge(results: list[IngestResult]) -> IngestResult:
+    """One result naming everything a run of consecutive results changed."""
+    merged = IngestResult(revision=results[-1].revision)
+    for r in results:
+        merged.types_changed |= r.types_changed
+        merged.contact_ids |= r.contact_ids
+        merged.deal_ids |= r.deal_ids
+        merged.created_reps += r.created_reps
+    return merged
 
 
 def _concat(old: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:

@@ -95,6 +95,9 @@ def seed_demo_org(
         set_setting(engine, key, str(value))
     set_setting(engine, "demo_now", now.isoformat())
     set_setting(engine, SIMULATOR_SETTING, "on")
+    from .boards import seed_demo_boards
+
+    seed_demo_boards(engine)
     return SeedSummary(
         seed=seed,
         records=len(org.events),

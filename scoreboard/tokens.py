@@ -18,12 +18,22 @@ def _digest(secret: str) -> str:
     return hashlib.sha256(secret.encode()).hexdigest()
 
 
-def create_token(engine: Engine, kind: str, name: str, created_by: int | None = None) -> tuple[Token, str]:
-    """Create a token of ``kind`` ("api" or "display"); return it and its secret (shown only now)."""
+def create_token(
+    engine: Engine, kind: str, name: str, created_by: int | None = None, playlist_id: int | None = None
+) -> tuple[Token, str]:
+    """Create a token of ``kind`` ("api" or "display", for ``playlist_id``); return it and its secret
+    (shown only now)."""
     if kind not in PREFIXES:
         raise ValueError(f"kind must be one of {sorted(PREFIXES)}, not {kind!r}")
     secret = PREFIXES[kind] + secrets.token_urlsafe(32)
-    token = Token(kind=kind, name=name, token_hash=_digest(secret), prefix=secret[:8], created_by=created_by)
+    token = Token(
+        kind=kind,
+        name=name,
+        token_hash=_digest(secret),
+        prefix=secret[:8],
+        created_by=created_by,
+        playlist_id=playlist_id,
+    )
     with write_session(engine) as s:
         s.add(token)
     return token, secret

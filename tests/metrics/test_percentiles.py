@@ -127,9 +127,7 @@ def test_handles_1000_reps():
     assert len(out) == 15_000
 
 
-_values = st.lists(
-    st.one_of(st.none(), st.integers(min_value=0, max_value=8)), min_size=1, max_size=30
-)
+_values = st.lists(st.one_of(st.none(), st.integers(min_value=0, max_value=8)), min_size=1, max_size=30)
 
 
 @settings(deadline=None, max_examples=60)

@@ -36,9 +36,7 @@ def test_competition_rank_and_tie_rule():
 
 
 def test_name_order_is_case_insensitive_then_id():
-    stats = pd.DataFrame(
-        {"rep_id": [9, 8, 7, 6], "name": ["Cy", "bo", "Bo", "Cy"], "x": [1, 1, 1, 1]}
-    )
+    stats = pd.DataFrame({"rep_id": [9, 8, 7, 6], "name": ["Cy", "bo", "Bo", "Cy"], "x": [1, 1, 1, 1]})
     board = rank_board(stats, "x")
     # "bo" < "cy" ignoring case (plain string order would put "Cy" first); equal names by id
     assert board["id"].tolist() == [7, 8, 6, 9]
@@ -87,9 +85,7 @@ def _org_with(extra):
 
 
 def test_one_for_one_does_not_top_shrunk_win_rate_board():
-    stats = _org_with(
-        {"rep_id": [1, 2], "name": ["Lucky", "Steady"], "won": [1, 18], "closed": [1, 25]}
-    )
+    stats = _org_with({"rep_id": [1, 2], "name": ["Lucky", "Steady"], "won": [1, 18], "closed": [1, 25]})
     board = rank_board(stats, ("won", "closed"))
     assert board["name"].iloc[0] == "Steady"
     lucky = board[board.name == "Lucky"].iloc[0]

@@ -1,0 +1,222 @@
+"""Live push latency: 50 TV clients, events posted at 100 per second for 60 s.
+
+    .venv/bin/python benchmarks/live.py [--clients 50] [--rate 100] [--seconds 60] [--reps 24]
+
+Seeds the demo org into a fresh SQLite instance, serves it in a separate process (werkzeug, threaded,
+like ``python app.py``) and connects ``--clients`` python-socketio clients with a display token for
+the "Sales floor" playlist. Poster threads send one meeting (an activity) per request to
+``POST /api/v1/events``; each meeting changes the "Meetings this week" board. For every event and
+every client it measures the time from sending the POST to receiving a ``board`` push for that board
+whose version includes the event (version ≥ the data revision read right after the response, so the
+figure errs on the slow side). Beside it, the server process emits a bare Socket.IO event stamped
+with its send time every 100 ms to all clients: the emit-to-receipt floor of this machine in the same
+run. Prints p50/p95/p99 of both and their ratio. Aim: p95 ≤ 100 ms, p99 ≤ 250 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import bisect
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+
+def serve(database_url: str, instance: str) -> None:
+    """The server process: the app, plus a bare emit every 100 ms stamped with its send time."""
+    from werkzeug.serving import make_server
+
+    from scoreboard import create_app
+    from scoreboard.live import NAMESPACE, hub_for
+
+    app = create_app(
+        {"DATABASE_URL": database_url, "INSTANCE_PATH": instance, "DEMO": False, "SIMULATOR": False}
+    )
+    hub = hub_for(app)
+
+    def ping() -> None:
+        while True:
+            time.sleep(0.1)
+            hub.server.emit("bench_ping", {"t": time.time()}, namespace=NAMESPACE)
+
+    threading.Thread(target=ping, daemon=True).start()
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    print(server.server_port, flush=True)
+    server.serve_forever()
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(round(q / 100 * (len(ordered) - 1))))]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--clients", type=int, default=50)
+    parser.add_argument("--rate", type=float, default=100.0, help="events per second")
+    parser.add_argument("--seconds", type=float, default=60.0)
+    parser.add_argument("--reps", type=int, default=24)
+    parser.add_argument("--quarters", type=int, default=1)
+    parser.add_argument("--posters", type=int, default=4, help="concurrent posting threads")
+    args = parser.parse_args()
+
+    import requests
+    import socketio
+    from sqlalchemy import text
+    from sqlmodel import Session, select
+
+    from scoreboard import create_app, db
+    from scoreboard.models import Board, Playlist, Rep
+    from scoreboard.seed import seed_demo_org
+    from scoreboard.tokens import create_token
+
+    tmp = Path(tempfile.mkdtemp(prefix="matchday-bench-"))
+    url = f"sqlite:///{tmp / 'matchday.db'}"
+    app = create_app(
+        {"DATABASE_URL": url, "INSTANCE_PATH": str(tmp / "seed"), "DEMO": False, "SIMULATOR": False}
+    )
+    started = time.perf_counter()
+    seed_demo_org(app, seed=7, reps=args.reps, quarters=args.quarters)
+    engine = db.engine_for(app)
+    with Session(engine) as s:
+        playlist = s.exec(select(Playlist)).one()
+        board_id = s.exec(select(Board).where(Board.stat == "meetings_booked")).one().id
+        reps = [r.email for r in s.exec(select(Rep).where(Rep.role == "rep"))]
+    secret = create_token(engine, "display", "bench", playlist_id=playlist.id)[1]
+    api = create_token(engine, "api", "bench")[1]
+    print(f"seeded {args.reps} reps in {time.perf_counter() - started:.1f} s")
+
+    proc = subprocess.Popen(
+        [sys.executable, __file__, "--serve", url, str(tmp / "server")],
+        stdout=subprocess.PIPE,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONWARNINGS": "ignore"},
+    )
+    try:
+        port = int(proc.stdout.readline())  # type: ignore[union-attr]
+        base = f"http://127.0.0.1:{port}"
+        pushes: list[list[tuple[int, float]]] = [[] for _ in range(args.clients)]
+        pings: list[float] = []
+        lock = threading.Lock()
+        clients = []
+        for i in range(args.clients):
+            sio = socketio.Client(reconnection=False)
+
+            def on_board(state: dict[str, Any], i: int = i) -> None:
+                if state["board"] == board_id:
+                    pushes[i].append((state["version"], time.time()))
+
+            def on_ping(data: dict[str, Any]) -> None:
+                latency = time.time() - data["t"]
+                with lock:
+                    pings.append(latency)
+
+            sio.on("board", on_board, namespace="/live")
+            sio.on("bench_ping", on_ping, namespace="/live")
+            sio.connect(
+                base, namespaces=["/live"], auth={"token": secret}, transports=["websocket"], wait_timeout=60
+            )
+            clients.append(sio)
+        time.sleep(2)
+        with lock:
+            pings.clear()
+        print(
+            f"{args.clients} TV clients connected; posting {args.rate:g} events/s for {args.seconds:g} s ..."
+        )
+
+        sent: list[tuple[float, int]] = []  # (time the POST was sent, revision after its response)
+        errors = []
+        t0 = time.time()
+        total = int(args.rate * args.seconds)
+
+        def poster(k: int) -> None:
+            session = requests.Session()
+            headers = {"Authorization": f"Bearer {api}"}
+            for n in range(k, total, args.posters):
+                due = t0 + n / args.rate
+                delay = due - time.time()
+                if delay > 0:
+                    time.sleep(delay)
+                event = {
+                    "type": "activity",
+                    "source": "bench",
+                    "id": uuid.uuid4().hex,
+                    "rep": reps[n % len(reps)],
+                    "kind": "meeting",
+                    "outcome": "booked",
+                    "at": datetime.now(UTC).isoformat(),
+                }
+                at = time.time()
+                resp = session.post(
+                    base + "/api/v1/events", json={"events": [event]}, headers=headers, timeout=30
+                )
+                if resp.status_code != 200:
+                    errors.append(resp.text)
+                    continue
+                with engine.connect() as conn:
+                    revision = int(
+                        conn.execute(text("SELECT value FROM setting WHERE key = 'data_revision'")).scalar()
+                        or 0
+                    )
+                with lock:
+                    sent.append((at, revision))
+
+        threads = [threading.Thread(target=poster, args=(k,)) for k in range(args.posters)]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        posting = time.time() - t0
+        time.sleep(3)  # let the last pushes arrive
+
+        latencies = []
+        missing = 0
+        for received in pushes:
+            versions = [v for v, _ in received]
+            times = [t for _, t in received]
+            # pushes arrive in version order per client; the first push covering the event counts
+            best = [min(times[j:]) for j in range(len(times))]
+            for at, revision in sent:
+                j = bisect.bisect_left(versions, revision)
+                if j == len(versions):
+                    missing += 1
+                    continue
+                latencies.append(max(0.0, best[j] - at))
+        print(
+            f"posted {len(sent)} events in {posting:.1f} s ({len(sent) / posting:.0f}/s), {len(errors)} errors"
+        )
+        print(
+            f"board pushes per client: {sum(map(len, pushes)) / len(pushes):.0f}; events not covered: {missing}"
+        )
+        rows = [("POST → board push at client", latencies), ("bare emit → receipt", pings)]
+        print(f"{'':32} {'p50':>9} {'p95':>9} {'p99':>9} {'n':>8}")
+        for label, values in rows:
+            if values:
+                p = [percentile(values, q) * 1000 for q in (50, 95, 99)]
+                print(f"{label:32} {p[0]:7.1f}ms {p[1]:7.1f}ms {p[2]:7.1f}ms {len(values):8d}")
+        if latencies and pings:
+            ratio = [percentile(latencies, q) / max(percentile(pings, q), 1e-6) for q in (50, 95, 99)]
+            print(f"{'ratio':32} {ratio[0]:8.1f}x {ratio[1]:8.1f}x {ratio[2]:8.1f}x")
+            print("aim: p95 ≤ 100 ms, p99 ≤ 250 ms")
+        for sio in clients:
+            sio.disconnect()
+    finally:
+        proc.terminate()
+        proc.wait(10)
+
+
+if __name__ == "__main__":
+    if len(sys.argv) == 4 and sys.argv[1] == "--serve":
+        serve(sys.argv[2], sys.argv[3])
+    else:
+        main()

@@ -1,0 +1,541 @@
+"""Live push: Socket.IO namespace ``/live`` for TVs and desk pages (DESIGN.md "Live protocol").
+
+Rooms
+-----
+- ``board:<id>:tv`` and ``board:<id>:desk``: a board's full state, for TVs (opted-out reps removed)
+  and for logged-in pages;
+- ``playlist:<id>``: celebrations, ticker items and the match centre for the TVs of a playlist;
+- ``display:<token id>``: one display token's TVs (revocation).
+
+Events the server sends
+-----------------------
+- ``board`` ``{"board", "version", "title", "rows": [...], "html", ...}``: a board's full state (see
+  :func:`scoreboard.boards.board_state`), on connect and whenever a committed batch changed it.
+  ``version`` is the data revision the state reflects; it grows with every batch committed by any
+  process, so a client keeps the highest it has seen and ignores older ones.
+- ``celebration`` ``{"kind": "deal_won" | "milestone", "key", ...}``: a deal won (each deal once) or
+  a team passing its period target.
+- ``match_centre`` ``{"version", "html", ...}``: today's numbers against plan.
+- ``ticker`` ``{"text", "at"}``: a line for the TV's bottom ticker (leader changes).
+- ``revoked``: sent to a display whose token was revoked, just before it is disconnected.
+
+Flow
+----
+:func:`scoreboard.ingest.ingest` sends the ``ingested`` signal after each commit; :meth:`LiveHub.on_ingested`
+only queues the result, so the HTTP response is not slowed. One worker thread drains the queue
+(everything queued while it computed is coalesced into one push), brings the frame cache up to date
+with :meth:`~scoreboard.frames.FrameCache.apply`, recomputes only the boards the batch touched
+(:func:`scoreboard.boards.affected`) and emits those whose rows changed. With several processes and
+``SOCKETIO_MESSAGE_QUEUE``, the process that ingested computes and emits through the queue, and every
+process delivers to its own clients.
+
+A watchdog thread disconnects TVs whose token was revoked (in any process, e.g. by the CLI) within a
+second or two, and refreshes boards once a minute for what moves with the clock (pace, periods).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import OrderedDict, deque
+from dataclasses import dataclass
+from typing import Any
+
+import pandas as pd
+from flask import Flask, render_template
+from flask_login import current_user
+from socketio.exceptions import ConnectionRefusedError as Refused
+from sqlalchemy import text
+from sqlmodel import Session, select
+
+from . import db, numbers
+from .boards import affected, board_state, display, match_centre, playlist_boards
+from .ingest import IngestResult, data_revision, ingested
+from .models import Board, Playlist, PlaylistBoard
+from .tokens import verify_token
+
+NAMESPACE = "/live"
+#: Seconds between revocation checks of connected displays.
+REVOCATION_CHECK = 1.0
+#: Seconds between clock-driven refreshes of subscribed boards.
+CLOCK_REFRESH = 60.0
+#: At most one match-centre push per this many seconds.
+MATCH_CENTRE_EVERY = 2.0
+#: How long the worker waits for a batch committed earlier whose signal has not arrived yet.
+GAP_WAIT = 0.05
+log = logging.getLogger(__name__)
+
+
+def init_app(app: Flask) -> None:
+    """Attach a :class:`LiveHub` to ``app`` (after ``socketio.init_app``) and register the handlers."""
+    from . import socketio
+
+    server = socketio.server  # the Socket.IO server socketio.init_app just made for this app
+    hub = LiveHub(app, server)
+    app.extensions["matchday.live"] = hub
+    server.on("connect", hub.on_connect, namespace=NAMESPACE)
+    server.on("disconnect", hub.on_disconnect, namespace=NAMESPACE)
+    server.on("subscribe", hub.on_subscribe, namespace=NAMESPACE)
+    ingested.connect(hub.on_ingested, sender=db.engine_for(app))  # weak: lives as long as the app
+
+
+def hub_for(app: Flask) -> LiveHub:
+    return app.extensions["matchday.live"]  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True)
+class DisplayConnection:
+    token_id: int
+    playlist_id: int
+
+
+class LiveHub:
+    """The live layer of one app: connections, rooms, the push worker and the watchdog."""
+
+    def __init__(self, app: Flask, server: Any):
+        self.app = app
+        self.server = server
+        self.engine = db.engine_for(app)
+        self.lock = threading.Lock()
+        self.queue: queue.Queue[IngestResult | None] = queue.Queue()
+        self.displays: dict[str, DisplayConnection] = {}
+        self.desks: dict[str, set[int]] = {}
+        self.sent: dict[tuple[int, str], dict[str, Any]] = {}  # last state emitted per (board, audience)
+        self.celebrated: OrderedDict[Any, None] = OrderedDict()
+        self.attainment: dict[tuple[int, str], float] = {}
+        self.ticker: deque[dict[str, Any]] = deque(maxlen=12)
+        self.match_centre_sent = 0.0
+        self.match_centre_due = False
+        self.stopped = threading.Event()
+        self._worker: threading.Thread | None = None
+        self._watchdog: threading.Thread | None = None
+        self.pushes = 0
+        self._boards_exist = False
+        self._boards_checked = -1e9
+
+    # ------------------------------------------------------------------------- socket handlers
+
+    def on_connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """A TV or a desk page connects (sent by the Socket.IO client on every (re)connect).
+
+        TVs pass ``auth={"token": "<display token>"}``: a wrong or revoked token is refused with
+        "display not found"; a valid one joins its display, playlist and board rooms and gets the
+        full state of every board of its playlist (and the match centre) at once. Desk pages are
+        logged in (session cookie) and pass ``auth={"boards": [ids]}``: they join those boards' desk
+        rooms and get their full state. Anything else is refused.
+        """
+        auth = auth if isinstance(auth, dict) else {}
+        self._start()
+        with self.app.request_context(environ):
+            token = auth.get("token")
+            if token:
+                found = verify_token(self.engine, "display", str(token))
+                if found is None or found.playlist_id is None:
+                    raise Refused("display not found")
+                conn = DisplayConnection(int(found.id), int(found.playlist_id))  # type: ignore[arg-type]
+                with self.lock:
+                    self.displays[sid] = conn
+                self.server.enter_room(sid, f"display:{conn.token_id}", namespace=NAMESPACE)
+                self.server.enter_room(sid, f"playlist:{conn.playlist_id}", namespace=NAMESPACE)
+                for board in playlist_boards(self.engine, conn.playlist_id):
+                    self.server.enter_room(sid, f"board:{board.id}:tv", namespace=NAMESPACE)
+                    self._emit("board", self.full_state(board, "tv"), to=sid)
+                playlist = db.session().get(Playlist, conn.playlist_id)
+                if playlist is not None and playlist.show_match_centre:
+                    self._emit("match_centre", self.match_centre_payload(), to=sid)
+                for item in list(self.ticker):
+                    self._emit("ticker", item, to=sid)
+                return
+            if not current_user.is_authenticated:
+                raise Refused("login required")
+            ids = [int(i) for i in auth.get("boards", []) if str(i).isdigit()]
+            self._join_desk(sid, ids)
+
+    def on_subscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
+        """A desk page asks for more boards (``{"boards": [ids]}``); answers with the ids joined."""
+        ids = [int(i) for i in (data or {}).get("boards", []) if str(i).isdigit()]
+        environ = self.server.get_environ(sid, namespace=NAMESPACE) or {}
+        with self.app.request_context(environ):
+            if sid in self.displays or not current_user.is_authenticated:
+                return {"boards": []}
+            return {"boards": self._join_desk(sid, ids)}
+
+    def on_disconnect(self, sid: str, reason: Any = None) -> None:
+        """A client went away (closed, network drop, or disconnected by the server)."""
+        with self.lock:
+            self.displays.pop(sid, None)
+            self.desks.pop(sid, None)
+
+    def _join_desk(self, sid: str, ids: list[int]) -> list[int]:
+        joined = []
+        for board_id in ids:
+            board = db.session().get(Board, board_id)
+            if board is None or not _visible(board):
+                continue
+            self.server.enter_room(sid, f"board:{board.id}:desk", namespace=NAMESPACE)
+            self._emit("board", self.full_state(board, "desk"), to=sid)
+            joined.append(board_id)
+        with self.lock:
+            self.desks.setdefault(sid, set()).update(joined)
+        return joined
+
+    # ----------------------------------------------------------------------------------- state
+
+    def full_state(self, board: Board, audience: str) -> dict[str, Any]:
+        """The current state of ``board`` for ``audience``, with ``version`` and rendered ``html``."""
+        with self.engine.connect() as conn:
+            revision = data_revision(conn)
+        data = numbers.frames(self.app)
+        state = self._state(board, audience, revision, data, pd.Timestamp.now(tz="UTC"))
+        with self.lock:
+            last = self.sent.get((int(board.id), audience))  # type: ignore[arg-type]
+            if last is None or last["version"] <= state["version"]:
+                self.sent[(int(board.id), audience)] = state  # type: ignore[arg-type]
+        return state
+
+    def _state(
+        self, board: Board, audience: str, revision: int, data: Any, now: pd.Timestamp
+    ) -> dict[str, Any]:
+        with self.app.app_context():
+            state = board_state(board, audience=audience, now=now, data=data, app=self.app)
+            state["version"] = revision
+            state["html"] = render_template("_board.html", state=state)
+        return state
+
+    def match_centre_payload(self, data: Any = None) -> dict[str, Any]:
+        with self.engine.connect() as conn:
+            revision = data_revision(conn)
+        with self.app.app_context():
+            centre = match_centre(data=data, app=self.app)
+            centre["version"] = revision
+            centre["html"] = render_template("_match_centre.html", centre=centre)
+        return centre
+
+    # ------------------------------------------------------------------------------- the worker
+
+    def on_ingested(self, engine: Any, result: IngestResult) -> None:
+        """Receiver of :data:`scoreboard.ingest.ingested` (sent by every committed batch of this
+        process): queue it for the worker and return at once."""
+        if not result.types_changed or not self._has_boards():
+            return
+        self._start()
+        self.queue.put(result)
+
+    def _has_boards(self) -> bool:
+        """Whether any board or playlist exists (checked at most every 2 s): without them there is
+        nothing to push, and the worker is not even started (e.g. while the demo org is seeded)."""
+        now = time.monotonic()
+        if now - self._boards_checked > 2.0 or not self._boards_exist:
+            with Session(self.engine) as s:
+                self._boards_exist = s.exec(select(Board.id)).first() is not None
+            self._boards_checked = now
+        return self._boards_exist
+
+    def _start(self) -> None:
+        with self.lock:
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
+                self._worker.start()
+                self._watchdog = threading.Thread(target=self._watch, name="matchday-live-watch", daemon=True)
+                self._watchdog.start()
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.queue.put(None)
+
+    def _work(self) -> None:
+        pending: dict[int, IngestResult] = {}
+        while not self.stopped.is_set():
+            first = self.queue.get()
+            if first is None:
+                return
+            pending[first.revision] = first
+            gap_deadline = time.monotonic() + GAP_WAIT
+            while True:  # coalesce whatever arrived while the last push was computed
+                try:
+                    more = self.queue.get(timeout=0.005) if self._gap(pending) else self.queue.get_nowait()
+                except queue.Empty:
+                    if not self._gap(pending) or time.monotonic() >= gap_deadline:
+                        break
+                    continue
+                if more is None:
+                    return
+                pending[more.revision] = more
+            batch = [pending.pop(r) for r in sorted(pending)]
+            try:
+                self.push(batch)
+            except Exception:  # never let one bad push stop the TVs
+                log.exception("live push failed")
+
+    def _gap(self, pending: dict[int, IngestResult]) -> bool:
+        """Whether a batch committed before the queued ones has not been queued yet: concurrent
+        requests commit in revision order but may send their signals out of order."""
+        done = numbers.frame_cache(self.app).revision
+        if done < 0:
+            return False
+        expected = set(range(done + 1, max(pending) + 1))
+        return bool(expected - set(pending))
+
+    def push(self, batch: list[IngestResult]) -> None:
+        """Recompute and emit what ``batch`` (committed results, in order) changed."""
+        with Session(self.engine) as s:
+            boards = list(s.exec(select(Board)))
+            playlists = bool(s.exec(select(Playlist.id)).first())
+        if not boards and not playlists:
+            return  # nothing to show (e.g. the demo org being seeded); frames catch up when asked
+        data = numbers.frame_cache(self.app).apply(batch)  # one catch-up read for the whole batch
+        revision = max(r.revision for r in batch)
+        now = pd.Timestamp.now(tz="UTC")
+        for board in boards:
+            if any(affected(board, r, data.reps) for r in batch):
+                self._push_board(board, revision, data, now)
+        won = [deal for r in batch for deal in r.won_deals]
+        if won:
+            self._celebrate_deals(won, data)
+        if playlists and any("deal" in r.types_changed for r in batch):
+            self._milestones(data, now)
+        self.match_centre_due = playlists
+        self._maybe_match_centre(data)
+        self.pushes += 1
+
+    def _push_board(self, board: Board, revision: int, data: Any, now: pd.Timestamp) -> None:
+        for audience in ("tv", "desk"):
+            key = (int(board.id), audience)  # type: ignore[arg-type]
+            if not self._has_members(f"board:{board.id}:{audience}"):
+                with self.lock:  # nobody watches: compute it when someone connects
+                    self.sent.pop(key, None)
+                continue
+            state = self._state(board, audience, revision, data, now)
+            with self.lock:
+                last = self.sent.get(key)
+                if last is not None and last["version"] > revision:
+                    continue
+                unchanged = last is not None and _same(last, state)
+                self.sent[key] = state
+            if unchanged:
+                continue
+            self._emit("board", state, to=f"board:{board.id}:{audience}")
+            if audience == "tv" and state["rows"] and last is not None and last["rows"]:
+                leader, before = state["rows"][0], last["rows"][0]
+                if leader["id"] != before["id"] and leader["rank"] == 1:
+                    item = {"text": f"{leader['name']} takes the lead · {board.title}", "at": now.isoformat()}
+                    self._ticker(item, self._playlists_with(board.id))
+
+    def _celebrate_deals(self, won: list[dict[str, Any]], data: Any) -> None:
+        reps = data.reps.set_index("rep_id")
+        for deal in won:
+            key = ("deal", int(deal["deal_id"]))
+            with self.lock:
+                if key in self.celebrated:
+                    continue
+                self.celebrated[key] = None
+                while len(self.celebrated) > 5000:
+                    self.celebrated.popitem(last=False)
+            rep = reps.loc[deal["rep_id"]] if deal["rep_id"] in reps.index else None
+            opted_out = rep is not None and bool(rep["tv_opt_out"])
+            payload = {
+                "kind": "deal_won",
+                "key": f"deal:{deal['deal_id']}",
+                "deal": int(deal["deal_id"]),
+                "rep": None if rep is None or opted_out else str(rep["name"]),
+                "team": None if rep is None else str(rep["team"]),
+                "amount": int(deal["amount"]),
+                "amount_display": f"{display(float(deal['amount']), 'money', self.app)} {deal['currency']}",
+                "currency": deal["currency"],
+                "account": deal.get("account") or deal.get("name") or "",
+                "at": pd.Timestamp(deal["at"]).isoformat(),
+            }
+            for playlist_id in self._playlists_covering(rep):
+                self._emit("celebration", payload, to=f"playlist:{playlist_id}")
+
+    def _milestones(self, data: Any, now: pd.Timestamp) -> None:
+        """Celebrate a team passing its target for the quarter (once per team and quarter)."""
+        cal = numbers.calendar(self.app)
+        period = cal.quarter(now)
+        stats = numbers.stats_for(period, by="team", now=now, data=data, app=self.app)
+        for team_id, row in stats.iterrows():
+            attainment = row["attainment"]
+            if pd.isna(attainment):
+                continue
+            key = (int(team_id), period.label)
+            with self.lock:
+                before = self.attainment.get(key)
+                self.attainment[key] = float(attainment)
+            if before is not None and before < 1.0 <= attainment:
+                payload = {
+                    "kind": "milestone",
+                    "key": f"milestone:{team_id}:{period.label}",
+                    "team": str(row["team"]),
+                    "title": f"{row['team']} hit the {period.label} target",
+                    "detail": f"{attainment * 100:.0f}% of quota",
+                    "at": now.isoformat(),
+                }
+                for playlist_id in self._all_playlists():
+                    self._emit("celebration", payload, to=f"playlist:{playlist_id}")
+
+    def _maybe_match_centre(self, data: Any = None) -> None:
+        if not self.match_centre_due or time.monotonic() - self.match_centre_sent < MATCH_CENTRE_EVERY:
+            return
+        self.match_centre_due = False
+        self.match_centre_sent = time.monotonic()
+        with Session(self.engine) as s:
+            ids = list(s.exec(select(Playlist.id).where(Playlist.show_match_centre == True)))  # noqa: E712
+        if ids:
+            payload = self.match_centre_payload(data)
+            for playlist_id in ids:
+                self._emit("match_centre", payload, to=f"playlist:{playlist_id}")
+
+    # ----------------------------------------------------------------------------- the watchdog
+
+    def _watch(self) -> None:
+        last_clock = time.monotonic()
+        while not self.stopped.wait(REVOCATION_CHECK):
+            try:
+                self.check_revocations()
+                self._maybe_match_centre()
+                if time.monotonic() - last_clock >= CLOCK_REFRESH:
+                    last_clock = time.monotonic()
+                    self.refresh_clock()
+            except Exception:
+                log.exception("live watchdog failed")
+
+    def check_revocations(self) -> list[str]:
+        """Disconnect the TVs of this process whose token was revoked (by any process)."""
+        with self.lock:
+            by_token: dict[int, list[str]] = {}
+            for sid, conn in self.displays.items():
+                by_token.setdefault(conn.token_id, []).append(sid)
+        if not by_token:
+            return []
+        marks = ", ".join(str(i) for i in by_token)
+        with self.engine.connect() as conn:
+            revoked = conn.execute(
+                text(f"SELECT id FROM token WHERE id IN ({marks}) AND revoked_at IS NOT NULL")
+            ).scalars()
+            gone = [sid for token_id in revoked for sid in by_token[int(token_id)]]
+        for sid in gone:
+            self.drop(sid)
+        return gone
+
+    def revoke(self, token_id: int) -> None:
+        """Disconnect this process's TVs of a token just revoked here (others follow within seconds)."""
+        with self.lock:
+            sids = [sid for sid, c in self.displays.items() if c.token_id == token_id]
+        for sid in sids:
+            self.drop(sid)
+
+    def drop(self, sid: str) -> None:
+        with self.lock:
+            self.displays.pop(sid, None)
+        self._emit("revoked", {}, to=sid)
+        self.server.disconnect(sid, namespace=NAMESPACE)
+
+    def refresh_clock(self) -> None:
+        """Recompute subscribed boards (pace and periods move with the clock); push what changed."""
+        with self.lock:
+            playlists = {c.playlist_id for c in self.displays.values()}
+            desk_ids = set().union(*self.desks.values()) if self.desks else set()
+        if not playlists and not desk_ids:
+            return
+        with self.engine.connect() as conn:
+            revision = data_revision(conn)
+        data = numbers.frames(self.app)
+        now = pd.Timestamp.now(tz="UTC")
+        boards: dict[int, Board] = {}
+        for playlist_id in playlists:
+            boards.update({int(b.id): b for b in playlist_boards(self.engine, playlist_id)})  # type: ignore[arg-type]
+        with Session(self.engine) as s:
+            for board_id in desk_ids - set(boards):
+                board = s.get(Board, board_id)
+                if board is not None:
+                    boards[board_id] = board
+        for board in boards.values():
+            self._push_board(board, revision, data, now)
+        self.match_centre_due = bool(playlists)
+
+    def board_changed(self, board_id: int) -> None:
+        """An admin edited a board: push its new state (same data version) to its rooms."""
+        with Session(self.engine) as s:
+            board = s.get(Board, board_id)
+        if board is None:
+            return
+        with self.engine.connect() as conn:
+            revision = data_revision(conn)
+        with self.lock:
+            self.sent.pop((board_id, "tv"), None)
+            self.sent.pop((board_id, "desk"), None)
+        self._push_board(board, revision, numbers.frames(self.app), pd.Timestamp.now(tz="UTC"))
+
+    def playlist_changed(self, playlist_id: int) -> None:
+        """A playlist's boards or timing changed: its TVs reload the page."""
+        self._emit("reload", {}, to=f"playlist:{playlist_id}")
+
+    # --------------------------------------------------------------------------------- helpers
+
+    def _has_members(self, room: str) -> bool:
+        """Whether any client of this process is in ``room`` (with a message queue, other processes'
+        clients are served by their own hubs, which compute on connect)."""
+        if self.app.config.get("SOCKETIO_MESSAGE_QUEUE"):
+            return True  # clients of other processes may be in the room: always push
+        try:
+            next(self.server.manager.get_participants(NAMESPACE, room))
+        except StopIteration:
+            return False
+        return True
+
+    def _emit(self, event: str, data: Any, to: str) -> None:
+        self.server.emit(event, data, to=to, namespace=NAMESPACE)
+
+    def _ticker(self, item: dict[str, Any], playlists: list[int]) -> None:
+        self.ticker.append(item)
+        for playlist_id in playlists:
+            self._emit("ticker", item, to=f"playlist:{playlist_id}")
+
+    def _all_playlists(self) -> list[int]:
+        with Session(self.engine) as s:
+            return [int(i) for i in s.exec(select(Playlist.id))]  # type: ignore[arg-type]
+
+    def _playlists_with(self, board_id: int) -> list[int]:
+        with Session(self.engine) as s:
+            rows = s.exec(select(PlaylistBoard.playlist_id).where(PlaylistBoard.board_id == board_id))
+            return [int(i) for i in rows]
+
+    def _playlists_covering(self, rep: pd.Series | None) -> list[int]:
+        """Playlists with a board whose scope includes ``rep`` (a row of the reps frame)."""
+        if rep is None:
+            return []
+        with Session(self.engine) as s:
+            rows = s.exec(
+                select(PlaylistBoard.playlist_id, Board).join(Board, Board.id == PlaylistBoard.board_id)
+            )
+            found = set()
+            for playlist_id, board in rows:
+                if (
+                    board.scope == "org"
+                    or (board.scope == "team" and board.team_id == rep["team_id"])
+                    or (board.scope == "role" and board.role == rep["role"])
+                ):
+                    found.add(int(playlist_id))
+        return sorted(found)
+
+
+def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
+    keys = (
+        "rows",
+        "unranked",
+        "title",
+        "period",
+        "reference",
+        "top_n",
+        "min_sample",
+        "lower_is_better",
+        "stat",
+    )
+    return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _visible(board: Board) -> bool:
+    """Desk pages: public boards for every role; the rest for managers and admins."""
+    return bool(board.public) or current_user.has_role("manager", "admin")

@@ -1,0 +1,138 @@
+/*
+ * The TV: slide rotation, clock, celebrations, ticker, match centre. Live data comes through
+ * live.js (window.MatchdayLive). No input needed; nothing inline (strict CSP).
+ *
+ * Celebrations: a won deal or a team milestone takes the whole screen for 7 s; at most one takeover
+ * per 10 s, the rest go straight to the ticker; each celebration is shown once (by its key) even if
+ * it is sent again. Rotation pauses while a takeover plays.
+ */
+(function () {
+  "use strict";
+  var body = document.body;
+  var live = window.MatchdayLive;
+  var slides = Array.prototype.slice.call(document.querySelectorAll(".slide"));
+  var seconds = Math.max(5, Number(body.getAttribute("data-seconds")) || 12);
+  var timeZone = body.getAttribute("data-timezone") || undefined;
+  var TAKEOVER_MS = 7000;
+  var GAP_MS = 10000;
+  var current = 0;
+  var paused = false;
+  var lastTakeover = -Infinity;
+  var seen = {};
+  var centreVersion = -1;
+
+  /* --------------------------------------------------------------------- rotation */
+  function show(index) {
+    slides.forEach(function (slide, i) { slide.classList.toggle("is-active", i === index); });
+    current = index;
+  }
+  var cycles = 0;
+  setInterval(function () {
+    if (paused || slides.length < 2) { return; }
+    var next = (current + 1) % slides.length;
+    if (next === 0) {  // shift the layout a little each cycle (always-on panels burn in)
+      cycles += 1;
+      body.classList.toggle("tv--shift", cycles % 2 === 1);
+    }
+    show(next);
+  }, seconds * 1000);
+
+  /* ------------------------------------------------------------------------ clock */
+  var clock = document.querySelector("[data-clock]");
+  var format;
+  try {
+    format = new Intl.DateTimeFormat("en-GB", { timeZone: timeZone, weekday: "short", hour: "2-digit", minute: "2-digit" });
+  } catch (e) {
+    format = new Intl.DateTimeFormat("en-GB", { weekday: "short", hour: "2-digit", minute: "2-digit" });
+  }
+  function tick() { if (clock) { clock.textContent = format.format(new Date()); } }
+  tick();
+  setInterval(tick, 1000);
+
+  /* ----------------------------------------------------------------------- ticker */
+  var ticker = document.querySelector("[data-ticker]");
+  var tickerSeen = {};
+  function addTicker(text, at, kind) {
+    if (!ticker) { return; }
+    var key = text + "|" + (at || "");
+    if (tickerSeen[key]) { return; }
+    tickerSeen[key] = true;
+    var li = document.createElement("li");
+    li.className = "tv-ticker__item" + (kind ? " tv-ticker__item--" + kind : "");
+    var time = document.createElement("span");
+    time.className = "tv-ticker__time";
+    var when = at ? new Date(at) : new Date();
+    try {
+      time.textContent = when.toLocaleTimeString("en-GB", { timeZone: timeZone, hour: "2-digit", minute: "2-digit" });
+    } catch (e) {
+      time.textContent = when.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+    }
+    li.appendChild(time);
+    li.appendChild(document.createTextNode(" " + text));
+    ticker.insertBefore(li, ticker.firstChild);
+    while (ticker.children.length > 6) { ticker.removeChild(ticker.lastChild); }
+  }
+
+  /* ---------------------------------------------------------------- celebrations */
+  var overlay = document.querySelector("[data-overlay]");
+  function field(name, text) {
+    var el = overlay.querySelector("[data-overlay-" + name + "]");
+    el.textContent = text || "";
+    el.hidden = !text;
+  }
+  function describe(c) {
+    if (c.kind === "milestone") { return c.title + " · " + (c.detail || ""); }
+    return "WON — " + (c.rep || c.team || "") + (c.account ? " · " + c.account : "") + " · " + c.amount_display;
+  }
+  function celebrate(c) {
+    if (!c || !c.key || seen[c.key]) { return; }
+    seen[c.key] = true;
+    addTicker(describe(c), c.at, c.kind === "milestone" ? "milestone" : "won");
+    var now = Date.now();
+    if (!overlay || now - lastTakeover < GAP_MS) { return; }  // queued into the ticker only
+    lastTakeover = now;
+    overlay.classList.toggle("overlay--milestone", c.kind === "milestone");
+    if (c.kind === "milestone") {
+      field("kicker", "Target hit");
+      field("name", c.team);
+      field("team", c.detail);
+      field("amount", "");
+      field("account", c.title);
+    } else {
+      field("kicker", "Deal won");
+      field("name", c.rep || c.team);
+      field("team", c.rep ? c.team : "");
+      field("amount", c.amount_display);
+      field("account", c.account);
+    }
+    overlay.setAttribute("data-key", c.key);
+    overlay.hidden = false;
+    overlay.classList.remove("is-leaving");
+    paused = true;
+    setTimeout(function () {
+      overlay.classList.add("is-leaving");
+      setTimeout(function () { overlay.hidden = true; paused = false; }, 500);
+    }, TAKEOVER_MS);
+  }
+
+  /* --------------------------------------------------------------- live events */
+  if (!live) { return; }
+  live.on("celebration", celebrate);
+  live.on("ticker", function (item) { addTicker(item.text, item.at, "info"); });
+  live.on("match_centre", function (centre) {
+    if (centre.version < centreVersion) { return; }
+    centreVersion = centre.version;
+    var slot = document.querySelector("[data-centre-slot]");
+    if (slot) {
+      var template = document.createElement("template");
+      template.innerHTML = centre.html.trim();
+      slot.replaceChildren(template.content);
+    }
+  });
+  live.on("revoked", function () {
+    var screen = document.querySelector("[data-revoked]");
+    if (screen) { screen.hidden = false; }
+    paused = true;
+  });
+  live.on("reload", function () { window.location.reload(); });
+})();

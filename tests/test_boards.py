@@ -1,0 +1,202 @@
+"""Board definitions on a tiny hand-built org: top N, minimum sample, lower-is-better, privacy.
+
+Four reps in two teams; every event goes through the ingest API. Cy opted out of TV display.
+All events happen on Wednesday 12 March 2025 (Europe/Oslo); boards are computed as of 15:00 that day.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pandas as pd
+import pytest
+from sqlmodel import Session, select
+
+from scoreboard import db, numbers
+from scoreboard.boards import STATS, affected, board_state
+from scoreboard.ingest import IngestResult
+from scoreboard.models import Board, Rep
+
+NOW = pd.Timestamp("2025-03-12 15:00", tz="Europe/Oslo").tz_convert("UTC")
+
+
+def _at(hhmm: str) -> str:
+    return f"2025-03-12T{hhmm}:00+01:00"
+
+
+def _deal(n: int, owner: str, amount: int, stage: str = "won", at: str = "10:00") -> dict[str, Any]:
+    return {
+        "type": "deal",
+        "source": "t",
+        "id": f"d{n}",
+        "owner": owner,
+        "amount": amount,
+        "stage": stage,
+        "created_at": "2025-02-03T09:00:00+01:00",
+        "at": _at(at),
+    }
+
+
+@pytest.fixture
+def org(app: Any, post_events: Any) -> Any:
+    reps = [
+        {"type": "rep", "source": "t", "id": "ada", "email": "ada@x.no", "name": "Ada", "team": "North"},
+        {"type": "rep", "source": "t", "id": "bo", "email": "bo@x.no", "name": "Bo", "team": "North"},
+        {
+            "type": "rep",
+            "source": "t",
+            "id": "cy",
+            "email": "cy@x.no",
+            "name": "Cy",
+            "team": "South",
+            "tv_opt_out": True,
+        },
+        {"type": "rep", "source": "t", "id": "di", "email": "di@x.no", "name": "Di", "team": "South"},
+    ]
+    contacts = [
+        {
+            "type": "contact",
+            "source": "t",
+            "id": "c1",
+            "owner": "ada@x.no",
+            "lifecycle_stage": "sql",
+            "at": _at("09:00"),
+        },
+        {
+            "type": "contact",
+            "source": "t",
+            "id": "c2",
+            "owner": "bo@x.no",
+            "lifecycle_stage": "sql",
+            "at": _at("09:00"),
+        },
+    ]
+    deals = [
+        _deal(1, "ada@x.no", 100_000),
+        _deal(2, "ada@x.no", 50_000),
+        _deal(3, "bo@x.no", 200_000),
+        _deal(4, "cy@x.no", 500_000),
+        _deal(5, "di@x.no", 80_000, stage="lost"),
+    ]
+    activities = [  # speed to lead: Ada works her SQL after 2 h, Bo after 30 min
+        {
+            "type": "activity",
+            "source": "t",
+            "id": "a1",
+            "rep": "ada@x.no",
+            "kind": "call",
+            "contact": "c1",
+            "at": _at("11:00"),
+        },
+        {
+            "type": "activity",
+            "source": "t",
+            "id": "a2",
+            "rep": "bo@x.no",
+            "kind": "call",
+            "contact": "c2",
+            "at": _at("09:30"),
+        },
+    ]
+    assert post_events(reps + contacts + deals + activities).status_code == 200
+    with Session(db.engine_for(app)) as s:
+        ids = {r.name: r.id for r in s.exec(select(Rep))}
+    return ids
+
+
+def _state(app: Any, audience: str = "tv", **spec: Any) -> dict[str, Any]:
+    board = Board(id=1, title="t", **spec)
+    with app.app_context():
+        return board_state(board, audience=audience, now=NOW)
+
+
+def test_top_n_ranks_the_best_and_never_lists_the_bottom(app: Any, org: dict[str, int]) -> None:
+    desk = _state(app, "desk", stat="revenue_won", period="quarter", top_n=2)
+    # Oracle: Cy 500 000, Bo 200 000, Ada 150 000, Di 0 (NOK, in øre below).
+    assert [(r["name"], r["value"], r["rank"]) for r in desk["rows"]] == [
+        ("Cy", 50_000_000, 1),
+        ("Bo", 20_000_000, 2),
+    ]
+    assert desk["unranked"] == []  # Ada and Di are ranked, just below the top 2: not listed
+    assert desk["rows"][0]["display"] == "500 k" and desk["rows"][0]["team"] == "South"
+
+
+def test_reps_who_opted_out_are_absent_from_tv_payloads(app: Any, org: dict[str, int]) -> None:
+    tv = _state(app, "tv", stat="revenue_won", period="quarter", top_n=8)
+    assert [r["name"] for r in tv["rows"]] == ["Bo", "Ada", "Di"]
+    assert [r["rank"] for r in tv["rows"]] == [1, 2, 3]  # no gap where Cy would be
+    assert org["Cy"] not in {r["id"] for r in tv["rows"]} and "Cy" not in str(tv)
+    desk = _state(app, "desk", stat="revenue_won", period="quarter", top_n=8)
+    assert "Cy" in [r["name"] for r in desk["rows"]]  # desk pages may show them
+
+
+def test_minimum_sample_on_a_shrunk_rate_board(app: Any, org: dict[str, int]) -> None:
+    desk = _state(app, "desk", stat="win_rate", period="quarter", top_n=8, min_sample=2)
+    # Closed deals: Ada 2 (2 won), Bo 1, Cy 1, Di 1: only Ada reaches 2.
+    assert [r["name"] for r in desk["rows"]] == ["Ada"]
+    assert desk["rows"][0]["raw_display"] == "2/2" and desk["rows"][0]["raw"] == 1.0
+    assert desk["rows"][0]["value"] < 1.0  # ranked by the shrunk estimate, not 100 %
+    assert sorted(r["name"] for r in desk["unranked"]) == ["Bo", "Cy", "Di"]
+    tv = _state(app, "tv", stat="win_rate", period="quarter", top_n=8, min_sample=2)
+    assert [r["name"] for r in tv["rows"]] == ["Ada"] and tv["unranked"] == []
+
+
+def test_lower_is_better_ranks_the_fastest_first(app: Any, org: dict[str, int]) -> None:
+    state = _state(
+        app, "desk", stat="speed_to_lead_hours", period="day", top_n=8, lower_is_better=True, min_sample=1
+    )
+    assert [(r["name"], r["value"]) for r in state["rows"]] == [("Bo", 0.5), ("Ada", 2.0)]
+    assert state["rows"][0]["rank"] == 1 and state["lower_is_better"]
+    higher = _state(app, "desk", stat="speed_to_lead_hours", period="day", top_n=8, min_sample=1)
+    assert [r["name"] for r in higher["rows"]] == ["Ada", "Bo"]
+
+
+def test_team_rows_and_the_league_table(app: Any, org: dict[str, int]) -> None:
+    teams = _state(app, "tv", stat="revenue_won", period="quarter", entity="team", top_n=8)
+    assert [(r["name"], r["value"]) for r in teams["rows"]] == [("South", 50_000_000), ("North", 35_000_000)]
+    league = _state(app, "tv", kind="league", stat="form_points", period="quarter", entity="team", top_n=8)
+    rows = league["rows"]
+    assert {r["name"] for r in rows} == {"North", "South"}
+    for r in rows:
+        assert r["points"] == 3 * r["form"].count("W") + r["form"].count("D")
+        assert r["w"] + r["d"] + r["l"] == r["played"]
+    order = sorted(rows, key=lambda r: (-r["points"], -(r["pace"] or 0), r["name"]))
+    assert [r["id"] for r in rows] == [r["id"] for r in order]
+
+
+def test_each_stat_on_its_own_inputs_equals_the_full_computation(app: Any, org: dict[str, int]) -> None:
+    """Boards compute a stat over the frames it declares only; the oracle is match_stats on all frames."""
+    with app.app_context():
+        cal = numbers.calendar()
+        full = numbers.stats_for(cal.quarter(NOW), now=NOW)
+        for key, stat in STATS.items():
+            state = board_state(
+                Board(id=1, title="t", stat=key, period="quarter", top_n=20), audience="desk", now=NOW
+            )
+            column = stat.value if isinstance(stat.value, str) else "win_rate_shrunk"
+            for row in state["rows"] + state["unranked"]:
+                expected = full.loc[row["id"], column]
+                if isinstance(stat.value, tuple):
+                    assert (
+                        row["raw_display"]
+                        == f"{full.loc[row['id'], stat.value[0]]}/{full.loc[row['id'], stat.value[1]]}"
+                    )
+                elif pd.isna(expected) or expected == float("inf"):
+                    assert row["value"] is None, key
+                else:
+                    assert row["value"] == pytest.approx(float(expected)), key
+
+
+def test_affected_boards_follow_record_types_and_scope(app: Any, org: dict[str, int]) -> None:
+    with app.app_context():
+        reps = numbers.frames().reps
+    north = int(reps.loc[reps["name"] == "Ada", "team_id"].iloc[0])
+    revenue = Board(id=1, title="r", stat="revenue_won")
+    meetings = Board(id=2, title="m", stat="meetings_booked")
+    south_only = Board(id=3, title="s", stat="revenue_won", scope="team", team_id=north + 100)
+    deal = IngestResult(rep_ids={org["Ada"]}, types_changed={"deal"})
+    call = IngestResult(rep_ids={org["Ada"]}, types_changed={"activity"})
+    assert affected(revenue, deal, reps) and not affected(meetings, deal, reps)
+    assert affected(meetings, call, reps) and not affected(revenue, call, reps)
+    assert not affected(south_only, deal, reps)
+    assert affected(south_only, IngestResult(types_changed={"rep"}), reps)

@@ -1,0 +1,146 @@
+"""The TV in Debian's Chromium (Playwright), at 1920×1080 under the app's strict CSP."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+from sqlmodel import Session, select
+
+from scoreboard import db
+from scoreboard.models import Board, Playlist, Rep
+from scoreboard.seed import seed_demo_org
+from scoreboard.tokens import create_token
+
+pytestmark = pytest.mark.browser
+ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
+
+
+@pytest.fixture
+def tv(sqlite_app: Any, serve: Any, chromium: Any) -> Any:
+    seed_demo_org(sqlite_app, seed=3, reps=6, quarters=1)
+    engine = db.engine_for(sqlite_app)
+    with Session(engine) as s:
+        playlist = s.exec(select(Playlist)).one()
+        boards = {b.title: b for b in s.exec(select(Board))}
+        reps = {r.id: r for r in s.exec(select(Rep))}
+    secret = create_token(engine, "display", "Floor TV", playlist_id=playlist.id)[1]
+    api = create_token(engine, "api", "tests")[1]
+    server = serve(sqlite_app)
+    context = chromium.new_context(viewport={"width": 1920, "height": 1080})
+    page = context.new_page()
+    page.errors = []
+    page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
+    page.on("pageerror", lambda e: page.errors.append(str(e)))
+    yield {
+        "page": page,
+        "url": f"{server.url}/tv/{secret}",
+        "server": server,
+        "api": api,
+        "boards": boards,
+        "reps": reps,
+    }
+    context.close()
+
+
+def _poll(page: Any, script: str, expected: Any, timeout: float) -> Any:
+    """Evaluate ``script`` until it returns ``expected`` (wait_for_function is blocked by the CSP)."""
+    deadline = time.monotonic() + timeout
+    value = None
+    while time.monotonic() < deadline:
+        value = page.evaluate(script)
+        if value == expected:
+            return value
+        time.sleep(0.05)
+    raise AssertionError(f"{script!r} gave {value!r}, not {expected!r}, within {timeout} s")
+
+
+def test_tv_shows_a_won_deal_and_the_new_rank_within_two_seconds(tv: Any, screenshot: Any) -> None:
+    page = tv["page"]
+    response = page.goto(tv["url"])
+    assert response.status == 200
+    csp = response.headers["content-security-policy"]
+    assert "unsafe-eval" not in csp and "unsafe-inline" not in csp and "script-src 'self'" in csp
+    page.wait_for_selector(".slide.is-active .board__row")
+    _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 5)
+
+    # Readable from 5 m: table text of at least 52 px, on a dark ground, no scrollbars.
+    sizes = page.evaluate(
+        "Array.from(document.querySelectorAll('.slide.is-active .board__table td, .slide.is-active .board__table th'))"
+        ".map(e => parseFloat(getComputedStyle(e).fontSize))"
+    )
+    assert sizes and min(sizes) >= 52
+    assert page.evaluate(
+        "document.body.scrollHeight <= innerHeight + 1 && document.body.scrollWidth <= innerWidth + 1"
+    )
+    assert page.evaluate(
+        "document.querySelector('.slide.is-active table').getBoundingClientRect().right <= innerWidth"
+    )
+    assert page.evaluate("getComputedStyle(document.body).backgroundImage").startswith("radial-gradient")
+    screenshot(page, "tv-league-table")
+
+    revenue = tv["boards"]["Revenue this quarter"]
+    rows = page.evaluate(
+        f"""Array.from(document.querySelectorAll('[data-board-slot="{revenue.id}"] tr[data-id]'))
+              .map(tr => [Number(tr.dataset.id), Number(tr.dataset.rank)])"""
+    )
+    last_id = rows[-1][0]
+    assert rows[-1][1] > 1
+    rep = tv["reps"][last_id]
+    posted = time.monotonic()
+    resp = requests.post(
+        tv["server"].url + "/api/v1/events",
+        headers={"Authorization": f"Bearer {tv['api']}"},
+        json={
+            "events": [
+                {
+                    "type": "deal",
+                    "source": "tests",
+                    "id": "tv-deal-1",
+                    "owner": rep.email,
+                    "name": "Havbris Shipping — fleet",
+                    "account": "Havbris Shipping",
+                    "amount": 9_500_000,
+                    "stage": "won",
+                }
+            ]
+        },
+        timeout=10,
+    )
+    assert resp.status_code == 200
+    page.wait_for_selector("[data-overlay]:not([hidden])", timeout=2000)
+    assert page.inner_text("[data-overlay-name]") == rep.name
+    assert page.inner_text("[data-overlay-account]") == "Havbris Shipping"
+    assert "M NOK" in page.inner_text("[data-overlay-amount]")
+    remaining = max(0.1, 2.0 - (time.monotonic() - posted))
+    _poll(
+        page,
+        f"""document.querySelector('[data-board-slot="{revenue.id}"] tr[data-id="{last_id}"]').dataset.rank""",
+        "1",
+        remaining,
+    )
+    screenshot(page, "tv-deal-won")
+    assert "WON" in page.inner_text("[data-ticker]")
+    assert page.errors == []
+
+
+def test_tv_says_reconnecting_when_the_link_drops_and_recovers(tv: Any, screenshot: Any) -> None:
+    page = tv["page"]
+    page.goto(tv["url"])
+    _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 5)
+    page.evaluate("window.MatchdayLive.socket.io.engine.close()")  # the network drops
+    _poll(page, "document.querySelector('[data-live-status]').textContent", "reconnecting…", 2)
+    screenshot(page, "tv-reconnecting")
+    _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 10)
+    # Show the match centre slide and save it too.
+    page.evaluate(
+        "document.querySelectorAll('.slide').forEach(s => s.classList.toggle('is-active', s.dataset.slide === 'match-centre'))"
+    )
+    page.wait_for_selector(".slide.is-active .centre")
+    page.wait_for_timeout(800)  # the slide's fade-in
+    screenshot(page, "tv-match-centre")
+    assert page.errors == []
+    assert (ARTIFACTS / "tv-match-centre.png").exists()
