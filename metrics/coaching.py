@@ -187,8 +187,12 @@ def _played_days(
         first = starts.get(rep, pd.NaT)
         days = dates if pd.isna(first) else dates[dates >= first]
         pairs.extend((int(rep), d) for d in days)
-    return pd.MultiIndex.from_tuples(pairs, names=["rep_id", "day"]) if pairs else pd.MultiIndex.from_arrays(
-        [pd.Index([], dtype="int64"), pd.DatetimeIndex([])], names=["rep_id", "day"]
+    return (
+        pd.MultiIndex.from_tuples(pairs, names=["rep_id", "day"])
+        if pairs
+        else pd.MultiIndex.from_arrays(
+            [pd.Index([], dtype="int64"), pd.DatetimeIndex([])], names=["rep_id", "day"]
+        )
     )
 
 
@@ -274,7 +278,11 @@ def funnel(
     owned = deals.loc[_bool(deals["owner_rep_id"].isin(ids))]
     created = owned.loc[_bool((owned["created_at"] >= start) & (owned["created_at"] < asof))]
     closed = owned.loc[
-        _bool((owned["closed_at"] >= start) & (owned["closed_at"] < asof) & owned["outcome"].isin(["won", "lost"]))
+        _bool(
+            (owned["closed_at"] >= start)
+            & (owned["closed_at"] < asof)
+            & owned["outcome"].isin(["won", "lost"])
+        )
     ]
     won = closed.loc[_bool(closed["outcome"] == "won")]
     medians: dict[str, float] = {}
@@ -410,12 +418,16 @@ class Decomposition:
     @property
     def advantages(self) -> list[FactorComparison]:
         """Established factors where A is higher, largest log-ratio first."""
-        return sorted((f for f in self.factors if f.established and f.log_ratio > 0), key=lambda f: -f.log_ratio)
+        return sorted(
+            (f for f in self.factors if f.established and f.log_ratio > 0), key=lambda f: -f.log_ratio
+        )
 
     @property
     def gaps(self) -> list[FactorComparison]:
         """Established factors where A is lower, largest gap first."""
-        return sorted((f for f in self.factors if f.established and f.log_ratio < 0), key=lambda f: f.log_ratio)
+        return sorted(
+            (f for f in self.factors if f.established and f.log_ratio < 0), key=lambda f: f.log_ratio
+        )
 
     @property
     def summary(self) -> str:
@@ -664,7 +676,11 @@ def stage_conversions(
     order = list(stage_order)
     rank = {s: i for i, s in enumerate(order)}
     closed = deals.loc[
-        _bool((deals["closed_at"] >= start) & (deals["closed_at"] < asof) & deals["outcome"].isin(["won", "lost"]))
+        _bool(
+            (deals["closed_at"] >= start)
+            & (deals["closed_at"] < asof)
+            & deals["outcome"].isin(["won", "lost"])
+        )
     ]
     hist = deal_stages.loc[_bool(deal_stages["deal_id"].isin(closed["deal_id"]))]
     furthest: dict[int, int] = {}
@@ -793,14 +809,20 @@ def segment_win_rates(
     contacts = validate(contacts, "contacts")
     start, asof = window(period, now)
     closed = deals.loc[
-        _bool((deals["closed_at"] >= start) & (deals["closed_at"] < asof) & deals["outcome"].isin(["won", "lost"]))
+        _bool(
+            (deals["closed_at"] >= start)
+            & (deals["closed_at"] < asof)
+            & deals["outcome"].isin(["won", "lost"])
+        )
     ]
     if by == "persona":
         persona = contacts.set_index("contact_id")["persona"]
         seg = persona.reindex(closed["contact_id"].astype("float64")).to_numpy(dtype=object)
     else:
         seg = closed["lead_source"].to_numpy(dtype=object)
-    seg = np.array(["unknown" if (s is None or (isinstance(s, float) and np.isnan(s))) else str(s) for s in seg])
+    seg = np.array(
+        ["unknown" if (s is None or (isinstance(s, float) and np.isnan(s))) else str(s) for s in seg]
+    )
     won = _bool(closed["outcome"] == "won")
     owner = closed["owner_rep_id"].to_numpy()
     is_rep = np.isin(owner, list(rep_ids))
@@ -1062,6 +1084,8 @@ def control_chart(
     >>> round(float(out["d"].iloc[-1]), 2), round(float(out["lcl"].iloc[-1]), 2)
     (4.24, 5.76)
     """
+    if weekly.empty:
+        return pd.DataFrame(columns=_CHART_COLUMNS)
     names = list(indicators) if indicators is not None else [c for c in INDICATORS if c in weekly.columns]
     frames = []
     days = weekly["working_days"].to_numpy(dtype="float64")
@@ -1220,7 +1244,12 @@ def content_use(
     days = pd.Series(squad.days_played(period, asof), index=squad.index)
     at = activities["at"]
     shares = activities.loc[
-        _bool((activities["kind"] == "content_share") & (at >= start) & (at < asof) & activities["rep_id"].isin(everyone))
+        _bool(
+            (activities["kind"] == "content_share")
+            & (at >= start)
+            & (at < asof)
+            & activities["rep_id"].isin(everyone)
+        )
     ]
     per_rep = shares["rep_id"].value_counts().reindex(squad.index, fill_value=0)
     with np.errstate(invalid="ignore", divide="ignore"):
@@ -1250,7 +1279,12 @@ def content_use(
     shared = shared.sort_values(["rep_shares", "peer_shares_per_rep"], ascending=False).reset_index(drop=True)
 
     won = deals.loc[
-        _bool((deals["owner_rep_id"] == rep_id) & (deals["outcome"] == "won") & (deals["closed_at"] >= start) & (deals["closed_at"] < asof))
+        _bool(
+            (deals["owner_rep_id"] == rep_id)
+            & (deals["outcome"] == "won")
+            & (deals["closed_at"] >= start)
+            & (deals["closed_at"] < asof)
+        )
     ].dropna(subset=["contact_id"])
     won = won.astype({"contact_id": "int64"})
     t = touches.dropna(subset=["content_id"]).astype({"content_id": "int64"})
@@ -1258,17 +1292,23 @@ def content_use(
     pairs = t.merge(won[["deal_id", "contact_id", "closed_at"]], on="contact_id")
     pairs = pairs[pairs["at"] < pairs["closed_at"]]
     sent = activities.loc[_bool((activities["kind"] == "content_share") & (activities["rep_id"] == rep_id))]
-    sent = sent.dropna(subset=["content_id", "contact_id"]).astype({"content_id": "int64", "contact_id": "int64"})
+    sent = sent.dropna(subset=["content_id", "contact_id"]).astype(
+        {"content_id": "int64", "contact_id": "int64"}
+    )
     first_sent = sent.groupby(["contact_id", "content_id"])["at"].min().rename("sent_at")
     pairs = pairs.join(first_sent, on=["contact_id", "content_id"])
     pairs["shared"] = _bool(pairs["sent_at"] <= pairs["at"])
     per_deal = pairs.groupby(["content_id", "deal_id"])["shared"].any().reset_index()
-    agg = per_deal.groupby("content_id").agg(won_deals=("deal_id", "nunique"), shared_by_rep=("shared", "sum"))
+    agg = per_deal.groupby("content_id").agg(
+        won_deals=("deal_id", "nunique"), shared_by_rep=("shared", "sum")
+    )
     wins = int(len(won))
     behind = agg.reset_index().join(meta, on="content_id")
     behind["share_of_wins"] = behind["won_deals"] / wins if wins else np.nan
     behind["shared_by_rep"] = behind["shared_by_rep"].astype("int64")
-    behind = behind[["content_id", "title", "kind", "buying_phase", "won_deals", "share_of_wins", "shared_by_rep"]]
+    behind = behind[
+        ["content_id", "title", "kind", "buying_phase", "won_deals", "share_of_wins", "shared_by_rep"]
+    ]
     behind = behind.sort_values(["won_deals", "title"], ascending=[False, True]).reset_index(drop=True)
     return ContentUse(mine, tuple(peers), float(pct), shared, behind, wins)
 
@@ -1333,8 +1373,16 @@ def shot_map(
     moves = deal_stages.loc[_bool(deal_stages["at"] < asof)].sort_values(["deal_id", "at"])
     mine = moves.loc[_bool(moves["deal_id"].isin(open_["deal_id"]))]
     last = mine.groupby("deal_id").tail(1).set_index("deal_id")
-    stage = last["to_stage"].reindex(open_["deal_id"]).fillna(pd.Series(open_["stage"].to_numpy(), index=open_["deal_id"]))
-    entered = last["at"].reindex(open_["deal_id"]).fillna(pd.Series(open_["created_at"].to_numpy(), index=open_["deal_id"]))
+    stage = (
+        last["to_stage"]
+        .reindex(open_["deal_id"])
+        .fillna(pd.Series(open_["stage"].to_numpy(), index=open_["deal_id"]))
+    )
+    entered = (
+        last["at"]
+        .reindex(open_["deal_id"])
+        .fillna(pd.Series(open_["created_at"].to_numpy(), index=open_["deal_id"]))
+    )
     days_in = (asof - entered) / pd.Timedelta(days=1)
 
     # norms: days won deals spent in each stage
@@ -1346,7 +1394,9 @@ def shot_map(
 
     acts = activities.loc[_bool(activities["deal_id"].isin(open_["deal_id"]) & (activities["at"] < asof))]
     last_act = acts.dropna(subset=["deal_id"]).astype({"deal_id": "int64"}).groupby("deal_id")["at"].max()
-    since = ((asof - last_act.reindex(open_["deal_id"])) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+    since = ((asof - last_act.reindex(open_["deal_id"])) / pd.Timedelta(days=1)).to_numpy(
+        dtype="float64", na_value=np.nan
+    )
     since = np.where(np.isnan(since), np.inf, since)
     prob = np.array([float(probabilities.get(str(s), 0.0)) for s in stage], dtype="float64")
     norm = np.array([float(norms.get(str(s), np.nan)) for s in stage], dtype="float64")
@@ -1409,7 +1459,10 @@ def strengths_and_work_ons(
     rows = rows.sort_values("percentile", ascending=False)
     strong = rows[rows["percentile"] >= high].head(top)
     weak = rows[rows["percentile"] <= low].sort_values("percentile").head(top)
-    s = [f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers" for r in strong.itertuples()]
+    s = [
+        f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers"
+        for r in strong.itertuples()
+    ]
     w = [
         f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers, room to grow"
         for r in weak.itertuples()

@@ -128,7 +128,9 @@ def daily_counts(
     moves = deal_stages.loc[forward]
     owners = pd.Series(deals["owner_rep_id"].to_numpy(), index=deals["deal_id"].to_numpy())
     mover = moves["rep_id"].to_numpy(dtype="float64", na_value=np.nan)
-    mover = np.where(np.isnan(mover), owners.reindex(moves["deal_id"].to_numpy()).to_numpy(dtype="float64"), mover)
+    mover = np.where(
+        np.isnan(mover), owners.reindex(moves["deal_id"].to_numpy()).to_numpy(dtype="float64"), mover
+    )
     ok = ~np.isnan(mover)
     out["stage_advances"] = tally(
         pd.Series(mover[ok].astype("int64")), moves["at"][ok].reset_index(drop=True)

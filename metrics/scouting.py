@@ -169,15 +169,23 @@ def scouting_list(
     since = now - pd.Timedelta(days=days)
 
     mine = contacts.loc[_bool(contacts["owner_rep_id"] == rep_id)]
-    t = touches.loc[_bool(touches["contact_id"].isin(mine["contact_id"]) & (touches["at"] > since) & (touches["at"] <= now))]
+    t = touches.loc[
+        _bool(
+            touches["contact_id"].isin(mine["contact_id"]) & (touches["at"] > since) & (touches["at"] <= now)
+        )
+    ]
     t = t.join(content.set_index("content_id")[["title", "kind", "buying_phase"]], on="content_id")
     age = ((now - t["at"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64")
-    pricing = _bool(t["kind"] == "pricing_page") | _bool(t["url"].str.contains("pricing", case=False, regex=False))
+    pricing = _bool(t["kind"] == "pricing_page") | _bool(
+        t["url"].str.contains("pricing", case=False, regex=False)
+    )
     phase_w = t["buying_phase"].map(PHASE_WEIGHTS).to_numpy(dtype="float64", na_value=np.nan)
     phase_w = np.where(np.isnan(phase_w), 1.0, phase_w)
     action_w = t["action"].map(ACTION_WEIGHTS).to_numpy(dtype="float64", na_value=np.nan)
     action_w = np.where(np.isnan(action_w), 1.0, action_w)
-    points = action_w * phase_w * np.where(pricing, PRICING_WEIGHT, 1.0) * np.power(2.0, -age / HALF_LIFE_DAYS)
+    points = (
+        action_w * phase_w * np.where(pricing, PRICING_WEIGHT, 1.0) * np.power(2.0, -age / HALF_LIFE_DAYS)
+    )
     t = t.assign(points=points, pricing=pricing)
     per = t.groupby("contact_id")
     score = per["points"].sum()
@@ -185,19 +193,28 @@ def scouting_list(
     last_touch = per["at"].max()
     pricing_n = per["pricing"].sum()
 
-    sql = lifecycle.loc[_bool((lifecycle["to_stage"] == "sql") & lifecycle["contact_id"].isin(mine["contact_id"]))]
+    sql = lifecycle.loc[
+        _bool((lifecycle["to_stage"] == "sql") & lifecycle["contact_id"].isin(mine["contact_id"]))
+    ]
     sql_at = sql.groupby("contact_id")["at"].min()
     stage = mine.set_index("contact_id")["lifecycle_stage"].astype(object)
     fresh = sql_at.reindex(stage.index) >= now - pd.Timedelta(days=sql_days)
     is_sql = (stage == "sql") & (_bool(fresh) | stage.index.isin(count.index))
     early = stage.isin(["subscriber", "lead", "mql"])
-    hot = early & ((score.reindex(stage.index, fill_value=0) >= HOT_SCORE) | (pricing_n.reindex(stage.index, fill_value=0) > 0))
+    hot = early & (
+        (score.reindex(stage.index, fill_value=0) >= HOT_SCORE)
+        | (pricing_n.reindex(stage.index, fill_value=0) > 0)
+    )
     listed = stage.index[(is_sql | hot).to_numpy()]
     if len(listed) == 0:
         return pd.DataFrame({c: pd.Series([], dtype=object) for c in SCOUTING_COLUMNS})
 
     acts = activities.loc[
-        _bool((activities["rep_id"] == rep_id) & activities["contact_id"].isin(listed) & (activities["at"] <= now))
+        _bool(
+            (activities["rep_id"] == rep_id)
+            & activities["contact_id"].isin(listed)
+            & (activities["at"] <= now)
+        )
     ]
     acts = acts.astype({"contact_id": "int64"})
     last_act = acts.groupby("contact_id")["at"].max()
@@ -224,7 +241,9 @@ def scouting_list(
             g = g.sort_values("pricing", ascending=False, kind="stable")
             names = g["title"].where(g["title"].notna(), g["url"])
             return _items(names)
-        label = g["title"] + g["buying_phase"].map(lambda p: f" ({p})" if isinstance(p, str) else "").fillna("")
+        label = g["title"] + g["buying_phase"].map(lambda p: f" ({p})" if isinstance(p, str) else "").fillna(
+            ""
+        )
         return _items(label)
 
     def latest_phase(cid: int) -> object:
@@ -250,11 +269,15 @@ def scouting_list(
             "company": meta["company"].to_numpy(dtype=object),
             "lead_source": meta["lead_source"].to_numpy(dtype=object),
             "sql_at": rows["sql_at"].to_numpy(),
-            "hours_since_sql": ((now - rows["sql_at"]) / pd.Timedelta(hours=1)).to_numpy(dtype="float64", na_value=np.nan),
+            "hours_since_sql": ((now - rows["sql_at"]) / pd.Timedelta(hours=1)).to_numpy(
+                dtype="float64", na_value=np.nan
+            ),
             "touches_30d": count.reindex(listed, fill_value=0).to_numpy(dtype="int64"),
             "touches_per_day": count.reindex(listed, fill_value=0).to_numpy(dtype="float64") / days,
             "last_touch_at": lt.to_numpy(),
-            "hours_since_touch": ((now - lt) / pd.Timedelta(hours=1)).to_numpy(dtype="float64", na_value=np.nan),
+            "hours_since_touch": ((now - lt) / pd.Timedelta(hours=1)).to_numpy(
+                dtype="float64", na_value=np.nan
+            ),
             "read": [titles(c, ("view",)) for c in listed],
             "downloaded": [titles(c, ("download",)) for c in listed],
             "shared": [titles(c, ("share",)) for c in listed],

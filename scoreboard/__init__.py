@@ -43,7 +43,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(db.engine_for(app))
 
-    from . import api, auth, cli, numbers, pages, simulator
+    from . import api, auth, cards, cli, coaching, live, numbers, pages, simulator, tv
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -53,12 +53,18 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         app,
         async_mode="threading",
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        channel=app.config.get("SOCKETIO_CHANNEL") or "flask-socketio",
     )
     app.register_blueprint(auth.bp)
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
+    app.register_blueprint(cards.bp)
+    app.register_blueprint(coaching.bp)
+    cards.init_app(app)
     simulator.init_app(app)
     numbers.init_app(app)
+    live.init_app(app)  # after socketio.init_app: binds to this app's Socket.IO server
+    tv.init_app(app)
     cli.init_app(app)
 
     @app.after_request

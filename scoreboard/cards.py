@@ -1,0 +1,459 @@
+"""Player cards: ``/me`` for a rep, ``/reps/<id>`` for their manager, and the card's data endpoints.
+
+Everything on a card is an output of :mod:`metrics` for the rep and the card's window (the last
+:data:`WINDOW_DAYS` working days): :func:`card_data` asks :func:`scoreboard.numbers.stats_for` and
+the metrics functions, and the templates and :mod:`scoreboard.charts` only present the result.
+
+Access (enforced on every route here): a rep sees their own card; a manager the cards of the reps on
+their own team; an admin every card. Anonymous visitors are sent to the login page (HTML and JSON
+routes alike); a logged-in user without access gets 403.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pandas as pd
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask_login import current_user, login_required
+from sqlmodel import select
+
+from metrics import percentiles, rating, rating_change
+from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
+from metrics.matchlog import daily_counts, daily_series
+from metrics.scouting import scouting_list
+
+from . import charts, db, numbers
+from .models import CoachingNote, Contact, Rep
+
+bp = Blueprint("cards", __name__)
+
+#: The card's window: the last N working days (the sales "per 90").
+WINDOW_DAYS = 60
+#: Working days of sparklines and of the match log.
+SPARK_DAYS = 20
+LOG_DAYS = 10
+#: Rows of the scouting list on the card.
+SCOUT_ROWS = 12
+#: Fewer working days than this and the whole card is provisional.
+MIN_DAYS = 20
+
+
+@dataclass(frozen=True)
+class CardStat:
+    """A stat of the scouting table: its column, label, group, unit and sample rule."""
+
+    column: str
+    label: str
+    group: str
+    fmt: str  # "num1", "num2", "pct", "hours", "money"
+    lower_is_better: bool = False
+    sample: str = "working_days"
+    minimum: int = MIN_DAYS
+
+
+#: The card's scouting table, grouped as on FBref (Activity · Creation · Progression · Finishing).
+CARD_STATS: tuple[CardStat, ...] = (
+    CardStat("activities_per_day", "Activities", "Activity", "num1"),
+    CardStat("activities_call_per_day", "Calls", "Activity", "num1"),
+    CardStat("connect_rate", "Connect rate", "Activity", "pct", sample="connect_rate_n", minimum=30),
+    CardStat("meetings_booked_per_day", "Meetings booked", "Creation", "num2"),
+    CardStat("opportunities_per_day", "Opportunities created", "Creation", "num2"),
+    CardStat("content_shares_per_day", "Content shared", "Creation", "num2"),
+    CardStat(
+        "speed_to_lead_hours", "Speed to lead", "Creation", "hours", True, sample="speed_to_lead_n", minimum=5
+    ),
+    CardStat("stage_advances_per_day", "Stage advances", "Progression", "num2"),
+    CardStat("proposals_per_day", "Proposals", "Progression", "num2"),
+    CardStat("pipeline_hygiene", "Pipeline hygiene", "Progression", "pct", sample="open_deals", minimum=5),
+    CardStat("win_rate_shrunk", "Win rate (shrunk)", "Finishing", "pct", sample="win_rate_n", minimum=10),
+    CardStat("revenue_won_per_day", "Revenue won", "Finishing", "money"),
+)
+STAT_BY_COLUMN = {s.column: s for s in CARD_STATS}
+STAT_LABELS = {s.column: s.label.lower() for s in CARD_STATS}
+#: Sparklines: daily counts of leading indicators (columns of metrics.matchlog).
+SPARKS = (
+    ("activities", "Activities"),
+    ("meetings_booked", "Meetings booked"),
+    ("opportunities", "Opportunities"),
+    ("stage_advances", "Stage advances"),
+)
+#: Peer distribution (no names): per-day stats shown as a strip against peers.
+PEER_STATS = ("activities_per_day", "meetings_booked_per_day", "stage_advances_per_day", "win_rate_shrunk")
+FACE_LABELS = {
+    "work_rate": "Work rate",
+    "pressing": "Pressing",
+    "creation": "Creation",
+    "progression": "Progression",
+    "finishing": "Finishing",
+    "control": "Control",
+}
+
+
+def init_app(app: Any) -> None:
+    app.extensions["matchday.cards"] = (threading.Lock(), OrderedDict())
+
+
+# ------------------------------------------------------------------------------------- access
+
+
+def subject_or_403(rep_id: int, *, coaching: bool = False) -> Rep:
+    """The rep whose card (or drilldown) is asked for, if the current user may see it.
+
+    Rules: an admin sees everyone; a manager the reps of their own team (the team of the rep row
+    linked to their login); a rep only themselves, and never a drilldown. Unknown reps are 404.
+    """
+    rep = db.session().get(Rep, rep_id)
+    if rep is None:
+        abort(404)
+    if not may_view(rep, coaching=coaching):
+        abort(403)
+    return rep
+
+
+def may_view(rep: Rep, *, coaching: bool = False) -> bool:
+    role = current_user.role
+    if role == "admin":
+        return True
+    if role == "manager":
+        own = db.session().get(Rep, current_user.rep_id) if current_user.rep_id else None
+        return own is not None and own.team_id == rep.team_id
+    return not coaching and current_user.rep_id is not None and current_user.rep_id == rep.id
+
+
+# ------------------------------------------------------------------------------------- data
+
+
+@dataclass(frozen=True)
+class CardData:
+    """Everything a player card shows, straight from :mod:`metrics` (see :func:`card_data`)."""
+
+    rep: dict[str, Any]
+    window_label: str
+    working_days: int
+    peers: int
+    provisional: bool
+    stats: pd.Series  # the rep's row of match_stats over the window
+    rating: dict[str, Any]  # the rep's row of metrics.rating + change
+    faces: list[dict[str, Any]]
+    percentiles: pd.DataFrame  # the rep's rows of metrics.percentiles
+    peer_values: pd.DataFrame  # peers' values of PEER_STATS (no names)
+    quota: pd.Series  # the rep's row of match_stats over the quarter
+    quarter_label: str
+    match_log: pd.DataFrame
+    sparks: pd.DataFrame
+    strengths: list[str]
+    work_ons: list[str]
+    focus: list[FocusProgress] = field(default_factory=list)
+    focus_note: dict[str, Any] | None = None
+    asof: pd.Timestamp | None = None
+
+
+def _memo(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
+    lock, memo = current_app.extensions["matchday.cards"]
+    with lock:
+        if key in memo:
+            memo.move_to_end(key)
+            return memo[key]
+    value = build()
+    with lock:
+        memo[key] = value
+        while len(memo) > 256:
+            memo.popitem(last=False)
+    return value
+
+
+def now_utc() -> pd.Timestamp:
+    return pd.Timestamp.now(tz="UTC")
+
+
+def peer_ids_of(reps: pd.DataFrame, role: str) -> list[int]:
+    """Active reps of the same role: the peer group of percentiles and ratings."""
+    same = reps[(reps["role"] == role) & reps["active"]]
+    return [int(r) for r in same["rep_id"]]
+
+
+def ratings_for(window: Any, now: pd.Timestamp, role: str, data: Any) -> pd.DataFrame:
+    """metrics.rating over the active reps of ``role`` for ``window`` (memoised with the stats)."""
+
+    def build() -> pd.DataFrame:
+        stats = numbers.stats_for(window, now=now, data=data)
+        peers = peer_ids_of(data.reps, role)
+        return rating(stats.loc[stats.index.isin(peers)])
+
+    return _memo(("rating", window, role, id(data), now.floor("min")), build)
+
+
+def card_data(rep_id: int, now: pd.Timestamp | None = None) -> CardData:
+    """The card of ``rep_id`` as of ``now``: metrics outputs for the rep, memoised per minute."""
+    now = now if now is not None else now_utc()
+    data = numbers.frames()
+    note = latest_note(rep_id)  # part of the key: a saved 1:1 shows at once
+    key = ("card", rep_id, id(data), now.floor("min"), note["id"] if note else None)
+    return _memo(key, lambda: _card_data(rep_id, now, data, note))
+
+
+def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] | None) -> CardData:
+    cal = numbers.calendar()
+    window = cal.rolling(WINDOW_DAYS, now)
+    stats = numbers.stats_for(window, now=now, data=data)
+    if rep_id not in stats.index:
+        abort(404)
+    row = stats.loc[rep_id]
+    role = str(row["role"])
+    peers = peer_ids_of(data.reps, role)
+    if rep_id not in peers:
+        peers = [*peers, rep_id]
+    peer_stats = stats.loc[stats.index.isin(peers)]
+
+    rated = ratings_for(window, now, role, data)
+    week_ago = now - pd.Timedelta(days=7)
+    before = ratings_for(cal.rolling(WINDOW_DAYS, week_ago), week_ago, role, data)
+    change = rating_change(rated, before)
+    mine = rated[rated["rep_id"] == rep_id]
+    if mine.empty:
+        mine = rating(peer_stats).query("rep_id == @rep_id")
+    r = mine.iloc[0]
+    ch = change[change["rep_id"] == rep_id]["change"]
+    rating_row = {
+        "rating": None if pd.isna(r["rating"]) else int(r["rating"]),
+        "change": None if ch.empty or pd.isna(ch.iloc[0]) else int(ch.iloc[0]),
+        "provisional": bool(r["provisional"]),
+        "coverage": float(r["coverage"]),
+    }
+    faces = [
+        {
+            "key": face,
+            "label": FACE_LABELS[face],
+            "value": None if pd.isna(r[face]) else float(r[face]),
+            "provisional": bool(r[f"{face}_provisional"]),
+        }
+        for face in FACE_LABELS
+    ]
+    pct = percentiles(
+        peer_stats,
+        [s.column for s in CARD_STATS],
+        lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
+        min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
+    )
+    my_pct = pct[pct["rep_id"] == rep_id].reset_index(drop=True)
+    peer_values = peer_stats.loc[peer_stats.index != rep_id, list(PEER_STATS)].reset_index(drop=True)
+    quarter = cal.quarter(now)
+    qstats = numbers.stats_for(quarter, now=now, data=data)
+
+    spark_days = cal.working_dates(cal.rolling(SPARK_DAYS, now).start_date, window.end_date)
+    counts = _memo(
+        ("daily", tuple(peers), id(data), now.floor("min")),
+        lambda: daily_counts(
+            spark_days,
+            rep_ids=peers,
+            activities=data.activities,
+            deals=data.deals,
+            deal_stages=data.deal_stages,
+            calendar=cal,
+        ),
+    )
+    sparks = daily_series(counts, rep_id=rep_id, columns=[c for c, _ in SPARKS])
+    log = counts[counts["rep_id"] == rep_id].tail(LOG_DAYS).iloc[::-1].reset_index(drop=True)
+    strengths, work_ons = strengths_and_work_ons(my_pct, STAT_LABELS)
+    focus = focus_review(note["focus"], my_pct, STAT_LABELS) if note else []
+    rep_row = data.reps.set_index("rep_id").loc[rep_id]
+    return CardData(
+        rep={
+            "id": rep_id,
+            "name": str(rep_row["name"]),
+            "team": None if pd.isna(rep_row["team"]) else str(rep_row["team"]),
+            "role": role,
+            "start_date": None if pd.isna(rep_row["start_date"]) else rep_row["start_date"].date(),
+            "initials": "".join(p[0] for p in str(rep_row["name"]).split()[:2]).upper(),
+        },
+        window_label=f"last {WINDOW_DAYS} working days",
+        working_days=int(row["working_days"]),
+        peers=len(peers) - 1,
+        provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
+        stats=row,
+        rating=rating_row,
+        faces=faces,
+        percentiles=my_pct,
+        peer_values=peer_values,
+        quota=qstats.loc[rep_id],
+        quarter_label=quarter.label,
+        match_log=log,
+        sparks=sparks,
+        strengths=strengths,
+        work_ons=work_ons,
+        focus=focus,
+        focus_note=note,
+        asof=now,
+    )
+
+
+def latest_note(rep_id: int) -> dict[str, Any] | None:
+    """The rep's latest 1:1 note (with its focus metrics), or None."""
+    note = (
+        db.session()
+        .exec(
+            select(CoachingNote).where(CoachingNote.rep_id == rep_id).order_by(CoachingNote.held_at.desc())  # type: ignore[attr-defined]
+        )
+        .first()
+    )
+    if note is None:
+        return None
+    return {
+        "id": note.id,
+        "held_at": note.held_at,
+        "notes": note.notes,
+        "focus": json.loads(note.focus or "[]"),
+    }
+
+
+def scouting_for(
+    rep_id: int, now: pd.Timestamp | None = None
+) -> tuple[pd.DataFrame, dict[int, dict[str, Any]]]:
+    """The rep's scouting list (metrics.scouting) and the contacts' names and titles to show."""
+    now = now if now is not None else now_utc()
+    data = numbers.frames()
+    rows = scouting_list(
+        rep_id=rep_id,
+        contacts=data.contacts,
+        lifecycle=data.lifecycle,
+        touches=data.touches,
+        activities=data.activities,
+        content=data.content,
+        now=now,
+        limit=SCOUT_ROWS,
+    )
+    people: dict[int, dict[str, Any]] = {}
+    ids = [int(c) for c in rows["contact_id"]] if len(rows) else []
+    if ids:
+        for c in db.session().exec(select(Contact).where(Contact.id.in_(ids))):  # type: ignore[union-attr]
+            people[int(c.id)] = {
+                "name": c.name or c.email or f"Contact {c.id}",
+                "title": c.title,
+                "email": c.email,
+            }  # type: ignore[arg-type]
+    return rows, people
+
+
+# ------------------------------------------------------------------------------------- views
+
+
+@bp.get("/me")
+@login_required
+def me() -> Any:
+    """The logged-in user's own card (managers and admins without a rep row go to coaching)."""
+    if current_user.rep_id is None:
+        if current_user.role in ("manager", "admin"):
+            flash("Your login has no rep card; here are the teams you coach.", "info")
+            return redirect(url_for("coaching.team"))
+        abort(404)
+    return _render_card(int(current_user.rep_id))
+
+
+@bp.get("/reps/<int:rep_id>")
+@login_required
+def card(rep_id: int) -> Any:
+    subject_or_403(rep_id)
+    return _render_card(rep_id)
+
+
+def _render_card(rep_id: int) -> Any:
+    data = card_data(rep_id)
+    rows, people = scouting_for(rep_id, data.asof)
+    return render_template(
+        "card.html",
+        card=data,
+        stats_catalogue=CARD_STATS,
+        stat_by_column=STAT_BY_COLUMN,
+        scouting=rows,
+        people=people,
+        is_self=current_user.rep_id == rep_id,
+        can_coach=current_user.role in ("manager", "admin"),
+    )
+
+
+@bp.get("/reps/<int:rep_id>/scouting")
+@login_required
+def scouting(rep_id: int) -> Any:
+    """The scouting list fragment (htmx polls it; a new touch shows on the next refresh)."""
+    subject_or_403(rep_id)
+    rows, people = scouting_for(rep_id)
+    return render_template("_card_scouting.html", scouting=rows, people=people, rep_id=rep_id)
+
+
+CARD_CHARTS: dict[str, Callable[[CardData], dict[str, Any]]] = {
+    "pizza": lambda c: charts.pizza(c.percentiles, STAT_BY_COLUMN, subtitle=_context(c)),
+    "quota": lambda c: charts.quota_bullet(c.quota, c.quarter_label),
+    "sparks": lambda c: charts.sparklines(c.sparks, dict(SPARKS)),
+    "peers": lambda c: charts.peer_strip(
+        c.peer_values, c.stats, {s: STAT_BY_COLUMN[s].label for s in PEER_STATS}
+    ),
+}
+
+
+@bp.get("/reps/<int:rep_id>/charts/<name>.json")
+@login_required
+def card_chart(rep_id: int, name: str) -> Any:
+    """A Vega-Lite spec (from Altair) for one of the card's charts."""
+    subject_or_403(rep_id)
+    if name not in CARD_CHARTS:
+        abort(404)
+    return jsonify(CARD_CHARTS[name](card_data(rep_id)))
+
+
+def _context(c: CardData) -> str:
+    return f"{c.window_label} · based on {c.working_days} days · vs {c.peers} peers"
+
+
+# ------------------------------------------------------------------------------------- filters
+
+
+@bp.app_template_filter("statfmt")
+def statfmt(value: Any, fmt: str) -> str:
+    """Format a stat for the card: ``num1`` 12.3, ``num2`` 0.45, ``pct`` 31%, ``hours`` 2.5 h,
+    ``money`` whole major units per day; a missing value is an en dash."""
+    if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
+        return "–"
+    v = float(value)
+    if fmt == "pct":
+        return f"{v:.0%}"
+    if fmt == "hours":
+        return f"{v:.1f} h"
+    if fmt == "money":
+        return f"{v / 100:,.0f}".replace(",", "\u202f")
+    if fmt == "num2":
+        return f"{v:.2f}"
+    return f"{v:.1f}"
+
+
+@bp.app_template_filter("ordinal")
+def ordinal_filter(value: Any) -> str:
+    if value is None or pd.isna(value):
+        return "–"
+    return ordinal(float(value))
+
+
+@bp.app_template_filter("tier")
+def tier(value: Any) -> int:
+    """Percentile tier 1–5 for the .pct--N classes (≤20, ≤40, ≤60, ≤80, above)."""
+    if value is None or pd.isna(value):
+        return 3
+    return min(5, max(1, int(np.ceil(float(value) / 20.0)) or 1))
+
+
+@bp.app_template_filter("ago")
+def ago(hours: Any) -> str:
+    if hours is None or pd.isna(hours):
+        return "–"
+    h = float(hours)
+    if h < 1:
+        return f"{max(1, round(h * 60))} min"
+    if h < 48:
+        return f"{h:.0f} h"
+    return f"{h / 24:.0f} d"

@@ -1,0 +1,416 @@
+"""metrics.coaching on hand-worked frames: the arithmetic is written beside each number."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from metrics.coaching import (
+    FACTORS,
+    Funnel,
+    agenda,
+    content_use,
+    control_chart,
+    decompose,
+    focus_review,
+    funnel,
+    segment_win_rates,
+    shot_map,
+    stage_conversions,
+    strengths_and_work_ons,
+    weekly_indicators,
+)
+from metrics.frames import build, empty
+
+
+def side(label="A", days=60, acts=1200, sd=6.0, opps=60, closed=50, wins=20, size=100.0):
+    amounts = tuple([size * 0.9, size * 1.1] * (wins // 2) + ([size] if wins % 2 else []))
+    return Funnel(label, 1, days, acts, sd, opps, closed, wins, size * wins, amounts)
+
+
+# ------------------------------------------------------------------------------ decomposition
+
+
+def test_factors_multiply_to_revenue_per_day():
+    f = side(acts=1200, opps=60, closed=50, wins=20, size=100.0)
+    v = f.values()
+    # 20/day × 0.05 × 50/60 × 0.4 × 100 = 33.33 = revenue 2000 / 60 days
+    assert math.prod(v[k] for k in FACTORS) == pytest.approx(2000 / 60)
+    assert f.revenue_per_day == pytest.approx(2000 / 60)
+
+
+def test_log_ratios_sum_to_the_revenue_gap_and_shares_are_signed():
+    a = side("A", acts=1800, wins=20)  # 30/day vs 20/day: log 1.5 = 0.405
+    b = side("B", acts=1200, wins=25)  # win rate 0.4 vs 0.5: log 0.8 = -0.223
+    d = decompose(a, b)
+    lr = d.frame()["log_ratio"]
+    assert lr.sum() == pytest.approx(d.total_log_ratio)
+    assert lr["activities_per_day"] == pytest.approx(math.log(1.5))
+    # opps/activity 60/1800 vs 60/1200: log(2/3) = -0.405, pulls the other way
+    assert lr["opps_per_activity"] == pytest.approx(math.log(2 / 3))
+    shares = d.frame()["share"]
+    assert shares.abs().sum() == pytest.approx(1.0)
+    assert shares["activities_per_day"] == pytest.approx(math.log(1.5) / lr.abs().sum())
+
+
+def test_joint_test_is_the_sum_of_squared_factor_statistics():
+    a, b = side("A", wins=30), side("B", wins=20)
+    d = decompose(a, b)
+    z = d.frame()["z"].dropna()
+    assert d.joint.statistic == pytest.approx(float((z**2).sum()))
+    assert d.joint.dof == len(z) == 5
+    assert d.joint.p_value == pytest.approx(stats.chi2.sf(d.joint.statistic, 5))
+
+
+def test_win_rate_factor_uses_fishers_test_and_beta_posteriors():
+    a, b = side("A", wins=30), side("B", wins=10)
+    row = decompose(a, b).frame().loc["win_rate"]
+    # scipy oracle: fisher_exact([[30, 20], [10, 40]])
+    assert row["p_value"] == pytest.approx(stats.fisher_exact([[30, 20], [10, 40]]).pvalue)
+    assert row["prob_a_greater"] > 0.999
+    assert row["established"] and row["direction"] == "higher"
+
+
+def test_equal_sides_are_not_established_and_say_so():
+    d = decompose(side("A"), side("B"))
+    assert not d.joint.established and not d.established
+    assert d.summary.startswith("Not enough data to tell")
+    assert all(f.direction == "not established" for f in d.factors)
+
+
+def test_a_thin_sample_is_too_uncertain_even_with_a_big_ratio():
+    # 3 of 4 vs 1 of 4 closed: ratio 3, but the interval spans far more than e^1.1
+    a = Funnel("A", 1, 10, 200, 4.0, 5, 4, 3, 300.0, (100.0,) * 3)
+    b = Funnel("B", 1, 10, 200, 4.0, 5, 4, 1, 100.0, (100.0,))
+    row = decompose(a, b).frame().loc["win_rate"]
+    assert row["wide"] and not row["established"]
+
+
+def test_holm_adjustment():
+    from metrics.coaching import _holm
+
+    # sorted 0.01, 0.02, 0.04 → 3·0.01 = 0.03, max(0.03, 2·0.02) = 0.04, max(0.04, 1·0.04) = 0.04
+    assert _holm(np.array([0.04, 0.01, 0.02])).tolist() == pytest.approx([0.04, 0.03, 0.04])
+
+
+def test_funnel_counts_from_frames(cal, reps):
+    acts = build(
+        "activities",
+        activity_id=[1, 2, 3, 4, 5],
+        rep_id=[1, 1, 1, 2, 1],
+        kind="call",
+        at=[
+            "2025-01-13 09:00Z",
+            "2025-01-13 10:00Z",
+            "2025-01-15 09:00Z",
+            "2025-01-15 09:00Z",
+            "2025-01-25 09:00Z",
+        ],
+    )
+    deals = build(
+        "deals",
+        deal_id=[1, 2, 3],
+        owner_rep_id=[1, 1, 2],
+        amount=[500, 300, 900],
+        currency="NOK",
+        stage=["won", "lost", "won"],
+        outcome=["won", "lost", "won"],
+        created_at="2025-01-13 10:00Z",
+        closed_at=["2025-01-14 10:00Z", "2025-01-16 10:00Z", "2025-01-14 10:00Z"],
+    )
+    f = funnel(cal.week("2025-01-13"), reps=reps, activities=acts, deals=deals, rep_ids=[1])
+    # week 13–17 Jan: 5 working days; rep 1 has 3 activities in it (the 25th is outside)
+    assert (f.rep_days, f.activities, f.opportunities, f.closed, f.wins, f.revenue) == (5, 3, 2, 2, 1, 500.0)
+    # daily counts 2, 0, 1, 0, 0: mean 0.6, Σ(x − 0.6)² = 3.2, sd = sqrt(3.2 / 4) = sqrt(0.8)
+    assert f.activity_sd == pytest.approx(math.sqrt(0.8))
+    pooled = funnel(cal.week("2025-01-13"), reps=reps, activities=acts, deals=deals, rep_ids=[1, 2])
+    assert (pooled.rep_days, pooled.activities, pooled.wins) == (10, 4, 2)
+    # medians per rep: activities/day 3/5 and 1/5 → 0.4
+    assert pooled.factor_medians["activities_per_day"] == pytest.approx(0.4)
+
+
+# ------------------------------------------------------------------------------ stages, segments
+
+
+def test_stage_conversions_reached_and_shrunk(cal):
+    deals = build(
+        "deals",
+        deal_id=[1, 2, 3, 4],
+        owner_rep_id=[1, 1, 2, 2],
+        amount=1,
+        currency="NOK",
+        stage=["won", "lost", "won", "lost"],
+        outcome=["won", "lost", "won", "lost"],
+        created_at="2025-01-02 09:00Z",
+        closed_at="2025-01-10 09:00Z",
+    )
+    moves = build(
+        "deal_stages",
+        deal_id=[2, 4],
+        from_stage=["qualification", "discovery"],
+        to_stage=["demo", "proposal"],
+        at="2025-01-05 09:00Z",
+    )
+    out = stage_conversions(deals, moves, cal.month("2025-01-10"), rep_ids=[1], reference_ids=[2]).set_index(
+        "step"
+    )
+    # rep 1: deal 1 won (reached all), deal 2 reached demo: qual 2 → disc 2 → demo 2 → proposal 1
+    assert out.loc["demo → proposal", ["reached", "advanced"]].tolist() == [2, 1]
+    # reference: deal 4 reached proposal: proposal → negotiation is 1 of 2
+    assert out.loc["proposal → negotiation", ["ref_reached", "ref_advanced"]].tolist() == [2, 1]
+    # shrunk = (1 + 10·m)/(2 + 10), m = (2 + .5)/(2 + 1) for demo → proposal of the reference
+    m = 2.5 / 3
+    assert out.loc["demo → proposal", "shrunk"] == pytest.approx((1 + 10 * m) / 12)
+
+
+def test_segment_win_rates_and_joint_test(cal):
+    n = 40
+    deals = build(
+        "deals",
+        deal_id=list(range(1, 2 * n + 1)),
+        owner_rep_id=[1] * n + [2] * n,
+        contact_id=[10] * (2 * n),
+        amount=1,
+        currency="NOK",
+        lead_source=(["referral"] * 20 + ["paid"] * 20) * 2,
+        stage="x",
+        outcome=(["won"] * 16 + ["lost"] * 4 + ["won"] * 4 + ["lost"] * 16) * 2,
+        created_at="2025-01-02 09:00Z",
+        closed_at="2025-01-10 09:00Z",
+    )
+    contacts = build(
+        "contacts",
+        contact_id=[10],
+        persona=["CFO"],
+        lifecycle_stage="customer",
+        created_at="2025-01-01 09:00Z",
+    )
+    out = segment_win_rates(deals, contacts, cal.month("2025-01-10"), rep_ids=[1], reference_ids=[2])
+    t = out.table.set_index("segment")
+    assert t.loc["referral", ["wins", "closed", "ref_wins", "ref_closed"]].tolist() == [16, 20, 16, 20]
+    assert t.index[0] == "referral"  # sorted by the reference's rate, best first
+    assert out.rep_test.established  # 16/20 vs 4/20 (chi-square oracle below)
+    chi = stats.chi2_contingency([[16, 4], [4, 16]], correction=False)
+    assert out.rep_test.p_value == pytest.approx(chi.pvalue)
+    persona = segment_win_rates(
+        deals, contacts, cal.month("2025-01-10"), rep_ids=[1], reference_ids=[2], by="persona"
+    )
+    assert persona.table["segment"].tolist() == ["CFO"] and not persona.rep_test.established
+
+
+# ------------------------------------------------------------------------------ control charts
+
+
+def _weekly(values, calls=None, connects=None, days=5):
+    n = len(values)
+    return pd.DataFrame(
+        {
+            "week_start": pd.date_range("2025-01-06", periods=n, freq="7D").date,
+            "working_days": days,
+            "activities": [v * days for v in values],
+            "activities_per_day": values,
+            "calls": calls if calls is not None else [0] * n,
+            "connects": connects if connects is not None else [0] * n,
+        },
+        index=[f"W{i}" for i in range(n)],
+    )
+
+
+def test_u_chart_limits_and_rule_1():
+    # centre 10/day, σ = sqrt(10/5) = 1.414: a week at 5.5/day is d = 4.5/1.414 = 3.18 > 3
+    w = _weekly([10.0] * 8 + [5.5])
+    out = control_chart(w, indicators=["activities_per_day"])
+    last = out.iloc[-1]
+    assert last["d"] == pytest.approx(4.5 / math.sqrt(2))
+    assert last["lcl"] == pytest.approx(10 - 3 * math.sqrt(2)) and last["rules"] == "1"
+    assert out["baseline"].tolist()[:6] == [0] * 6  # six baseline weeks needed
+
+
+def test_rule_2_and_4_and_only_the_bad_side():
+    # week 8: d = 3.5/1.414 = 2.47; week 10 against weeks 2–9 (centre 9.5625, σ = sqrt(9.5625/5)
+    # = 1.383, σ_z = 1): d = 3.0625/1.383 = 2.21 → 2 of the last 3 beyond 2σ
+    w = _weekly([10.0] * 8 + [6.5, 10.0, 6.5])
+    out = control_chart(w, indicators=["activities_per_day"], baseline_weeks=8)
+    assert out.iloc[-1]["rules"].split(",")[0] == "2"
+    # far above the baseline is good news: never flagged
+    up = control_chart(_weekly([10.0] * 8 + [20.0]), indicators=["activities_per_day"])
+    assert not up["flagged"].any()
+
+
+def test_laney_sigma_widens_limits_for_overdispersed_weeks():
+    noisy = [10.0, 14.0, 6.0, 13.0, 7.0, 12.0, 8.0, 14.0, 6.0]
+    out = control_chart(_weekly(noisy + [5.0]), indicators=["activities_per_day"])
+    last = out.iloc[-1]
+    # without Laney's σ_z the week would be d = (10 - 5)/1.414 = 3.5; with it, far less
+    assert last["d"] < 2 and not last["flagged"]
+
+
+def test_p_chart_for_connect_rate():
+    calls = [100] * 8 + [100]
+    connects = [25] * 8 + [10]
+    w = _weekly([10.0] * 9, calls=calls, connects=connects)
+    out = control_chart(w, indicators=["connect_rate"]).iloc[-1]
+    # centre 0.25, σ = sqrt(.25·.75/100) = 0.0433; d = 0.15/0.0433 = 3.46
+    assert out["d"] == pytest.approx(0.15 / math.sqrt(0.25 * 0.75 / 100))
+    assert out["flagged"]
+
+
+def test_weekly_indicators_from_frames(cal):
+    weeks = [cal.week("2025-01-06"), cal.week("2025-01-13")]
+    acts = build(
+        "activities",
+        activity_id=[1, 2, 3, 4],
+        rep_id=1,
+        kind=["call", "call", "email", "call"],
+        outcome=["connected", None, None, "connected"],
+        contact_id=[None, None, 10, None],
+        at=["2025-01-07 09:00Z", "2025-01-07 10:00Z", "2025-01-14 12:00Z", "2025-01-14 09:00Z"],
+    )
+    contacts = build(
+        "contacts", contact_id=[10], owner_rep_id=1, lifecycle_stage="sql", created_at="2025-01-01 09:00Z"
+    )
+    lifecycle = build("lifecycle", contact_id=[10], to_stage=["sql"], at=["2025-01-14 10:00Z"])
+    deals = build(
+        "deals",
+        deal_id=[1],
+        owner_rep_id=1,
+        amount=1,
+        currency="NOK",
+        stage="demo",
+        outcome="open",
+        created_at="2025-01-08 09:00Z",
+    )
+    out = weekly_indicators(
+        weeks, rep_id=1, activities=acts, contacts=contacts, lifecycle=lifecycle, deals=deals
+    )
+    assert out["activities"].tolist() == [2, 2]
+    assert out["connect_rate"].tolist() == [0.5, 1.0]
+    assert out["opportunities_per_day"].tolist() == [0.2, 0.0]
+    # lead at 10:00, emailed at 12:00: 2 hours (geometric mean of one lead)
+    assert out["speed_to_lead_hours"].iloc[1] == pytest.approx(2.0)
+    assert out["speed_to_lead_n"].tolist() == [0, 1]
+
+
+# ------------------------------------------------------------------------------ content, shots, agenda
+
+
+def test_content_use_shares_and_behind_wins(cal, reps):
+    acts = build(
+        "activities",
+        activity_id=[1, 2, 3, 4],
+        rep_id=[1, 1, 2, 3],
+        kind="content_share",
+        content_id=[5, 6, 5, 5],
+        contact_id=[9, 9, 8, 7],
+        at="2025-01-13 09:00Z",
+    )
+    touches = build(
+        "touches",
+        touch_id=[1, 2, 3],
+        contact_id=[9, 9, 9],
+        content_id=[5, 6, 7],
+        action="view",
+        at=["2025-01-14 09:00Z", "2025-01-20 09:00Z", "2025-01-14 09:00Z"],
+    )
+    deals = build(
+        "deals",
+        deal_id=[1],
+        owner_rep_id=1,
+        contact_id=[9],
+        amount=1,
+        currency="NOK",
+        stage="won",
+        outcome="won",
+        created_at="2025-01-13 09:00Z",
+        closed_at="2025-01-16 09:00Z",
+    )
+    content = build("content", content_id=[5, 6, 7], title=["A", "B", "C"])
+    out = content_use(
+        cal.week("2025-01-13"),
+        rep_id=1,
+        peer_ids=[2, 3],
+        reps=reps,
+        activities=acts,
+        touches=touches,
+        deals=deals,
+        content=content,
+    )
+    # rep 1: 2 shares / 5 days = 0.4; peers 0.2 and 0.2 → percentile 100·(2 + ½)/3 = 83.3
+    assert out.shares_per_day == pytest.approx(0.4) and out.percentile == pytest.approx(250 / 3)
+    shared = out.shared.set_index("title")
+    assert shared.loc["A", "rep_shares"] == 1 and shared.loc["A", "peer_shares_per_rep"] == 1.0
+    behind = out.behind_wins.set_index("title")
+    # B was touched after the close: not behind the win; C was touched but never shared
+    assert set(behind.index) == {"A", "C"}
+    assert behind.loc["A", "shared_by_rep"] == 1 and behind.loc["C", "shared_by_rep"] == 0
+
+
+def test_shot_map_norms_and_stale():
+    asof = pd.Timestamp("2025-03-01 09:00Z")
+    deals = build(
+        "deals",
+        deal_id=[1, 2, 3],
+        owner_rep_id=[1, 1, 2],
+        amount=[1000, 2000, 5],
+        currency="NOK",
+        stage=["demo", "demo", "demo"],
+        outcome=["open", "won", "open"],
+        created_at="2025-01-01 09:00Z",
+        closed_at=[None, "2025-01-21 09:00Z", None],
+    )
+    moves = build(
+        "deal_stages",
+        deal_id=[1, 2, 2],
+        from_stage=["discovery", "discovery", "demo"],
+        to_stage=["demo", "demo", "won"],
+        at=["2025-02-01 09:00Z", "2025-01-11 09:00Z", "2025-01-21 09:00Z"],
+    )
+    acts = build("activities", activity_id=[1], rep_id=1, kind="call", deal_id=[1], at=["2025-02-25 09:00Z"])
+    out = shot_map(
+        rep_id=1, deals=deals, deal_stages=moves, activities=acts, probabilities={"demo": 0.4}, asof=asof
+    )
+    row = out.iloc[0]
+    # won deal 2 spent 10 days in demo; deal 1 has 28 days in demo > 2 × 10 → stale; active 4 days ago
+    assert (row["deal_id"], row["days_in_stage"], row["norm_days"], row["days_since_activity"]) == (
+        1,
+        28.0,
+        10.0,
+        4.0,
+    )
+    assert row["stale"] and "won-deal norm" in row["reason"] and row["expected"] == 400.0
+    assert len(out) == 1  # deal 2 is closed, deal 3 is someone else's
+
+
+def test_strengths_focus_and_agenda():
+    pct = pd.DataFrame(
+        {"stat": ["a", "b", "c"], "percentile": [91.0, 12.0, 50.0], "provisional": [False, False, False]}
+    )
+    s, w = strengths_and_work_ons(pct, {"a": "calls"})
+    assert s == ["calls: 91st percentile of peers"] and w == ["b: 12th percentile of peers, room to grow"]
+    review = focus_review([{"stat": "b", "percentile": 34.0}], pct, {"b": "speed to lead"})
+    assert review[0].text == "speed to lead 34th → 12th percentile" and review[0].change == -22.0
+    items = agenda(decomposition=decompose(side("A"), side("B")), review=review)
+    assert items[0].topic == "Since last 1:1: speed to lead"
+    assert any("Not enough data to tell" in i.evidence for i in items)
+
+
+def test_empty_inputs_do_not_fail(cal, reps):
+    f = funnel(
+        cal.week("2025-01-13"), reps=reps, activities=empty("activities"), deals=empty("deals"), rep_ids=[1]
+    )
+    d = decompose(f, f)
+    assert not d.established and math.isnan(d.total_log_ratio)
+    assert control_chart(
+        weekly_indicators(
+            [],
+            rep_id=1,
+            activities=empty("activities"),
+            contacts=empty("contacts"),
+            lifecycle=empty("lifecycle"),
+            deals=empty("deals"),
+        )
+    ).empty

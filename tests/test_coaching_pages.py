@@ -1,0 +1,142 @@
+"""The coaching drilldown presents metrics.coaching's results; 1:1 notes are saved and revisited."""
+
+from __future__ import annotations
+
+import html
+import json
+import math
+import re
+
+import pandas as pd
+import pytest
+from demo_org_app import PASSWORD, login_session, seeded_org
+from sqlmodel import Session, select
+
+from metrics.coaching import decompose, funnel
+from scoreboard import cards, charts, coaching, db, numbers
+from scoreboard.models import CoachingNote
+
+
+@pytest.fixture(scope="module")
+def org(tmp_path_factory):
+    return seeded_org(tmp_path_factory, "coaching")
+
+
+@pytest.fixture
+def now(org, monkeypatch):
+    at = pd.Timestamp(org.summary.truth.now).tz_convert("UTC").floor("min")
+    monkeypatch.setattr(cards, "now_utc", lambda: at)
+    monkeypatch.setattr(coaching, "now_utc", lambda: at)
+    return at
+
+
+@pytest.fixture(scope="module")
+def cast(org):
+    rep_email, team = org.by_role("rep")[0]
+    manager = next(e for e, t in org.by_role("manager") if t == team)
+    mates = [org.rep(e) for e, t in org.by_role("rep") if t == team and e != rep_email]
+    return org.rep(rep_email), manager, mates
+
+
+def test_decomposition_table_is_metrics_output(org, cast, now):
+    rep, manager, mates = cast
+    with org.app.app_context():
+        f, cal = numbers.frames(), numbers.calendar()
+    window = cal.rolling(60, now)
+    a = funnel(
+        window,
+        reps=f.reps,
+        activities=f.activities,
+        deals=f.deals,
+        rep_ids=[rep.id],
+        now=now,
+        label=rep.name,
+        calendar=cal,
+    )
+    b = funnel(
+        window,
+        reps=f.reps,
+        activities=f.activities,
+        deals=f.deals,
+        rep_ids=[m.id for m in mates],
+        now=now,
+        label="rest of team",
+        calendar=cal,
+    )
+    want = decompose(a, b)
+    client = login_session(org.app.test_client(), manager, PASSWORD)
+    page = html.unescape(client.get(f"/coach/{rep.id}").get_data(as_text=True))
+    assert (
+        f'<p class="verdict{" verdict--weak" if not want.established else ""}" data-summary>{want.summary}</p>'
+        in page
+    )
+    for fac in want.factors:
+        row = re.search(rf'<tr data-factor="{fac.factor}".*?</tr>', page, re.S).group(0)
+        assert coaching.factorfmt(fac.a_value, fac.factor) in row
+        assert coaching.factorfmt(fac.b_value, fac.factor) in row
+        if math.isfinite(fac.log_ratio):
+            assert f"×{math.exp(fac.log_ratio):.2f}" in row
+        verdict = fac.direction if fac.established else ("too uncertain" if fac.wide else "not established")
+        assert verdict in row
+    assert f"p = {want.joint.p_value:.3f}" in page
+
+
+def test_comparison_selector_and_windows(org, cast, now):
+    rep, manager, mates = cast
+    client = login_session(org.app.test_client(), manager, PASSWORD)
+    for query, label in [
+        ("compare=previous", "previous 60 days"),
+        (f"compare=rep:{mates[0].id}", mates[0].name),
+        ("compare=team&days=120", "rest of team"),
+    ]:
+        page = html.unescape(client.get(f"/coach/{rep.id}?{query}").get_data(as_text=True))
+        assert label in page, query
+    page = client.get(f"/coach/{rep.id}?days=120").get_data(as_text=True)
+    assert 'value="120" selected' in page
+
+
+def test_drilldown_chart_specs_are_valid(org, cast, now, monkeypatch):
+    monkeypatch.setattr(charts, "VALIDATE", True)
+    rep, manager, _ = cast
+    client = login_session(org.app.test_client(), manager, PASSWORD)
+    for name in coaching.DRILL_CHARTS:
+        resp = client.get(f"/coach/{rep.id}/charts/{name}.json?compare=team&days=60")
+        assert resp.status_code == 200, name
+        assert resp.get_json()["$schema"].startswith("https://vega.github.io/schema/vega-lite/v6")
+
+
+def test_one_to_one_is_saved_and_revisited(org, cast, now):
+    rep, manager, _ = cast
+    client = login_session(org.app.test_client(), manager, PASSWORD)
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/coach").get_data(as_text=True)
+    ).group(1)
+    assert (
+        client.post(
+            f"/coach/{rep.id}/notes", data={"notes": "n", "focus": ["a", "b", "c"], "csrf_token": token}
+        ).status_code
+        == 302
+    )
+    too_many = client.post(
+        f"/coach/{rep.id}/notes",
+        data={"focus": ["connect_rate", "win_rate_shrunk", "proposals_per_day"], "csrf_token": token},
+    )
+    assert too_many.status_code == 302
+    resp = client.post(
+        f"/coach/{rep.id}/notes",
+        data={"notes": "Speed first", "focus": ["speed_to_lead_hours", "connect_rate"], "csrf_token": token},
+    )
+    assert resp.status_code == 302
+    with Session(db.engine_for(org.app)) as s:
+        notes = s.exec(
+            select(CoachingNote).where(CoachingNote.rep_id == rep.id).order_by(CoachingNote.id)
+        ).all()
+    assert len(notes) == 2  # the three-focus note was refused; unknown stats are dropped
+    focus = json.loads(notes[-1].focus)
+    assert [f["stat"] for f in focus] == ["speed_to_lead_hours", "connect_rate"]
+    with org.app.test_request_context():
+        pct = cards.card_data(rep.id).percentiles.set_index("stat")
+    assert focus[0]["percentile"] == round(float(pct.loc["speed_to_lead_hours", "percentile"]), 1)
+    page = html.unescape(client.get(f"/coach/{rep.id}").get_data(as_text=True))
+    agenda = re.search(r"<ol class=\"agenda\" data-agenda>.*?</ol>", page, re.S).group(0)
+    assert "Since last 1:1: speed to lead" in agenda and "Since last 1:1: connect rate" in agenda

@@ -1,0 +1,122 @@
+"""Ground truth: the coaching statistics recover what the demo generator hid in the data.
+
+The default demo org (24 reps, two quarters and this one) is seeded once for the module;
+``summary.truth.reps[email].archetype`` names each rep's hidden profile (scoreboard/demo_org).
+
+- sniper (hidden advantage: win rate 0.55 against 0.22–0.40): the decomposition names win rate;
+- grinder (hidden advantage: 40 activities a day against 13–20): it names activities per day;
+- twins (identical hidden parameters): it says the difference is not established;
+- slumper (activities ×0.5, connect rate ×0.6, slower follow-up from ``slump_start``): the control
+  chart flags a week starting within two weeks of the slump; steady reps are flagged in at most
+  10% of their evaluated weeks.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+from demo_org_app import seeded_org
+
+from metrics.coaching import control_chart, decompose, funnel, weekly_indicators
+from scoreboard import numbers
+
+pytestmark = pytest.mark.slow
+
+#: The drilldown's longest usual window short of a year: enough closed deals to tell win rates apart.
+DAYS = 120
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory):
+    org = seeded_org(tmp_path_factory, "truth", seed=7, reps=24, quarters=2)
+    with org.app.app_context():
+        frames, cal = numbers.frames(), numbers.calendar()
+    truth = org.summary.truth
+    ids = {email: org.rep(email).id for email in truth.reps}
+    return org, frames, cal, truth, ids
+
+
+def _funnel(demo, rep_ids, label):
+    org, f, cal, truth, _ = demo
+    now = pd.Timestamp(truth.now)
+    return funnel(
+        cal.rolling(DAYS, now),
+        reps=f.reps,
+        activities=f.activities,
+        deals=f.deals,
+        rep_ids=rep_ids,
+        now=now,
+        label=label,
+        calendar=cal,
+    )
+
+
+def _vs_team(demo, archetype):
+    org, f, cal, truth, ids = demo
+    email = next(e for e, t in truth.reps.items() if t.archetype == archetype)
+    rep = org.rep(email)
+    mates = [ids[e] for e in truth.reps if e != email and org.rep(e).team_id == rep.team_id]
+    return decompose(_funnel(demo, [rep.id], archetype), _funnel(demo, mates, "team"))
+
+
+def test_sniper_is_explained_by_win_rate(demo):
+    d = _vs_team(demo, "sniper")
+    assert d.joint.established
+    assert "win_rate" in [f.factor for f in d.advantages]
+    assert "win rate" in d.summary
+
+
+def test_grinder_is_explained_by_activity(demo):
+    d = _vs_team(demo, "grinder")
+    assert d.joint.established
+    assert d.advantages[0].factor == "activities_per_day"
+    assert "activities per day" in d.summary
+
+
+def test_twins_are_not_established_to_differ(demo):
+    org, f, cal, truth, ids = demo
+    a, b = [e for e, t in truth.reps.items() if t.archetype == "twin"]
+    d = decompose(_funnel(demo, [ids[a]], "twin A"), _funnel(demo, [ids[b]], "twin B"))
+    assert not d.established
+    assert "not established" in d.summary or "Not enough data to tell" in d.summary
+
+
+def _charts(demo, archetypes):
+    org, f, cal, truth, ids = demo
+    now = pd.Timestamp(truth.now)
+    start = pd.Timestamp(truth.history_start)
+    weeks = [w for w in cal.weeks_before(now, 60) if w.start >= start]
+    out = {}
+    for email, t in truth.reps.items():
+        if t.archetype in archetypes:
+            weekly = weekly_indicators(
+                weeks,
+                rep_id=ids[email],
+                activities=f.activities,
+                contacts=f.contacts,
+                lifecycle=f.lifecycle,
+                deals=f.deals,
+            )
+            out[email] = (t, control_chart(weekly))
+    return out
+
+
+def test_control_chart_flags_the_slump_within_two_weeks(demo):
+    [(truth, chart)] = _charts(demo, {"slumper"}).values()
+    flagged = chart[chart["flagged"]]
+    after = flagged[pd.to_datetime(flagged["week_start"]).dt.date >= truth.slump_start - dt.timedelta(days=6)]
+    assert len(after), "the slump was never flagged"
+    first = pd.Timestamp(after["week_start"].min()).date()
+    assert first <= truth.slump_start + dt.timedelta(days=14)
+
+
+def test_control_chart_rarely_flags_stable_reps(demo):
+    weeks = flagged = 0
+    for _t, chart in _charts(demo, {"steady", "twin"}).values():
+        evaluated = chart[chart["baseline"] > 0].groupby("week")["flagged"].any()
+        weeks += len(evaluated)
+        flagged += int(evaluated.sum())
+    assert weeks > 200  # ~17 stable reps × ~27 evaluated weeks
+    assert flagged / weeks <= 0.10
