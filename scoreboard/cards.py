@@ -381,7 +381,7 @@ def _render_card(rep_id: int) -> Any:
 @bp.get("/reps/<int:rep_id>/scouting")
 @login_required
 def scouting(rep_id: int) -> Any:
-    """The scouting list fragment (htmx polls it; a new touch shows on the next refresh)."""
+    """The scouting list fragment (htmx reloads it when the server pushes a `card` event for the rep)."""
     subject_or_403(rep_id)
     rows, people = scouting_for(rep_id)
     return render_template("_card_scouting.html", scouting=rows, people=people, rep_id=rep_id)

@@ -91,7 +91,8 @@ class IngestResult:
     by_type: dict[str, dict[str, int]] = field(
         default_factory=lambda: {t: {"created": 0, "updated": 0, "duplicates": 0} for t in RECORD_TYPES}
     )
-    #: reps whose numbers may have changed (activity owner, deal and contact owners old and new)
+    #: reps whose numbers may have changed (activity owner, deal and contact owners old and new,
+    #: owners of contacts with new touches)
     rep_ids: set[int] = field(default_factory=set)
     #: deals that became ``won`` in this batch: dicts with deal_id, rep_id, name, account, amount, currency, at
     won_deals: list[dict[str, Any]] = field(default_factory=list)
@@ -570,7 +571,14 @@ class _Batch:
                     "channel": rec.channel,
                 }
             )
-        self._append(T_TOUCH, "touch", rows)
+        stored = self._append(T_TOUCH, "touch", rows)
+        # A buyer's new footprint changes the scouting list of the contact's owner.
+        touched = sorted({r["contact_id"] for r in rows if (r["source"], r["external_id"]) in stored})
+        for chunk in _chunks(touched):
+            owners = select(T_CONTACT.c.owner_rep_id).where(
+                T_CONTACT.c.id.in_(chunk), T_CONTACT.c.owner_rep_id.is_not(None)
+            )
+            self.result.rep_ids.update(self.conn.execute(owners).scalars())
 
     def _ref(self, index: int, name: str, ids: dict[Key, int], source: str, ext: str | None) -> int | None:
         if ext is None:

@@ -18,6 +18,8 @@ Events the server sends
 - ``match_centre`` ``{"version", "html", ...}``: today's numbers against plan.
 - ``ticker`` ``{"text", "at"}``: a line for the TV's bottom ticker (leader changes).
 - ``revoked``: sent to a display whose token was revoked, just before it is disconnected.
+- ``card`` ``{"rep", "version"}``: a rep's data changed (a new activity, deal change or buyer
+  touch); player cards of that rep refresh their scouting list.
 
 Flow
 ----
@@ -152,6 +154,7 @@ class LiveHub:
                 raise Refused("login required")
             ids = [int(i) for i in auth.get("boards", []) if str(i).isdigit()]
             self._join_desk(sid, ids)
+            self._join_cards(sid, [int(i) for i in auth.get("cards", []) if str(i).isdigit()])
 
     def on_subscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
         """A desk page asks for more boards (``{"boards": [ids]}``); answers with the ids joined."""
@@ -167,6 +170,18 @@ class LiveHub:
         with self.lock:
             self.displays.pop(sid, None)
             self.desks.pop(sid, None)
+
+    def _join_cards(self, sid: str, rep_ids: list[int]) -> None:
+        """A player card page follows its rep (``auth={"cards": [rep id]}``): it joins ``card:<id>``
+        for each rep the logged-in user may see, and gets a ``card`` event when that rep's data
+        changes (e.g. a buyer's new touch on the scouting list)."""
+        from .cards import may_view
+        from .models import Rep
+
+        for rep_id in rep_ids:
+            rep = db.session().get(Rep, rep_id)
+            if rep is not None and may_view(rep):
+                self.server.enter_room(sid, f"card:{rep_id}", namespace=NAMESPACE)
 
     def _join_desk(self, sid: str, ids: list[int]) -> list[int]:
         joined = []
@@ -291,6 +306,9 @@ class LiveHub:
         for board in boards:
             if any(affected(board, r, data.reps) for r in batch):
                 self._push_board(board, revision, data, now)
+        for rep_id in sorted(set().union(*(r.rep_ids for r in batch))):
+            if self._has_members(f"card:{rep_id}"):
+                self._emit("card", {"rep": rep_id, "version": revision}, to=f"card:{rep_id}")
         won = [deal for r in batch for deal in r.won_deals]
         if won:
             self._celebrate_deals(won, data)

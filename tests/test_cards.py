@@ -198,7 +198,7 @@ def test_scouting_fragment_matches_metrics_and_follows_a_new_touch(org, subject,
     )
     shown = [int(x) for x in re.findall(r'data-contact-id="(\d+)"', frag)]
     assert shown == want["contact_id"].tolist()
-    assert 'hx-trigger="every 10s"' in frag
+    assert 'hx-trigger="card-changed from:body, every 60s"' in frag
 
 
 def test_focus_from_the_last_one_to_one_shows_on_the_card(org, subject, now):

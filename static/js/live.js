@@ -2,7 +2,8 @@
  * Matchday live glue, shared by the TV (/tv/<token>) and the desk leaderboards (/boards).
  *
  * Configuration comes from data- attributes on the element marked [data-live]: data-token (a TV's
- * display token) or data-boards (comma-separated board ids, for a logged-in page). No inline
+ * display token) or data-boards / data-cards (comma-separated board or rep ids, for a logged-in
+ * page; a card page refreshes its htmx fragments on "card-changed"). No inline
  * scripts: the pages run under a strict Content-Security-Policy.
  *
  * Protocol (DESIGN.md "Live protocol"): Socket.IO namespace /live, WebSocket transport only. On every
@@ -21,6 +22,7 @@
 
   var token = root.getAttribute("data-token");
   var boards = (root.getAttribute("data-boards") || "").split(",").filter(Boolean).map(Number);
+  var cards = (root.getAttribute("data-cards") || "").split(",").filter(Boolean).map(Number);
   var versions = {};
   var listeners = {};
   var lastUpdate = Date.now();
@@ -96,7 +98,7 @@
   }
 
   var socket = window.io("/live", {
-    auth: token ? { token: token } : { boards: boards },
+    auth: token ? { token: token } : { boards: boards, cards: cards },
     transports: ["websocket"]
   });
   live.socket = socket;
@@ -133,6 +135,12 @@
     touch();
     document.querySelectorAll('[data-board-slot="' + id + '"]').forEach(function (slot) { swap(slot, state.html); });
     fire("board", state);
+  });
+  // A rep's data changed: htmx fragments listening for "card-changed from:body" refresh themselves.
+  socket.on("card", function (data) {
+    touch();
+    document.body.dispatchEvent(new CustomEvent("card-changed", { detail: data }));
+    fire("card", data);
   });
   ["celebration", "match_centre", "ticker", "reload"].forEach(function (event) {
     socket.on(event, function (data) { if (event !== "ticker") { touch(); } fire(event, data); });
