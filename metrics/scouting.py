@@ -229,30 +229,6 @@ def scouting_list(
         np.isin(listed, worked_window),
     )
 
-    newest = t.sort_values("at", ascending=False)
-    grouped = {cid: g for cid, g in newest.groupby("contact_id", sort=False)}
-
-    def titles(cid: int, actions: tuple[str, ...], pages: bool = False) -> list[str]:
-        g = grouped.get(cid)
-        if g is None:
-            return []
-        g = g[_bool(g["action"].isin(actions))]
-        if pages:
-            g = g.sort_values("pricing", ascending=False, kind="stable")
-            names = g["title"].where(g["title"].notna(), g["url"])
-            return _items(names)
-        label = g["title"] + g["buying_phase"].map(lambda p: f" ({p})" if isinstance(p, str) else "").fillna(
-            ""
-        )
-        return _items(label)
-
-    def latest_phase(cid: int) -> object:
-        g = grouped.get(cid)
-        if g is None:
-            return None
-        p = g["buying_phase"].dropna()
-        return str(p.iloc[0]) if len(p) else None
-
     meta = mine.set_index("contact_id").reindex(listed)
     lt = last_touch.reindex(listed)
     la = last_act.reindex(listed)
@@ -278,12 +254,7 @@ def scouting_list(
             "hours_since_touch": ((now - lt) / pd.Timedelta(hours=1)).to_numpy(
                 dtype="float64", na_value=np.nan
             ),
-            "read": [titles(c, ("view",)) for c in listed],
-            "downloaded": [titles(c, ("download",)) for c in listed],
-            "shared": [titles(c, ("share",)) for c in listed],
-            "pages": [titles(c, ("visit",), pages=True) for c in listed],
             "pricing_visits": pricing_n.reindex(listed, fill_value=0).to_numpy(dtype="int64"),
-            "phase": [latest_phase(c) for c in listed],
             "score": sc,
             "followed_up": followed.astype(bool),
             "last_activity_at": la.to_numpy(),
@@ -294,4 +265,38 @@ def scouting_list(
     out["_recent"] = out["hours_since_touch"].fillna(np.inf)
     out = out.sort_values(["priority", "_recent", "contact_id"], ascending=[False, True, True], kind="stable")
     out = out.drop(columns="_recent").reset_index(drop=True)
-    return out.head(limit) if limit is not None else out
+    if limit is not None:
+        out = out.head(limit)
+    return _with_footprints(out, t)[list(SCOUTING_COLUMNS)]
+
+
+def _with_footprints(out: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
+    """Add what each listed buyer read, downloaded, shared and visited (newest first, distinct
+    titles; pages with pricing first) and the buying phase of their latest touch, in one pass over
+    the touches of the listed contacts only."""
+    t = t.loc[t["contact_id"].isin(out["contact_id"]).to_numpy()].sort_values(
+        "at", ascending=False, kind="stable"
+    )
+    phase = t["buying_phase"].astype(object)
+    suffix = phase.map(lambda p: f" ({p})" if isinstance(p, str) else "")
+    label = (t["title"].astype(object) + suffix).where(t["title"].notna(), None)
+    page = t["title"].astype(object).where(t["title"].notna(), t["url"].astype(object))
+    visits = t.assign(_page=page).loc[(t["action"] == "visit").to_numpy()]
+    visits = visits.sort_values("pricing", ascending=False, kind="stable")
+    lists: dict[tuple[int, str], list[str]] = {}
+    for (cid, action), names in t.assign(_label=label).groupby(["contact_id", "action"], sort=False)[
+        "_label"
+    ]:
+        if action != "visit":
+            lists[(int(cid), str(action))] = _items(names)
+    for cid, names in visits.groupby("contact_id", sort=False)["_page"]:
+        lists[(int(cid), "visit")] = _items(names)
+    latest = phase.dropna().groupby(t.loc[phase.notna().to_numpy(), "contact_id"]).first()
+    ids = [int(c) for c in out["contact_id"]]
+    return out.assign(
+        read=[lists.get((c, "view"), []) for c in ids],
+        downloaded=[lists.get((c, "download"), []) for c in ids],
+        shared=[lists.get((c, "share"), []) for c in ids],
+        pages=[lists.get((c, "visit"), []) for c in ids],
+        phase=[str(latest[c]) if c in latest.index else None for c in ids],
+    )
