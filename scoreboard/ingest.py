@@ -23,7 +23,7 @@ from datetime import date, datetime
 from typing import Any
 
 from blinker import Namespace
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, insert, select, tuple_, update
+from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import write_transaction
@@ -98,6 +98,9 @@ class IngestResult:
     won_deals: list[dict[str, Any]] = field(default_factory=list)
     #: record types that stored anything
     types_changed: set[str] = field(default_factory=set)
+    #: kinds of the activities stored, and whether any of them names a contact
+    activity_kinds: set[str] = field(default_factory=set)
+    activity_on_contact: bool = False
     #: contacts and deals created or changed (database ids)
     contact_ids: set[int] = field(default_factory=set)
     deal_ids: set[int] = field(default_factory=set)
@@ -552,6 +555,8 @@ class _Batch:
         for row in rows:
             if (row["source"], row["external_id"]) in stored:
                 self.result.rep_ids.add(row["rep_id"])
+                self.result.activity_kinds.add(row["kind"])
+                self.result.activity_on_contact |= row["contact_id"] is not None
 
     def _touches(self, items: list[tuple[int, TouchRecord]]) -> None:
         self._resolve(T_CONTACT, self.contact_ids, {(r.source, r.contact) for _, r in items})
@@ -615,10 +620,8 @@ class _Batch:
         makes large batches about twice as fast.
         """
         existing: set[Key] = set()
-        for chunk in _chunks(sorted({(r["source"], r["external_id"]) for r in rows})):
-            stmt = select(table.c.source, table.c.external_id).where(
-                tuple_(table.c.source, table.c.external_id).in_(chunk)
-            )
+        for where in _key_filters(table, {(r["source"], r["external_id"]) for r in rows}):
+            stmt = select(table.c.source, table.c.external_id).where(where)
             existing.update((s, e) for s, e in self.conn.execute(stmt))
         new = [r for r in rows if (r["source"], r["external_id"]) not in existing]
         if not new:
@@ -681,19 +684,15 @@ class _Batch:
     def _load(self, table: Table, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
         """Current rows of ``table`` for the given (source, external_id) keys."""
         found: dict[Key, dict[str, Any]] = {}
-        for chunk in _chunks(sorted(keys)):
-            stmt = select(table).where(tuple_(table.c.source, table.c.external_id).in_(chunk))
-            for row in self.conn.execute(stmt).mappings():
+        for where in _key_filters(table, keys):
+            for row in self.conn.execute(select(table).where(where)).mappings():
                 found[(row["source"], row["external_id"])] = dict(row)
         return found
 
     def _resolve(self, table: Table, ids: dict[Key, int], keys: set[Key]) -> None:
         """Add the database ids of ``keys`` not known yet to ``ids``."""
-        missing = sorted(keys - ids.keys())
-        for chunk in _chunks(missing):
-            stmt = select(table.c.id, table.c.source, table.c.external_id).where(
-                tuple_(table.c.source, table.c.external_id).in_(chunk)
-            )
+        for where in _key_filters(table, keys - ids.keys()):
+            stmt = select(table.c.id, table.c.source, table.c.external_id).where(where)
             for row in self.conn.execute(stmt):
                 ids[(row.source, row.external_id)] = row.id
 
@@ -798,6 +797,20 @@ def _name_from_email(email: str) -> str:
     return " ".join(
         part.capitalize() for part in local.replace("_", ".").replace("-", ".").split(".") if part
     )
+
+
+def _key_filters(table: Table, keys: Iterable[Key]) -> Iterable[Any]:
+    """WHERE clauses selecting ``keys`` as ``source = ? AND external_id IN (...)``, by source and in chunks.
+
+    A row-value ``(source, external_id) IN ((?, ?), ...)`` is not served by the unique index on
+    SQLite, which made every lookup scan the table: ingest slowed down as the tables grew.
+    """
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, external_id in keys:
+        by_source[source].append(external_id)
+    for source in sorted(by_source):
+        for chunk in _chunks(sorted(by_source[source])):
+            yield and_(table.c.source == source, table.c.external_id.in_(chunk))
 
 
 def _chunks(items: Sequence[Any]) -> Iterable[Sequence[Any]]:
