@@ -106,6 +106,10 @@ class Stat:
     lower_is_better: bool = False
     sample_label: str = "working days"
     families: tuple[str, ...] = ()
+    #: activity kinds that can change the stat (None: any); a batch of other kinds leaves it alone
+    kinds: tuple[str, ...] | None = None
+    #: only activities that name a contact can change the stat (speed to lead: first follow-ups)
+    on_contact: bool = False
 
     def __post_init__(self) -> None:
         if not self.families:
@@ -138,10 +142,18 @@ STATS: dict[str, Stat] = {
     "revenue_won": Stat("Revenue won", "revenue_won", "money", "working_days", _DEALS, ("deal",)),
     "wins": Stat("Deals won", "wins", "count", "working_days", _DEALS, ("deal",)),
     "meetings_booked": Stat(
-        "Meetings booked", "meetings_booked", "count", "working_days", _ACTS, ("activity",)
+        "Meetings booked",
+        "meetings_booked",
+        "count",
+        "working_days",
+        _ACTS,
+        ("activity",),
+        kinds=("meeting", "demo"),
     ),
     "activities": Stat("Activities", "activities", "count", "working_days", _ACTS, ("activity",)),
-    "connects": Stat("Connected calls", "connects", "count", "working_days", _ACTS, ("activity",)),
+    "connects": Stat(
+        "Connected calls", "connects", "count", "working_days", _ACTS, ("activity",), kinds=("call",)
+    ),
     "activities_per_day": Stat(
         "Activities per day", "activities_per_day", "number", "working_days", _ACTS, ("activity",)
     ),
@@ -171,6 +183,7 @@ STATS: dict[str, Stat] = {
         ("activity", "contact"),
         True,
         "leads",
+        on_contact=True,
     ),
     "win_rate": Stat(
         "Win rate (shrunk)",
@@ -191,6 +204,7 @@ STATS: dict[str, Stat] = {
         ("activity",),
         False,
         "calls",
+        kinds=("call",),
     ),
     "attainment": Stat(
         "Quota attainment", "attainment", "rate", "working_days", (*_DEALS, "goals"), ("deal",)
@@ -498,7 +512,15 @@ def affected(board: Board, result: IngestResult, reps: pd.DataFrame) -> bool:
     if "rep" in result.types_changed or result.created_reps:
         return True
     stat = LEAGUE if board.kind == "league" else STATS.get(board.stat)
-    if stat is None or not set(stat.events) & result.types_changed:
+    if stat is None:
+        return False
+    changed = set(stat.events) & result.types_changed
+    if changed == {"activity"}:  # only activities moved: do they matter to this stat?
+        if stat.kinds is not None and not set(stat.kinds) & result.activity_kinds:
+            return False
+        if stat.on_contact and not result.activity_on_contact:
+            return False
+    if not changed:
         return False
     if board.scope == "org" or not result.rep_ids:
         return True

@@ -195,8 +195,47 @@ def test_affected_boards_follow_record_types_and_scope(app: Any, org: dict[str, 
     meetings = Board(id=2, title="m", stat="meetings_booked")
     south_only = Board(id=3, title="s", stat="revenue_won", scope="team", team_id=north + 100)
     deal = IngestResult(rep_ids={org["Ada"]}, types_changed={"deal"})
-    call = IngestResult(rep_ids={org["Ada"]}, types_changed={"activity"})
+    meeting = IngestResult(rep_ids={org["Ada"]}, types_changed={"activity"}, activity_kinds={"meeting"})
     assert affected(revenue, deal, reps) and not affected(meetings, deal, reps)
-    assert affected(meetings, call, reps) and not affected(revenue, call, reps)
+    assert affected(meetings, meeting, reps) and not affected(revenue, meeting, reps)
     assert not affected(south_only, deal, reps)
     assert affected(south_only, IngestResult(types_changed={"rep"}), reps)
+
+
+def test_a_batch_only_touches_boards_its_activities_can_change(app: Any, org: dict[str, int]) -> None:
+    """Real batches: emails leave the meetings board alone; speed to lead moves only with
+    activities on a contact (a first follow-up), not with a meeting logged without one."""
+    from scoreboard import db
+    from scoreboard.ingest import ingest
+
+    engine = db.engine_for(app)
+    with app.app_context():
+        reps = numbers.frames().reps
+    ada = reps.loc[reps["name"] == "Ada", "email"].iloc[0]
+    meetings = Board(id=2, title="m", stat="meetings_booked")
+    speed = Board(id=4, title="s", stat="speed_to_lead_hours", period="day", lower_is_better=True)
+    at = "2026-11-26T10:00:00+01:00"
+    email = ingest(
+        engine, [{"type": "activity", "source": "b", "id": "e1", "rep": ada, "kind": "email", "at": at}]
+    )
+    demo = ingest(
+        engine, [{"type": "activity", "source": "b", "id": "d1", "rep": ada, "kind": "demo", "at": at}]
+    )
+    follow_up = ingest(
+        engine,
+        [
+            {"type": "contact", "source": "b", "id": "c1", "lifecycle_stage": "sql", "owner": ada, "at": at},
+            {
+                "type": "activity",
+                "source": "b",
+                "id": "f1",
+                "rep": ada,
+                "kind": "call",
+                "contact": "c1",
+                "at": at,
+            },
+        ],
+    )
+    assert not affected(meetings, email, reps) and affected(meetings, demo, reps)
+    assert not affected(speed, email, reps) and not affected(speed, demo, reps)
+    assert affected(speed, follow_up, reps)
