@@ -319,12 +319,18 @@ def scouting_for(
     """The rep's scouting list (metrics.scouting) and the contacts' names and titles to show."""
     now = now if now is not None else now_utc()
     data = numbers.frames()
+    # Only the rep's own rows can appear (scouting_list keeps the rep's contacts, their touches and
+    # the rep's activities): hand it those, so it checks and scans a few thousand rows, not the org.
+    contacts = data.contacts.loc[
+        (data.contacts["owner_rep_id"] == rep_id).to_numpy(dtype=bool, na_value=False)
+    ]
+    theirs = contacts["contact_id"]
     rows = scouting_list(
         rep_id=rep_id,
-        contacts=data.contacts,
-        lifecycle=data.lifecycle,
-        touches=data.touches,
-        activities=data.activities,
+        contacts=contacts,
+        lifecycle=data.lifecycle.loc[data.lifecycle["contact_id"].isin(theirs).to_numpy()],
+        touches=data.touches.loc[data.touches["contact_id"].isin(theirs).to_numpy()],
+        activities=data.activities.loc[(data.activities["rep_id"] == rep_id).to_numpy()],
         content=data.content,
         now=now,
         limit=SCOUT_ROWS,
