@@ -28,11 +28,28 @@ def first_run(app: Flask) -> SeedSummary | None:
     )
 
 
+def _demo_tv_url(app: Flask, host: str, port: int) -> str:
+    """A display token for the demo playlist, created now; its URL is shown once, like the admin page does."""
+    from sqlmodel import Session, select
+
+    from .boards import DEMO_PLAYLIST
+    from .models import Playlist
+    from .tokens import create_token
+    from .tv import tv_url
+
+    engine = db.engine_for(app)
+    with Session(engine) as s:
+        playlist = s.exec(select(Playlist).where(Playlist.name == DEMO_PLAYLIST)).one()
+    _, secret = create_token(engine, "display", "Demo TV (first start)", playlist_id=playlist.id)
+    return tv_url(secret, f"http://{host}:{port}")
+
+
 def serve(app: Flask) -> None:
     host, port = app.config["HOST"], int(app.config["PORT"])
     seeded = first_run(app)
     if seeded:
         click.echo(seeded.describe())
+        click.echo(f"Sales-floor TV:  {_demo_tv_url(app, host, port)}  (open it full screen; no login)")
     engine = db.engine_for(app)
     if app.config["SIMULATOR"] and get_setting(engine, "demo_seed") is not None:
         start_simulator(app, seeded.truth if seeded else None)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import socket
 import subprocess
 import sys
@@ -109,14 +110,17 @@ def test_first_run_seeds_a_moving_demo_floor_and_a_restart_keeps_it(tmp_path):
         output = server.stop()
     assert "Admin login:   admin@matchday.demo / matchday-demo" in output
     assert "serving on http://127.0.0.1:" in output
+    tv_path = re.search(r"Sales-floor TV:\s+http://127\.0\.0\.1:\d+(/tv/\S+)", output).group(1)
 
     before = counts(instance)
     again = Server(instance, MATCHDAY_SIMULATOR="false")
     try:
         again.wait_until_serving()
+        tv = requests.get(again.url + tv_path, timeout=10)  # the printed TV link opens, without a login
+        assert tv.status_code == 200 and "League table" in tv.text
     finally:
         output = again.stop()
-    assert "Seeded" not in output
+    assert "Seeded" not in output and "Sales-floor TV" not in output
     assert counts(instance) == before
 
 
