@@ -298,5 +298,7 @@ def _with_footprints(out: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
         downloaded=[lists.get((c, "download"), []) for c in ids],
         shared=[lists.get((c, "share"), []) for c in ids],
         pages=[lists.get((c, "visit"), []) for c in ids],
-        phase=[str(latest[c]) if c in latest.index else None for c in ids],
+        phase=pd.Series(
+            [str(latest[c]) if c in latest.index else None for c in ids], index=out.index, dtype=object
+        ),
     )

@@ -103,3 +103,20 @@ def test_recency_hours_and_limit():
     assert len(out) == 1
     assert out.loc[0, "hours_since_sql"] == pytest.approx(2.0)
     assert out.loc[0, "hours_since_touch"] == pytest.approx(1.0)
+
+
+def test_a_buyer_without_touches_has_no_phase_and_empty_footprints():
+    """Contact 1 is a fresh SQL whose only touch is today's view of the awareness post (phase
+    "awareness"); a fresh SQL with no touches at all shows no phase (None, not NaN: the card
+    prints "–") and empty read/downloaded/shared/visited lists."""
+    f = frames()
+    f["lifecycle"] = build(
+        "lifecycle",
+        contact_id=[1, 2, 5, 6],
+        to_stage="sql",
+        at=["2025-01-15 10:00Z", "2025-01-10 12:00Z", "2025-01-14 09:00Z", "2025-01-15 09:00Z"],
+    )
+    out = scouting_list(rep_id=7, now=NOW, **f).set_index("contact_id")
+    assert out.loc[1, "phase"] == "awareness" and out.loc[1, "read"] == ["Intro post (awareness)"]
+    assert out.loc[5, "phase"] is None
+    assert [out.loc[5, c] for c in ("read", "downloaded", "shared", "pages")] == [[], [], [], []]
