@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy import Engine
-from sqlmodel import Session, func, select
+from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import db
@@ -101,11 +101,6 @@ def create_user(
         )
         s.add(user)
     return user
-
-
-def user_count(engine: Engine) -> int:
-    with Session(engine) as s:
-        return int(s.execute(select(func.count()).select_from(User)).scalar_one())
 
 
 def _safe_next(target: str | None) -> str | None:

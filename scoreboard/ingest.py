@@ -24,7 +24,6 @@ from typing import Any
 
 from blinker import Namespace
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from .db import write_transaction
 from .models import (
@@ -160,8 +159,6 @@ class _Batch:
         self.deal_ids: dict[Key, int] = {}
         self.content_ids: dict[Key, int] = {}
         self.rep_email: dict[int, str] = {}
-        dialect = conn.dialect.name
-        self._insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
 
     def apply(self, records: list[Any]) -> IngestResult:
         by_type: dict[type, list[tuple[int, Any]]] = defaultdict(list)
@@ -603,10 +600,8 @@ class _Batch:
             return set()
         if self.conn.dialect.name == "postgresql":
             stored = set(self._copy_insert(table, list(unique.values()), "source, external_id", True))
-            self.result.count(kind, "created", len(stored))
-            self.result.count(kind, "duplicates", len(unique) - len(stored))
-            return stored
-        stored = self._sqlite_append(table, list(unique.values()))
+        else:
+            stored = self._sqlite_append(table, list(unique.values()))
         self.result.count(kind, "created", len(stored))
         self.result.count(kind, "duplicates", len(unique) - len(stored))
         return stored
