@@ -19,7 +19,9 @@ from metrics.frames import (
     Column,
     Contract,
     build,
+    concat,
     empty,
+    upsert,
     validate,
 )
 from metrics.percentiles import PERCENTILE_COLUMNS, percentiles
@@ -56,7 +58,7 @@ from metrics.rating import (
     rating_change,
 )
 from metrics.squad import Squad, window
-from metrics.stats import COLUMNS, FAMILIES, PER_DAY, match_stats
+from metrics.stats import ADDITIVE, COLUMNS, FAMILIES, PER_DAY, add_activities, match_stats
 from metrics.winrate import (
     FALLBACK_PRIOR_STRENGTH,
     MAX_PRIOR_STRENGTH,
@@ -70,6 +72,7 @@ from metrics.winrate import (
 )
 
 __all__ = [
+    "ADDITIVE",
     # frames
     "ACTIVITY_KINDS",
     "CONTRACTS",
@@ -79,7 +82,9 @@ __all__ = [
     "Column",
     "Contract",
     "build",
+    "concat",
     "empty",
+    "upsert",
     "validate",
     # periods
     "OrgCalendar",
@@ -96,6 +101,7 @@ __all__ = [
     "deal_flow",
     "default_stage_order",
     "expected_pipeline",
+    "add_activities",
     "match_stats",
     "pipeline_hygiene",
     "probability_map",

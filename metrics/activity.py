@@ -91,10 +91,17 @@ def activity_stats(
 
 
 def _activity_stats(activities: pd.DataFrame, period: Period, squad: Squad, now: object) -> pd.DataFrame:
+    return pd.DataFrame(_activity_counts(activities, period, squad, now), index=squad.index)
+
+
+def _activity_counts(
+    activities: pd.DataFrame, period: Period, squad: Squad, now: object
+) -> dict[str, np.ndarray]:
+    """The columns of :func:`activity_stats` as arrays aligned with ``squad.index``."""
     start, asof = window(period, now)
-    at = activities["at"]
-    inside = ((at >= start) & (at < asof)).to_numpy()
-    sub = activities.loc[inside, ["rep_id", "kind", "outcome"]]
+    at = activities["at"].to_numpy(dtype="datetime64[us]")  # UTC
+    inside = (at >= start.to_datetime64()) & (at < asof.to_datetime64())
+    sub = activities if inside.all() else activities.loc[inside, ["rep_id", "kind", "outcome"]]
     rows = squad.rows(sub["rep_id"])
     kinds = _kind_codes(sub["kind"])
     k = len(ACTIVITY_KINDS)
@@ -114,7 +121,7 @@ def _activity_stats(activities: pd.DataFrame, period: Period, squad: Squad, now:
     data["connect_rate_n"] = calls
     data["meetings_booked"] = data["activities_meeting"] + data["activities_demo"]
     data["content_shares"] = data["activities_content_share"]
-    return pd.DataFrame(data, index=squad.index)
+    return data
 
 
 def speed_to_lead(

@@ -71,7 +71,9 @@ ValueError: goals frame: missing column 'target' (int)
 from __future__ import annotations
 
 import datetime as _dt
-from collections.abc import Mapping
+import threading
+import weakref
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
 
@@ -85,9 +87,11 @@ __all__ = [
     "Contract",
     "DEAL_OUTCOMES",
     "build",
+    "concat",
     "LIFECYCLE_STAGES",
     "TOUCH_ACTIONS",
     "empty",
+    "upsert",
     "validate",
 ]
 
@@ -576,6 +580,8 @@ def validate(frame: pd.DataFrame, contract_name: str, *, check_values: bool = Tr
     contract = _contract(contract_name)
     if not isinstance(frame, pd.DataFrame):
         raise TypeError(f"{contract.name} frame: expected a pandas DataFrame, got {type(frame)!r}")
+    if _seen(frame, contract.name, check_values):
+        return frame
     missing = [c for c in contract.columns if c.name not in frame.columns]
     if missing:
         what = ", ".join(f"{c.name!r} ({c.kind})" for c in missing)
@@ -603,6 +609,144 @@ def validate(frame: pd.DataFrame, contract_name: str, *, check_values: bool = Tr
     if check_values and contract.key is not None and not _unique(frame[contract.key]):
         dup = frame[contract.key][frame[contract.key].duplicated()].iloc[:5].tolist()
         raise ValueError(f"{contract.name} frame: key column {contract.key!r} has duplicates {dup}")
-    if not converted:
+    checked = frame.assign(**converted) if converted else frame
+    _remember(checked, contract.name, check_values)
+    return checked
+
+
+# Frames passed validation, by identity: (weak reference, contract, values checked). Frames are
+# treated as immutable (nothing in metrics or the loader changes a frame in place), so a snapshot
+# handed to many functions -- every board of a live push asks match_stats, which validates all
+# nine frames -- is checked once. A frame changed in place after validation is not re-checked.
+_VALIDATED: dict[int, tuple[weakref.ref[pd.DataFrame], str, bool]] = {}
+_VALIDATED_LOCK = threading.Lock()
+
+
+def _seen(frame: pd.DataFrame, contract: str, check_values: bool) -> bool:
+    hit = _VALIDATED.get(id(frame))
+    return hit is not None and hit[0]() is frame and hit[1] == contract and (hit[2] or not check_values)
+
+
+def _remember(frame: pd.DataFrame, contract: str, check_values: bool) -> None:
+    key = id(frame)
+
+    def forget(_: object, key: int = key) -> None:
+        with _VALIDATED_LOCK:
+            hit = _VALIDATED.get(key)
+            if hit is not None and hit[0]() is None:
+                del _VALIDATED[key]
+
+    try:
+        ref = weakref.ref(frame, forget)
+    except TypeError:  # pragma: no cover - DataFrames support weak references
+        return
+    with _VALIDATED_LOCK:
+        hit = _VALIDATED.get(key)
+        if hit is not None and hit[0]() is frame and hit[1] == contract and hit[2] and not check_values:
+            return  # keep the stronger record
+        _VALIDATED[key] = (ref, contract, check_values)
+
+
+def concat(parts: Sequence[pd.DataFrame], contract_name: str) -> pd.DataFrame:
+    """Rows of several frames of one contract, each of which passed :func:`validate`, as one
+    validated frame -- without re-reading every value (what the incremental loader needs: the
+    frame of all activities plus the few new ones).
+
+    The parts' values are known good; the result's dtypes are checked (constant time) and its
+    key column is checked for duplicates across the parts in constant time when each part's keys
+    come after the previous part's (new rows by growing id), else in full. String columns made of
+    more than :data:`MAX_CHUNKS` pieces are joined into one.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``parts`` in order, index 0..n−1, with the columns and dtypes of the parts;
+        ``validate`` on it returns it at once.
+
+    Raises
+    ------
+    ValueError
+        If a part was not validated for ``contract_name``, or keys repeat across the parts.
+
+    Examples
+    --------
+    >>> a = build("content", content_id=[1, 2], title=["A", "B"])
+    >>> b = build("content", content_id=[3], title=["C"])
+    >>> concat([validate(a, "content"), validate(b, "content")], "content")["content_id"].tolist()
+    [1, 2, 3]
+    >>> concat([validate(a, "content"), validate(a, "content")], "content")
+    Traceback (most recent call last):
+    ...
+    ValueError: content frame: key column 'content_id' has duplicates [1, 2]
+    """
+    contract = _contract(contract_name)
+    parts = [p for p in parts if len(p)] or list(parts[:1])
+    for part in parts:
+        if not _seen(part, contract.name, True):
+            raise ValueError(f"{contract.name} frame: concat takes validated frames only")
+    if len(parts) == 1:
+        return parts[0]
+    frame = _compact(pd.concat(parts, ignore_index=True))
+    if not all(p.dtypes.equals(parts[0].dtypes) for p in parts[1:]):
+        frame = validate(frame, contract.name, check_values=False)  # e.g. categories differ
+    key = contract.key
+    if key is not None:
+        ordered = all(parts[i][key].max() < parts[i + 1][key].min() for i in range(len(parts) - 1))
+        if not ordered and not _unique(frame[key]):
+            dup = frame[key][frame[key].duplicated()].iloc[:5].tolist()
+            raise ValueError(f"{contract.name} frame: key column {key!r} has duplicates {dup}")
+    _remember(frame, contract.name, True)
+    return frame
+
+
+#: Arrow-backed columns (strings) keep one chunk per concatenated part; past this many, every
+#: operation on the column slows down (a frame grown by thousands of small appends is 10x slower
+#: to compare), so :func:`concat` joins them into one.
+MAX_CHUNKS = 16
+
+
+def _compact(frame: pd.DataFrame) -> pd.DataFrame:
+    rebuilt = {}
+    for name, dtype in frame.dtypes.items():
+        arrow = isinstance(dtype, pd.ArrowDtype) or (
+            isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow"
+        )
+        if arrow:
+            chunked = frame[name].array.__arrow_array__()
+            if getattr(chunked, "num_chunks", 1) > MAX_CHUNKS:
+                rebuilt[name] = pd.Series(chunked.combine_chunks(), dtype=dtype, index=frame.index)
+    return frame.assign(**rebuilt) if rebuilt else frame
+
+
+def upsert(frame: pd.DataFrame, new: pd.DataFrame, contract_name: str) -> pd.DataFrame:
+    """``frame`` with the rows of ``new`` in place of the rows with the same key (both validated
+    for ``contract_name``, which must have a key): what the loader does with changed deals.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows of ``frame`` whose key is not in ``new``, then the rows of ``new``; index 0..n−1,
+        the contract's columns in canonical dtypes.
+
+    Examples
+    --------
+    >>> old = validate(build("content", content_id=[1, 2], title=["A", "B"]), "content")
+    >>> new = validate(build("content", content_id=[2, 3], title=["B2", "C"]), "content")
+    >>> upsert(old, new, "content")[["content_id", "title"]].values.tolist()
+    [[1, 'A'], [2, 'B2'], [3, 'C']]
+    """
+    contract = _contract(contract_name)
+    if contract.key is None:
+        raise ValueError(f"{contract.name} frame: upsert needs a key column")
+    for part in (frame, new):
+        if not _seen(part, contract.name, True):
+            raise ValueError(f"{contract.name} frame: upsert takes validated frames only")
+    if not len(new):
         return frame
-    return frame.assign(**converted)
+    kept = frame.loc[~frame[contract.key].isin(new[contract.key]).to_numpy()]
+    if not len(kept):
+        return new
+    # kept and new have unique keys each and share none: only the dtypes need checking
+    merged = validate(_compact(pd.concat([kept, new], ignore_index=True)), contract.name, check_values=False)
+    _remember(merged, contract.name, True)
+    return merged

@@ -63,6 +63,18 @@ def _country_calendar(
     return weekmask, dates
 
 
+@lru_cache(maxsize=64)
+def _busday_calendar(country: str, subdiv: str | None, first_year: int, last_year: int) -> np.busdaycalendar:
+    weekmask, dates = _country_calendar(country, subdiv, first_year, last_year)
+    return np.busdaycalendar(weekmask=weekmask, holidays=dates)
+
+
+@lru_cache(maxsize=4096)
+def _between(calendar: OrgCalendar, first: _dt.date, end: _dt.date, label: str) -> Period:
+    """Periods are immutable and asked for over and over (every board of every live push)."""
+    return calendar._between(first, end, label)
+
+
 def _as_date64(values: object) -> np.ndarray:
     """Naive calendar dates (anything ``pd.to_datetime`` reads) as a ``datetime64[D]`` array.
 
@@ -70,6 +82,9 @@ def _as_date64(values: object) -> np.ndarray:
     """
     if isinstance(values, np.ndarray) and values.dtype.kind == "M":
         return values.astype("datetime64[D]")
+    items = values if isinstance(values, list | tuple) else [values]
+    if all(isinstance(v, _dt.date) and not isinstance(v, _dt.datetime) for v in items):
+        return np.array(items, dtype="datetime64[D]")  # plain dates: no parsing needed
     arr = pd.to_datetime(pd.Series(np.atleast_1d(np.asarray(values, dtype=object))))
     return arr.to_numpy(dtype="datetime64[D]")
 
@@ -151,8 +166,7 @@ class OrgCalendar:
     def _busdays(self, first: np.datetime64, last: np.datetime64) -> np.busdaycalendar:
         y0 = int(str(np.datetime64(first, "Y"))) - 1
         y1 = int(str(np.datetime64(last, "Y"))) + 1
-        weekmask, dates = _country_calendar(self.country, self.subdiv, y0, y1)
-        return np.busdaycalendar(weekmask=weekmask, holidays=dates)
+        return _busday_calendar(self.country, self.subdiv, y0, y1)
 
     def holidays(self, start: object, end: object) -> pd.DataFrame:
         """Public holidays in ``[start, end]`` (local dates), with their names.
@@ -267,6 +281,9 @@ class OrgCalendar:
         first, end = self.local_date(first_day), self.local_date(end_day)
         if end < first:
             raise ValueError(f"period end {end} is before its start {first}")
+        return _between(self, first, end, label)
+
+    def _between(self, first: _dt.date, end: _dt.date, label: str) -> Period:
         return Period(
             start=self.midnight(first),
             end=self.midnight(end),

@@ -199,26 +199,14 @@ def rank_board(
     id_key = _sort_codes(stats[id_col])
     order = np.lexsort((id_key, name_key, n_key, oriented, ~qualified))
 
-    rank = pd.Series(np.where(qualified, oriented, np.nan)).rank(method="min").to_numpy()
-    rank_arr = pd.arrays.IntegerArray(np.nan_to_num(rank).astype("int64"), np.isnan(rank))
+    # competition rank ("1, 2, 2, 4") of the oriented value among qualified rows
+    ranked_values = np.sort(oriented[qualified])
+    rank = np.searchsorted(ranked_values, oriented, side="left") + 1
+    rank_missing = ~qualified
 
-    board = pd.DataFrame(
-        {
-            "rank": rank_arr,
-            "position": np.empty(n_rows, dtype="int64"),
-            "id": stats[id_col].to_numpy(),
-            "name": names.to_numpy(),
-            "value": key,
-            "n": sample_n,
-            "qualified": qualified,
-        }
-    )
-    board["id"] = board["id"].astype(stats[id_col].dtype)
-    if name_col in stats.columns:
-        board["name"] = board["name"].astype(stats[name_col].dtype)
-    board = board.iloc[order].reset_index(drop=True)
-    board["position"] = np.arange(1, n_rows + 1, dtype="int64")
-
+    previous = np.zeros(n_rows, dtype="int64")
+    previous_missing = np.ones(n_rows, dtype=bool)
+    new_row = np.zeros(n_rows, dtype=bool)
     if reference is not None:
         if {"id", "rank"} <= set(reference.columns):
             before = reference
@@ -234,21 +222,38 @@ def rank_board(
                 level=level,
                 group=group,
             )
-        if not before["id"].is_unique:
+        before_ids = pd.Index(before["id"].to_numpy())
+        if not before_ids.is_unique:
             raise ValueError("reference board: column 'id' has duplicates")
-        previous = board["id"].map(pd.Series(before["rank"].to_numpy(), index=before["id"]))
-        board["previous_rank"] = previous.astype("Int64")
-        board["movement"] = board["previous_rank"] - board["rank"]
-        board["new"] = ~board["id"].isin(before["id"]).to_numpy()
-    else:
-        board["previous_rank"] = pd.array([pd.NA] * n_rows, dtype="Int64")
-        board["movement"] = pd.array([pd.NA] * n_rows, dtype="Int64")
-        board["new"] = np.zeros(n_rows, dtype=bool)
+        at = before_ids.get_indexer(stats[id_col].to_numpy())
+        before_rank = before["rank"].astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
+        found = at >= 0
+        prev = np.where(found, before_rank[np.where(found, at, 0)], np.nan)
+        previous_missing = np.isnan(prev)
+        previous = np.nan_to_num(prev).astype("int64")
+        new_row = ~found
+    movement_missing = previous_missing | rank_missing
 
+    def ints(values: np.ndarray, missing: np.ndarray) -> pd.arrays.IntegerArray:
+        return pd.arrays.IntegerArray(values[order].astype("int64"), missing[order])
+
+    ids = stats[id_col]
+    columns: dict[str, object] = {
+        "rank": ints(rank, rank_missing),
+        "position": np.arange(1, n_rows + 1, dtype="int64"),
+        "id": ids.array.take(order),
+        "name": names.array.take(order),
+        "value": key[order],
+        "n": sample_n[order],
+        "qualified": qualified[order],
+        "movement": ints(previous - rank, movement_missing),
+        "previous_rank": ints(previous, previous_missing),
+        "new": new_row[order],
+    }
     for col, arr in extra.items():
-        board[col] = arr[order]
-    board = board[list(BOARD_COLUMNS) + list(extra)]
+        columns[col] = arr[order]
+    board = pd.DataFrame(columns)
     if top is not None:
-        keep = board["qualified"].to_numpy() & (board["position"].to_numpy() <= top)
+        keep = qualified[order] & (np.arange(1, n_rows + 1) <= top)
         board = board[keep].reset_index(drop=True)
     return board

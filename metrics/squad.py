@@ -19,6 +19,8 @@ Examples
 
 from __future__ import annotations
 
+import threading
+import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -30,6 +32,10 @@ from metrics.periods import Period
 __all__ = ["Squad", "window"]
 
 _LOOKUP_LIMIT = 50_000_000  # rep ids below this use a dense lookup array, else a hash index
+
+
+_SQUADS: dict[tuple[int, str], tuple[weakref.ref[pd.DataFrame], Squad]] = {}
+_SQUADS_LOCK = threading.Lock()
 
 
 def window(period: Period, now: object = None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -112,6 +118,18 @@ class Squad:
         [1, 3]
         """
         reps = validate(reps, "reps")
+        hit = _SQUADS.get((id(reps), by))
+        if hit is not None and hit[0]() is reps:
+            return hit[1]  # frames are immutable: the same reps make the same squad
+        squad = cls._build(reps, by)
+        with _SQUADS_LOCK:
+            _SQUADS[(id(reps), by)] = (weakref.ref(reps), squad)
+            while len(_SQUADS) > 64:
+                _SQUADS.pop(next(iter(_SQUADS)))
+        return squad
+
+    @classmethod
+    def _build(cls, reps: pd.DataFrame, by: str) -> Squad:
         if by == "rep":
             keys = reps["rep_id"]
             name = "rep_id"
