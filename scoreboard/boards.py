@@ -255,7 +255,9 @@ def board_state(
         stats = numbers.stats_for(
             cal.period(board.period, at), by=by, now=at, data=inputs, app=app, families=stat.families
         )
-        return _scoped(stats, board, inputs, audience, by)
+        scoped = _scoped(stats, board, inputs, audience, by)
+        scoped.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
+        return scoped
 
     stats = scoped_stats(now)
     ref_at, ref_label = _reference(board, now, cal)
@@ -332,18 +334,40 @@ def _rank(
 
 def _scoped(stats: pd.DataFrame, board: Board, data: Frames, audience: str, by: str) -> pd.DataFrame:
     """Rows in the board's scope: active reps (or teams of them), minus TV opt-outs on a TV."""
-    reps = data.reps
+    return stats.loc[stats.index.isin(_scope_ids(board, data.reps, audience, by))]
+
+
+_SCOPES: OrderedDict[Any, tuple[pd.DataFrame, np.ndarray]] = OrderedDict()
+_SCOPES_LOCK = threading.Lock()
+
+
+def _scope_ids(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.ndarray:
+    """The rep (or team) ids in the board's scope, memoised per reps frame (boards are computed
+    after every batch; the reps rarely change)."""
+    key = (id(reps), board.scope, board.team_id, board.role, audience, by)
+    with _SCOPES_LOCK:
+        hit = _SCOPES.get(key)
+    if hit is not None and hit[0] is reps:
+        return hit[1]
+    ids = _scope_ids_of(board, reps, audience, by)
+    with _SCOPES_LOCK:
+        _SCOPES[key] = (reps, ids)
+        while len(_SCOPES) > 256:
+            _SCOPES.popitem(last=False)
+    return ids
+
+
+def _scope_ids_of(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.ndarray:
     keep = reps["active"].to_numpy(dtype=bool) & (reps["role"] != "admin").to_numpy()
     if board.scope == "team" and board.team_id is not None:
         keep &= (reps["team_id"] == board.team_id).to_numpy(dtype=bool, na_value=False)
     elif board.scope == "role" and board.role:
         keep &= (reps["role"] == board.role).to_numpy()
     if by == "team":
-        teams = set(reps.loc[keep, "team_id"].dropna().astype(int))
-        return stats.loc[stats.index.isin(teams)]
+        return np.unique(reps.loc[keep, "team_id"].dropna().astype("int64").to_numpy())
     if audience == "tv":
         keep &= ~reps["tv_opt_out"].to_numpy(dtype=bool)
-    return stats.loc[stats.index.isin(reps.loc[keep, "rep_id"])]
+    return reps.loc[keep, "rep_id"].to_numpy(dtype="int64")
 
 
 def _row(r: Any, stats: pd.DataFrame, board: Board, stat: Stat, by: str, app: Flask) -> dict[str, Any]:
@@ -547,21 +571,24 @@ def match_centre(
     data = data or numbers.frames(app)
     cal = numbers.calendar(app)
     day = cal.day(now)
-    inputs = _inputs(app, data, (*_DEALS, "activities", "goals"))
+    # Activities (brought forward batch by batch, see numbers.stats_for) and deals (memoised until
+    # a deal or goal changes) are asked for separately, so a batch of calls costs little here.
+    activity = numbers.stats_for(
+        day, by="team", now=now, data=_inputs(app, data, _ACTS), app=app, families=("activity",)
+    )
     stats = numbers.stats_for(
-        day, by="team", now=now, data=inputs, app=app, families=("activity", "deal_flow", "quota")
-    )
-    reps = data.reps[data.reps["active"].to_numpy(dtype=bool)]
-    meetings = quota_stats(
-        data.deals,
-        data.goals,
         day,
-        reps=reps,
-        now=None,
         by="team",
-        metric="meetings_booked",
-        activities=data.activities,
+        now=now,
+        data=_inputs(app, data, (*_DEALS, "goals")),
+        app=app,
+        families=("deal_flow", "quota"),
     )
+    stats = stats.assign(
+        activities=activity["activities"].reindex(stats.index, fill_value=0),
+        meetings_booked=activity["meetings_booked"].reindex(stats.index, fill_value=0),
+    )
+    meetings = _meeting_plan(app, data, day)
     teams = []
     for team_id, row in stats.iterrows():
         teams.append(
@@ -586,6 +613,28 @@ def match_centre(
         part["revenue_share"] = _share(part["revenue"], part["revenue_plan"])
         part["meetings_share"] = _share(part["meetings"], part["meetings_plan"])
     return {"day": day.label, "teams": teams, "total": total, "asof": now.isoformat()}
+
+
+def _meeting_plan(app: Flask, data: Frames, day: Any) -> pd.DataFrame:
+    """Today's meeting goals per team (the ``quota`` column), memoised per goals and reps."""
+    key = (day, id(data.goals), id(data.reps))
+    cache = _reference_cache(app)
+    hit = cache.get(("meeting_plan", key))
+    if hit is not None and hit[0] is data.goals and hit[1] is data.reps:
+        return hit[2]  # type: ignore[no-any-return]
+    reps = data.reps[data.reps["active"].to_numpy(dtype=bool)]
+    plan = quota_stats(
+        _empty("deals"),
+        data.goals,
+        day,
+        reps=reps,
+        now=None,
+        by="team",
+        metric="meetings_booked",
+        activities=_empty("activities"),  # the plan does not depend on what was done
+    )
+    cache.put(("meeting_plan", key), (data.goals, data.reps, plan))
+    return plan
 
 
 def _share(value: float, plan: float) -> int:

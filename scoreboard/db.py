@@ -9,8 +9,10 @@ advisory lock where the caller asks for serialised writes (ingestion does).
 
 from __future__ import annotations
 
+import threading
+import weakref
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -64,12 +66,28 @@ def write_transaction(engine: Engine, serialise: bool = False) -> Iterator[Conne
     PostgreSQL, ``serialise=True`` takes a transaction-level advisory lock so that read-then-write
     sequences (upserts that compare with the stored state) cannot interleave.
     """
-    with engine.connect() as conn:
+    with _writer_lock(engine), engine.connect() as conn:
         conn.execution_options(**{WRITE_OPTION: True})
         with conn.begin():
             if serialise and engine.dialect.name == "postgresql":
                 conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": INGEST_LOCK_KEY})
             yield conn
+
+
+_WRITER_LOCKS: weakref.WeakKeyDictionary[Engine, threading.RLock] = weakref.WeakKeyDictionary()
+
+
+def _writer_lock(engine: Engine) -> AbstractContextManager[object]:
+    """On SQLite, writers of this process queue on a lock before ``BEGIN IMMEDIATE``: SQLite's own
+    busy handler sleeps 1, 2, 5, 10, 25, 50 ms... between retries, so concurrent requests would
+    wait far longer than the few milliseconds a write holds the lock. Other processes still meet
+    the busy timeout."""
+    if engine.dialect.name != "sqlite":
+        return nullcontext()
+    lock = _WRITER_LOCKS.get(engine)
+    if lock is None:
+        lock = _WRITER_LOCKS.setdefault(engine, threading.RLock())
+    return lock
 
 
 @contextmanager

@@ -8,6 +8,8 @@ returns tz-aware values.
 from __future__ import annotations
 
 import threading
+import weakref
+from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
@@ -15,7 +17,7 @@ from datetime import datetime
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from metrics.frames import CONTRACTS, validate
+from metrics.frames import CONTRACTS, concat, upsert, validate
 
 from .ingest import IngestResult, data_revision
 
@@ -78,6 +80,13 @@ APPENDED = {
     "deal_stages": ("stage_change", "id"),
     "deal_changes": ("deal_change", "id"),
 }
+#: The growing tables each ingest record type writes to.
+WRITES = {
+    "activity": ("activity",),
+    "touch": ("touch",),
+    "deal": ("stage_change", "deal_change"),
+    "contact": ("stage_change",),
+}
 #: The frames whose rows change (upserts), and the id column to select changed rows by.
 UPSERTED = {"contacts": ("contact_id", "c.id"), "deals": ("deal_id", "id")}
 
@@ -136,6 +145,40 @@ class FrameCache:
         self._frames: Frames | None = None
         self._revision = -1
         self._last: dict[str, int] = {}
+        # id(frame) -> (frame, the frame it extends): growing frames made by appending rows
+        # (the frame, the frame it extends, the validated rows added, the frame's name)
+        self._grown: OrderedDict[
+            int, tuple[weakref.ref[pd.DataFrame], weakref.ref[pd.DataFrame], pd.DataFrame, str]
+        ] = OrderedDict()
+
+    def appended(self, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame | None:
+        """The rows ``new`` has beyond ``old`` when ``new`` is ``old`` with rows appended by this
+        cache (``old`` an earlier version of a growing frame such as the activities), else None.
+
+        Callers that computed something from ``old`` can bring it forward from these rows alone.
+        """
+        parts: list[pd.DataFrame] = []  # the rows each step added, newest first
+        names: list[str] = []
+        current: pd.DataFrame | None = new
+        while current is not old:
+            hit = self._grown.get(id(current))
+            if hit is None or hit[0]() is not current or len(parts) > len(self._grown):
+                return None
+            parts.append(hit[2])
+            names.append(hit[3])
+            current = hit[1]()
+            if current is None:
+                return None
+        if not parts:
+            return new.iloc[:0]
+        return parts[0] if len(parts) == 1 else concat(parts[::-1], names[0])
+
+    def _record_growth(self, old: pd.DataFrame, new: pd.DataFrame, part: pd.DataFrame, name: str) -> None:
+        if new is old:
+            return
+        self._grown[id(new)] = (weakref.ref(new), weakref.ref(old), part, name)
+        while len(self._grown) > 1024:
+            self._grown.popitem(last=False)
 
     @property
     def revision(self) -> int:
@@ -175,10 +218,15 @@ class FrameCache:
     def _refresh(self, changed: IngestResult | None) -> None:
         with self.engine.connect() as conn:
             revision = data_revision(conn)
-            upto = {
-                table: int(conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one())
-                for table, _ in APPENDED.values()
-            }
+            tables = {table for table, _ in APPENDED.values()}
+            if changed is not None and self._frames is not None:
+                # a batch of this process: only the tables its record types write can have grown
+                tables = {t for kind in changed.types_changed for t in WRITES.get(kind, ())}
+            upto = dict(self._last)
+            for table in tables:
+                upto[table] = int(
+                    conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
+                )
             if self._frames is None:
                 current = {
                     f.name: _typed(pd.read_sql_query(text(QUERIES[f.name]), conn), f.name)
@@ -198,7 +246,12 @@ class FrameCache:
                     pd.read_sql_query(text(sql), conn, params={"last": last[table], "upto": upto[table]}),
                     name,
                 )
-                current[name] = new if current[name] is None else _concat(current[name], new, name)
+                if current[name] is None:
+                    current[name] = new
+                else:
+                    grown = _concat(current[name], new, name)
+                    self._record_growth(current[name], grown, new, name)
+                    current[name] = grown
             if self._frames is not None:
                 for name, (key, id_col) in UPSERTED.items():
                     ids = None if changed is None else getattr(changed, key.replace("_id", "_ids"))
@@ -207,8 +260,7 @@ class FrameCache:
                     elif ids:
                         marks = ", ".join(str(int(i)) for i in sorted(ids))
                         fresh = pd.read_sql_query(text(_where(QUERIES[name], f"{id_col} IN ({marks})")), conn)
-                        kept = current[name][~current[name][key].isin(ids)]
-                        current[name] = _concat(kept, _typed(fresh, name), name)
+                        current[name] = upsert(current[name], _typed(fresh, name), name)
                 if changed is None or "rep" in changed.types_changed or changed.created_reps:
                     current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
                 if changed is None or "content" in changed.types_changed:
@@ -230,8 +282,5 @@ def _merge(results: list[IngestResult]) -> IngestResult:
 
 
 def _concat(old: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
-    if not len(new):
-        return old
-    if not len(old):
-        return new
-    return validate(pd.concat([old, new], ignore_index=True), name)
+    # Both parts are validated; new rows have larger ids, so this checks dtypes only.
+    return concat([old, new], name)

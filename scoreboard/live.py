@@ -31,8 +31,14 @@ with :meth:`~scoreboard.frames.FrameCache.apply`, recomputes only the boards the
 ``SOCKETIO_MESSAGE_QUEUE``, the process that ingested computes and emits through the queue, and every
 process delivers to its own clients.
 
+Boards of activity counts are not recounted per batch: :func:`scoreboard.numbers.stats_for` keeps
+the last numbers and adds the batch's new rows (:func:`metrics.add_activities`); deal boards and the
+match centre's deal half stay memoised until a deal or goal changes.
+
 A watchdog thread disconnects TVs whose token was revoked (in any process, e.g. by the CLI) within a
-second or two, and refreshes boards once a minute for what moves with the clock (pace, periods).
+second or two, and every second asks the worker (a ``TICK`` in its queue) for what is due with the
+clock: the match centre, and a refresh of all boards once a minute (pace, periods). Only the worker
+reads the frame cache, so a refresh never races a push.
 """
 
 from __future__ import annotations
@@ -65,6 +71,8 @@ REVOCATION_CHECK = 1.0
 CLOCK_REFRESH = 60.0
 #: At most one match-centre push per this many seconds.
 MATCH_CENTRE_EVERY = 2.0
+#: Queued by the watchdog every second: the worker does what is due with the clock.
+TICK: Any = object()
 #: How long the worker waits for a batch committed earlier whose signal has not arrived yet.
 GAP_WAIT = 0.05
 log = logging.getLogger(__name__)
@@ -101,7 +109,7 @@ class LiveHub:
         self.server = server
         self.engine = db.engine_for(app)
         self.lock = threading.Lock()
-        self.queue: queue.Queue[IngestResult | None] = queue.Queue()
+        self.queue: queue.Queue[Any] = queue.Queue()
         self.displays: dict[str, DisplayConnection] = {}
         self.desks: dict[str, set[int]] = {}
         self.sent: dict[tuple[int, str], dict[str, Any]] = {}  # last state emitted per (board, audience)
@@ -114,6 +122,11 @@ class LiveHub:
         self._worker: threading.Thread | None = None
         self._watchdog: threading.Thread | None = None
         self.pushes = 0
+        self.tick_due = False
+        self.last_clock = time.monotonic()
+        self._data: Any = None  # the frames of the latest push
+        #: (batches coalesced, seconds) of the latest pushes, for benchmarks and logs
+        self.timings: deque[tuple[int, float]] = deque(maxlen=10_000)
         self._boards_exist = False
         self._boards_checked = -1e9
 
@@ -266,6 +279,9 @@ class LiveHub:
             first = self.queue.get()
             if first is None:
                 return
+            if first is TICK:
+                self._tick()
+                continue
             pending[first.revision] = first
             gap_deadline = time.monotonic() + GAP_WAIT
             while True:  # coalesce whatever arrived while the last push was computed
@@ -277,12 +293,19 @@ class LiveHub:
                     continue
                 if more is None:
                     return
+                if more is TICK:
+                    self.tick_due = True
+                    continue
                 pending[more.revision] = more
             batch = [pending.pop(r) for r in sorted(pending)]
+            started = time.perf_counter()
             try:
                 self.push(batch)
             except Exception:  # never let one bad push stop the TVs
                 log.exception("live push failed")
+            self.timings.append((len(batch), time.perf_counter() - started))
+            if self.tick_due:
+                self._tick()
 
     def _gap(self, pending: dict[int, IngestResult]) -> bool:
         """Whether a batch committed before the queued ones has not been queued yet: concurrent
@@ -301,6 +324,7 @@ class LiveHub:
         if not boards and not playlists:
             return  # nothing to show (e.g. the demo org being seeded); frames catch up when asked
         data = numbers.frame_cache(self.app).apply(batch)  # one catch-up read for the whole batch
+        self._data = data
         revision = max(r.revision for r in batch)
         now = pd.Timestamp.now(tz="UTC")
         for board in boards:
@@ -402,22 +426,32 @@ class LiveHub:
             ids = list(s.exec(select(Playlist.id).where(Playlist.show_match_centre == True)))  # noqa: E712
         if ids:
             payload = self.match_centre_payload(data)
+            self.match_centre_sent = time.monotonic()
             for playlist_id in ids:
                 self._emit("match_centre", payload, to=f"playlist:{playlist_id}")
 
     # ----------------------------------------------------------------------------- the watchdog
 
     def _watch(self) -> None:
-        last_clock = time.monotonic()
+        """Every second: drop revoked TVs, and ask the worker for what is due with the clock (the
+        worker alone reads the frame cache, so that a catch-up never races a push)."""
         while not self.stopped.wait(REVOCATION_CHECK):
             try:
                 self.check_revocations()
-                self._maybe_match_centre()
-                if time.monotonic() - last_clock >= CLOCK_REFRESH:
-                    last_clock = time.monotonic()
-                    self.refresh_clock()
             except Exception:
                 log.exception("live watchdog failed")
+            self.queue.put(TICK)
+
+    def _tick(self) -> None:
+        """In the worker: a match centre that is due, and the clock refresh once a minute."""
+        self.tick_due = False
+        try:
+            self._maybe_match_centre(self._data)
+            if time.monotonic() - self.last_clock >= CLOCK_REFRESH:
+                self.last_clock = time.monotonic()
+                self.refresh_clock()
+        except Exception:
+            log.exception("live clock refresh failed")
 
     def check_revocations(self) -> list[str]:
         """Disconnect the TVs of this process whose token was revoked (by any process)."""
@@ -457,9 +491,10 @@ class LiveHub:
             desk_ids = set().union(*self.desks.values()) if self.desks else set()
         if not playlists and not desk_ids:
             return
-        with self.engine.connect() as conn:
-            revision = data_revision(conn)
-        data = numbers.frames(self.app)
+        # the worker's latest frames (re-reading them here would race the pushes and drop every
+        # kept tally); before the first push, the cache's
+        data = self._data if self._data is not None else numbers.frames(self.app)
+        revision = numbers.frame_cache(self.app).revision
         now = pd.Timestamp.now(tz="UTC")
         boards: dict[int, Board] = {}
         for playlist_id in playlists:

@@ -132,3 +132,97 @@ def test_loading_a_time_window_keeps_only_those_events(engine):
     assert list(window.activities["at"]) == [pd.Timestamp("2026-11-03T10:00:00Z")]
     assert window.touches.empty
     assert len(window.deals) == 1
+
+
+def _call(n: int, rep: str, at: pd.Timestamp, kind: str = "call") -> dict:
+    return {
+        "type": "activity",
+        "source": "t",
+        "id": f"live{n}",
+        "rep": rep,
+        "kind": kind,
+        "outcome": "connected" if kind == "call" else None,
+        "at": at.isoformat(),
+    }
+
+
+def test_the_cache_knows_which_rows_a_later_snapshot_appended(engine):
+    ingest(engine, BATCH)
+    cache = FrameCache(engine)
+    first = cache.frames()
+    second = cache.apply(ingest(engine, LATER))
+    third = cache.apply(ingest(engine, [_call(1, "ann@acme.no", pd.Timestamp("2026-11-04T09:00Z"))]))
+    assert cache.appended(first.activities, third.activities)["at"].tolist() == [
+        pd.Timestamp("2026-11-03T10:00:00Z"),
+        pd.Timestamp("2026-11-04T09:00:00Z"),
+    ]
+    assert cache.appended(second.activities, second.activities).empty
+    assert cache.appended(third.activities, first.activities) is None  # not a descendant
+    assert cache.appended(load_frames(engine).activities, third.activities) is None  # another load
+
+
+def test_live_activity_numbers_are_brought_forward_and_equal_a_full_recount(app, engine, monkeypatch):
+    """After the first computation, batches of activities are added to the kept tally (no pass over
+    history) and the numbers always equal match_stats on a fresh load; a future-dated activity
+    counts once it is due, and a rep change recomputes in full."""
+    from metrics import match_stats
+    from scoreboard import numbers
+
+    ingest(engine, BATCH + LATER)
+    full_runs = []
+    real = numbers.match_stats
+    monkeypatch.setattr(numbers, "match_stats", lambda *a, **k: full_runs.append(1) or real(*a, **k))
+    t0 = pd.Timestamp("2026-11-04T09:00Z")
+
+    def check(now: pd.Timestamp) -> pd.DataFrame:
+        with app.app_context():
+            cal = numbers.calendar()
+            week = cal.week(now)
+            got = numbers.stats_for(week, now=now, families=("activity",))
+            fresh = load_frames(engine)
+            expected = match_stats(
+                week,
+                reps=fresh.reps,
+                activities=fresh.activities,
+                now=now,
+                calendar=cal,
+                families=("activity",),
+            )
+        pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+        return got
+
+    cache = numbers.frame_cache(app)
+    cache.frames()
+    check(t0)
+    assert len(full_runs) == 1
+    for n in range(2, 6):
+        cache.apply(ingest(engine, [_call(n, "ann@acme.no", t0 + pd.Timedelta(minutes=n))]))
+        got = check(t0 + pd.Timedelta(minutes=n, seconds=30))
+    assert len(full_runs) == 1  # four batches, no recount
+    assert got.iloc[0]["connects"] == 1 + 4  # a1 plus the four live calls (LATER's is last week)
+
+    # a meeting booked for later in the day: not counted yet, and the tally must not miss it later
+    later = t0 + pd.Timedelta(hours=3)
+    cache.apply(ingest(engine, [_call(10, "ann@acme.no", later, kind="meeting")]))
+    assert check(t0 + pd.Timedelta(minutes=10)).iloc[0]["meetings_booked"] == 0
+    cache.apply(ingest(engine, [_call(11, "ann@acme.no", t0 + pd.Timedelta(minutes=11))]))
+    assert check(later + pd.Timedelta(minutes=1)).iloc[0]["meetings_booked"] == 1
+
+    runs = len(full_runs)
+    cache.apply(
+        ingest(
+            engine,
+            [
+                {
+                    "type": "rep",
+                    "source": "t",
+                    "id": "bo",
+                    "email": "bo@acme.no",
+                    "name": "Bo",
+                    "team": "North",
+                }
+            ],
+        )
+    )
+    check(later + pd.Timedelta(minutes=2))
+    assert len(full_runs) == runs + 1  # the reps changed: counted again in full
