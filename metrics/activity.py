@@ -116,12 +116,17 @@ def _activity_counts(
     connects = np.bincount(rows[keep & connected], minlength=len(squad))
     calls = data["activities_call"]
     data["connects"] = connects
-    with np.errstate(invalid="ignore", divide="ignore"):
-        data["connect_rate"] = np.where(calls > 0, connects / np.maximum(calls, 1), np.nan)
+    data["connect_rate"] = _connect_rate(connects, calls)
     data["connect_rate_n"] = calls
     data["meetings_booked"] = data["activities_meeting"] + data["activities_demo"]
     data["content_shares"] = data["activities_content_share"]
     return data
+
+
+def _connect_rate(connects: np.ndarray, calls: np.ndarray) -> np.ndarray:
+    """``connects / calls``, NaN without calls."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return np.where(calls > 0, connects / np.maximum(calls, 1), np.nan)
 
 
 def speed_to_lead(

@@ -636,10 +636,7 @@ def _remember(frame: pd.DataFrame, contract: str, check_values: bool) -> None:
             if hit is not None and hit[0]() is None:
                 del _VALIDATED[key]
 
-    try:
-        ref = weakref.ref(frame, forget)
-    except TypeError:  # pragma: no cover - DataFrames support weak references
-        return
+    ref = weakref.ref(frame, forget)
     with _VALIDATED_LOCK:
         hit = _VALIDATED.get(key)
         if hit is not None and hit[0]() is frame and hit[1] == contract and hit[2] and not check_values:

@@ -15,7 +15,7 @@ from types import MappingProxyType
 import numpy as np
 import pandas as pd
 
-from metrics.activity import _activity_counts, _activity_stats, _speed_to_lead
+from metrics.activity import _activity_counts, _activity_stats, _connect_rate, _speed_to_lead
 from metrics.frames import ACTIVITY_KINDS, empty, validate
 from metrics.periods import OrgCalendar, Period
 from metrics.pipeline import (
@@ -315,14 +315,10 @@ def match_stats(
 
     days = squad.days_played(period, asof)
     stats["working_days"] = days
-    with np.errstate(invalid="ignore", divide="ignore"):
-        safe = np.where(days > 0, days, 1).astype("float64")
-        for column in PER_DAY:
-            if column not in stats.columns:
-                continue
-            stats[f"{column}_per_day"] = np.where(
-                days > 0, stats[column].to_numpy(dtype="float64") / safe, np.nan
-            )
+    for column, rate in _per_day(
+        {c: stats[c].to_numpy(dtype="float64") for c in PER_DAY if c in stats.columns}, days
+    ):
+        stats[f"{column}_per_day"] = rate
 
     if "wins" in stats.columns:
         counts = pd.DataFrame({"wins": stats["wins"], "closed": stats["win_rate_n"]})
@@ -355,6 +351,13 @@ def match_stats(
         out = out.loc[out.index.isin(wanted)]
     out.attrs.update({"period": period.label, "start": start, "asof": asof, "by": by})
     return out
+
+
+def _per_day(counts: Mapping[str, np.ndarray], days: np.ndarray) -> Iterable[tuple[str, np.ndarray]]:
+    """``(count, count / days)`` for each count, NaN where no working day was played."""
+    safe = np.where(days > 0, days, 1).astype("float64")
+    for column, values in counts.items():
+        yield column, np.where(days > 0, np.asarray(values, dtype="float64") / safe, np.nan)
 
 
 #: Columns of the activity family that are sums over activities (so they add up across rows).
@@ -438,17 +441,16 @@ def add_activities(
         if column in plain.columns:
             updates[column] = plain[column].to_numpy() + delta[column][rows]
     if "connect_rate" in plain.columns:
-        calls = updates["connect_rate_n"].astype("float64")
-        with np.errstate(invalid="ignore", divide="ignore"):
-            updates["connect_rate"] = np.where(calls > 0, updates["connects"] / np.maximum(calls, 1), np.nan)
+        updates["connect_rate"] = _connect_rate(updates["connects"], updates["connect_rate_n"])
     days = squad.days_played(period, asof)[rows]
     updates["working_days"] = days
-    with np.errstate(invalid="ignore", divide="ignore"):
-        safe = np.where(days > 0, days, 1).astype("float64")
-        for column in PER_DAY:
-            if f"{column}_per_day" in plain.columns:
-                count = updates[column] if column in updates else plain[column].to_numpy()
-                updates[f"{column}_per_day"] = np.where(days > 0, count.astype("float64") / safe, np.nan)
+    counts = {
+        c: updates[c] if c in updates else plain[c].to_numpy()
+        for c in PER_DAY
+        if f"{c}_per_day" in plain.columns
+    }
+    for column, rate in _per_day(counts, days):
+        updates[f"{column}_per_day"] = rate
     out = pd.DataFrame(
         {c: updates[c] if c in updates else plain[c].array for c in plain.columns}, index=plain.index
     )

@@ -255,7 +255,7 @@ def board_state(
         stats = numbers.stats_for(
             cal.period(board.period, at), by=by, now=at, data=inputs, app=app, families=stat.families
         )
-        scoped = _scoped(stats, board, inputs, audience, by)
+        scoped = _scoped(app, stats, board, inputs, audience, by)
         scoped.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
         return scoped
 
@@ -332,32 +332,17 @@ def _rank(
     )
 
 
-def _scoped(stats: pd.DataFrame, board: Board, data: Frames, audience: str, by: str) -> pd.DataFrame:
-    """Rows in the board's scope: active reps (or teams of them), minus TV opt-outs on a TV."""
-    return stats.loc[stats.index.isin(_scope_ids(board, data.reps, audience, by))]
-
-
-_SCOPES: OrderedDict[Any, tuple[pd.DataFrame, np.ndarray]] = OrderedDict()
-_SCOPES_LOCK = threading.Lock()
+def _scoped(
+    app: Flask, stats: pd.DataFrame, board: Board, data: Frames, audience: str, by: str
+) -> pd.DataFrame:
+    """Rows in the board's scope: active reps (or teams of them), minus TV opt-outs on a TV (the
+    ids are memoised per reps frame: boards are computed after every batch, reps rarely change)."""
+    key = (board.scope, board.team_id, board.role, audience, by)
+    ids = _by_frames(app, "scope", (data.reps,), key, lambda: _scope_ids(board, data.reps, audience, by))
+    return stats.loc[stats.index.isin(ids)]
 
 
 def _scope_ids(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.ndarray:
-    """The rep (or team) ids in the board's scope, memoised per reps frame (boards are computed
-    after every batch; the reps rarely change)."""
-    key = (id(reps), board.scope, board.team_id, board.role, audience, by)
-    with _SCOPES_LOCK:
-        hit = _SCOPES.get(key)
-    if hit is not None and hit[0] is reps:
-        return hit[1]
-    ids = _scope_ids_of(board, reps, audience, by)
-    with _SCOPES_LOCK:
-        _SCOPES[key] = (reps, ids)
-        while len(_SCOPES) > 256:
-            _SCOPES.popitem(last=False)
-    return ids
-
-
-def _scope_ids_of(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.ndarray:
     keep = reps["active"].to_numpy(dtype=bool) & (reps["role"] != "admin").to_numpy()
     if board.scope == "team" and board.team_id is not None:
         keep &= (reps["team_id"] == board.team_id).to_numpy(dtype=bool, na_value=False)
@@ -498,23 +483,32 @@ def _reference_cache(app: Flask) -> _TTLCache:
     return app.extensions.setdefault("matchday.board_refs", _TTLCache(REFERENCE_TTL))  # type: ignore[no-any-return]
 
 
+def _by_frames(app: Flask, name: str, frames: tuple[Any, ...], key: Any, compute: Any, size: int = 64) -> Any:
+    """``compute()`` memoised per ``key`` and the identity of ``frames`` (frames are immutable, so
+    the same objects give the same result; the entry holds them so their ids are not reused)."""
+    lock, memo = app.extensions.setdefault(f"matchday.by_frames.{name}", (threading.Lock(), OrderedDict()))
+    full = (key, tuple(id(f) for f in frames))
+    with lock:
+        hit = memo.get(full)
+    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
+        return hit[1]
+    value = compute()
+    with lock:
+        memo[full] = (frames, value)
+        while len(memo) > size:
+            memo.popitem(last=False)
+    return value
+
+
 def _inputs(app: Flask, data: Frames, keep: tuple[str, ...]) -> Frames:
     """``data`` with every frame the stat does not read left empty (one object per snapshot and
     input set, so :func:`~scoreboard.numbers.stats_for` memoises across boards and pushes)."""
-    lock, memo = app.extensions.setdefault("matchday.board_inputs", (threading.Lock(), OrderedDict()))
-    key = (id(data), keep)
-    with lock:
-        hit = memo.get(key)
-        if hit is not None and hit[0] is data:
-            return hit[1]  # type: ignore[no-any-return]
-    reduced = replace(
-        data, **{f.name: _empty(f.name) for f in fields(Frames) if f.name not in (*keep, "reps", "content")}
-    )
-    with lock:
-        memo[key] = (data, reduced)
-        while len(memo) > 32:
-            memo.popitem(last=False)
-    return reduced
+
+    def reduced() -> Frames:
+        dropped = {f.name: _empty(f.name) for f in fields(Frames) if f.name not in (*keep, "reps", "content")}
+        return replace(data, **dropped)
+
+    return _by_frames(app, "inputs", (data,), keep, reduced, size=32)  # type: ignore[no-any-return]
 
 
 _EMPTY: dict[str, pd.DataFrame] = {}
@@ -617,24 +611,20 @@ def match_centre(
 
 def _meeting_plan(app: Flask, data: Frames, day: Any) -> pd.DataFrame:
     """Today's meeting goals per team (the ``quota`` column), memoised per goals and reps."""
-    key = (day, id(data.goals), id(data.reps))
-    cache = _reference_cache(app)
-    hit = cache.get(("meeting_plan", key))
-    if hit is not None and hit[0] is data.goals and hit[1] is data.reps:
-        return hit[2]  # type: ignore[no-any-return]
-    reps = data.reps[data.reps["active"].to_numpy(dtype=bool)]
-    plan = quota_stats(
-        _empty("deals"),
-        data.goals,
-        day,
-        reps=reps,
-        now=None,
-        by="team",
-        metric="meetings_booked",
-        activities=_empty("activities"),  # the plan does not depend on what was done
-    )
-    cache.put(("meeting_plan", key), (data.goals, data.reps, plan))
-    return plan
+
+    def plan() -> pd.DataFrame:
+        return quota_stats(
+            _empty("deals"),
+            data.goals,
+            day,
+            reps=data.reps[data.reps["active"].to_numpy(dtype=bool)],
+            now=None,
+            by="team",
+            metric="meetings_booked",
+            activities=_empty("activities"),  # the plan does not depend on what was done
+        )
+
+    return _by_frames(app, "meeting_plan", (data.goals, data.reps), day, plan)  # type: ignore[no-any-return]
 
 
 def _share(value: float, plan: float) -> int:

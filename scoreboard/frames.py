@@ -145,8 +145,8 @@ class FrameCache:
         self._frames: Frames | None = None
         self._revision = -1
         self._last: dict[str, int] = {}
-        # id(frame) -> (frame, the frame it extends): growing frames made by appending rows
-        # (the frame, the frame it extends, the validated rows added, the frame's name)
+        # growing frames made by appending rows, by id: (the frame, the frame it extends, the
+        # validated rows added, the frame's name)
         self._grown: OrderedDict[
             int, tuple[weakref.ref[pd.DataFrame], weakref.ref[pd.DataFrame], pd.DataFrame, str]
         ] = OrderedDict()
@@ -158,20 +158,19 @@ class FrameCache:
         Callers that computed something from ``old`` can bring it forward from these rows alone.
         """
         parts: list[pd.DataFrame] = []  # the rows each step added, newest first
-        names: list[str] = []
+        name = ""
         current: pd.DataFrame | None = new
         while current is not old:
             hit = self._grown.get(id(current))
             if hit is None or hit[0]() is not current or len(parts) > len(self._grown):
                 return None
+            current, name = hit[1](), hit[3]
             parts.append(hit[2])
-            names.append(hit[3])
-            current = hit[1]()
             if current is None:
                 return None
         if not parts:
             return new.iloc[:0]
-        return parts[0] if len(parts) == 1 else concat(parts[::-1], names[0])
+        return parts[0] if len(parts) == 1 else concat(parts[::-1], name)
 
     def _record_growth(self, old: pd.DataFrame, new: pd.DataFrame, part: pd.DataFrame, name: str) -> None:
         if new is old:
@@ -249,7 +248,7 @@ class FrameCache:
                 if current[name] is None:
                     current[name] = new
                 else:
-                    grown = _concat(current[name], new, name)
+                    grown = concat([current[name], new], name)  # validated parts: dtypes only
                     self._record_growth(current[name], grown, new, name)
                     current[name] = grown
             if self._frames is not None:
@@ -279,8 +278,3 @@ def _merge(results: list[IngestResult]) -> IngestResult:
         merged.deal_ids |= r.deal_ids
         merged.created_reps += r.created_reps
     return merged
-
-
-def _concat(old: pd.DataFrame, new: pd.DataFrame, name: str) -> pd.DataFrame:
-    # Both parts are validated; new rows have larger ids, so this checks dtypes only.
-    return concat([old, new], name)

@@ -79,16 +79,29 @@ def stats_for(
         if key in memo:
             memo.move_to_end(key)
             return memo[key][1]
-    tally_key = (key[0], key[1], key[2], key[5])
-    if _tallied(options):
-        result = _bring_forward(app, tally_key, period, by, now, data)
-        if result is not None:
-            with lock:
-                memo[key] = (data, result)
-                while len(memo) > MEMO_SIZE:
-                    memo.popitem(last=False)
-            return result
-    result = match_stats(
+    tally_key = (key[0], key[1], key[2], key[5]) if _tallied(options) else None
+    result = None if tally_key is None else _bring_forward(app, tally_key, period, by, now, data)
+    if result is None:
+        result = _full(app, period, by, now, rep_ids, data, options)
+        if tally_key is not None:
+            _keep_tally(app, tally_key, data, result)
+    with lock:
+        memo[key] = (data, result)  # holding ``data`` keeps its id() from being reused
+        while len(memo) > MEMO_SIZE:
+            memo.popitem(last=False)
+    return result
+
+
+def _full(
+    app: Flask,
+    period: Period,
+    by: str,
+    now: pd.Timestamp,
+    rep_ids: Iterable[int] | None,
+    data: Frames,
+    options: dict[str, Any],
+) -> pd.DataFrame:
+    return match_stats(
         period,
         reps=data.reps,
         activities=data.activities,
@@ -105,13 +118,6 @@ def stats_for(
         calendar=calendar(app),
         **options,
     )
-    with lock:
-        memo[key] = (data, result)  # holding ``data`` keeps its id() from being reused
-        while len(memo) > MEMO_SIZE:
-            memo.popitem(last=False)
-    if _tallied(options):
-        _keep_tally(app, tally_key, data, result, now)
-    return result
 
 
 # ------------------------------------------------------------------------------------- tallies
@@ -165,17 +171,16 @@ def _bring_forward(
     return result
 
 
-def _keep_tally(app: Flask, key: Any, data: Frames, result: pd.DataFrame, now: pd.Timestamp) -> None:
+def _keep_tally(app: Flask, key: Any, data: Frames, result: pd.DataFrame) -> None:
     asof = result.attrs.get("asof")
     if asof is None:
         return
+    latest = _latest(data.activities, None)
     lock, tallies = _tallies(app)
     with lock:
         old = tallies.get(key)
         if old is not None and old.asof > asof:
             return  # a replay of an earlier moment (e.g. a movement reference): keep the live one
-    latest = _latest(data.activities, None)
-    with lock:
         tallies[key] = _Tally(data, result, asof, latest)
         tallies.move_to_end(key)
         while len(tallies) > MEMO_SIZE:

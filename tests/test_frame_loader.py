@@ -134,7 +134,7 @@ def test_loading_a_time_window_keeps_only_those_events(engine):
     assert len(window.deals) == 1
 
 
-def _call(n: int, rep: str, at: pd.Timestamp, kind: str = "call") -> dict:
+def _activity(n: int, rep: str, at: pd.Timestamp, kind: str = "call") -> dict:
     return {
         "type": "activity",
         "source": "t",
@@ -151,7 +151,7 @@ def test_the_cache_knows_which_rows_a_later_snapshot_appended(engine):
     cache = FrameCache(engine)
     first = cache.frames()
     second = cache.apply(ingest(engine, LATER))
-    third = cache.apply(ingest(engine, [_call(1, "ann@acme.no", pd.Timestamp("2026-11-04T09:00Z"))]))
+    third = cache.apply(ingest(engine, [_activity(1, "ann@acme.no", pd.Timestamp("2026-11-04T09:00Z"))]))
     assert cache.appended(first.activities, third.activities)["at"].tolist() == [
         pd.Timestamp("2026-11-03T10:00:00Z"),
         pd.Timestamp("2026-11-04T09:00:00Z"),
@@ -196,16 +196,16 @@ def test_live_activity_numbers_are_brought_forward_and_equal_a_full_recount(app,
     check(t0)
     assert len(full_runs) == 1
     for n in range(2, 6):
-        cache.apply(ingest(engine, [_call(n, "ann@acme.no", t0 + pd.Timedelta(minutes=n))]))
+        cache.apply(ingest(engine, [_activity(n, "ann@acme.no", t0 + pd.Timedelta(minutes=n))]))
         got = check(t0 + pd.Timedelta(minutes=n, seconds=30))
     assert len(full_runs) == 1  # four batches, no recount
     assert got.iloc[0]["connects"] == 1 + 4  # a1 plus the four live calls (LATER's is last week)
 
     # a meeting booked for later in the day: not counted yet, and the tally must not miss it later
     later = t0 + pd.Timedelta(hours=3)
-    cache.apply(ingest(engine, [_call(10, "ann@acme.no", later, kind="meeting")]))
+    cache.apply(ingest(engine, [_activity(10, "ann@acme.no", later, kind="meeting")]))
     assert check(t0 + pd.Timedelta(minutes=10)).iloc[0]["meetings_booked"] == 0
-    cache.apply(ingest(engine, [_call(11, "ann@acme.no", t0 + pd.Timedelta(minutes=11))]))
+    cache.apply(ingest(engine, [_activity(11, "ann@acme.no", t0 + pd.Timedelta(minutes=11))]))
     assert check(later + pd.Timedelta(minutes=1)).iloc[0]["meetings_booked"] == 1
 
     runs = len(full_runs)
