@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from pathlib import Path
 from typing import Any
@@ -44,6 +45,9 @@ def tv(sqlite_app: Any, serve: Any, chromium: Any) -> Any:
         "reps": reps,
     }
     context.close()
+
+
+_CUT_LINK = re.compile(r"WebSocket connection to '[^']*' failed: ")
 
 
 def _poll(page: Any, script: str, expected: Any, timeout: float) -> Any:
@@ -131,12 +135,17 @@ def test_tv_says_reconnecting_when_the_link_drops_and_recovers(tv: Any, screensh
     page = tv["page"]
     page.goto(tv["url"])
     _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 5)
+    assert page.errors == []
     page.evaluate("window.MatchdayLive.socket.io.engine.close()")  # the network drops
     # the browser reports the close once the server answers the closing handshake: a loaded
     # machine (the whole suite on 2 cores) can take a few seconds
     _poll(page, "document.querySelector('[data-live-status]').textContent", "reconnecting…", 5)
     screenshot(page, "tv-reconnecting")
     _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 10)
+    # A frame the server sent as the link was cut makes Chromium log "WebSocket connection to
+    # '…' failed: Data frame received after close": the browser's word on the drop this test
+    # made, not a fault of the page. Anything else logged while the link was down is.
+    page.errors[:] = [e for e in page.errors if not _CUT_LINK.match(e)]
     # Show the match centre slide and save it too.
     page.evaluate(
         "document.querySelectorAll('.slide').forEach(s => s.classList.toggle('is-active', s.dataset.slide === 'match-centre'))"
