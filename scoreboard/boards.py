@@ -255,9 +255,7 @@ def board_state(
         stats = numbers.stats_for(
             cal.period(board.period, at), by=by, now=at, data=inputs, app=app, families=stat.families
         )
-        scoped = _scoped(app, stats, board, inputs, audience, by)
-        scoped.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
-        return scoped
+        return _scoped(app, stats, board, stat, inputs, audience, by)
 
     stats = scoped_stats(now)
     ref_at, ref_label = _reference(board, now, cal)
@@ -270,14 +268,12 @@ def board_state(
     if reference is None:
         table = table.assign(movement=pd.array([pd.NA] * len(table), dtype="Int64"))
 
-    ranked_rows = table[table["qualified"]]
-    top = ranked_rows.iloc[: max(board.top_n, 0)]
-    rows = [_row(r, stats, board, stat, by, app) for r in top.itertuples(index=False)]
+    qualified = table["qualified"].to_numpy(dtype=bool)
+    shown = np.flatnonzero(qualified)[: max(board.top_n, 0)]
+    rows = _rows(table, shown, stats, board, stat, by, app)
     unranked = []
     if audience == "desk":
-        unranked = [
-            _row(r, stats, board, stat, by, app) for r in table[~table["qualified"]].itertuples(index=False)
-        ]
+        unranked = _rows(table, np.flatnonzero(~qualified), stats, board, stat, by, app)
     return {
         "board": board.id,
         "title": board.title,
@@ -333,13 +329,32 @@ def _rank(
 
 
 def _scoped(
-    app: Flask, stats: pd.DataFrame, board: Board, data: Frames, audience: str, by: str
+    app: Flask, stats: pd.DataFrame, board: Board, stat: Stat, data: Frames, audience: str, by: str
 ) -> pd.DataFrame:
-    """Rows in the board's scope: active reps (or teams of them), minus TV opt-outs on a TV (the
-    ids are memoised per reps frame: boards are computed after every batch, reps rarely change)."""
+    """The columns the board shows, for the rows in its scope: active reps (or teams of them),
+    minus TV opt-outs on a TV (the rows are memoised per reps frame and stats index: boards are
+    computed after every batch, reps rarely change)."""
     key = (board.scope, board.team_id, board.role, audience, by)
     ids = _by_frames(app, "scope", (data.reps,), key, lambda: _scope_ids(board, data.reps, audience, by))
-    return stats.loc[stats.index.isin(ids)]
+    columns = _columns(stat, board, by)
+    plain = stats.copy(deep=False)
+    plain.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
+    keep = plain.index.isin(ids)
+    scoped = pd.DataFrame(
+        {c: plain[c].to_numpy()[keep] if c in plain.columns else None for c in columns},
+        index=plain.index[keep],
+    )
+    return scoped
+
+
+def _columns(stat: Stat, board: Board, by: str) -> list[str]:
+    """The stats columns a board reads: name, value(s), sample, and what its rows show."""
+    columns = ["team"] if by == "team" else ["name", "team", "team_id"]
+    columns += list(stat.value) if isinstance(stat.value, tuple) else [stat.value]
+    columns.append(stat.sample)
+    if board.kind == "league":
+        columns += ["form", "form_points", "pace", "reps"]
+    return list(dict.fromkeys(columns))
 
 
 def _scope_ids(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.ndarray:
@@ -355,45 +370,69 @@ def _scope_ids(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.n
     return reps.loc[keep, "rep_id"].to_numpy(dtype="int64")
 
 
-def _row(r: Any, stats: pd.DataFrame, board: Board, stat: Stat, by: str, app: Flask) -> dict[str, Any]:
-    source = stats.loc[r.id]
-    value = _num(r.value)
-    row: dict[str, Any] = {
-        "rank": None if pd.isna(r.rank) else int(r.rank),
-        "position": int(r.position),
-        "id": int(r.id),
-        "name": str(r.name) if not pd.isna(r.name) else "",
-        "value": value,
-        "display": display(value, stat.unit, app),
-        "n": _num(r.n) if stat.sample != "pace" else None,
-        "movement": None if pd.isna(r.movement) else int(r.movement),
-        "new": bool(r.new),
-        "qualified": bool(r.qualified),
-    }
-    if by == "rep":
-        row["team"] = str(source["team"]) if not pd.isna(source["team"]) else ""
-    if isinstance(stat.value, tuple):
-        row["raw"] = _num(r.raw)
-        row["interval"] = [_num(r.lo), _num(r.hi)]
-        row["raw_display"] = f"{int(source[stat.value[0]])}/{int(source[stat.value[1]])}"
-    if board.kind == "league":
-        form = [c for c in str(source["form"]) if c in "WDL-"]
-        row.update(
-            played=sum(c != "-" for c in form),
-            w=form.count("W"),
-            d=form.count("D"),
-            l=form.count("L"),
-            points=int(source["form_points"]),
-            pace=_num(source["pace"]),
-            pace_display=display(_num(source["pace"]), "money", app, signed=True),
-            form=form,
-            reps=int(source["reps"]),
-        )
-    return row
+def _rows(
+    table: pd.DataFrame,
+    at: np.ndarray,
+    stats: pd.DataFrame,
+    board: Board,
+    stat: Stat,
+    by: str,
+    app: Flask,
+) -> list[dict[str, Any]]:
+    """The payload rows for the rows of ``table`` (a :func:`metrics.rank_board` board) at
+    positions ``at``, with what they show from ``stats`` (read column by column, not row by row)."""
+    if not len(at):
+        return []
+    col = {c: table[c].to_numpy(dtype=object, na_value=None)[at].tolist() for c in table.columns}
+    source = stats.loc[col["id"]]
+    src = {c: source[c].to_numpy(dtype=object).tolist() for c in source.columns}
+    rows = []
+    for i in range(len(at)):
+        value = _num(col["value"][i])
+        name = col["name"][i]
+        row: dict[str, Any] = {
+            "rank": None if col["rank"][i] is None else int(col["rank"][i]),
+            "position": int(col["position"][i]),
+            "id": int(col["id"][i]),
+            "name": "" if _missing(name) else str(name),
+            "value": value,
+            "display": display(value, stat.unit, app),
+            "n": _num(col["n"][i]) if stat.sample != "pace" else None,
+            "movement": None if col["movement"][i] is None else int(col["movement"][i]),
+            "new": bool(col["new"][i]),
+            "qualified": bool(col["qualified"][i]),
+        }
+        if by == "rep":
+            team = src["team"][i]
+            row["team"] = "" if _missing(team) else str(team)
+        if isinstance(stat.value, tuple):
+            row["raw"] = _num(col["raw"][i])
+            row["interval"] = [_num(col["lo"][i]), _num(col["hi"][i])]
+            row["raw_display"] = f"{int(src[stat.value[0]][i])}/{int(src[stat.value[1]][i])}"
+        if board.kind == "league":
+            form = [c for c in str(src["form"][i]) if c in "WDL-"]
+            pace = _num(src["pace"][i])
+            row.update(
+                played=sum(c != "-" for c in form),
+                w=form.count("W"),
+                d=form.count("D"),
+                l=form.count("L"),
+                points=int(src["form_points"][i]),
+                pace=pace,
+                pace_display=display(pace, "money", app, signed=True),
+                form=form,
+                reps=int(src["reps"][i]),
+            )
+        rows.append(row)
+    return rows
+
+
+def _missing(v: Any) -> bool:
+    return v is None or v is pd.NA or (isinstance(v, float) and math.isnan(v))
 
 
 def _num(v: Any) -> float | None:
-    if v is None or pd.isna(v):
+    if _missing(v):
         return None
     v = float(v)
     return None if math.isinf(v) else v
