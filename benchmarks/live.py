@@ -3,7 +3,9 @@
     .venv/bin/python benchmarks/live.py [--clients 50] [--rate 100] [--seconds 60] [--reps 24]
 
 Seeds the demo org into a fresh SQLite instance, serves it in a separate process (werkzeug, threaded,
-like ``python app.py``) and connects ``--clients`` python-socketio clients with a display token for
+like ``python app.py``: pushes computed in its push process, at most one per 50 ms; the environment
+variables ``MATCHDAY_LIVE_PROCESS=0`` and ``MATCHDAY_LIVE_PUSH_INTERVAL=<seconds>`` change that for a
+comparison) and connects ``--clients`` python-socketio clients with a display token for
 the "Sales floor" playlist. Poster threads send one meeting (an activity) per request to
 ``POST /api/v1/events``; each meeting changes the "Meetings this week" board (its top N is set to
 every rep shown on TV, and only those reps book meetings). For every event and
@@ -52,9 +54,17 @@ def serve(database_url: str, instance: str) -> None:
 
     logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one line per request is noise here
     app = create_app(
-        {"DATABASE_URL": database_url, "INSTANCE_PATH": instance, "DEMO": False, "SIMULATOR": False}
+        {
+            "DATABASE_URL": database_url,
+            "INSTANCE_PATH": instance,
+            "DEMO": False,
+            "SIMULATOR": False,
+            "LIVE_PROCESS": os.environ.get("MATCHDAY_LIVE_PROCESS", "1") == "1",  # as ``python app.py``
+            "LIVE_PUSH_INTERVAL": float(os.environ.get("MATCHDAY_LIVE_PUSH_INTERVAL", "0.05")),
+        }
     )
     hub = hub_for(app)
+    hub._start()  # as ``python app.py`` does on the first connect: the push process starts now
 
     def ping() -> None:
         while True:

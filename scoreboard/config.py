@@ -38,6 +38,12 @@ DEFAULTS: dict[str, Any] = {
     # Web server (``python app.py``).
     "HOST": "127.0.0.1",
     "PORT": 5000,
+    # Compute live pushes in a child process, so the web process's threads (HTTP, Socket.IO) do not
+    # wait for board computation: None = on when serving with ``python app.py``, off otherwise.
+    "LIVE_PROCESS": None,
+    # At least this many seconds from one push's start to the next: what arrives meanwhile goes out
+    # in one push (a TV gains nothing from more than a few updates a second; a burst stays cheap).
+    "LIVE_PUSH_INTERVAL": 0.05,
     # Flask-SocketIO message queue for several server processes, e.g. ``redis://127.0.0.1:6379/0``.
     "SOCKETIO_MESSAGE_QUEUE": None,
     # Ingest API limits.

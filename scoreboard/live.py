@@ -35,6 +35,12 @@ Boards of activity counts are not recounted per batch: :func:`scoreboard.numbers
 the last numbers and adds the batch's new rows (:func:`metrics.add_activities`); deal boards and the
 match centre's deal half stay memoised until a deal or goal changes.
 
+With ``LIVE_PROCESS`` (on when serving with ``python app.py``) that worker runs in a child process
+(:class:`_ChildHub`, its own app, frames and memos): the web process sends it each committed batch and
+the rooms that have clients, and emits what it sends back. pandas then never holds the web process's
+GIL while its threads parse requests, commit batches and write WebSocket frames. ``LIVE_PUSH_INTERVAL``
+spaces pushes (what arrives meanwhile goes out in one push).
+
 A watchdog thread disconnects TVs whose token was revoked (in any process, e.g. by the CLI) within a
 second or two, and every second asks the worker (a ``TICK`` in its queue) for what is due with the
 clock: the match centre, and a refresh of all boards once a minute (pace, periods). Only the worker
@@ -44,6 +50,8 @@ reads the frame cache, so a refresh never races a push.
 from __future__ import annotations
 
 import logging
+import multiprocessing
+import pickle
 import queue
 import threading
 import time
@@ -129,6 +137,8 @@ class LiveHub:
         self.timings: deque[tuple[int, float]] = deque(maxlen=10_000)
         self._boards_exist = False
         self._boards_checked = -1e9
+        self._child: _ChildLink | None = None  # the push process (``LIVE_PROCESS``)
+        self._rooms_sent: frozenset[str] | None = None
 
     # ------------------------------------------------------------------------- socket handlers
 
@@ -162,12 +172,14 @@ class LiveHub:
                     self._emit("match_centre", self.match_centre_payload(), to=sid)
                 for item in list(self.ticker):
                     self._emit("ticker", item, to=sid)
+                self._sync_rooms()
                 return
             if not current_user.is_authenticated:
                 raise Refused("login required")
             ids = [int(i) for i in auth.get("boards", []) if str(i).isdigit()]
             self._join_desk(sid, ids)
             self._join_cards(sid, [int(i) for i in auth.get("cards", []) if str(i).isdigit()])
+            self._sync_rooms()
 
     def on_subscribe(self, sid: str, data: Any = None) -> dict[str, Any]:
         """A desk page asks for more boards (``{"boards": [ids]}``); answers with the ids joined."""
@@ -176,7 +188,9 @@ class LiveHub:
         with self.app.request_context(environ):
             if sid in self.displays or not current_user.is_authenticated:
                 return {"boards": []}
-            return {"boards": self._join_desk(sid, ids)}
+            joined = self._join_desk(sid, ids)
+            self._sync_rooms()
+            return {"boards": joined}
 
     def on_disconnect(self, sid: str, reason: Any = None) -> None:
         """A client went away (closed, network drop, or disconnected by the server)."""
@@ -249,7 +263,10 @@ class LiveHub:
         if not result.types_changed or not self._has_boards():
             return
         self._start()
-        self.queue.put(result)
+        if self._child is not None:
+            self._child.send(("batch", result))
+        else:
+            self.queue.put(result)
 
     def _has_boards(self) -> bool:
         """Whether any board or playlist exists (checked at most every 2 s): without them there is
@@ -264,14 +281,25 @@ class LiveHub:
     def _start(self) -> None:
         with self.lock:
             if self._worker is None:
-                self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
-                self._worker.start()
+                if self.app.config.get("LIVE_PROCESS"):
+                    self._child = _ChildLink(self)
+                    self._worker = self._child.reader
+                else:
+                    self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
+                    self._worker.start()
                 self._watchdog = threading.Thread(target=self._watch, name="matchday-live-watch", daemon=True)
                 self._watchdog.start()
 
     def stop(self) -> None:
         self.stopped.set()
         self.queue.put(None)
+        if self._child is not None:
+            self._child.stop()
+
+    def wait_ready(self, timeout: float = 60.0) -> bool:
+        """Start the worker (or the push process) now; True once it is ready to push."""
+        self._start()
+        return self._child is None or self._child.ready.wait(timeout)
 
     def _work(self) -> None:
         pending: dict[int, IngestResult] = {}
@@ -303,9 +331,16 @@ class LiveHub:
                 self.push(batch)
             except Exception:  # never let one bad push stop the TVs
                 log.exception("live push failed")
-            self.timings.append((len(batch), time.perf_counter() - started))
+            elapsed = time.perf_counter() - started
+            self._timed(len(batch), elapsed)
+            pause = float(self.app.config.get("LIVE_PUSH_INTERVAL") or 0) - elapsed
+            if pause > 0 and self.stopped.wait(pause):  # what arrives meanwhile goes in one push
+                return
             if self.tick_due:
                 self._tick()
+
+    def _timed(self, batches: int, seconds: float) -> None:
+        self.timings.append((batches, seconds))
 
     def _gap(self, pending: dict[int, IngestResult]) -> bool:
         """Whether a batch committed before the queued ones has not been queued yet: concurrent
@@ -438,9 +473,11 @@ class LiveHub:
         while not self.stopped.wait(REVOCATION_CHECK):
             try:
                 self.check_revocations()
+                self._sync_rooms()  # e.g. after disconnects
             except Exception:
                 log.exception("live watchdog failed")
-            self.queue.put(TICK)
+            if self._child is None:
+                self.queue.put(TICK)  # else the push process ticks itself
 
     def _tick(self) -> None:
         """In the worker: a match centre that is due, and the clock refresh once a minute."""
@@ -486,9 +523,7 @@ class LiveHub:
 
     def refresh_clock(self) -> None:
         """Recompute subscribed boards (pace and periods move with the clock); push what changed."""
-        with self.lock:
-            playlists = {c.playlist_id for c in self.displays.values()}
-            desk_ids = set().union(*self.desks.values()) if self.desks else set()
+        playlists, desk_ids = self._watched()
         if not playlists and not desk_ids:
             return
         # the worker's latest frames (re-reading them here would race the pushes and drop every
@@ -507,6 +542,13 @@ class LiveHub:
         for board in boards.values():
             self._push_board(board, revision, data, now)
         self.match_centre_due = bool(playlists)
+
+    def _watched(self) -> tuple[set[int], set[int]]:
+        """The playlists that TVs show and the boards desk pages follow, in this process."""
+        with self.lock:
+            playlists = {c.playlist_id for c in self.displays.values()}
+            desk_ids = set().union(*self.desks.values()) if self.desks else set()
+        return playlists, desk_ids
 
     def board_changed(self, board_id: int) -> None:
         """An admin edited a board: push its new state (same data version) to its rooms."""
@@ -540,6 +582,37 @@ class LiveHub:
 
     def _emit(self, event: str, data: Any, to: str) -> None:
         self.server.emit(event, data, to=to, namespace=NAMESPACE)
+
+    def _sync_rooms(self) -> None:
+        """Tell the push process which rooms have clients here (when it changed)."""
+        if self._child is None:
+            return
+        rooms = _occupied(self.server)
+        if rooms != self._rooms_sent:
+            self._rooms_sent = rooms
+            self._child.send(("rooms", rooms))
+
+    def _relay(self, message: tuple[Any, ...]) -> None:
+        """A message of the push process: emit what it computed to this process's clients, keeping
+        the last board states (for versions) and the ticker (for TVs that connect later)."""
+        if message[0] == "timing":
+            self._timed(message[1], message[2])
+            return
+        if message[0] == "ready":
+            assert self._child is not None
+            self._child.ready.set()
+            return
+        _, event, data, to = message
+        if event == "board":
+            key = (int(data["board"]), str(data["audience"]))
+            with self.lock:
+                last = self.sent.get(key)
+                if last is not None and last["version"] > data["version"]:
+                    return
+                self.sent[key] = data
+        elif event == "ticker":
+            self.ticker.append(data)
+        self._emit(event, data, to=to)
 
     def _ticker(self, item: dict[str, Any], playlists: list[int]) -> None:
         self.ticker.append(item)
@@ -592,3 +665,144 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
 def _visible(board: Board) -> bool:
     """Desk pages: public boards for every role; the rest for managers and admins."""
     return bool(board.public) or current_user.has_role("manager", "admin")
+
+
+# ------------------------------------------------------------------------------ the push process
+# With ``LIVE_PROCESS`` on (``python app.py``), the worker above runs in a child process: the web
+# process only forwards each committed batch and the rooms that have clients to it, and emits what
+# it sends back. Board computation (pandas) then no longer holds the web process's GIL while its
+# threads parse requests, commit batches and write WebSocket frames.
+
+
+def _occupied(server: Any) -> frozenset[str]:
+    """Names of the rooms of the live namespace that have clients in this process."""
+    for _ in range(3):  # the handlers of other threads may change the rooms while they are read
+        try:
+            rooms = server.manager.rooms.get(NAMESPACE, {})
+            return frozenset(
+                r for r, members in list(rooms.items()) if isinstance(r, str) and ":" in r and members
+            )
+        except RuntimeError:
+            continue
+    return frozenset()
+
+
+def _child_config(app: Flask) -> dict[str, Any]:
+    """The app's configuration for the push process's own app (no migrations, demo or nested child)."""
+    config: dict[str, Any] = {}
+    for key, value in app.config.items():
+        if key.isupper():
+            try:
+                pickle.dumps(value)
+            except Exception:
+                continue
+            config[key] = value
+    config.update(
+        INSTANCE_PATH=app.instance_path, AUTO_MIGRATE=False, DEMO=False, SIMULATOR=False, LIVE_PROCESS=False
+    )
+    return config
+
+
+class _ChildLink:
+    """The web process's end of the push process: sends batches and rooms, relays what comes back."""
+
+    def __init__(self, hub: LiveHub):
+        context = multiprocessing.get_context("spawn")  # never fork a process with threads
+        self.hub = hub
+        self.ready = threading.Event()  # set when the push process has loaded and listens
+        self.conn, child_end = context.Pipe()
+        self.lock = threading.Lock()
+        self.process = context.Process(
+            target=_child_main,
+            args=(_child_config(hub.app), child_end),
+            name="matchday-live-push",
+            daemon=True,
+        )
+        self.process.start()
+        child_end.close()
+        self.reader = threading.Thread(target=self._read, name="matchday-live-relay", daemon=True)
+        self.reader.start()
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        try:
+            with self.lock:
+                self.conn.send(message)
+        except (OSError, ValueError):
+            log.error("live push process is gone; pushes stop until the server restarts")
+
+    def _read(self) -> None:
+        while True:
+            try:
+                message = self.conn.recv()
+            except (EOFError, OSError):
+                return
+            try:
+                self.hub._relay(message)
+            except Exception:
+                log.exception("live relay failed")
+
+    def stop(self) -> None:
+        self.send(("stop",))
+        self.process.join(5)
+        if self.process.is_alive():
+            self.process.terminate()
+        self.conn.close()
+
+
+class _PipeServer:
+    """What the push process's hub emits through: the pipe to the web process."""
+
+    def __init__(self, conn: Any):
+        self.conn = conn
+        self.lock = threading.Lock()
+
+    def emit(self, event: str, data: Any, to: str | None = None, namespace: str | None = None) -> None:
+        with self.lock:
+            self.conn.send(("emit", event, data, to))
+
+
+class _ChildHub(LiveHub):
+    """The hub inside the push process: the same worker, knowing the web process's rooms."""
+
+    rooms: frozenset[str] = frozenset()
+
+    def _has_members(self, room: str) -> bool:
+        return bool(self.app.config.get("SOCKETIO_MESSAGE_QUEUE")) or room in self.rooms
+
+    def _watched(self) -> tuple[set[int], set[int]]:
+        playlists = {int(r.split(":")[1]) for r in self.rooms if r.startswith("playlist:")}
+        desks = {int(r.split(":")[1]) for r in self.rooms if r.startswith("board:") and r.endswith(":desk")}
+        return playlists, desks
+
+    def _timed(self, batches: int, seconds: float) -> None:
+        super()._timed(batches, seconds)
+        with self.server.lock:
+            self.server.conn.send(("timing", batches, seconds))
+
+    def _watch(self) -> None:
+        while not self.stopped.wait(REVOCATION_CHECK):  # displays are the web process's to drop
+            self.queue.put(TICK)
+
+
+def _child_main(config: dict[str, Any], conn: Any) -> None:
+    """The push process: its own app (frames, memos, tallies) and worker; exits with its parent."""
+    from . import create_app
+
+    app = create_app(config)
+    hub = _ChildHub(app, _PipeServer(conn))
+    hub._start()
+    numbers.frames(app)  # load the frames now, not on the first push
+    with hub.server.lock:
+        conn.send(("ready",))
+    while True:
+        try:
+            message = conn.recv()
+        except (EOFError, OSError):
+            break
+        if message[0] == "batch":
+            hub.queue.put(message[1])
+        elif message[0] == "rooms":
+            hub.rooms = message[1]
+        else:
+            break
+    hub.stop()

@@ -46,6 +46,8 @@ def _demo_tv_url(app: Flask, host: str, port: int) -> str:
 
 def serve(app: Flask) -> None:
     host, port = app.config["HOST"], int(app.config["PORT"])
+    if app.config.get("LIVE_PROCESS") is None:
+        app.config["LIVE_PROCESS"] = True  # see scoreboard.live: board computation off the web process
     seeded = first_run(app)
     if seeded:
         click.echo(seeded.describe())
@@ -58,5 +60,8 @@ def serve(app: Flask) -> None:
             + (get_setting(engine, "simulator", "off") or "off")
             + " (switch with `matchday simulate on|off`)."
         )
+    from . import numbers
+
+    numbers.frames(app)  # load the frames now: the first TV to connect gets its boards at once
     click.echo(f"Matchday is serving on http://{host}:{port}/ (log in there; Ctrl+C stops it).")
     socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)

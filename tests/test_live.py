@@ -23,6 +23,7 @@ import socketio
 from sqlmodel import Session, select
 
 from scoreboard import db
+from scoreboard.live import hub_for
 from scoreboard.models import Board, Playlist, Rep
 from scoreboard.seed import seed_demo_org
 from scoreboard.tokens import create_token, revoke_token
@@ -151,13 +152,19 @@ def won_deal(
     }
 
 
-@pytest.fixture
-def floor(app: Any, serve: Any) -> Any:
+@pytest.fixture(params=["thread", "process"])
+def floor(app: Any, serve: Any, request: pytest.FixtureRequest) -> Any:
+    """The demo org served on loopback; pushes computed by the web process's worker thread (as in
+    tests and ``flask run``) or by the push process (``LIVE_PROCESS``, as ``python app.py`` serves)."""
     seed_demo_org(app, seed=3, reps=6, quarters=1)
+    app.config["LIVE_PROCESS"] = request.param == "process"
+    hub = hub_for(app)
+    assert hub.wait_ready(60), "the push process did not start"
     f = Floor(app, serve(app))
     yield f
     for client in f.clients:
         client.close()
+    hub.stop()
 
 
 def _rank_of(rows: list[dict[str, Any]], rep_id: int) -> int:
