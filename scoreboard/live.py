@@ -263,10 +263,9 @@ class LiveHub:
         if not result.types_changed or not self._has_boards():
             return
         self._start()
-        if self._child is not None:
-            self._child.send(("batch", result))
-        else:
-            self.queue.put(result)
+        child = self._child
+        if child is None or not child.send(("batch", result)):
+            self.queue.put(result)  # pushed by this process's worker (started when the child died)
 
     def _has_boards(self) -> bool:
         """Whether any board or playlist exists (checked at most every 2 s): without them there is
@@ -295,6 +294,16 @@ class LiveHub:
         self.queue.put(None)
         if self._child is not None:
             self._child.stop()
+
+    def _child_gone(self) -> None:
+        """The push process died (killed, out of memory): push from a thread of this process from
+        now on. Its frames catch up on the next batch; batches in flight to the dead process are
+        covered by that catch-up (the next push carries the state after them)."""
+        log.error("live push process exited; pushing from a thread of the web process instead")
+        with self.lock:
+            self._child = None
+            self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
+            self._worker.start()
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Start the worker (or the push process) now; True once it is ready to push."""
@@ -585,12 +594,13 @@ class LiveHub:
 
     def _sync_rooms(self) -> None:
         """Tell the push process which rooms have clients here (when it changed)."""
-        if self._child is None:
+        child = self._child
+        if child is None:
             return
         rooms = _occupied(self.server)
         if rooms != self._rooms_sent:
             self._rooms_sent = rooms
-            self._child.send(("rooms", rooms))
+            child.send(("rooms", rooms))
 
     def _relay(self, message: tuple[Any, ...]) -> None:
         """A message of the push process: emit what it computed to this process's clients, keeping
@@ -599,8 +609,9 @@ class LiveHub:
             self._timed(message[1], message[2])
             return
         if message[0] == "ready":
-            assert self._child is not None
-            self._child.ready.set()
+            child = self._child
+            if child is not None:
+                child.ready.set()
             return
         _, event, data, to = message
         if event == "board":
@@ -723,18 +734,23 @@ class _ChildLink:
         self.reader = threading.Thread(target=self._read, name="matchday-live-relay", daemon=True)
         self.reader.start()
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: tuple[Any, ...]) -> bool:
+        """Send ``message``; False when the process is gone (the reader then hands its work to a
+        thread of the web process, see :meth:`LiveHub._child_gone`)."""
         try:
             with self.lock:
                 self.conn.send(message)
         except (OSError, ValueError):
-            log.error("live push process is gone; pushes stop until the server restarts")
+            return False
+        return True
 
     def _read(self) -> None:
         while True:
             try:
                 message = self.conn.recv()
             except (EOFError, OSError):
+                if not self.hub.stopped.is_set():
+                    self.hub._child_gone()
                 return
             try:
                 self.hub._relay(message)
