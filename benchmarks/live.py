@@ -64,7 +64,7 @@ def serve(database_url: str, instance: str) -> None:
         }
     )
     hub = hub_for(app)
-    hub._start()  # as ``python app.py`` does on the first connect: the push process starts now
+    hub.wait_ready()  # the push process starts (and loads its frames) before any client connects
 
     def ping() -> None:
         while True:

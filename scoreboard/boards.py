@@ -332,19 +332,18 @@ def _scoped(
     app: Flask, stats: pd.DataFrame, board: Board, stat: Stat, data: Frames, audience: str, by: str
 ) -> pd.DataFrame:
     """The columns the board shows, for the rows in its scope: active reps (or teams of them),
-    minus TV opt-outs on a TV (the rows are memoised per reps frame and stats index: boards are
-    computed after every batch, reps rarely change)."""
+    minus TV opt-outs on a TV (the ids are memoised per reps frame: boards are computed after every
+    batch, reps rarely change)."""
     key = (board.scope, board.team_id, board.role, audience, by)
     ids = _by_frames(app, "scope", (data.reps,), key, lambda: _scope_ids(board, data.reps, audience, by))
     columns = _columns(stat, board, by)
     plain = stats.copy(deep=False)
     plain.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
     keep = plain.index.isin(ids)
-    scoped = pd.DataFrame(
+    return pd.DataFrame(
         {c: plain[c].to_numpy()[keep] if c in plain.columns else None for c in columns},
         index=plain.index[keep],
     )
-    return scoped
 
 
 def _columns(stat: Stat, board: Board, by: str) -> list[str]:

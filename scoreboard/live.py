@@ -773,8 +773,11 @@ class _PipeServer:
         self.lock = threading.Lock()
 
     def emit(self, event: str, data: Any, to: str | None = None, namespace: str | None = None) -> None:
-        with self.lock:
-            self.conn.send(("emit", event, data, to))
+        self.send(("emit", event, data, to))
+
+    def send(self, message: tuple[Any, ...]) -> None:
+        with self.lock:  # the worker emits, and reports its timings, from more than one thread
+            self.conn.send(message)
 
 
 class _ChildHub(LiveHub):
@@ -792,8 +795,7 @@ class _ChildHub(LiveHub):
 
     def _timed(self, batches: int, seconds: float) -> None:
         super()._timed(batches, seconds)
-        with self.server.lock:
-            self.server.conn.send(("timing", batches, seconds))
+        self.server.send(("timing", batches, seconds))
 
     def _watch(self) -> None:
         while not self.stopped.wait(REVOCATION_CHECK):  # displays are the web process's to drop
@@ -805,11 +807,11 @@ def _child_main(config: dict[str, Any], conn: Any) -> None:
     from . import create_app
 
     app = create_app(config)
-    hub = _ChildHub(app, _PipeServer(conn))
+    server = _PipeServer(conn)
+    hub = _ChildHub(app, server)
     hub._start()
     numbers.frames(app)  # load the frames now, not on the first push
-    with hub.server.lock:
-        conn.send(("ready",))
+    server.send(("ready",))
     while True:
         try:
             message = conn.recv()

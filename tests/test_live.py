@@ -204,32 +204,24 @@ def test_full_state_on_connect_then_the_touched_board_within_a_second(floor: Flo
     ]
 
 
-def test_pushes_go_on_when_the_push_process_dies(app: Any, serve: Any) -> None:
+@pytest.mark.parametrize("floor", ["process"], indirect=True)
+def test_pushes_go_on_when_the_push_process_dies(floor: Floor) -> None:
     """Killed (out of memory, say), the push process's work passes to a thread of the web process."""
-    seed_demo_org(app, seed=3, reps=6, quarters=1)
-    app.config["LIVE_PROCESS"] = True
-    hub = hub_for(app)
-    assert hub.wait_ready(60)
-    floor = Floor(app, serve(app))
-    try:
-        tv = floor.connect()
-        revenue_id = floor.board_id("Revenue this quarter")
-        before = tv.full_state([b.id for b in floor.boards.values()])[revenue_id]
-        process = hub._child.process  # type: ignore[union-attr]
-        process.kill()
-        process.join(5)
-        rep = floor.reps[before["rows"][0]["id"]]
-        floor.post([won_deal(rep, 4321)])
-        after = tv.wait_for(
-            "board", lambda d: d["board"] == revenue_id and d["version"] > before["version"], timeout=3
-        )
-        row = next(r for r in after["rows"] if r["id"] == rep.id)
-        assert row["value"] == before["rows"][0]["value"] + 4321 * 100
-        assert hub._child is None  # the web process pushes from now on
-    finally:
-        for client in floor.clients:
-            client.close()
-        hub.stop()
+    hub = hub_for(floor.app)
+    tv = floor.connect()
+    revenue_id = floor.board_id("Revenue this quarter")
+    before = tv.full_state([b.id for b in floor.boards.values()])[revenue_id]
+    process = hub._child.process  # type: ignore[union-attr]
+    process.kill()
+    process.join(5)
+    rep = floor.reps[before["rows"][0]["id"]]
+    floor.post([won_deal(rep, 4321)])
+    after = tv.wait_for(
+        "board", lambda d: d["board"] == revenue_id and d["version"] > before["version"], timeout=3
+    )
+    row = next(r for r in after["rows"] if r["id"] == rep.id)
+    assert row["value"] == before["rows"][0]["value"] + 4321 * 100
+    assert hub._child is None  # the web process pushes from now on
 
 
 def test_reconnect_gets_the_full_state_again(floor: Floor) -> None:
