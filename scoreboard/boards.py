@@ -341,7 +341,7 @@ def _scoped(
     plain.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
     keep = plain.index.isin(ids)
     return pd.DataFrame(
-        {c: plain[c].to_numpy()[keep] if c in plain.columns else None for c in columns},
+        {c: plain[c].to_numpy()[keep] for c in columns},
         index=plain.index[keep],
     )
 
