@@ -131,6 +131,63 @@ def test_tv_shows_a_won_deal_and_the_new_rank_within_two_seconds(tv: Any, screen
     assert page.errors == []
 
 
+def _won(tv: Any, rep: Rep, deal_id: str, account: str) -> None:
+    resp = requests.post(
+        tv["server"].url + "/api/v1/events",
+        headers={"Authorization": f"Bearer {tv['api']}"},
+        json={
+            "events": [
+                {
+                    "type": "deal",
+                    "source": "tests",
+                    "id": deal_id,
+                    "owner": rep.email,
+                    "name": f"{account} — pilot",
+                    "account": account,
+                    "amount": 25_000,  # small: no team passes its target (a milestone would take over)
+                    "stage": "won",
+                }
+            ]
+        },
+        timeout=10,
+    )
+    assert resp.status_code == 200, resp.text
+
+
+def test_one_takeover_per_ten_seconds_the_rest_go_to_the_ticker(tv: Any) -> None:
+    page = tv["page"]
+    page.goto(tv["url"])
+    _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 5)
+    first, second, third = [r for r in tv["reps"].values() if r.role == "rep" and not r.tv_opt_out][:3]
+    ticker = "Array.from(document.querySelectorAll('[data-ticker] li')).map(li => li.textContent)"
+
+    _won(tv, first, "gap-1", "Fjordline Foods")
+    page.wait_for_selector("[data-overlay]:not([hidden])", timeout=2000)
+    shown = time.monotonic()
+    assert page.inner_text("[data-overlay-account]") == "Fjordline Foods"
+
+    # A second win 0–1 s later, and the first one sent again: the ticker gets the second once,
+    # the first stays on screen and is listed once.
+    _won(tv, second, "gap-2", "Tindra Bank")
+    _won(tv, first, "gap-1", "Fjordline Foods")
+    _poll(page, f"{ticker}.filter(t => t.includes('Tindra Bank')).length", 1, 2)
+    assert page.inner_text("[data-overlay-account]") == "Fjordline Foods"
+    assert page.evaluate(f"{ticker}.filter(t => t.includes('Fjordline Foods')).length") == 1
+
+    # The takeover lasts about 7 s, and the queued win does not take the screen after it.
+    _poll(page, "document.querySelector('[data-overlay]').hidden", True, 9)
+    assert 6.0 <= time.monotonic() - shown <= 9.0
+    page.wait_for_timeout(500)
+    assert page.evaluate("document.querySelector('[data-overlay]').hidden")
+
+    # Ten seconds after the first takeover, the next win takes the screen again.
+    page.wait_for_timeout(max(0, int((shown + 10.2 - time.monotonic()) * 1000)))
+    _won(tv, third, "gap-3", "Skarv Energi")
+    page.wait_for_selector("[data-overlay]:not([hidden])", timeout=2000)
+    assert page.inner_text("[data-overlay-account]") == "Skarv Energi"
+    assert page.errors == []
+
+
 def test_tv_says_reconnecting_when_the_link_drops_and_recovers(tv: Any, screenshot: Any) -> None:
     page = tv["page"]
     page.goto(tv["url"])
