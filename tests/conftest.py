@@ -16,9 +16,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from demo_org_app import make_app
 from sqlalchemy import text
 
-from scoreboard import create_app, db
+from scoreboard import db
 from scoreboard.tokens import create_token
 
 PG_SERVER = os.environ.get("MATCHDAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
@@ -70,19 +71,6 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Any) -> str:
         conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " RESTART IDENTITY CASCADE"))
     engine.dispose()
     return url
-
-
-def make_app(tmp_path: Any, database_url: str, **overrides: Any) -> Any:
-    config = {
-        "TESTING": True,
-        "INSTANCE_PATH": str(tmp_path / "instance"),
-        "DATABASE_URL": database_url,
-        "AUTO_MIGRATE": database_url.startswith("sqlite"),
-        "DEMO": False,
-        "SIMULATOR": False,
-        "SECRET_KEY": "test-secret",
-    } | overrides
-    return create_app(config)
 
 
 @pytest.fixture

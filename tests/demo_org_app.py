@@ -1,4 +1,5 @@
-"""A small seeded demo org shared by the card, coaching and access tests (seeded once per module).
+"""Test helpers: the app factory of every test, and a small seeded demo org shared by the card,
+coaching and access tests (seeded once per module).
 
 Helpers live here rather than being imported from ``conftest``: with ``tests/metrics/conftest.py``
 also on the path, ``import conftest`` resolves to whichever was loaded last in a full run.
@@ -21,12 +22,13 @@ ADMIN = "admin@matchday.demo"
 
 
 def make_app(tmp_path: Any, database_url: str, **overrides: Any) -> Any:
-    """An app on ``database_url`` with its instance folder under ``tmp_path`` (as tests/conftest.py)."""
+    """An app on ``database_url`` with its instance folder under ``tmp_path`` (SQLite databases are
+    migrated on start; a PostgreSQL test database is migrated once per session by conftest)."""
     config = {
         "TESTING": True,
         "INSTANCE_PATH": str(tmp_path / "instance"),
         "DATABASE_URL": database_url,
-        "AUTO_MIGRATE": True,
+        "AUTO_MIGRATE": database_url.startswith("sqlite"),
         "DEMO": False,
         "SIMULATOR": False,
         "SECRET_KEY": "test-secret",
