@@ -182,17 +182,15 @@ def _played_days(
     end = pd.Timestamp(last) + pd.Timedelta(days=1)
     dates = cal.working_dates(period.start_date, end.date())
     starts = reps.set_index("rep_id")["start_date"]
-    pairs: list[tuple[int, pd.Timestamp]] = []
+    ids: list[np.ndarray] = [np.array([], dtype="int64")]
+    days: list[pd.DatetimeIndex] = [dates[:0]]
     for rep in rep_ids:
         first = starts.get(rep, pd.NaT)
-        days = dates if pd.isna(first) else dates[dates >= first]
-        pairs.extend((int(rep), d) for d in days)
-    return (
-        pd.MultiIndex.from_tuples(pairs, names=["rep_id", "day"])
-        if pairs
-        else pd.MultiIndex.from_arrays(
-            [pd.Index([], dtype="int64"), pd.DatetimeIndex([])], names=["rep_id", "day"]
-        )
+        played = dates if pd.isna(first) else dates[dates >= first]
+        ids.append(np.full(len(played), int(rep), dtype="int64"))
+        days.append(pd.DatetimeIndex(played))
+    return pd.MultiIndex.from_arrays(
+        [pd.Index(np.concatenate(ids)), days[0].append(days[1:])], names=["rep_id", "day"]
     )
 
 
@@ -1287,8 +1285,8 @@ def content_use(
         )
     ].dropna(subset=["contact_id"])
     won = won.astype({"contact_id": "int64"})
-    t = touches.dropna(subset=["content_id"]).astype({"content_id": "int64"})
-    t = t.loc[_bool(t["contact_id"].isin(won["contact_id"]))]
+    t = touches.loc[_bool(touches["contact_id"].isin(won["contact_id"]))]  # the few rows first
+    t = t.dropna(subset=["content_id"]).astype({"content_id": "int64"})
     pairs = t.merge(won[["deal_id", "contact_id", "closed_at"]], on="contact_id")
     pairs = pairs[pairs["at"] < pairs["closed_at"]]
     sent = activities.loc[_bool((activities["kind"] == "content_share") & (activities["rep_id"] == rep_id))]

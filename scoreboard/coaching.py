@@ -185,8 +185,11 @@ def _drilldown(
         content=data.content,
         now=now,
     )
-    probs = probability_map(
-        stage_win_probabilities(data.deals, data.deal_stages, DEFAULT_STAGE_PROBABILITIES, until=now)
+    probs = _memo(  # org-wide: the same for every rep's drilldown of this minute
+        ("stage_probabilities", id(data), now.floor("min")),
+        lambda: probability_map(
+            stage_win_probabilities(data.deals, data.deal_stages, DEFAULT_STAGE_PROBABILITIES, until=now)
+        ),
     )
     shots = shot_map(
         rep_id=rep_id,
