@@ -17,7 +17,6 @@ from htmx_flask import Htmx
 
 from . import config, db
 
-socketio = SocketIO()
 csrf = CSRFProtect()
 htmx = Htmx()
 
@@ -49,8 +48,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
     htmx.init_app(app)
-    socketio.init_app(
-        app,
+    SocketIO(  # one per app (it registers itself as app.extensions["socketio"]): apps in one
+        app,  # process, with and without a message queue, each keep their own server and queue
         async_mode="threading",
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE") or None,
         channel=app.config.get("SOCKETIO_CHANNEL") or "flask-socketio",
@@ -63,7 +62,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     cards.init_app(app)
     simulator.init_app(app)
     numbers.init_app(app)
-    live.init_app(app)  # after socketio.init_app: binds to this app's Socket.IO server
+    live.init_app(app)  # after SocketIO(app): binds to this app's Socket.IO server
     tv.init_app(app)
     cli.init_app(app)
 

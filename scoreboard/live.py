@@ -87,10 +87,8 @@ log = logging.getLogger(__name__)
 
 
 def init_app(app: Flask) -> None:
-    """Attach a :class:`LiveHub` to ``app`` (after ``socketio.init_app``) and register the handlers."""
-    from . import socketio
-
-    server = socketio.server  # the Socket.IO server socketio.init_app just made for this app
+    """Attach a :class:`LiveHub` to ``app`` (after ``SocketIO(app)``) and register the handlers."""
+    server = app.extensions["socketio"].server  # this app's own Socket.IO server
     hub = LiveHub(app, server)
     app.extensions["matchday.live"] = hub
     server.on("connect", hub.on_connect, namespace=NAMESPACE)

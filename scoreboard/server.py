@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from . import db, numbers, socketio
+from . import db, numbers
 from .seed import SeedSummary, has_data, seed_demo_org
 from .simulator import start as start_simulator
 from .store import get_setting
@@ -62,4 +62,4 @@ def serve(app: Flask) -> None:
         )
     numbers.frames(app)  # load the frames now: the first TV to connect gets its boards at once
     click.echo(f"Matchday is serving on http://{host}:{port}/ (log in there; Ctrl+C stops it).")
-    socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
+    app.extensions["socketio"].run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
