@@ -150,7 +150,7 @@ class LiveHub:
         rooms and get their full state. Anything else is refused.
         """
         auth = auth if isinstance(auth, dict) else {}
-        self._start()
+        self.start()
         with self.app.request_context(environ):
             token = auth.get("token")
             if token:
@@ -260,7 +260,7 @@ class LiveHub:
         process): queue it for the worker and return at once."""
         if not result.types_changed or not self._has_boards():
             return
-        self._start()
+        self.start()
         child = self._child
         if child is None or not child.send(("batch", result)):
             self.queue.put(result)  # pushed by this process's worker (started when the child died)
@@ -275,7 +275,8 @@ class LiveHub:
             self._boards_checked = now
         return self._boards_exist
 
-    def _start(self) -> None:
+    def start(self) -> None:
+        """Start the worker, or the push process (which then loads its frames), unless running."""
         with self.lock:
             if self._worker is None:
                 if self.app.config.get("LIVE_PROCESS"):
@@ -305,7 +306,7 @@ class LiveHub:
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Start the worker (or the push process) now; True once it is ready to push."""
-        self._start()
+        self.start()
         return self._child is None or self._child.ready.wait(timeout)
 
     def _work(self) -> None:
@@ -807,7 +808,7 @@ def _child_main(config: dict[str, Any], conn: Any) -> None:
     app = create_app(config)
     server = _PipeServer(conn)
     hub = _ChildHub(app, server)
-    hub._start()
+    hub.start()
     numbers.frames(app)  # load the frames now, not on the first push
     server.send(("ready",))
     while True:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import click
 from flask import Flask
 
-from . import db, numbers
+from . import db, live, numbers
 from .seed import SeedSummary, has_data, seed_demo_org
 from .simulator import start as start_simulator
 from .store import get_setting
@@ -60,6 +60,7 @@ def serve(app: Flask) -> None:
             + (get_setting(engine, "simulator", "off") or "off")
             + " (switch with `matchday simulate on|off`)."
         )
+    live.hub_for(app).start()  # the push process loads its frames while this process loads its own
     numbers.frames(app)  # load the frames now: the first TV to connect gets its boards at once
     click.echo(f"Matchday is serving on http://{host}:{port}/ (log in there; Ctrl+C stops it).")
     app.extensions["socketio"].run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
