@@ -39,7 +39,9 @@ With ``LIVE_PROCESS`` (on when serving with ``python app.py``) that worker runs 
 (:class:`_ChildHub`, its own app, frames and memos): the web process sends it each committed batch and
 the rooms that have clients, and emits what it sends back. pandas then never holds the web process's
 GIL while its threads parse requests, commit batches and write WebSocket frames. ``LIVE_PUSH_INTERVAL``
-spaces pushes (what arrives meanwhile goes out in one push).
+spaces pushes (what arrives meanwhile goes out in one push). Should the push process die, a thread of
+the web process pushes at once, and a new push process takes over once it has loaded its frames (at
+most ``RESPAWNS`` in ``RESPAWN_WINDOW`` seconds; after that the thread keeps pushing).
 
 A watchdog thread disconnects TVs whose token was revoked (in any process, e.g. by the CLI) within a
 second or two, and every second asks the worker (a ``TICK`` in its queue) for what is due with the
@@ -83,6 +85,9 @@ MATCH_CENTRE_EVERY = 2.0
 TICK: Any = object()
 #: How long the worker waits for a batch committed earlier whose signal has not arrived yet.
 GAP_WAIT = 0.05
+#: new push processes started after one died, at most, within RESPAWN_WINDOW seconds
+RESPAWNS = 3
+RESPAWN_WINDOW = 600.0
 log = logging.getLogger(__name__)
 
 
@@ -136,6 +141,8 @@ class LiveHub:
         self._boards_exist = False
         self._boards_checked = -1e9
         self._child: _ChildLink | None = None  # the push process (``LIVE_PROCESS``)
+        self._spare: _ChildLink | None = None  # a new push process, loading, after one died
+        self._respawned: deque[float] = deque()  # when new push processes were started
         self._rooms_sent: frozenset[str] | None = None
 
     # ------------------------------------------------------------------------- socket handlers
@@ -291,18 +298,48 @@ class LiveHub:
     def stop(self) -> None:
         self.stopped.set()
         self.queue.put(None)
-        if self._child is not None:
-            self._child.stop()
+        for link in (self._child, self._spare):
+            if link is not None:
+                link.stop()
 
-    def _child_gone(self) -> None:
-        """The push process died (killed, out of memory): push from a thread of this process from
-        now on. Its frames catch up on the next batch; batches in flight to the dead process are
-        covered by that catch-up (the next push carries the state after them)."""
-        log.error("live push process exited; pushing from a thread of the web process instead")
+    def _child_gone(self, link: _ChildLink) -> None:
+        """A push process died (killed, out of memory). If it was the one pushing, a thread of this
+        process pushes from now on: its frames catch up on the next batch, and batches in flight to
+        the dead process are covered by that catch-up (the next push carries the state after them).
+        A new push process is started (within the budget) and takes over once ready."""
         with self.lock:
-            self._child = None
-            self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
-            self._worker.start()
+            if link is self._child:
+                self._child = None
+                self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
+                self._worker.start()
+            elif link is self._spare:
+                self._spare = None
+            else:
+                return
+            now = time.monotonic()
+            while self._respawned and now - self._respawned[0] > RESPAWN_WINDOW:
+                self._respawned.popleft()
+            if len(self._respawned) >= RESPAWNS:
+                log.error("live push process exited; pushing from a thread of the web process from now on")
+                return
+            log.error("live push process exited; a thread pushes until a new push process is ready")
+            self._respawned.append(now)
+            self._spare = _ChildLink(self)  # under the lock: its reader may report back at once
+
+    def _child_ready(self, link: _ChildLink) -> None:
+        """A push process has loaded its frames and listens. A new one (after a death) takes over
+        from the thread: batches go to it from now on, the thread pushes what it holds and ends."""
+        link.ready.set()
+        with self.lock:
+            if link is not self._spare or self.stopped.is_set():
+                return
+            self._spare = None
+            self._child = link
+            self._worker = link.reader
+            self._rooms_sent = None
+        self.queue.put(None)  # after the batches the thread still holds
+        self._sync_rooms()
+        log.warning("a new live push process took over")
 
     def wait_ready(self, timeout: float = 60.0) -> bool:
         """Start the worker (or the push process) now; True once it is ready to push."""
@@ -607,11 +644,6 @@ class LiveHub:
         if message[0] == "timing":
             self._timed(message[1], message[2])
             return
-        if message[0] == "ready":
-            child = self._child
-            if child is not None:
-                child.ready.set()
-            return
         _, event, data, to = message
         if event == "board":
             key = (int(data["board"]), str(data["audience"]))
@@ -735,7 +767,7 @@ class _ChildLink:
 
     def send(self, message: tuple[Any, ...]) -> bool:
         """Send ``message``; False when the process is gone (the reader then hands its work to a
-        thread of the web process, see :meth:`LiveHub._child_gone`)."""
+        thread of the web process and starts another, see :meth:`LiveHub._child_gone`)."""
         try:
             with self.lock:
                 self.conn.send(message)
@@ -749,8 +781,11 @@ class _ChildLink:
                 message = self.conn.recv()
             except (EOFError, OSError):
                 if not self.hub.stopped.is_set():
-                    self.hub._child_gone()
+                    self.hub._child_gone(self)
                 return
+            if message[0] == "ready":
+                self.hub._child_ready(self)
+                continue
             try:
                 self.hub._relay(message)
             except Exception:

@@ -205,23 +205,39 @@ def test_full_state_on_connect_then_the_touched_board_within_a_second(floor: Flo
 
 
 @pytest.mark.parametrize("floor", ["process"], indirect=True)
-def test_pushes_go_on_when_the_push_process_dies(floor: Floor) -> None:
-    """Killed (out of memory, say), the push process's work passes to a thread of the web process."""
+def test_pushes_go_on_when_the_push_process_dies_and_a_new_one_takes_over(floor: Floor) -> None:
+    """Killed (out of memory, say), the push process's work passes at once to a thread of the web
+    process, and to a new push process once that has loaded its frames."""
     hub = hub_for(floor.app)
     tv = floor.connect()
     revenue_id = floor.board_id("Revenue this quarter")
     before = tv.full_state([b.id for b in floor.boards.values()])[revenue_id]
-    process = hub._child.process  # type: ignore[union-attr]
-    process.kill()
-    process.join(5)
+    dead = hub._child.process  # type: ignore[union-attr]
+    dead.kill()
+    dead.join(5)
     rep = floor.reps[before["rows"][0]["id"]]
     floor.post([won_deal(rep, 4321)])
-    after = tv.wait_for(
+    during = tv.wait_for(
         "board", lambda d: d["board"] == revenue_id and d["version"] > before["version"], timeout=3
     )
-    row = next(r for r in after["rows"] if r["id"] == rep.id)
+    row = next(r for r in during["rows"] if r["id"] == rep.id)
     assert row["value"] == before["rows"][0]["value"] + 4321 * 100
-    assert hub._child is None  # the web process pushes from now on
+
+    thread = hub._worker
+    assert hub._child is None and thread is not None and thread.name == "matchday-live"
+    deadline = time.monotonic() + 60
+    while hub._child is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert hub._child is not None, "no new push process took over within 60 s"
+    assert hub._child.process.is_alive() and hub._child.process.pid != dead.pid
+    thread.join(5)
+    assert not thread.is_alive(), "the thread still pushes"
+    floor.post([won_deal(rep, 1000)])
+    after = tv.wait_for(
+        "board", lambda d: d["board"] == revenue_id and d["version"] > during["version"], timeout=3
+    )
+    row = next(r for r in after["rows"] if r["id"] == rep.id)
+    assert row["value"] == before["rows"][0]["value"] + (4321 + 1000) * 100
 
 
 def test_reconnect_gets_the_full_state_again(floor: Floor) -> None:
