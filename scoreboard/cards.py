@@ -199,6 +199,69 @@ def card_data(rep_id: int, now: pd.Timestamp | None = None) -> CardData:
     return _memo(key, lambda: _card_data(rep_id, now, data, note))
 
 
+@dataclass(frozen=True)
+class Standing:
+    """What the coaching roster shows of a rep: the card's rating (and change), form and days."""
+
+    rating: dict[str, Any]
+    form: str | None
+    working_days: int
+    provisional: bool
+
+
+def _rated(
+    rep_id: int, stats: pd.DataFrame, window: Any, now: pd.Timestamp, data: Any
+) -> tuple[pd.Series, dict[str, Any], list[int]]:
+    """The rep's row of metrics.rating among the active reps of their role (its faces included),
+    the rating shown (with its change over 7 days) and the peer ids (the rep included)."""
+    cal = numbers.calendar()
+    role = str(stats.loc[rep_id, "role"])
+    peers = peer_ids_of(data.reps, role)
+    if rep_id not in peers:
+        peers = [*peers, rep_id]
+    rated = ratings_for(window, now, role, data)
+    week_ago = now - pd.Timedelta(days=7)
+
+    def change_all() -> pd.Series:
+        before = ratings_for(cal.rolling(WINDOW_DAYS, week_ago), week_ago, role, data)
+        return rating_change(rated, before).set_index("rep_id")["change"]
+
+    change = _memo(("rating_change", window, role, id(data), now.floor("min")), change_all)
+    mine = rated[rated["rep_id"] == rep_id]
+    if mine.empty:  # an inactive rep: rated among the active peers
+        mine = rating(stats.loc[stats.index.isin(peers)]).query("rep_id == @rep_id")
+    r = mine.iloc[0]
+    ch = change.get(rep_id, pd.NA)
+    return (
+        r,
+        {
+            "rating": None if pd.isna(r["rating"]) else int(r["rating"]),
+            "change": None if pd.isna(ch) else int(ch),
+            "provisional": bool(r["provisional"]),
+            "coverage": float(r["coverage"]),
+        },
+        peers,
+    )
+
+
+def standing(rep_id: int, now: pd.Timestamp | None = None) -> Standing:
+    """The roster line of ``rep_id`` (the same numbers as their card, without the rest of it)."""
+    now = now if now is not None else now_utc()
+    data = numbers.frames()
+    window = numbers.calendar().rolling(WINDOW_DAYS, now)
+    stats = numbers.stats_for(window, now=now, data=data)
+    if rep_id not in stats.index:
+        abort(404)
+    _, rating_row, _ = _rated(rep_id, stats, window, now, data)
+    row = stats.loc[rep_id]
+    return Standing(
+        rating=rating_row,
+        form=None if pd.isna(row["form"]) else str(row["form"]),
+        working_days=int(row["working_days"]),
+        provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
+    )
+
+
 def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] | None) -> CardData:
     cal = numbers.calendar()
     window = cal.rolling(WINDOW_DAYS, now)
@@ -206,27 +269,8 @@ def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] |
     if rep_id not in stats.index:
         abort(404)
     row = stats.loc[rep_id]
-    role = str(row["role"])
-    peers = peer_ids_of(data.reps, role)
-    if rep_id not in peers:
-        peers = [*peers, rep_id]
+    r, rating_row, peers = _rated(rep_id, stats, window, now, data)
     peer_stats = stats.loc[stats.index.isin(peers)]
-
-    rated = ratings_for(window, now, role, data)
-    week_ago = now - pd.Timedelta(days=7)
-    before = ratings_for(cal.rolling(WINDOW_DAYS, week_ago), week_ago, role, data)
-    change = rating_change(rated, before)
-    mine = rated[rated["rep_id"] == rep_id]
-    if mine.empty:
-        mine = rating(peer_stats).query("rep_id == @rep_id")
-    r = mine.iloc[0]
-    ch = change[change["rep_id"] == rep_id]["change"]
-    rating_row = {
-        "rating": None if pd.isna(r["rating"]) else int(r["rating"]),
-        "change": None if ch.empty or pd.isna(ch.iloc[0]) else int(ch.iloc[0]),
-        "provisional": bool(r["provisional"]),
-        "coverage": float(r["coverage"]),
-    }
     faces = [
         {
             "key": face,
@@ -269,7 +313,7 @@ def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] |
             "id": rep_id,
             "name": str(rep_row["name"]),
             "team": None if pd.isna(rep_row["team"]) else str(rep_row["team"]),
-            "role": role,
+            "role": str(row["role"]),
             "start_date": None if pd.isna(rep_row["start_date"]) else rep_row["start_date"].date(),
             "initials": "".join(p[0] for p in str(rep_row["name"]).split()[:2]).upper(),
         },

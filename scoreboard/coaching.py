@@ -51,6 +51,7 @@ from .cards import (
     card_data,
     latest_note,
     now_utc,
+    standing,
     subject_or_403,
 )
 from .db import write_session
@@ -249,8 +250,7 @@ def team() -> Any:
     for t in teams:
         members = []
         for r in team_reps(t.id):  # type: ignore[arg-type]
-            c = card_data(int(r.id))  # type: ignore[arg-type]
-            members.append({"rep": r, "card": c})
+            members.append({"rep": r, "card": standing(int(r.id))})  # type: ignore[arg-type]
         rows.append({"team": t, "members": members})
     return render_template("coach_team.html", teams=rows)
 

@@ -9,9 +9,10 @@ import re
 
 import pandas as pd
 import pytest
-from demo_org_app import PASSWORD, login_session, seeded_org
+from demo_org_app import ADMIN, PASSWORD, login_session, seeded_org
 from sqlmodel import Session, select
 
+from metrics import match_stats, rating
 from metrics.coaching import decompose, funnel
 from scoreboard import cards, charts, coaching, db, numbers
 from scoreboard.models import CoachingNote
@@ -79,6 +80,56 @@ def test_decomposition_table_is_metrics_output(org, cast, now):
         verdict = fac.direction if fac.established else ("too uncertain" if fac.wide else "not established")
         assert verdict in row
     assert f"p = {want.joint.p_value:.3f}" in page
+
+
+def test_team_page_shows_each_reps_rating_form_and_days(org, now):
+    """The roster's numbers (an admin's: every team), recomputed from metrics: rating among the
+    active reps (and its change since the same window a week earlier), form and working days."""
+    with org.app.app_context():
+        f, cal = numbers.frames(), numbers.calendar()
+    active = f.reps.loc[(f.reps["role"] == "rep") & f.reps["active"], "rep_id"].tolist()
+
+    def rated(at):
+        stats = match_stats(
+            cal.rolling(60, at),
+            now=at,
+            reps=f.reps,
+            activities=f.activities,
+            deals=f.deals,
+            deal_stages=f.deal_stages,
+            deal_changes=f.deal_changes,
+            contacts=f.contacts,
+            lifecycle=f.lifecycle,
+            touches=f.touches,
+            goals=f.goals,
+            calendar=cal,
+        )
+        return stats, rating(stats.loc[stats.index.isin(active)]).set_index("rep_id")["rating"]
+
+    stats, now_rating = rated(now)
+    _, week_ago = rated(now - pd.Timedelta(days=7))
+    client = login_session(org.app.test_client(), ADMIN, PASSWORD)
+    page = html.unescape(client.get("/coach").get_data(as_text=True))
+    rows = re.findall(r'<tr>\s*<th scope="row">(.*?)</tr>', page, re.S)
+    members = [r for r in org.reps.values() if r.role == "rep" and r.active]
+    assert len(rows) == len(members)
+    forms = [fm for fm in stats.loc[[m.id for m in members], "form"] if isinstance(fm, str)]
+    assert any(fm != fm[::-1] for fm in forms)  # the order of the chips is checked too
+    for member in members:
+        row = next(r for r in rows if r.startswith(member.name))
+        want = now_rating.get(member.id)
+        assert re.search(r"<strong>(.*?)</strong>", row).group(1) == ("–" if pd.isna(want) else str(want))
+        before = week_ago.get(member.id)
+        moved = re.search(r'class="movement movement--\w+">([+-]\d+)<', row)
+        if pd.isna(want) or pd.isna(before) or want == before:
+            assert moved is None
+        else:
+            assert int(moved.group(1)) == int(want) - int(before)
+        chips = "".join(re.findall(r'class="form-chip form-chip--\w+">(.)<', row))
+        form = stats.loc[member.id, "form"]
+        assert chips == "".join(c if c in "WDL" else "–" for c in (form if isinstance(form, str) else ""))
+        days = re.search(r'<td class="num hide-sm">(\d+)</td>', row).group(1)
+        assert int(days) == stats.loc[member.id, "working_days"]
 
 
 def test_comparison_selector_and_windows(org, cast, now):
