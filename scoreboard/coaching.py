@@ -316,14 +316,14 @@ def save_note(rep_id: int) -> Any:
     if len(chosen) > 2:
         flash("Pick one or two focus metrics.", "error")
         return redirect(url_for("coaching.drilldown", rep_id=rep_id))
-    standing = card_data(rep_id).percentiles.set_index("stat")
+    today = card_data(rep_id).percentiles.set_index("stat")
     focus = [
         {
             "stat": s,
             "percentile": None
-            if pd.isna(standing.loc[s, "percentile"])
-            else round(float(standing.loc[s, "percentile"]), 1),
-            "value": None if pd.isna(standing.loc[s, "value"]) else float(standing.loc[s, "value"]),
+            if pd.isna(today.loc[s, "percentile"])
+            else round(float(today.loc[s, "percentile"]), 1),
+            "value": None if pd.isna(today.loc[s, "value"]) else float(today.loc[s, "value"]),
         }
         for s in chosen
     ]
