@@ -7,6 +7,7 @@ instance through the real ingest path, then, as an admin through the Flask test 
   scouting list) and ``/coach/<id>`` (the drilldown: decomposition, stage conversions, segments,
   control charts, content, shot map, agenda) for every rep, with the chart data endpoints left out
   (they are separate requests, served from the same memo);
+- the coaching roster ``/coach`` as the admin sees it (every rep's rating, form and days), five times;
 - next to each, the time to load that rep's own rows from the database alone (its activities,
   deals, contacts and their touches: a ``SELECT ... WHERE rep/owner = ?`` per table into pandas),
   the yardstick of "just reading this rep's data";
@@ -104,12 +105,19 @@ def main() -> None:
             drill.append(time.perf_counter() - t0)
             assert resp.status_code == 200, resp.status_code
 
+        roster = []
+        for _ in range(5):
+            t0 = time.perf_counter()
+            assert client.get("/coach").status_code == 200
+            roster.append(time.perf_counter() - t0)
+
         print(f"cold first card (org-wide stats of the window computed): {cold * 1000:.0f} ms")
         print(f"{'':28} {'p50 ms':>8} {'p95 ms':>8}   over {len(rep_ids)} reps")
         for label, values in [
             ("card /reps/<id>", card),
             ("drilldown /coach/<id>", drill),
             ("load rep's rows alone", load),
+            (f"roster /coach ({len(rep_ids)} reps)", roster),
         ]:
             print(f"{label:28} {pct(values, 50):8.1f} {pct(values, 95):8.1f}")
         print(
