@@ -13,6 +13,7 @@ from typing import Any
 
 from sqlmodel import Session, select
 
+from metrics import match_stats
 from scoreboard import create_app, db
 from scoreboard.models import Rep
 from scoreboard.seed import seed_demo_org
@@ -66,3 +67,22 @@ def seeded_org(tmp_path_factory: Any, name: str, **seed: Any) -> DemoOrg:
     with Session(db.engine_for(app)) as s:
         reps = {r.email: r for r in s.exec(select(Rep))}
     return DemoOrg(app, summary, reps)
+
+
+def stats_from_metrics(frames: Any, period: Any, now: Any, calendar: Any) -> Any:
+    """metrics.match_stats of ``period`` over every frame of ``frames`` (an app's numbers.frames()),
+    straight from metrics/ without the app's memo: the route tests compare pages with."""
+    return match_stats(
+        period,
+        now=now,
+        calendar=calendar,
+        reps=frames.reps,
+        activities=frames.activities,
+        deals=frames.deals,
+        deal_stages=frames.deal_stages,
+        deal_changes=frames.deal_changes,
+        contacts=frames.contacts,
+        lifecycle=frames.lifecycle,
+        touches=frames.touches,
+        goals=frames.goals,
+    )

@@ -8,9 +8,9 @@ import re
 
 import pandas as pd
 import pytest
-from demo_org_app import PASSWORD, login_session, seeded_org
+from demo_org_app import PASSWORD, login_session, seeded_org, stats_from_metrics
 
-from metrics import match_stats, percentiles, rating
+from metrics import percentiles, rating
 from metrics.matchlog import daily_counts
 from metrics.scouting import scouting_list
 from scoreboard import cards, charts, db, numbers
@@ -41,19 +41,8 @@ def expected(org, rep_id, now):
     with org.app.app_context():
         f = numbers.frames()
         cal = numbers.calendar()
-    frames = dict(
-        reps=f.reps,
-        activities=f.activities,
-        deals=f.deals,
-        deal_stages=f.deal_stages,
-        deal_changes=f.deal_changes,
-        contacts=f.contacts,
-        lifecycle=f.lifecycle,
-        touches=f.touches,
-        goals=f.goals,
-    )
     window = cal.rolling(cards.WINDOW_DAYS, now)
-    stats = match_stats(window, now=now, calendar=cal, **frames)
+    stats = stats_from_metrics(f, window, now, cal)
     peers = f.reps[(f.reps["role"] == "rep") & f.reps["active"]]["rep_id"].tolist()
     peer_stats = stats.loc[stats.index.isin(peers)]
     pct = percentiles(
@@ -62,7 +51,7 @@ def expected(org, rep_id, now):
         lower_is_better={s.column for s in cards.CARD_STATS if s.lower_is_better},
         min_sample={s.column: (s.sample, s.minimum) for s in cards.CARD_STATS},
     )
-    quarter = match_stats(cal.quarter(now), now=now, calendar=cal, **frames)
+    quarter = stats_from_metrics(f, cal.quarter(now), now, cal)
     spark_days = cal.working_dates(cal.rolling(cards.SPARK_DAYS, now).start_date, window.end_date)
     log = daily_counts(
         spark_days,

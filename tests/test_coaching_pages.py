@@ -9,10 +9,10 @@ import re
 
 import pandas as pd
 import pytest
-from demo_org_app import ADMIN, PASSWORD, login_session, seeded_org
+from demo_org_app import ADMIN, PASSWORD, login_session, seeded_org, stats_from_metrics
 from sqlmodel import Session, select
 
-from metrics import match_stats, rating
+from metrics import rating
 from metrics.coaching import decompose, funnel
 from scoreboard import cards, charts, coaching, db, numbers
 from scoreboard.models import CoachingNote
@@ -90,20 +90,7 @@ def test_team_page_shows_each_reps_rating_form_and_days(org, now):
     active = f.reps.loc[(f.reps["role"] == "rep") & f.reps["active"], "rep_id"].tolist()
 
     def rated(at):
-        stats = match_stats(
-            cal.rolling(60, at),
-            now=at,
-            reps=f.reps,
-            activities=f.activities,
-            deals=f.deals,
-            deal_stages=f.deal_stages,
-            deal_changes=f.deal_changes,
-            contacts=f.contacts,
-            lifecycle=f.lifecycle,
-            touches=f.touches,
-            goals=f.goals,
-            calendar=cal,
-        )
+        stats = stats_from_metrics(f, cal.rolling(60, at), at, cal)
         return stats, rating(stats.loc[stats.index.isin(active)]).set_index("rep_id")["rating"]
 
     stats, now_rating = rated(now)
