@@ -209,11 +209,21 @@ class Standing:
     provisional: bool
 
 
+def _window_stats(rep_id: int, now: pd.Timestamp, data: Any) -> tuple[Any, pd.DataFrame]:
+    """The card's window and its match stats (404 when the rep has no row there)."""
+    window = numbers.calendar().rolling(WINDOW_DAYS, now)
+    stats = numbers.stats_for(window, now=now, data=data)
+    if rep_id not in stats.index:
+        abort(404)
+    return window, stats
+
+
 def _rated(
     rep_id: int, stats: pd.DataFrame, window: Any, now: pd.Timestamp, data: Any
-) -> tuple[pd.Series, dict[str, Any], list[int]]:
+) -> tuple[pd.Series, Standing, list[int]]:
     """The rep's row of metrics.rating among the active reps of their role (its faces included),
-    the rating shown (with its change over 7 days) and the peer ids (the rep included)."""
+    their :class:`Standing` (the rating shown, with its change over 7 days) and the peer ids (the
+    rep included)."""
     cal = numbers.calendar()
     role = str(stats.loc[rep_id, "role"])
     peers = peer_ids_of(data.reps, role)
@@ -232,44 +242,35 @@ def _rated(
         mine = rating(stats.loc[stats.index.isin(peers)]).query("rep_id == @rep_id")
     r = mine.iloc[0]
     ch = change.get(rep_id, pd.NA)
-    return (
-        r,
-        {
-            "rating": None if pd.isna(r["rating"]) else int(r["rating"]),
-            "change": None if pd.isna(ch) else int(ch),
-            "provisional": bool(r["provisional"]),
-            "coverage": float(r["coverage"]),
-        },
-        peers,
+    row = stats.loc[rep_id]
+    rating_row = {
+        "rating": None if pd.isna(r["rating"]) else int(r["rating"]),
+        "change": None if pd.isna(ch) else int(ch),
+        "provisional": bool(r["provisional"]),
+        "coverage": float(r["coverage"]),
+    }
+    shown = Standing(
+        rating=rating_row,
+        form=None if pd.isna(row["form"]) else str(row["form"]),
+        working_days=int(row["working_days"]),
+        provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
     )
+    return r, shown, peers
 
 
 def standing(rep_id: int, now: pd.Timestamp | None = None) -> Standing:
     """The roster line of ``rep_id`` (the same numbers as their card, without the rest of it)."""
     now = now if now is not None else now_utc()
     data = numbers.frames()
-    window = numbers.calendar().rolling(WINDOW_DAYS, now)
-    stats = numbers.stats_for(window, now=now, data=data)
-    if rep_id not in stats.index:
-        abort(404)
-    _, rating_row, _ = _rated(rep_id, stats, window, now, data)
-    row = stats.loc[rep_id]
-    return Standing(
-        rating=rating_row,
-        form=None if pd.isna(row["form"]) else str(row["form"]),
-        working_days=int(row["working_days"]),
-        provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
-    )
+    window, stats = _window_stats(rep_id, now, data)
+    return _rated(rep_id, stats, window, now, data)[1]
 
 
 def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] | None) -> CardData:
     cal = numbers.calendar()
-    window = cal.rolling(WINDOW_DAYS, now)
-    stats = numbers.stats_for(window, now=now, data=data)
-    if rep_id not in stats.index:
-        abort(404)
+    window, stats = _window_stats(rep_id, now, data)
     row = stats.loc[rep_id]
-    r, rating_row, peers = _rated(rep_id, stats, window, now, data)
+    r, shown, peers = _rated(rep_id, stats, window, now, data)
     peer_stats = stats.loc[stats.index.isin(peers)]
     faces = [
         {
@@ -318,11 +319,11 @@ def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] |
             "initials": "".join(p[0] for p in str(rep_row["name"]).split()[:2]).upper(),
         },
         window_label=f"last {WINDOW_DAYS} working days",
-        working_days=int(row["working_days"]),
+        working_days=shown.working_days,
         peers=len(peers) - 1,
-        provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
+        provisional=shown.provisional,
         stats=row,
-        rating=rating_row,
+        rating=shown.rating,
         faces=faces,
         percentiles=my_pct,
         peer_values=peer_values,
