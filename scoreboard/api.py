@@ -11,7 +11,7 @@ from werkzeug.exceptions import HTTPException
 
 from . import db
 from .ingest import ingest
-from .records import Record, RecordErrors
+from .ingest.records import Record, RecordErrors
 from .tokens import verify_token
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")

@@ -20,7 +20,7 @@ from sqlalchemy import Engine, text
 from . import db
 from .ingest import ingest
 from .models import utcnow
-from .records import RecordErrors
+from .ingest.records import RecordErrors
 from .store import get_setting
 
 if TYPE_CHECKING:  # the generator is imported only when the simulator runs

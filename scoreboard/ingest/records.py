@@ -21,7 +21,7 @@ from pydantic import (
     ValidationError,
 )
 
-from .models import (
+from ..models import (
     ACTIVITY_KINDS,
     BUYING_PHASES,
     CONTENT_KINDS,

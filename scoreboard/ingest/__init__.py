@@ -7,7 +7,7 @@
 5. activities and 6. touches (append-only, ``INSERT ... ON CONFLICT DO NOTHING``).
 
 A batch is all-or-nothing: any record that fails validation or names something unknown raises
-:class:`~scoreboard.records.RecordErrors` and nothing is stored. ``(type, source, id)`` identifies a
+:class:`~scoreboard.ingest.records.RecordErrors` and nothing is stored. ``(type, source, id)`` identifies a
 record, so a retried delivery is counted as a duplicate and changes nothing: an upsert whose fields
 equal the stored ones, or whose ``at`` is older than the stored version, is a duplicate too.
 
@@ -25,8 +25,8 @@ from typing import Any
 from blinker import Namespace
 from sqlalchemy import Connection, Engine, Table, and_, bindparam, delete, insert, select, update
 
-from .db import write_transaction
-from .models import (
+from ..db import write_transaction
+from ..models import (
     UNASSIGNED_TEAM,
     Activity,
     Contact,
@@ -133,7 +133,7 @@ def ingest(
 ) -> IngestResult:
     """Validate and store a batch of raw records (dicts in the docs/ingest.md format).
 
-    Raises :class:`~scoreboard.records.RecordErrors` (nothing stored) when any record is invalid.
+    Raises :class:`~scoreboard.ingest.records.RecordErrors` (nothing stored) when any record is invalid.
     """
     records = parse_batch(list(raw))
     received_at = received_at or utcnow()
