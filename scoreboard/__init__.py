@@ -42,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(db.engine_for(app))
 
-    from . import api, auth, cards, cli, coaching, live, numbers, pages, simulator, tv
+    from . import api, auth, cards, cli, coaching, live, numbers, pages, security, simulator, tv
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -55,6 +55,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         channel=app.config.get("SOCKETIO_CHANNEL") or "flask-socketio",
     )
     app.register_blueprint(auth.bp)
+    security.init_app(app)  # login throttling, HSTS, proxies
     app.register_blueprint(api.bp)
     app.register_blueprint(pages.bp)
     app.register_blueprint(cards.bp)

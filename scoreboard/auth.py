@@ -2,11 +2,22 @@
 
 Roles: ``rep`` (their own card, public boards), ``manager`` (their team), ``admin`` (everything).
 :func:`require_role` guards views; an anonymous visitor is sent to the login page, a logged-in user
-without the role gets 403.
+without the role gets 403 (a role check says nothing about which records exist; a record the user may
+not see is a 404, see :func:`scoreboard.cards.subject_or_403`).
+
+Hardening:
+
+- Sessions can be revoked on the server: the session cookie carries the user's ``session_version``,
+  which logout and :func:`set_password` raise, so every cookie issued before (on any device) stops
+  working, even if someone kept a copy.
+- A login with an unknown email checks the password against a dummy hash of the same kind, so it
+  takes as long as a wrong password for a real account and timing does not tell which emails exist.
+- Failed logins are throttled per account and per client address (:mod:`scoreboard.security`).
 """
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Callable
 from functools import wraps
 from typing import Any
@@ -14,7 +25,7 @@ from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
-from sqlalchemy import Engine
+from sqlalchemy import Engine, update
 from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
@@ -32,6 +43,7 @@ class CurrentUser:
 
     def __init__(self, user: User):
         self.id = user.id
+        self.session_version = user.session_version
         self.email = user.email
         self.name = user.name
         self.role = user.role
@@ -41,19 +53,73 @@ class CurrentUser:
         self.is_anonymous = False
 
     def get_id(self) -> str:
-        return str(self.id)
+        """What the session cookie keeps: ``"<user id>.<session version>"``."""
+        return f"{self.id}.{self.session_version}"
 
     def has_role(self, *roles: str) -> bool:
         return self.role in roles
 
 
 @login_manager.user_loader
-def _load_user(user_id: str) -> CurrentUser | None:
+def _load_user(session_id: str) -> CurrentUser | None:
+    """The user of a session cookie, if it is still valid (active user, current session version)."""
+    user_id, _, version = session_id.partition(".")
     try:
         user = db.session().get(User, int(user_id))
+        current = user is not None and int(version) == user.session_version
     except ValueError:
         return None
-    return CurrentUser(user) if user is not None and user.active else None
+    return CurrentUser(user) if current and user is not None and user.active else None
+
+
+def revoke_sessions(engine: Engine, user_id: int) -> None:
+    """End every session of a user (all devices): their cookies stop working on the next request."""
+    from .db import write_session
+
+    with write_session(engine) as s:
+        s.execute(
+            update(User).where(User.id == user_id).values(session_version=User.session_version + 1)  # type: ignore[arg-type]
+        )
+
+
+def set_password(engine: Engine, email: str, password: str) -> User:
+    """Change a user's password and end all their sessions. ValueError for an unknown email or a
+    short password."""
+    from .db import write_session
+
+    email = email.strip().lower()
+    if len(password) < 8:
+        raise ValueError("password: at least 8 characters")
+    with write_session(engine) as s:
+        user = s.exec(select(User).where(User.email == email)).first()
+        if user is None:
+            raise ValueError(f"email: no user {email}")
+        user.password_hash = generate_password_hash(password)
+        user.session_version += 1
+        s.add(user)
+    return user
+
+
+_DUMMY_HASH: list[str] = []
+
+
+def _dummy_hash() -> str:
+    """A hash of a random password, made like real ones (same method and cost), made once."""
+    if not _DUMMY_HASH:
+        _DUMMY_HASH.append(generate_password_hash(secrets.token_urlsafe(16)))
+    return _DUMMY_HASH[0]
+
+
+def check_login(email: str, password: str) -> User | None:
+    """The active user with ``email`` and ``password``, or None; one password hash either way."""
+    dummy = _dummy_hash()  # made before the lookup, so the first login of either kind pays for it
+    user = db.session().exec(select(User).where(User.email == email)).first()
+    if user is None:
+        check_password_hash(dummy, password)  # as slow as a wrong password for a real user
+        return None
+    if not check_password_hash(user.password_hash, password) or not user.active:
+        return None
+    return user
 
 
 def require_role(*roles: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
@@ -119,8 +185,8 @@ def login() -> Any:
 def login_post() -> Any:
     email = request.form.get("email", "").strip().lower()
     password = request.form.get("password", "")
-    user = db.session().exec(select(User).where(User.email == email)).first()
-    if user is None or not user.active or not check_password_hash(user.password_hash, password):
+    user = check_login(email, password)
+    if user is None:
         flash("Wrong email or password.", "error")
         return render_template("login.html", next=request.form.get("next", ""), email=email), 401
     login_user(CurrentUser(user))
@@ -130,6 +196,7 @@ def login_post() -> Any:
 @bp.post("/logout")
 @login_required
 def logout() -> Any:
+    revoke_sessions(db.engine_for(), current_user.id)
     logout_user()
     flash("You are logged out.", "info")
     return redirect(url_for("auth.login"))

@@ -6,7 +6,7 @@ the metrics functions, and the templates and :mod:`scoreboard.charts` only prese
 
 Access (enforced on every route here): a rep sees their own card; a manager the cards of the reps on
 their own team; an admin every card. Anonymous visitors are sent to the login page (HTML and JSON
-routes alike); a logged-in user without access gets 403.
+routes alike); a logged-in user without access gets 404, as for a rep that does not exist.
 """
 
 from __future__ import annotations
@@ -107,13 +107,12 @@ def subject_or_403(rep_id: int, *, coaching: bool = False) -> Rep:
     """The rep whose card (or drilldown) is asked for, if the current user may see it.
 
     Rules: an admin sees everyone; a manager the reps of their own team (the team of the rep row
-    linked to their login); a rep only themselves, and never a drilldown. Unknown reps are 404.
+    linked to their login); a rep only themselves, and never a drilldown. A rep the user may not see
+    is a 404, like an unknown one: the answer never tells which ids exist.
     """
     rep = db.session().get(Rep, rep_id)
-    if rep is None:
+    if rep is None or not may_view(rep, coaching=coaching):
         abort(404)
-    if not may_view(rep, coaching=coaching):
-        abort(403)
     return rep
 
 

@@ -35,9 +35,21 @@ DEFAULTS: dict[str, Any] = {
     "CURRENCY": "NOK",
     "HOLIDAY_COUNTRY": "NO",
     "FISCAL_START_MONTH": 1,
-    # Web server (``python app.py``).
+    # Web server (``python app.py``): gunicorn, one process with the threaded worker.
     "HOST": "127.0.0.1",
     "PORT": 5000,
+    # Threads of the server process: each open WebSocket (a TV, a desk page) holds one while connected.
+    "SERVER_THREADS": 200,
+    # Listen backlog: connections the kernel queues while the server accepts (capped by the kernel's
+    # net.core.somaxconn).
+    "SERVER_BACKLOG": 2048,
+    # Seconds a stopping server gives open connections to finish.
+    "SERVER_GRACEFUL_TIMEOUT": 10,
+    # Access log: "-" for standard output, a file path, or "" for none. Token secrets are masked.
+    "ACCESS_LOG": "-",
+    # Database connection pool of a process (None: from SERVER_THREADS; see scoreboard.db.pool_options).
+    "DB_POOL_SIZE": None,
+    "DB_MAX_OVERFLOW": None,
     # Compute live pushes in a child process, so the web process's threads (HTTP, Socket.IO) do not
     # wait for board computation: None = on when serving with ``python app.py``, off otherwise.
     "LIVE_PROCESS": None,
@@ -53,6 +65,21 @@ DEFAULTS: dict[str, Any] = {
     "SESSION_COOKIE_HTTPONLY": True,
     "SESSION_COOKIE_SAMESITE": "Lax",
     "SESSION_COOKIE_SECURE": False,
+    # Served over HTTPS (directly or behind a TLS proxy): cookies only over HTTPS
+    # (SESSION_COOKIE_SECURE and REMEMBER_COOKIE_SECURE turn on) and Strict-Transport-Security sent.
+    "HTTPS": False,
+    "HSTS_MAX_AGE": 31536000,
+    # Behind a reverse proxy: how many proxies set X-Forwarded-For/-Proto/-Host (0: trust none).
+    "TRUSTED_PROXIES": 0,
+    # Login throttling (Flask-Limiter): failed logins allowed per account (email) and per client
+    # address; the next attempt gets 429 until the window has passed.
+    "LOGIN_LIMIT_PER_ACCOUNT": "5 per 15 minutes",
+    "LOGIN_LIMIT_PER_ADDRESS": "20 per 15 minutes",
+    # Where the limiter counts: None = the Redis of SOCKETIO_MESSAGE_QUEUE when that is Redis
+    # (shared by every process), else in memory ("memory://", per process).
+    "RATELIMIT_STORAGE_URI": None,
+    # Days raw buyer touches are kept (None: forever); older ones are deleted by ``matchday prune-touches``.
+    "TOUCH_RETENTION_DAYS": None,
     "WTF_CSRF_TIME_LIMIT": None,
 }
 
@@ -73,6 +100,14 @@ def load(app: Flask, test_config: dict[str, Any] | None) -> None:
         app.config["AUTO_MIGRATE"] = str(app.config["DATABASE_URL"]).startswith("sqlite")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(instance / "secret_key")
+    if app.config.get("HTTPS"):
+        app.config["SESSION_COOKIE_SECURE"] = True
+        app.config["REMEMBER_COOKIE_SECURE"] = True
+    if not app.config.get("RATELIMIT_STORAGE_URI"):
+        queue = str(app.config.get("SOCKETIO_MESSAGE_QUEUE") or "")
+        app.config["RATELIMIT_STORAGE_URI"] = (
+            queue if queue.startswith(("redis://", "rediss://")) else "memory://"
+        )
 
 
 def _instance_secret(path: Path) -> str:

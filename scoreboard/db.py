@@ -26,15 +26,46 @@ WRITE_OPTION = "matchday_write"
 INGEST_LOCK_KEY = 0x4D415443  # "MATC": one advisory lock serialises ingestion on PostgreSQL
 
 
-def make_engine(url: str) -> Engine:
-    """Create the engine for ``url`` with Matchday's connection settings."""
+def make_engine(url: str, pool_size: int | None = None, max_overflow: int | None = None) -> Engine:
+    """Create the engine for ``url`` with Matchday's connection settings (pool: see :func:`pool_options`)."""
+    pool = {k: v for k, v in (("pool_size", pool_size), ("max_overflow", max_overflow)) if v is not None}
     if url.startswith("sqlite"):
-        engine = create_engine(url, connect_args={"timeout": 30})
+        if url in ("sqlite://", "sqlite:///:memory:"):
+            pool = {}  # one connection per thread (SingletonThreadPool) has no overflow
+        engine = create_engine(url, connect_args={"timeout": 30}, **pool)
         _configure_sqlite(engine)
         return engine
     if url.startswith("postgresql://"):
         url = "postgresql+psycopg://" + url.removeprefix("postgresql://")
-    return create_engine(url, pool_pre_ping=True, pool_size=10, max_overflow=20)
+    return create_engine(url, pool_pre_ping=True, **({"pool_size": 10, "max_overflow": 20} | pool))
+
+
+def pool_options(
+    url: str, threads: int, pool_size: int | None = None, max_overflow: int | None = None
+) -> dict[str, int]:
+    """The connection pool of a process serving with ``threads`` threads.
+
+    SQLite connections are cheap: a connection per thread stays open, and as many again may open
+    for a moment (a request whose session holds one while a helper asks for another), so a
+    connection storm never waits for the pool. PostgreSQL counts every connection against the
+    server's ``max_connections`` (100 by default) across all processes: up to 20 stay open and 20
+    more open under load; further threads wait for one (each holds it only for its queries).
+    ``DB_POOL_SIZE`` / ``DB_MAX_OVERFLOW`` override.
+
+    >>> pool_options("sqlite:///x.db", 200)
+    {'pool_size': 208, 'max_overflow': 208}
+    >>> pool_options("postgresql://db/matchday", 200)
+    {'pool_size': 20, 'max_overflow': 20}
+    """
+    background = 8  # the live worker, watchdog, relay, simulator, frame loader
+    if url.startswith("sqlite"):
+        size, overflow = threads + background, threads + background
+    else:
+        size, overflow = min(threads + background, 20), min(threads + background, 20)
+    return {
+        "pool_size": size if pool_size is None else int(pool_size),
+        "max_overflow": overflow if max_overflow is None else int(max_overflow),
+    }
 
 
 def _configure_sqlite(engine: Engine) -> None:
@@ -103,7 +134,13 @@ def write_session(engine: Engine, serialise: bool = False) -> Iterator[Session]:
 
 
 def init_app(app: Flask) -> None:
-    engine = make_engine(app.config["DATABASE_URL"])
+    url = app.config["DATABASE_URL"]
+    engine = make_engine(
+        url,
+        **pool_options(
+            url, int(app.config["SERVER_THREADS"]), app.config["DB_POOL_SIZE"], app.config["DB_MAX_OVERFLOW"]
+        ),
+    )
     app.extensions["matchday.engine"] = engine
     app.teardown_appcontext(_close_session)
 

@@ -237,6 +237,9 @@ class User(SQLModel, table=True):
     rep_id: int | None = Field(default=None, foreign_key="rep.id")
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+    #: Part of every session cookie; raised on logout and password change, which ends every session
+    #: issued before (see scoreboard.auth).
+    session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
 
 
 class Token(SQLModel, table=True):
@@ -318,3 +321,19 @@ class CoachingNote(SQLModel, table=True):
     held_at: datetime = Field(default_factory=utcnow)
     notes: str = Field(default="", max_length=10000)
     focus: str = Field(default="[]", max_length=4000)
+
+
+class AuditEntry(SQLModel, table=True):
+    """Who did what to which record, and when, for actions on people's data (erasure, retention).
+
+    ``target`` names the record by kind and internal id (``contact:412``) and ``detail`` holds counts
+    (JSON): never a name, email or other personal data of the person concerned.
+    """
+
+    __tablename__ = "audit_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    actor: str = Field(max_length=300)  # "user:3 admin@acme.no" or "cli:<os user>"
+    action: str = Field(max_length=32)  # "erase_contact" | "prune_touches" | "restore"
+    target: str = Field(default="", max_length=200)
+    detail: str = Field(default="{}", max_length=4000)

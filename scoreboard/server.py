@@ -1,19 +1,60 @@
-"""Serving: ``python app.py`` / ``matchday serve``.
+"""Serving: ``python app.py`` / ``matchday serve``, on gunicorn.
 
-On an empty instance it seeds the demo org (when ``DEMO`` is on), prints the logins and where to
-look, starts the live simulator (when ``SIMULATOR`` is on and the demo org was seeded), and serves
-HTTP and Socket.IO on ``HOST``:``PORT`` with Flask-SocketIO in threading mode.
+On an empty instance it seeds the demo org (when ``DEMO`` is on) and prints the logins and where to
+look; then it serves HTTP and Socket.IO (Flask-SocketIO in threading mode, WebSocket through
+simple-websocket) on ``HOST``:``PORT`` with gunicorn's threaded worker: one process, ``SERVER_THREADS``
+threads (each open WebSocket holds one), a listen backlog of ``SERVER_BACKLOG``, as Flask-SocketIO's
+deployment notes describe. gunicorn runs in this process through :class:`MatchdayServer` (a
+``BaseApplication``), so it is still one command and needs no other service.
+
+gunicorn forks its worker from this process (the arbiter). Seeding happens here, before the fork,
+with no threads running; everything that runs threads or child processes (the live simulator, the
+live push process and watchdog, the frame load) starts in the worker, in :func:`start_worker`
+(gunicorn's ``post_worker_init`` hook), so it runs where the requests are served and starts again
+in a new worker should gunicorn replace one.
+
+No development server, and no version banner: gunicorn's ``Server`` header is ``gunicorn``, without a
+version. The access log never shows a display or API token: :class:`AccessLogger` masks them.
 """
 
 from __future__ import annotations
 
+import re
+import threading
+from typing import Any
+
 import click
 from flask import Flask
+from gunicorn.app.base import BaseApplication
+from gunicorn.glogging import Logger
 
 from . import db, live, numbers
 from .seed import SeedSummary, has_data, seed_demo_org
 from .simulator import start as start_simulator
 from .store import get_setting
+
+#: A display or API token in a URL (``/tv/mdd_...``): what the access log masks.
+TOKEN_IN_URL = re.compile(r"\b(md[dk]_)[A-Za-z0-9_\-]+")
+
+
+def redact(text: str) -> str:
+    """``text`` with every token secret masked: ``/tv/mdd_9fK2...`` → ``/tv/mdd_…``.
+
+    >>> redact("GET /tv/mdd_abcDEF123-_x HTTP/1.1")
+    'GET /tv/mdd_… HTTP/1.1'
+    """
+    return TOKEN_IN_URL.sub(r"\1…", text)
+
+
+class AccessLogger(Logger):
+    """gunicorn's logger, with token secrets masked in every access-log field that holds the URL."""
+
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        for key in ("r", "U", "q", "f"):  # request line, path, query, referer
+            if isinstance(atoms.get(key), str):
+                atoms[key] = redact(atoms[key])
+        return atoms
 
 
 def first_run(app: Flask) -> SeedSummary | None:
@@ -44,6 +85,60 @@ def _demo_tv_url(app: Flask, host: str, port: int) -> str:
     return tv_url(secret, f"http://{host}:{port}")
 
 
+def gunicorn_options(app: Flask) -> dict[str, Any]:
+    """gunicorn settings for ``app``: one gthread worker, threads, backlog and logs from the config."""
+    cfg = app.config
+    host, port = str(cfg["HOST"]), int(cfg["PORT"])
+    threads = int(cfg["SERVER_THREADS"])
+    return {
+        "bind": f"[{host}]:{port}" if ":" in host else f"{host}:{port}",
+        "workers": 1,  # Socket.IO sessions live in one process (see DESIGN.md: scale with processes + Redis)
+        "worker_class": "gthread",
+        "threads": threads,
+        "worker_connections": max(1000, 2 * threads),
+        "backlog": int(cfg["SERVER_BACKLOG"]),
+        "graceful_timeout": int(cfg["SERVER_GRACEFUL_TIMEOUT"]),
+        "keepalive": 5,
+        "accesslog": cfg["ACCESS_LOG"] or None,
+        "errorlog": "-",
+        "logger_class": AccessLogger,
+        "proc_name": "matchday",
+        "control_socket_disable": True,  # no gunicornc socket under $HOME: one command, nothing else
+    }
+
+
+class MatchdayServer(BaseApplication):  # type: ignore[misc]
+    """gunicorn serving one Matchday app; ``on_worker`` runs in the worker before it serves."""
+
+    def __init__(self, app: Flask, options: dict[str, Any], on_worker: Any = None):
+        self.application = app
+        self.options = options
+        self.on_worker = on_worker
+        super().__init__()
+
+    def load_config(self) -> None:
+        for key, value in self.options.items():
+            self.cfg.set(key, value)
+        if self.on_worker is not None:
+            on_worker = self.on_worker
+            self.cfg.set("post_worker_init", lambda worker: on_worker())
+
+    def load(self) -> Flask:
+        return self.application
+
+
+def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
+    """In the serving process: the simulator, the live push process and its watchdog, the frames."""
+    engine = db.engine_for(app)
+    engine.dispose(close=False)  # never share a connection inherited from the arbiter
+    if app.config["SIMULATOR"] and get_setting(engine, "demo_seed") is not None:
+        start_simulator(app, seeded.truth if seeded else None)
+    live.hub_for(app).start()  # the push process loads its frames while this process loads its own
+    # Load the frames now, so the first TV to connect gets its boards at once; in a thread, so that
+    # gunicorn's worker starts answering (and its heartbeat) without waiting for a big org's load.
+    threading.Thread(target=numbers.frames, args=(app,), name="matchday-frames", daemon=True).start()
+
+
 def serve(app: Flask) -> None:
     host, port = app.config["HOST"], int(app.config["PORT"])
     if app.config.get("LIVE_PROCESS") is None:
@@ -54,13 +149,15 @@ def serve(app: Flask) -> None:
         click.echo(f"Sales-floor TV:  {_demo_tv_url(app, host, port)}  (open it full screen; no login)")
     engine = db.engine_for(app)
     if app.config["SIMULATOR"] and get_setting(engine, "demo_seed") is not None:
-        start_simulator(app, seeded.truth if seeded else None)
         click.echo(
             "Live simulator: "
             + (get_setting(engine, "simulator", "off") or "off")
             + " (switch with `matchday simulate on|off`)."
         )
-    live.hub_for(app).start()  # the push process loads its frames while this process loads its own
-    numbers.frames(app)  # load the frames now: the first TV to connect gets its boards at once
-    click.echo(f"Matchday is serving on http://{host}:{port}/ (log in there; Ctrl+C stops it).")
-    app.extensions["socketio"].run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False)
+    engine.dispose()  # the worker opens its own connections
+    options = gunicorn_options(app)
+    click.echo(
+        f"Matchday is serving on http://{host}:{port}/ (log in there; Ctrl+C stops it) "
+        f"with {options['threads']} threads."
+    )
+    MatchdayServer(app, options, on_worker=lambda: start_worker(app, seeded)).run()

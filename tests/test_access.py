@@ -2,8 +2,10 @@
 
 Users: the rep whose card it is, another rep of the same team, a rep of another team, the rep's
 manager, the manager of another team, an admin, and an anonymous visitor. Anonymous visitors are
-redirected to the login page on every route, pages and JSON alike; a logged-in user without access
-gets 403.
+redirected to the login page on every route, pages and JSON alike; a logged-in user whose role
+never has access (a rep on a drilldown) gets 403, one whose role could but not for this rep (a rep of
+the same team, a manager of another team) gets 404, the same as for a rep that does not exist, so
+that no answer tells which ids exist.
 """
 
 from __future__ import annotations
@@ -54,10 +56,10 @@ def coach_routes(rid):
 # who → expected status for the subject's card routes and drilldown routes
 EXPECTED = {
     "self": (200, 403),
-    "teammate": (403, 403),
-    "other_team_rep": (403, 403),
+    "teammate": (404, 403),
+    "other_team_rep": (404, 403),
     "manager": (200, 200),
-    "other_manager": (403, 403),
+    "other_manager": (404, 404),
     "admin": (200, 200),
     "anonymous": (302, 302),
 }
@@ -97,7 +99,7 @@ def test_saving_a_note(org, people, who):
     html = client.get(page).get_data(as_text=True)
     token = re.search(r'name="csrf[-_]token" (?:content|value)="([^"]+)"', html).group(1)
     resp = client.post(f"/coach/{rid}/notes", data={"notes": "x", "csrf_token": token})
-    expected = {"manager": 302, "admin": 302, "anonymous": 302}.get(who, 403)
+    expected = {"manager": 302, "admin": 302, "anonymous": 302, "other_manager": 404}.get(who, 403)
     assert resp.status_code == expected, who
     if who in ("manager", "admin"):
         assert resp.headers["Location"].endswith(f"/coach/{rid}")
@@ -135,8 +137,8 @@ def test_comparison_with_a_rep_of_another_team_is_refused(org, people):
     other = org.rep(people["other_team_rep"]).id
     mate = org.rep(people["teammate"]).id
     client = client_for(org, people["manager"])
-    assert client.get(f"/coach/{rid}?compare=rep:{other}").status_code == 403
-    assert client.get(f"/coach/{rid}/charts/decomposition.json?compare=rep:{other}").status_code == 403
+    assert client.get(f"/coach/{rid}?compare=rep:{other}").status_code == 404
+    assert client.get(f"/coach/{rid}/charts/decomposition.json?compare=rep:{other}").status_code == 404
     assert client.get(f"/coach/{rid}?compare=rep:{mate}").status_code == 200
     assert client.get(f"/coach/{rid}?compare=nonsense").status_code == 400
     assert client.get(f"/coach/{rid}?days=7").status_code == 400
@@ -145,4 +147,19 @@ def test_comparison_with_a_rep_of_another_team_is_refused(org, people):
 def test_unknown_rep_and_chart(org, people):
     client = client_for(org, ADMIN)
     assert client.get("/reps/999999").status_code == 404
+    assert client.get("/coach/999999").status_code == 404
+
+
+def test_a_rep_the_user_may_not_see_answers_like_one_that_does_not_exist(org, people):
+    """Probing ids tells nothing: the same status and the same page for a hidden and a missing rep."""
+    for who, other in (("self", "other_team_rep"), ("other_manager", "self")):
+        hidden = org.rep(people[other]).id
+        client = client_for(org, people[who])
+        for path in ("/reps/{}", "/reps/{}/scouting", "/coach/{}"):
+            seen, missing = client.get(path.format(hidden)), client.get(path.format(999999))
+            if who == "self" and path.startswith("/coach"):
+                assert seen.status_code == missing.status_code == 403  # the role, never the id
+                continue
+            assert seen.status_code == missing.status_code == 404, (who, path)
+            assert seen.get_data() == missing.get_data()
     assert client.get(f"/reps/{org.rep(people['self']).id}/charts/nope.json").status_code == 404
