@@ -42,7 +42,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(db.engine_for(app))
 
-    from . import api, auth, cards, cli, coaching, live, numbers, pages, security, simulator, tv
+    from . import api, auth, cards, cli, coaching, live, numbers, pages, privacy, security, simulator, tv
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -65,6 +65,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     numbers.init_app(app)
     live.init_app(app)  # after SocketIO(app): binds to this app's Socket.IO server
     tv.init_app(app)
+    privacy.init_app(app)
     cli.init_app(app)
 
     @app.after_request

@@ -1,7 +1,8 @@
 """Command line: ``matchday <command>`` or ``flask --app app <command>``.
 
 Commands: ``run`` (serve; ``python app.py`` does the same), ``seed-demo``, ``create-user``,
-``create-api-token``, ``simulate on|off``, ``db-upgrade``.
+``create-api-token``, ``simulate on|off``, ``db-upgrade``; people's data and backups: ``set-password``,
+``backup``, ``restore``, ``erase-contact``, ``prune-touches``.
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from . import db
 
 def init_app(app: Flask) -> None:
     for command in (seed_demo, create_user_cmd, create_api_token, simulate, db_upgrade, serve):
+        app.cli.add_command(command)
+    for command in (set_password_cmd, backup_cmd, restore_cmd, erase_contact_cmd, prune_touches_cmd):
         app.cli.add_command(command)
 
 
@@ -102,6 +105,85 @@ def serve() -> None:
     from .server import serve as run_server
 
     run_server(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+# ----------------------------------------------------------- logins, backups and people's data
+
+
+@click.command("set-password")
+@click.option("--email", required=True)
+@click.password_option(help="At least 8 characters (prompted when not given).")
+@with_appcontext
+def set_password_cmd(email: str, password: str) -> None:
+    """Change a login's password; every session of that user ends."""
+    from .auth import set_password
+
+    try:
+        set_password(db.engine_for(), email, password)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Password changed for {email.strip().lower()}; their sessions have ended.")
+
+
+@click.command("backup")
+@click.argument("file", type=click.Path(dir_okay=False))
+@with_appcontext
+def backup_cmd(file: str) -> None:
+    """Write a consistent backup of the database to FILE (online: the server may keep running)."""
+    from .backup import BackupError, backup
+
+    try:
+        path = backup(db.engine_for(), file)
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Backup written to {path} ({path.stat().st_size:,} bytes).")
+
+
+@click.command("restore")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option("--yes", is_flag=True, help="Do not ask: replace the database's contents.")
+@with_appcontext
+def restore_cmd(file: str, yes: bool) -> None:
+    """Replace the database's contents with the backup FILE (stop the server first)."""
+    from .backup import BackupError, restore
+    from .datarights import cli_actor
+
+    if not yes:
+        click.confirm("This replaces everything in the database with the backup. Go on?", abort=True)
+    try:
+        restore(db.engine_for(), file, cli_actor())
+    except BackupError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(f"Restored the database from {file}.")
+
+
+@click.command("erase-contact")
+@click.option("--source", required=True, help="The source system of the contact (e.g. hubspot).")
+@click.option("--id", "external_id", required=True, help="The contact's id in that source.")
+@with_appcontext
+def erase_contact_cmd(source: str, external_id: str) -> None:
+    """Erase a contact and everything about them (GDPR art. 17); an audit entry records it."""
+    from .datarights import NotFound, cli_actor, erase_contact
+
+    try:
+        erased = erase_contact(db.engine_for(), source, external_id, cli_actor())
+    except NotFound as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(erased.describe())
+
+
+@click.command("prune-touches")
+@click.option("--days", type=click.IntRange(1), default=None, help="Default: TOUCH_RETENTION_DAYS.")
+@with_appcontext
+def prune_touches_cmd(days: int | None) -> None:
+    """Delete raw buyer touches older than the retention period; an audit entry records it."""
+    from .datarights import cli_actor, prune_touches
+
+    days = days or current_app.config.get("TOUCH_RETENTION_DAYS")
+    if not days:
+        raise click.ClickException("no retention period: pass --days N or set MATCHDAY_TOUCH_RETENTION_DAYS")
+    n = prune_touches(db.engine_for(), int(days), cli_actor())
+    click.echo(f"Deleted {n:,} touches older than {int(days)} days.")
 
 
 def main() -> None:

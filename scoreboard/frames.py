@@ -19,6 +19,7 @@ from sqlalchemy import Engine, text
 
 from metrics.frames import CONTRACTS, concat, upsert, validate
 
+from .datarights import data_epoch
 from .ingest import IngestResult, data_revision
 
 QUERIES: dict[str, str] = {
@@ -144,6 +145,7 @@ class FrameCache:
         self._lock = threading.Lock()
         self._frames: Frames | None = None
         self._revision = -1
+        self._epoch = -1  # see scoreboard.datarights.data_epoch
         self._last: dict[str, int] = {}
         # growing frames made by appending rows, by id: (the frame, the frame it extends, the
         # validated rows added, the frame's name)
@@ -217,6 +219,10 @@ class FrameCache:
     def _refresh(self, changed: IngestResult | None) -> None:
         with self.engine.connect() as conn:
             revision = data_revision(conn)
+            epoch = data_epoch(conn)
+            if epoch != self._epoch:  # rows were deleted (erasure, retention, restore): reload whole
+                self._frames, self._last, self._epoch, changed = None, {}, epoch, None
+                self._grown.clear()
             tables = {table for table, _ in APPENDED.values()}
             if changed is not None and self._frames is not None:
                 # a batch of this process: only the tables its record types write can have grown

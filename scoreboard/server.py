@@ -29,6 +29,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
 from . import db, live, numbers
+from .datarights import start_retention
 from .seed import SeedSummary, has_data, seed_demo_org
 from .simulator import start as start_simulator
 from .store import get_setting
@@ -128,12 +129,14 @@ class MatchdayServer(BaseApplication):  # type: ignore[misc]
 
 
 def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
-    """In the serving process: the simulator, the live push process and its watchdog, the frames."""
+    """In the serving process: the simulator, the live push process and its watchdog, touch
+    retention (``TOUCH_RETENTION_DAYS``), the frames."""
     engine = db.engine_for(app)
     engine.dispose(close=False)  # never share a connection inherited from the arbiter
     if app.config["SIMULATOR"] and get_setting(engine, "demo_seed") is not None:
         start_simulator(app, seeded.truth if seeded else None)
     live.hub_for(app).start()  # the push process loads its frames while this process loads its own
+    start_retention(engine, app.config.get("TOUCH_RETENTION_DAYS"))
     # Load the frames now, so the first TV to connect gets its boards at once; in a thread, so that
     # gunicorn's worker starts answering (and its heartbeat) without waiting for a big org's load.
     threading.Thread(target=numbers.frames, args=(app,), name="matchday-frames", daemon=True).start()
