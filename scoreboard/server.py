@@ -19,6 +19,7 @@ version. The access log never shows a display or API token: :class:`AccessLogger
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 from typing import Any
@@ -47,8 +48,24 @@ def redact(text: str) -> str:
     return TOKEN_IN_URL.sub(r"\1…", text)
 
 
+class RedactTokens(logging.Filter):
+    """A logging filter that masks token secrets in a record's message (error logs name URLs too)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        masked = redact(message)
+        if masked != message:
+            record.msg, record.args = masked, None
+        return True
+
+
 class AccessLogger(Logger):
-    """gunicorn's logger, with token secrets masked in every access-log field that holds the URL."""
+    """gunicorn's logger, with token secrets masked in every access-log field that holds the URL
+    and in its error log."""
+
+    def setup(self, cfg: Any) -> None:
+        super().setup(cfg)
+        self.error_log.addFilter(RedactTokens())
 
     def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
         atoms = super().atoms(resp, req, environ, request_time)
@@ -133,6 +150,7 @@ def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
     retention (``TOUCH_RETENTION_DAYS``), the frames."""
     engine = db.engine_for(app)
     engine.dispose(close=False)  # never share a connection inherited from the arbiter
+    app.logger.addFilter(RedactTokens())  # "Exception on /tv/mdd_... [GET]"
     if app.config["SIMULATOR"] and get_setting(engine, "demo_seed") is not None:
         start_simulator(app, seeded.truth if seeded else None)
     live.hub_for(app).start()  # the push process loads its frames while this process loads its own

@@ -17,7 +17,7 @@ import pytest
 import requests
 import socketio
 
-from scoreboard.server import gunicorn_options, redact
+from scoreboard.server import RedactTokens, gunicorn_options, redact
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -218,3 +218,18 @@ def test_gunicorn_settings_follow_the_config(sqlite_app):
     assert (options["workers"], options["worker_class"], options["threads"]) == (1, "gthread", 300)
     assert options["backlog"] == 4096 and options["worker_connections"] >= 600
     assert redact("/tv/mdd_abc?x=mdk_Z9-_q") == "/tv/mdd_…?x=mdk_…"
+
+
+def test_error_logs_mask_tokens_too():
+    import io
+    import logging
+
+    stream = io.StringIO()
+    logger = logging.getLogger("matchday-test-redact")
+    handler = logging.StreamHandler(stream)
+    logger.addHandler(handler)
+    logger.addFilter(RedactTokens())
+    logger.propagate = False
+    logger.error("Exception on %s [%s]", "/tv/mdd_s3cretS3cret", "GET")
+    logger.removeHandler(handler)
+    assert stream.getvalue() == "Exception on /tv/mdd_… [GET]\n"
