@@ -193,6 +193,35 @@ def login_post() -> Any:
     return redirect(_safe_next(request.form.get("next")) or url_for("pages.home"))
 
 
+@bp.get("/account/password")
+@login_required
+def password() -> Any:
+    return render_template("password.html")
+
+
+@bp.post("/account/password")
+@login_required
+def password_post() -> Any:
+    """Change the logged-in user's password: every other session of theirs ends, this one goes on."""
+    current = request.form.get("current", "")
+    new = request.form.get("new", "")
+    user = check_login(current_user.email, current)
+    if user is None:
+        flash("Your current password is not right.", "error")
+        return render_template("password.html"), 400
+    if new != request.form.get("repeat", ""):
+        flash("The new password and its repetition differ.", "error")
+        return render_template("password.html"), 400
+    try:
+        user = set_password(db.engine_for(), current_user.email, new)
+    except ValueError as exc:
+        flash(str(exc).replace("password: ", "New password: "), "error")
+        return render_template("password.html"), 400
+    login_user(CurrentUser(user))  # a cookie of the new session version, for this browser only
+    flash("Password changed. You were logged out everywhere else.", "info")
+    return redirect(url_for("pages.home"))
+
+
 @bp.post("/logout")
 @login_required
 def logout() -> Any:

@@ -145,6 +145,29 @@ def test_a_password_change_ends_every_session(throttled_app):
         set_password(db.engine_for(throttled_app), "nobody@acme.no", "long enough")
 
 
+def test_changing_the_password_on_its_page_keeps_this_session_and_ends_the_others(throttled_app):
+    here, elsewhere = throttled_app.test_client(), throttled_app.test_client()
+    login(here, "rep@acme.no", "battery staple")
+    login(elsewhere, "rep@acme.no", "battery staple")
+    csrf = csrf_from(here.get("/account/password").get_data(as_text=True))
+
+    def change(current: str, new: str, repeat: str):
+        form = {"current": current, "new": new, "repeat": repeat, "csrf_token": csrf}
+        return here.post("/account/password", data=form)
+
+    wrong = change("not it", "a new passphrase", "a new passphrase")
+    assert wrong.status_code == 400 and "current password is not right" in wrong.get_data(as_text=True)
+    assert change("battery staple", "a new passphrase", "typo").status_code == 400
+    assert change("battery staple", "short", "short").status_code == 400
+    assert elsewhere.get("/").status_code == 200  # nothing changed yet
+
+    done = change("battery staple", "a new passphrase", "a new passphrase")
+    assert done.status_code == 302
+    assert here.get("/").status_code == 200
+    assert elsewhere.get("/").status_code == 302
+    assert login(elsewhere, "rep@acme.no", "a new passphrase").status_code == 302
+
+
 def test_unknown_and_known_emails_cost_one_password_hash_each(throttled_app, monkeypatch):
     hashed: list[str] = []
     real = auth.check_password_hash
