@@ -51,6 +51,14 @@ def cmdline(pid: int) -> str:
         return ""
 
 
+def tv_client(url: str, secret: str, boards: list[dict]) -> socketio.Client:
+    """A TV connected over the WebSocket transport, collecting its ``board`` events in ``boards``."""
+    tv = socketio.Client()
+    tv.on("board", boards.append, namespace="/live")
+    tv.connect(url, namespaces=["/live"], transports=["websocket"], auth={"token": secret}, wait_timeout=20)
+    return tv
+
+
 @pytest.fixture
 def server(tmp_path):
     port = free_port()
@@ -115,11 +123,7 @@ def test_app_py_serves_http_and_websocket_on_gunicorn(server):
 
     # a TV over the WebSocket transport gets its boards, and a new activity moves them
     boards: list[dict] = []
-    tv = socketio.Client()
-    tv.on("board", boards.append, namespace="/live")
-    tv.connect(
-        server.url, namespaces=["/live"], transports=["websocket"], auth={"token": secret}, wait_timeout=20
-    )
+    tv = tv_client(server.url, secret, boards)
     try:
         assert tv.transport() == "websocket"
         deadline = time.monotonic() + 30
@@ -189,11 +193,7 @@ def test_app_py_serves_http_and_websocket_on_gunicorn(server):
         time.sleep(0.1)
     assert len(pushers) == 1
     again: list[dict] = []
-    tv = socketio.Client()
-    tv.on("board", again.append, namespace="/live")
-    tv.connect(
-        server.url, namespaces=["/live"], transports=["websocket"], auth={"token": secret}, wait_timeout=20
-    )
+    tv = tv_client(server.url, secret, again)
     try:
         deadline = time.monotonic() + 30
         while not again and time.monotonic() < deadline:
