@@ -208,7 +208,7 @@ def password_post() -> Any:
     user = check_login(current_user.email, current)
     if user is None:
         flash("Your current password is not right.", "error")
-        return render_template("password.html"), 400
+        return render_template("password.html"), 401  # counted like a failed login
     if new != request.form.get("repeat", ""):
         flash("The new password and its repetition differ.", "error")
         return render_template("password.html"), 400

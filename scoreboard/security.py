@@ -1,7 +1,7 @@
 """Hardening that is configuration rather than a page: login throttling, HTTPS headers, proxies.
 
-- **Login throttling** (Flask-Limiter): failed logins count per account (the email typed) and per
-  client address, ``LOGIN_LIMIT_PER_ACCOUNT`` and ``LOGIN_LIMIT_PER_ADDRESS``. Once either is used
+- **Login throttling** (Flask-Limiter): failed logins count per account (the email typed; a wrong
+  current password on the password page counts too) and per client address, ``LOGIN_LIMIT_PER_ACCOUNT`` and ``LOGIN_LIMIT_PER_ADDRESS``. Once either is used
   up, every further login attempt for that account, or from that address, gets 429 with
   ``Retry-After`` until the window has passed, right password or not. Successful logins are not
   counted. The counts live in Redis when ``RATELIMIT_STORAGE_URI`` (or a Redis
@@ -23,10 +23,19 @@ from flask_limiter.util import get_remote_address
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 LOGIN_ENDPOINT = "auth.login_post"
+PASSWORD_ENDPOINT = "auth.password_post"
+
+
+THROTTLED = "Too many failed logins. Wait a few minutes before you try again."
 
 
 def login_account() -> str:
-    """The account a login attempt is for (the email as the login form normalises it)."""
+    """The account an attempt is for: the email typed on the login form, or the logged-in user's
+    on the password page (which checks their current password)."""
+    if request.endpoint == PASSWORD_ENDPOINT:
+        from flask_login import current_user
+
+        return "account:" + str(getattr(current_user, "email", "") or "")
     return "account:" + request.form.get("email", "").strip().lower()
 
 
@@ -47,23 +56,34 @@ def init_app(app: Flask) -> None:
 
     limiter = Limiter(get_remote_address, app=app, default_limits=[], headers_enabled=True)
     app.extensions["matchday.limiter"] = limiter
-    view = app.view_functions[LOGIN_ENDPOINT]
-    for setting, key in (
-        ("LOGIN_LIMIT_PER_ACCOUNT", login_account),
-        ("LOGIN_LIMIT_PER_ADDRESS", login_address),
-    ):
-        view = limiter.limit(app.config[setting], key_func=key, deduct_when=_failed)(view)
-    app.view_functions[LOGIN_ENDPOINT] = view
+    # shared limits: one count per account (and per address) across the login form and the password page
+    per_account = limiter.shared_limit(
+        app.config["LOGIN_LIMIT_PER_ACCOUNT"],
+        scope="login-account",
+        key_func=login_account,
+        deduct_when=_failed,
+    )
+    per_address = limiter.shared_limit(
+        app.config["LOGIN_LIMIT_PER_ADDRESS"],
+        scope="login-address",
+        key_func=login_address,
+        deduct_when=_failed,
+    )
+    app.view_functions[LOGIN_ENDPOINT] = per_address(per_account(app.view_functions[LOGIN_ENDPOINT]))
+    # a wrong current password on the password page counts against the account like a failed login
+    app.view_functions[PASSWORD_ENDPOINT] = per_address(per_account(app.view_functions[PASSWORD_ENDPOINT]))
 
     @app.errorhandler(429)
     def _too_many(error: Any) -> Any:
+        if request.endpoint == PASSWORD_ENDPOINT:
+            return render_template("password.html", throttled=THROTTLED), 429
         if request.endpoint != LOGIN_ENDPOINT:
             return error
         body = render_template(
             "login.html",
             next=request.form.get("next", ""),
             email=request.form.get("email", ""),
-            throttled="Too many failed logins. Wait a few minutes before you try again.",
+            throttled=THROTTLED,
         )
         return body, 429  # Flask-Limiter adds Retry-After
 

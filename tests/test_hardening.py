@@ -156,7 +156,7 @@ def test_changing_the_password_on_its_page_keeps_this_session_and_ends_the_other
         return here.post("/account/password", data=form)
 
     wrong = change("not it", "a new passphrase", "a new passphrase")
-    assert wrong.status_code == 400 and "current password is not right" in wrong.get_data(as_text=True)
+    assert wrong.status_code == 401 and "current password is not right" in wrong.get_data(as_text=True)
     assert change("battery staple", "a new passphrase", "typo").status_code == 400
     assert change("battery staple", "short", "short").status_code == 400
     assert elsewhere.get("/").status_code == 200  # nothing changed yet
@@ -166,6 +166,19 @@ def test_changing_the_password_on_its_page_keeps_this_session_and_ends_the_other
     assert here.get("/").status_code == 200
     assert elsewhere.get("/").status_code == 302
     assert login(elsewhere, "rep@acme.no", "a new passphrase").status_code == 302
+
+
+def test_guessing_the_current_password_is_throttled_like_a_login(throttled_app):
+    """A stolen session cannot guess the password on the password page: it counts against the account."""
+    client = throttled_app.test_client()
+    login(client, "rep@acme.no", "battery staple")
+    csrf = csrf_from(client.get("/account/password").get_data(as_text=True))
+    form = {"new": "a new passphrase", "repeat": "a new passphrase", "csrf_token": csrf}
+    for _ in range(3):
+        assert client.post("/account/password", data=form | {"current": "guess"}).status_code == 401
+    refused = client.post("/account/password", data=form | {"current": "battery staple"})
+    assert refused.status_code == 429 and "Too many failed logins" in refused.get_data(as_text=True)
+    assert login(throttled_app.test_client(), "rep@acme.no", "battery staple").status_code == 429
 
 
 def test_unknown_and_known_emails_cost_one_password_hash_each(throttled_app, monkeypatch):
