@@ -6,7 +6,7 @@
   ``Retry-After`` until the window has passed, right password or not. Successful logins are not
   counted. The counts live in Redis when ``RATELIMIT_STORAGE_URI`` (or a Redis
   ``SOCKETIO_MESSAGE_QUEUE``) is set, so every process shares them; otherwise in this process's
-  memory. Each app has its own limiter (tests build many apps in one process).
+  memory. Should Redis be unreachable, logins go on without throttling and the error log says so. Each app has its own limiter (tests build many apps in one process).
 - **HTTPS** (``HTTPS``): cookies are sent over HTTPS only (see :mod:`scoreboard.config`) and every
   response carries ``Strict-Transport-Security: max-age=HSTS_MAX_AGE``.
 - **Behind a proxy** (``TRUSTED_PROXIES`` = n): Werkzeug's ProxyFix takes the client address, scheme
@@ -54,7 +54,10 @@ def init_app(app: Flask) -> None:
     if proxies:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=proxies, x_proto=proxies, x_host=proxies)  # type: ignore[method-assign]
 
-    limiter = Limiter(get_remote_address, app=app, default_limits=[], headers_enabled=True)
+    # swallow_errors: with Redis unreachable, logins go on unthrottled (the log says why) rather than fail
+    limiter = Limiter(
+        get_remote_address, app=app, default_limits=[], headers_enabled=True, swallow_errors=True
+    )
     app.extensions["matchday.limiter"] = limiter
     # shared limits: one count per account (and per address) across the login form and the password page
     per_account = limiter.shared_limit(

@@ -107,6 +107,18 @@ def test_processes_share_the_counts_through_redis(app_factory, tmp_path):
     assert login(two.test_client(), email, "battery staple").status_code == 429
 
 
+def test_logins_go_on_when_the_limiter_storage_is_down(app_factory, tmp_path, caplog):
+    app = app_factory(
+        f"sqlite:///{tmp_path / 'matchday.db'}", RATELIMIT_STORAGE_URI="redis://127.0.0.1:9/0"
+    )  # port 9 (discard): nothing listens
+    create_user(db.engine_for(app), "rep@acme.no", "Rep", "battery staple", "rep")
+    client = app.test_client()
+    assert login(client, "rep@acme.no", "guess").status_code == 401
+    assert login(client, "rep@acme.no", "battery staple").status_code == 302
+    assert any("rate limit" in r.getMessage().lower() for r in caplog.records)
+    db.engine_for(app).dispose()
+
+
 def test_logout_ends_the_session_on_the_server(throttled_app):
     client = throttled_app.test_client()
     assert login(client, "boss@acme.no", "correct horse").status_code == 302
