@@ -19,8 +19,8 @@ from sqlalchemy import Engine, text
 
 from . import db
 from .ingest import ingest
-from .ingest.records import RecordErrors
 from .models import utcnow
+from .ingest.records import RecordErrors
 from .store import get_setting
 
 if TYPE_CHECKING:  # the generator is imported only when the simulator runs
