@@ -18,7 +18,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
 
-__all__ = ["CATALOGUE", "StatDef", "stat", "board_stats", "card_stats", "face_stats"]
+__all__ = ["CATALOGUE", "StatDef", "stat", "board_stats", "card_stats", "face_stats", "markdown_table"]
 
 #: Units a stat can have: ``count`` (whole events), ``per_day`` (events per working day),
 #: ``money`` (minor units), ``money_per_day``, ``rate`` (0–1), ``hours``, ``points``.
@@ -447,3 +447,28 @@ def face_stats() -> dict[str, StatDef]:
     'win_rate_shrunk'
     """
     return {s.face: s for s in CATALOGUE.values() if s.face is not None}
+
+
+def markdown_table() -> str:
+    """The catalogue as the Markdown table of ``docs/stats.md`` (a test keeps the two equal).
+
+    Returns
+    -------
+    str
+        One row per stat: key, label, unit, better, sample (column ≥ minimum), family, definition.
+
+    Examples
+    --------
+    >>> markdown_table().splitlines()[0]
+    '| key | label | unit | better | sample (minimum) | family | definition |'
+    """
+    lines = [
+        "| key | label | unit | better | sample (minimum) | family | definition |",
+        "|---|---|---|---|---|---|---|",
+    ]
+    for s in CATALOGUE.values():
+        lines.append(
+            f"| `{s.key}` | {s.label} | {s.unit} | {s.better} | {s.sample_label} "
+            f"(`{s.sample}` ≥ {s.minimum}) | {s.family} | {s.definition} |"
+        )
+    return "\n".join(lines) + "\n"
