@@ -128,9 +128,10 @@ class Stat:
     kinds: tuple[str, ...] | None = None
     on_contact: bool = False
 
-    @property
-    def label(self) -> str:
-        return self.spec.label
+    def __getattr__(self, name: str) -> Any:  # label, sample, sample_label, lower_is_better...
+        if name.startswith("__") or name == "spec":  # copy and pickle probe before spec is set
+            raise AttributeError(name)
+        return getattr(self.spec, name)
 
     @property
     def value(self) -> str:
@@ -139,18 +140,6 @@ class Stat:
     @property
     def unit(self) -> str:
         return _DISPLAY_UNIT.get(self.spec.unit, self.spec.unit)
-
-    @property
-    def sample(self) -> str:
-        return self.spec.sample
-
-    @property
-    def sample_label(self) -> str:
-        return self.spec.sample_label
-
-    @property
-    def lower_is_better(self) -> bool:
-        return self.spec.lower_is_better
 
     @property
     def families(self) -> tuple[str, ...]:

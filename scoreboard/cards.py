@@ -53,21 +53,15 @@ _ONE_DECIMAL = {"activities_per_day", "activities_call_per_day"}
 
 @dataclass(frozen=True)
 class CardStat:
-    """A stat of the scouting table: its catalogue declaration, read the way the card shows it."""
+    """A stat of the scouting table: its catalogue declaration (every attribute of
+    :class:`metrics.catalogue.StatDef` reads through), its table group and its card format."""
 
     spec: StatDef
 
-    @property
-    def key(self) -> str:
-        return self.spec.key
-
-    @property
-    def column(self) -> str:
-        return self.spec.column
-
-    @property
-    def label(self) -> str:
-        return self.spec.label
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "spec":  # copy and pickle probe before spec is set
+            raise AttributeError(name)
+        return getattr(self.spec, name)
 
     @property
     def group(self) -> str:
@@ -78,22 +72,6 @@ class CardStat:
         if self.spec.unit in _FORMATS:
             return _FORMATS[self.spec.unit]
         return "num1" if self.spec.column in _ONE_DECIMAL else "num2"
-
-    @property
-    def lower_is_better(self) -> bool:
-        return self.spec.lower_is_better
-
-    @property
-    def sample(self) -> str:
-        return self.spec.sample
-
-    @property
-    def minimum(self) -> int:
-        return self.spec.minimum
-
-    @property
-    def no_value(self) -> str:
-        return self.spec.no_value
 
 
 #: The card's scouting table, grouped as on FBref (Activity · Creation · Progression · Finishing):
