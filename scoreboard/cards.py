@@ -1,8 +1,10 @@
 """Player cards: ``/me`` for a rep, ``/reps/<id>`` for their manager, and the card's data endpoints.
 
 Everything on a card is an output of :mod:`metrics` for the rep and the card's window (the last
-:data:`WINDOW_DAYS` working days): :func:`card_data` asks :func:`scoreboard.numbers.stats_for` and
-the metrics functions, and the templates and :mod:`scoreboard.charts` only present the result.
+:data:`WINDOW_DAYS` working days): :func:`card_data` reads the window's :mod:`scoreboard.snapshot`
+(match stats, ratings, percentiles: the same numbers the boards and the roster show), and the
+templates and :mod:`scoreboard.charts` only present the result. The stats of the scouting table,
+their labels, directions and minimum samples are the catalogue's (:mod:`metrics.catalogue`).
 
 Access (enforced on every route here): a rep sees their own card; a manager the cards of the reps on
 their own team; an admin every card. Anonymous visitors are sent to the login page (HTML and JSON
