@@ -1,8 +1,10 @@
 """Player cards: ``/me`` for a rep, ``/reps/<id>`` for their manager, and the card's data endpoints.
 
 Everything on a card is an output of :mod:`metrics` for the rep and the card's window (the last
-:data:`WINDOW_DAYS` working days): :func:`card_data` asks :func:`scoreboard.numbers.stats_for` and
-the metrics functions, and the templates and :mod:`scoreboard.charts` only present the result.
+:data:`WINDOW_DAYS` working days): :func:`card_data` reads the window's :mod:`scoreboard.snapshot`
+(match stats, ratings, percentiles: the same numbers the boards and the roster show), and the
+templates and :mod:`scoreboard.charts` only present the result. The stats of the scouting table,
+their labels, directions and minimum samples are the catalogue's (:mod:`metrics.catalogue`).
 
 Access (enforced on every route here): a rep sees their own card; a manager the cards of the reps on
 their own team; an admin every card. Anonymous visitors are sent to the login page (HTML and JSON
@@ -12,24 +14,25 @@ routes alike); a logged-in user without access gets 404, as for a rep that does 
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
 from flask_login import current_user, login_required
 from sqlmodel import select
 
-from metrics import percentiles, rating, rating_change
+from metrics import percentiles as metrics_percentiles
+from metrics import rating, rating_change
+from metrics.catalogue import StatDef, card_stats, stat
 from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
 from metrics.scouting import scouting_list
 
-from . import charts, db, numbers
+from . import charts, db, numbers, snapshot
+from .frames import FRAME_NAMES
 from .models import CoachingNote, Contact, Rep
 
 bp = Blueprint("cards", __name__)
@@ -45,36 +48,37 @@ SCOUT_ROWS = 12
 MIN_DAYS = 20
 
 
+#: Card formats of the catalogue's units (activities and calls per day read well with one decimal).
+_FORMATS = {"rate": "pct", "hours": "hours", "money_per_day": "money", "money": "money"}
+_ONE_DECIMAL = {"activities_per_day", "activities_call_per_day"}
+
+
 @dataclass(frozen=True)
 class CardStat:
-    """A stat of the scouting table: its column, label, group, unit and sample rule."""
+    """A stat of the scouting table: its catalogue declaration (every attribute of
+    :class:`metrics.catalogue.StatDef` reads through), its table group and its card format."""
 
-    column: str
-    label: str
-    group: str
-    fmt: str  # "num1", "num2", "pct", "hours", "money"
-    lower_is_better: bool = False
-    sample: str = "working_days"
-    minimum: int = MIN_DAYS
+    spec: StatDef
+
+    def __getattr__(self, name: str) -> Any:
+        if name.startswith("__") or name == "spec":  # copy and pickle probe before spec is set
+            raise AttributeError(name)
+        return getattr(self.spec, name)
+
+    @property
+    def group(self) -> str:
+        return self.spec.card_group or ""
+
+    @property
+    def fmt(self) -> str:  # "num1", "num2", "pct", "hours", "money"
+        if self.spec.unit in _FORMATS:
+            return _FORMATS[self.spec.unit]
+        return "num1" if self.spec.column in _ONE_DECIMAL else "num2"
 
 
-#: The card's scouting table, grouped as on FBref (Activity · Creation · Progression · Finishing).
-CARD_STATS: tuple[CardStat, ...] = (
-    CardStat("activities_per_day", "Activities", "Activity", "num1"),
-    CardStat("activities_call_per_day", "Calls", "Activity", "num1"),
-    CardStat("connect_rate", "Connect rate", "Activity", "pct", sample="connect_rate_n", minimum=30),
-    CardStat("meetings_booked_per_day", "Meetings booked", "Creation", "num2"),
-    CardStat("opportunities_per_day", "Opportunities created", "Creation", "num2"),
-    CardStat("content_shares_per_day", "Content shared", "Creation", "num2"),
-    CardStat(
-        "speed_to_lead_hours", "Speed to lead", "Creation", "hours", True, sample="speed_to_lead_n", minimum=5
-    ),
-    CardStat("stage_advances_per_day", "Stage advances", "Progression", "num2"),
-    CardStat("proposals_per_day", "Proposals", "Progression", "num2"),
-    CardStat("pipeline_hygiene", "Pipeline hygiene", "Progression", "pct", sample="open_deals", minimum=5),
-    CardStat("win_rate_shrunk", "Win rate (shrunk)", "Finishing", "pct", sample="win_rate_n", minimum=10),
-    CardStat("revenue_won_per_day", "Revenue won", "Finishing", "money"),
-)
+#: The card's scouting table, grouped as on FBref (Activity · Creation · Progression · Finishing):
+#: the catalogue's card stats.
+CARD_STATS: tuple[CardStat, ...] = tuple(CardStat(spec) for spec in card_stats())
 STAT_BY_COLUMN = {s.column: s for s in CARD_STATS}
 STAT_LABELS = {s.column: s.label.lower() for s in CARD_STATS}
 #: Sparklines: daily counts of leading indicators (columns of metrics.matchlog).
@@ -85,7 +89,12 @@ SPARKS = (
     ("stage_advances", "Stage advances"),
 )
 #: Peer distribution (no names): per-day stats shown as a strip against peers.
-PEER_STATS = ("activities_per_day", "meetings_booked_per_day", "stage_advances_per_day", "win_rate_shrunk")
+PEER_STATS = (
+    "activities_per_day",
+    "meetings_booked_per_day",
+    "stage_advances_per_day",
+    stat("win_rate").column,
+)
 FACE_LABELS = {
     "work_rate": "Work rate",
     "pressing": "Pressing",
@@ -97,7 +106,7 @@ FACE_LABELS = {
 
 
 def init_app(app: Any) -> None:
-    app.extensions["matchday.cards"] = (threading.Lock(), OrderedDict())
+    """Nothing to set up: the card's numbers live in the app's snapshots."""
 
 
 # ------------------------------------------------------------------------------------- access
@@ -155,17 +164,9 @@ class CardData:
 
 
 def _memo(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    lock, memo = current_app.extensions["matchday.cards"]
-    with lock:
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-    value = build()
-    with lock:
-        memo[key] = value
-        while len(memo) > 256:
-            memo.popitem(last=False)
-    return value
+    """``build()`` kept in the app's snapshot store under ``key`` (for the drilldown, which keys
+    its results itself; the card's own numbers are read from :mod:`scoreboard.snapshot`)."""
+    return snapshot.store().get(("drilldown",) + tuple(key), build)
 
 
 def now_utc() -> pd.Timestamp:
@@ -178,24 +179,23 @@ def peer_ids_of(reps: pd.DataFrame, role: str) -> list[int]:
     return [int(r) for r in same["rep_id"]]
 
 
+def card_window(now: pd.Timestamp) -> Any:
+    """The card's window: the last :data:`WINDOW_DAYS` working days up to ``now``."""
+    return numbers.calendar().rolling(WINDOW_DAYS, now)
+
+
 def ratings_for(window: Any, now: pd.Timestamp, role: str, data: Any) -> pd.DataFrame:
-    """metrics.rating over the active reps of ``role`` for ``window`` (memoised with the stats)."""
-
-    def build() -> pd.DataFrame:
-        stats = numbers.stats_for(window, now=now, data=data)
-        peers = peer_ids_of(data.reps, role)
-        return rating(stats.loc[stats.index.isin(peers)])
-
-    return _memo(("rating", window, role, id(data), now.floor("min")), build)
+    """metrics.rating over the active reps of ``role`` for ``window``: the snapshot's."""
+    return snapshot.of(window, now, data=data).ratings(role)
 
 
 def card_data(rep_id: int, now: pd.Timestamp | None = None) -> CardData:
-    """The card of ``rep_id`` as of ``now``: metrics outputs for the rep, memoised per minute."""
+    """The card of ``rep_id`` as of ``now``: the snapshot of the card's window, read for the rep."""
     now = now if now is not None else now_utc()
-    data = numbers.frames()
+    snap = snapshot.of(card_window(now), now)
     note = latest_note(rep_id)  # part of the key: a saved 1:1 shows at once
-    key = ("card", rep_id, id(data), now.floor("min"), note["id"] if note else None)
-    return _memo(key, lambda: _card_data(rep_id, now, data, note))
+    key = ("card", rep_id, note["id"] if note else None)
+    return snap.remember(key, FRAME_NAMES, lambda: _card_data(rep_id, snap, note))  # type: ignore[no-any-return]
 
 
 @dataclass(frozen=True)
@@ -208,34 +208,32 @@ class Standing:
     provisional: bool
 
 
-def _window_stats(rep_id: int, now: pd.Timestamp, data: Any) -> tuple[Any, pd.DataFrame]:
-    """The card's window and its match stats (404 when the rep has no row there)."""
-    window = numbers.calendar().rolling(WINDOW_DAYS, now)
-    stats = numbers.stats_for(window, now=now, data=data)
+def _window_stats(rep_id: int, snap: snapshot.Snapshot) -> pd.DataFrame:
+    """The match stats of the card's window (404 when the rep has no row there)."""
+    stats = snap.stats()
     if rep_id not in stats.index:
         abort(404)
-    return window, stats
+    return stats
 
 
 def _rated(
-    rep_id: int, stats: pd.DataFrame, window: Any, now: pd.Timestamp, data: Any
+    rep_id: int, stats: pd.DataFrame, snap: snapshot.Snapshot
 ) -> tuple[pd.Series, Standing, list[int]]:
     """The rep's row of metrics.rating among the active reps of their role (its faces included),
     their :class:`Standing` (the rating shown, with its change over 7 days) and the peer ids (the
     rep included)."""
-    cal = numbers.calendar()
     role = str(stats.loc[rep_id, "role"])
-    peers = peer_ids_of(data.reps, role)
+    peers = snap.peer_ids(role)
     if rep_id not in peers:
         peers = [*peers, rep_id]
-    rated = ratings_for(window, now, role, data)
-    week_ago = now - pd.Timedelta(days=7)
+    rated = snap.ratings(role)
+    week_ago = snap.now - pd.Timedelta(days=7)
 
     def change_all() -> pd.Series:
-        before = ratings_for(cal.rolling(WINDOW_DAYS, week_ago), week_ago, role, data)
+        before = snapshot.of(card_window(week_ago), week_ago, data=snap.data).ratings(role)
         return rating_change(rated, before).set_index("rep_id")["change"]
 
-    change = _memo(("rating_change", window, role, id(data), now.floor("min")), change_all)
+    change = snap.remember(("rating_change", role), FRAME_NAMES, change_all)
     mine = rated[rated["rep_id"] == rep_id]
     if mine.empty:  # an inactive rep: rated among the active peers
         mine = rating(stats.loc[stats.index.isin(peers)]).query("rep_id == @rep_id")
@@ -258,18 +256,18 @@ def _rated(
 
 
 def standing(rep_id: int, now: pd.Timestamp | None = None) -> Standing:
-    """The roster line of ``rep_id`` (the same numbers as their card, without the rest of it)."""
+    """The roster line of ``rep_id`` (the same numbers as their card, from the same snapshot)."""
     now = now if now is not None else now_utc()
-    data = numbers.frames()
-    window, stats = _window_stats(rep_id, now, data)
-    return _rated(rep_id, stats, window, now, data)[1]
+    snap = snapshot.of(card_window(now), now)
+    stats = _window_stats(rep_id, snap)
+    return _rated(rep_id, stats, snap)[1]
 
 
-def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] | None) -> CardData:
-    cal = numbers.calendar()
-    window, stats = _window_stats(rep_id, now, data)
+def _card_data(rep_id: int, snap: snapshot.Snapshot, note: dict[str, Any] | None) -> CardData:
+    cal, now, data, window = snap.calendar, snap.now, snap.data, snap.period
+    stats = _window_stats(rep_id, snap)
     row = stats.loc[rep_id]
-    r, shown, peers = _rated(rep_id, stats, window, now, data)
+    r, shown, peers = _rated(rep_id, stats, snap)
     peer_stats = stats.loc[stats.index.isin(peers)]
     faces = [
         {
@@ -280,20 +278,24 @@ def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] |
         }
         for face in FACE_LABELS
     ]
-    pct = percentiles(
-        peer_stats,
-        [s.column for s in CARD_STATS],
-        lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
-        min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
-    )
+    role = str(row["role"])
+    pct = snap.percentiles(role)
+    if rep_id not in snap.peer_ids(role):  # an inactive rep: placed among the active peers
+        pct = metrics_percentiles(
+            peer_stats,
+            [s.column for s in CARD_STATS],
+            lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
+            min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
+        )
     my_pct = pct[pct["rep_id"] == rep_id].reset_index(drop=True)
     peer_values = peer_stats.loc[peer_stats.index != rep_id, list(PEER_STATS)].reset_index(drop=True)
     quarter = cal.quarter(now)
-    qstats = numbers.stats_for(quarter, now=now, data=data)
+    qstats = snapshot.of(quarter, now, data=data, app=snap.app).stats()
 
     spark_days = cal.working_dates(cal.rolling(SPARK_DAYS, now).start_date, window.end_date)
-    counts = _memo(
-        ("daily", tuple(peers), id(data), now.floor("min")),
+    counts = snap.remember(
+        ("daily", tuple(peers)),
+        ("reps", "activities", "deals", "deal_stages"),
         lambda: daily_counts(
             spark_days,
             rep_ids=peers,
@@ -467,12 +469,14 @@ def _context(c: CardData) -> str:
 @bp.app_template_filter("statfmt")
 def statfmt(value: Any, fmt: str) -> str:
     """Format a stat for the card: ``num1`` 12.3, ``num2`` 0.45, ``pct`` 31%, ``hours`` 2.5 h,
-    ``money`` whole major units per day; a missing value is an en dash."""
+    ``money`` whole major units per day; a missing value (no sample) is "—", as on every board.
+    Percentages round as the boards' (:func:`scoreboard.boards.display`), so a number reads the same
+    on the card and the TV."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
-        return "–"
+        return "—"
     v = float(value)
     if fmt == "pct":
-        return f"{v:.0%}"
+        return f"{v * 100:.0f}%"
     if fmt == "hours":
         return f"{v:.1f} h"
     if fmt == "money":

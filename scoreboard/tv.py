@@ -153,7 +153,9 @@ def _board_from_form(form: Any, board: Board) -> list[str]:
             errors.append(f"{name}: a whole number from {low} to {high}")
         else:
             setattr(board, name, value)
-    board.lower_is_better = form.get("lower_is_better") == "on"
+    # the direction is the stat's (metrics.catalogue), never a setting of the board
+    stat = STATS.get(board.stat)
+    board.lower_is_better = bool(stat is not None and stat.lower_is_better)
     board.public = form.get("public") == "on"
     return errors
 
