@@ -849,8 +849,9 @@ def latest_period_with_data(window: Window, last_event: pd.Timestamp | None) -> 
 
     ``last_event`` is the latest instant of any event (activity, deal created or closed) at or
     before ``window.now``. A calendar period (quarter, month, week, fiscal year) becomes the one
-    of the same kind that contains it; a rolling window, the relative periods and a range keep
-    their spelling and move their as-of date to that day. None when there is no event at all, or
+    of the same kind that contains it (``this-quarter`` too: the quarter of that day); a rolling
+    window keeps its spelling and moves its as-of date to that day; a range keeps its length and
+    ends on that day. None when there is no event at all, or
     when the window already contains it.
 
     Examples
@@ -871,11 +872,14 @@ def latest_period_with_data(window: Window, last_event: pd.Timestamp | None) -> 
     cal = p.calendar
     day = cal.local_date(last_event)
     spec = window.spec
-    for pattern, kind in ((_QUARTER, "quarter"), (_WEEK, "week"), (_MONTH, "month")):
-        if pattern.fullmatch(spec):
-            return {"period": cal.period(kind, day).label}
-    if _FISCAL.fullmatch(spec):
+    kind = RELATIVE.get(spec)
+    for pattern, name in ((_QUARTER, "quarter"), (_WEEK, "week"), (_MONTH, "month")):
+        if pattern.fullmatch(spec) or kind == name:
+            return {"period": cal.period(name, day).label}
+    if _FISCAL.fullmatch(spec) or kind == "fiscal_year":
         return {"period": f"fy{cal.fiscal_year(day).start_date.year}"}
+    if kind == "day":
+        return {"period": f"{day.isoformat()}..{day.isoformat()}"}
     out = {} if window.default else {"period": spec}
     if _RANGE.fullmatch(spec):
         length = p.end_date - p.start_date

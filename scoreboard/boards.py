@@ -14,10 +14,11 @@ connect rate) rank the empirical-Bayes shrunk rate, so 1 for 1 does not beat 18 
 the minimum sample are not ranked. Only the first ``top_n`` ranked rows are kept: there is never a
 bottom list.
 
-League boards (``kind="league"``) rank teams like a football table: points from the form guide
-(W = 3, D = 1, L = 0 over the last five complete weeks against the weekly target), teams level on
-points share the place and are listed by pace ("goal difference": revenue − target × elapsed share
-of the period), then name.
+League boards (``kind="league"``) rank teams like a football table: points over the complete weeks
+of the board's period (W = 3, D = 1, L = 0; each week judged by pace as
+:data:`metrics.quota.FORM_RULE` says), teams level on points share the place and are listed by pace
+("goal difference": revenue − target × elapsed share of the period), then name. The form column
+shows the last five weeks, whichever period they belong to.
 
 Privacy
 -------
@@ -49,7 +50,8 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from metrics import empty, quota_stats, rank_board
+from metrics import Period, empty, quota_stats, rank_board
+from metrics.quota import FORM_RULE
 
 from . import numbers
 from .frames import Frames
@@ -134,7 +136,7 @@ FAMILY_COLUMNS: dict[str, set[str]] = {
     "content": {"content_assists"},
     "speed_to_lead": {"speed_to_lead_hours"},
     "quota": {"attainment", "pace"},
-    "form": {"form_points"},
+    "form": {"form_points", "league_points"},
 }
 
 
@@ -213,7 +215,7 @@ STATS: dict[str, Stat] = {
 }
 #: The league table's inputs: form points and pace come from won deals against goals.
 LEAGUE = Stat(
-    "Points", "form_points", "count", "pace", (*_DEALS, "goals"), ("deal",), families=("quota", "form")
+    "Points", "league_points", "count", "pace", (*_DEALS, "goals"), ("deal",), families=("quota", "form")
 )
 
 
@@ -227,13 +229,18 @@ def board_state(
     now: pd.Timestamp | None = None,
     data: Frames | None = None,
     app: Flask | None = None,
+    period: Period | None = None,
 ) -> dict[str, Any]:
     """The full state of ``board`` for ``audience`` ("tv" or "desk"): the payload of a ``board`` event.
+
+    ``period`` replaces the board's own (relative) period, e.g. ``2024-Q2`` from a desk page's
+    period picker; ``now`` is then the instant the numbers stand at, and movement is not shown.
 
     Keys: ``board`` (id), ``title``, ``kind``, ``stat``, ``stat_label``, ``unit``, ``entity``,
     ``period`` (label, e.g. ``2026-Q4``), ``period_name`` ("this quarter"), ``lower_is_better``,
     ``min_sample``, ``sample_label``, ``reference`` ("since Monday"), ``rows`` (ranked rows, top N),
-    ``unranked`` (desk only: rows below the minimum sample) and ``asof`` (ISO time). Each row has
+    ``unranked`` (desk only: rows below the minimum sample), ``form_rule`` (league tables: how a week
+    is judged) and ``asof`` (ISO time). Each row has
     ``rank``, ``position``, ``id``, ``name``, ``value`` (a number or None), ``display`` (the value as
     shown), ``n`` (sample), ``movement`` (places gained since the reference; None when unknown),
     ``new``, and for reps ``team``; league rows add ``played``, ``w``, ``d``, ``l``, ``points``,
@@ -247,21 +254,29 @@ def board_state(
     data = data or numbers.frames(app)
     cal = numbers.calendar(app)
     stat = LEAGUE if board.kind == "league" else STATS[board.stat]
-    period = cal.period(board.period, now)
+    fixed = period
+    period = fixed if fixed is not None else cal.period(board.period, now)
     by = "team" if board.kind == "league" or board.entity == "team" else "rep"
     inputs = _inputs(app, data, stat.inputs)
 
     def scoped_stats(at: pd.Timestamp) -> pd.DataFrame:
         stats = numbers.stats_for(
-            cal.period(board.period, at), by=by, now=at, data=inputs, app=app, families=stat.families
+            fixed if fixed is not None else cal.period(board.period, at),
+            by=by,
+            now=at,
+            data=inputs,
+            app=app,
+            families=stat.families,
         )
         return _scoped(app, stats, board, stat, inputs, audience, by)
 
     stats = scoped_stats(now)
     ref_at, ref_label = _reference(board, now, cal)
     ref_key = (board.id, _definition(board), audience, ref_at)
-    reference = _reference_cache(app).get(ref_key)
-    if reference is None and ref_at > period.start:
+    reference = None if fixed is not None else _reference_cache(app).get(ref_key)
+    if fixed is not None:
+        ref_label = "not shown for a chosen period"
+    elif reference is None and ref_at > period.start:
         reference = _rank(scoped_stats(ref_at), board, stat, by)
         _reference_cache(app).put(ref_key, reference)
     table = _rank(stats, board, stat, by, reference=reference)
@@ -283,11 +298,12 @@ def board_state(
         "unit": stat.unit,
         "entity": by,
         "period": period.label,
-        "period_name": PERIODS.get(board.period, board.period),
+        "period_name": PERIODS.get(board.period, board.period) if fixed is None else period.label,
         "lower_is_better": bool(stat.lower_is_better if board.kind == "league" else board.lower_is_better),
         "min_sample": int(board.min_sample),
         "sample_label": stat.sample_label,
         "reference": ref_label,
+        "form_rule": FORM_RULE if board.kind == "league" else None,
         "top_n": int(board.top_n),
         "audience": audience,
         "rows": rows,
@@ -306,7 +322,7 @@ def _rank(
         # Points first; the sample column (pace) orders teams level on points (rank_board's tie rule).
         return rank_board(
             frame,
-            "form_points",
+            "league_points",
             min_sample=("pace", -math.inf),
             reference=reference,
             name_col=name_col,
@@ -352,7 +368,16 @@ def _columns(stat: Stat, board: Board, by: str) -> list[str]:
     columns += list(stat.value) if isinstance(stat.value, tuple) else [stat.value]
     columns.append(stat.sample)
     if board.kind == "league":
-        columns += ["form", "form_points", "pace", "reps"]
+        columns += [
+            "form",
+            "league_played",
+            "league_w",
+            "league_d",
+            "league_l",
+            "league_points",
+            "pace",
+            "reps",
+        ]
     return list(dict.fromkeys(columns))
 
 
@@ -412,11 +437,11 @@ def _rows(
             form = [c for c in str(src["form"][i]) if c in "WDL-"]
             pace = _num(src["pace"][i])
             row.update(
-                played=sum(c != "-" for c in form),
-                w=form.count("W"),
-                d=form.count("D"),
-                l=form.count("L"),
-                points=int(src["form_points"][i]),
+                played=int(src["league_played"][i]),
+                w=int(src["league_w"][i]),
+                d=int(src["league_d"][i]),
+                l=int(src["league_l"][i]),
+                points=int(src["league_points"][i]),
                 pace=pace,
                 pace_display=display(pace, "money", app, signed=True),
                 form=form,

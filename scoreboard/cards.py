@@ -27,10 +27,12 @@ from sqlmodel import select
 from metrics import percentiles, rating, rating_change
 from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
+from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
 
 from . import charts, db, numbers
 from .models import CoachingNote, Contact, Rep
+from .window import picker, window_at, window_from_request
 
 bp = Blueprint("cards", __name__)
 
@@ -190,13 +192,21 @@ def ratings_for(window: Any, now: pd.Timestamp, role: str, data: Any) -> pd.Data
     return _memo(("rating", window, role, id(data), now.floor("min")), build)
 
 
-def card_data(rep_id: int, now: pd.Timestamp | None = None) -> CardData:
-    """The card of ``rep_id`` as of ``now``: metrics outputs for the rep, memoised per minute."""
-    now = now if now is not None else now_utc()
+def card_data(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> CardData:
+    """The card of ``rep_id`` for ``window`` (default: the last :data:`WINDOW_DAYS` working days
+    to ``now``): metrics outputs for the rep, memoised per minute."""
+    w = window if window is not None else default_window(now)
+    now = w.now
     data = numbers.frames()
     note = latest_note(rep_id)  # part of the key: a saved 1:1 shows at once
-    key = ("card", rep_id, id(data), now.floor("min"), note["id"] if note else None)
-    return _memo(key, lambda: _card_data(rep_id, now, data, note))
+    key = ("card", rep_id, w.period, id(data), now.floor("min"), note["id"] if note else None)
+    return _memo(key, lambda: _card_data(rep_id, w, data, note))
+
+
+def default_window(now: pd.Timestamp | None = None) -> Window:
+    """The card's window without a ``period`` parameter: the last WINDOW_DAYS working days."""
+    clock = now if now is not None else now_utc()
+    return resolve_window(None, None, numbers.calendar(), clock, default=f"last-{WINDOW_DAYS}-working-days")
 
 
 @dataclass(frozen=True)
@@ -209,22 +219,20 @@ class Standing:
     provisional: bool
 
 
-def _window_stats(rep_id: int, now: pd.Timestamp, data: Any) -> tuple[Any, pd.DataFrame]:
+def _window_stats(rep_id: int, w: Window, data: Any) -> tuple[Any, pd.DataFrame]:
     """The card's window and its match stats (404 when the rep has no row there)."""
-    window = numbers.calendar().rolling(WINDOW_DAYS, now)
-    stats = numbers.stats_for(window, now=now, data=data)
+    window = w.period
+    stats = numbers.stats_for(window, now=w.now, data=data)
     if rep_id not in stats.index:
         abort(404)
     return window, stats
 
 
-def _rated(
-    rep_id: int, stats: pd.DataFrame, window: Any, now: pd.Timestamp, data: Any
-) -> tuple[pd.Series, Standing, list[int]]:
+def _rated(rep_id: int, stats: pd.DataFrame, w: Window, data: Any) -> tuple[pd.Series, Standing, list[int]]:
     """The rep's row of metrics.rating among the active reps of their role (its faces included),
     their :class:`Standing` (the rating shown, with its change over 7 days) and the peer ids (the
     rep included)."""
-    cal = numbers.calendar()
+    window, now = w.period, w.now
     role = str(stats.loc[rep_id, "role"])
     peers = peer_ids_of(data.reps, role)
     if rep_id not in peers:
@@ -233,7 +241,7 @@ def _rated(
     week_ago = now - pd.Timedelta(days=7)
 
     def change_all() -> pd.Series:
-        before = ratings_for(cal.rolling(WINDOW_DAYS, week_ago), week_ago, role, data)
+        before = ratings_for(window_at(w, week_ago).period, week_ago, role, data)
         return rating_change(rated, before).set_index("rep_id")["change"]
 
     change = _memo(("rating_change", window, role, id(data), now.floor("min")), change_all)
@@ -258,19 +266,20 @@ def _rated(
     return r, shown, peers
 
 
-def standing(rep_id: int, now: pd.Timestamp | None = None) -> Standing:
+def standing(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> Standing:
     """The roster line of ``rep_id`` (the same numbers as their card, without the rest of it)."""
-    now = now if now is not None else now_utc()
+    w = window if window is not None else default_window(now)
     data = numbers.frames()
-    window, stats = _window_stats(rep_id, now, data)
-    return _rated(rep_id, stats, window, now, data)[1]
+    _, stats = _window_stats(rep_id, w, data)
+    return _rated(rep_id, stats, w, data)[1]
 
 
-def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] | None) -> CardData:
+def _card_data(rep_id: int, w: Window, data: Any, note: dict[str, Any] | None) -> CardData:
     cal = numbers.calendar()
-    window, stats = _window_stats(rep_id, now, data)
+    window, stats = _window_stats(rep_id, w, data)
+    now = w.now
     row = stats.loc[rep_id]
-    r, shown, peers = _rated(rep_id, stats, window, now, data)
+    r, shown, peers = _rated(rep_id, stats, w, data)
     peer_stats = stats.loc[stats.index.isin(peers)]
     faces = [
         {
@@ -318,7 +327,7 @@ def _card_data(rep_id: int, now: pd.Timestamp, data: Any, note: dict[str, Any] |
             "start_date": None if pd.isna(rep_row["start_date"]) else rep_row["start_date"].date(),
             "initials": "".join(p[0] for p in str(rep_row["name"]).split()[:2]).upper(),
         },
-        window_label=f"last {WINDOW_DAYS} working days",
+        window_label=window.label if not w.default else f"last {WINDOW_DAYS} working days",
         working_days=shown.working_days,
         peers=len(peers) - 1,
         provisional=shown.provisional,
@@ -404,18 +413,19 @@ def me() -> Any:
             flash("Your login has no rep card; here are the teams you coach.", "info")
             return redirect(url_for("coaching.team"))
         abort(404)
-    return _render_card(int(current_user.rep_id))
+    return _render_card(int(current_user.rep_id), "cards.me", {})
 
 
 @bp.get("/reps/<int:rep_id>")
 @login_required
 def card(rep_id: int) -> Any:
     subject_or_403(rep_id)
-    return _render_card(rep_id)
+    return _render_card(rep_id, "cards.card", {"rep_id": rep_id})
 
 
-def _render_card(rep_id: int) -> Any:
-    data = card_data(rep_id)
+def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    data = card_data(rep_id, window=w)
     rows, people = scouting_for(rep_id, data.asof)
     return render_template(
         "card.html",
@@ -426,6 +436,8 @@ def _render_card(rep_id: int) -> Any:
         people=people,
         is_self=current_user.rep_id == rep_id,
         can_coach=current_user.role in ("manager", "admin"),
+        picker=picker(w, endpoint, **values),
+        window_query=w.query,
     )
 
 
@@ -455,7 +467,8 @@ def card_chart(rep_id: int, name: str) -> Any:
     subject_or_403(rep_id)
     if name not in CARD_CHARTS:
         abort(404)
-    return jsonify(CARD_CHARTS[name](card_data(rep_id)))
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    return jsonify(CARD_CHARTS[name](card_data(rep_id, window=w)))
 
 
 def _context(c: CardData) -> str:

@@ -148,6 +148,9 @@ def test_latest_period_with_data_and_the_data_span():
         (None, {"asof": "2024-05-17"}),
         ("last-20-working-days", {"period": "last-20-working-days", "asof": "2024-05-17"}),
         ("2026-11-01..2026-11-30", {"period": "2024-04-18..2024-05-17"}),
+        ("this-quarter", {"period": "2024-Q2"}),
+        ("this-week", {"period": "2024-W20"}),
+        ("today", {"period": "2024-05-17..2024-05-17"}),
     ]:
         w = resolve_window(text, None, cal, CLOCK)
         has, last = data_span([old], w)
