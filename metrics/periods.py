@@ -626,6 +626,11 @@ def parse_asof(text: str | None, calendar: OrgCalendar, today: _dt.date | None =
     Numbers "as of" a date are the numbers as they stood at the end of that local day: events
     after it are ignored. A date after ``today`` (the org's local date) is refused.
 
+    Returns
+    -------
+    datetime.date or None
+        The date; :class:`PeriodError` names the parameter and the reason for a bad one.
+
     Examples
     --------
     >>> parse_asof("2024-11-30", OrgCalendar(), _dt.date(2026, 12, 1))
@@ -666,6 +671,11 @@ def parse_period(text: str | None, calendar: OrgCalendar, reference: _dt.date) -
     ==============================  ==========================================================
 
     Empty or None means :data:`DEFAULT_PERIOD`. Anything else raises :class:`PeriodError`.
+
+    Returns
+    -------
+    tuple of (Period, str)
+        The period (its ``label`` as the pages print it) and the canonical ``period`` spelling.
 
     Examples
     --------
@@ -745,6 +755,12 @@ class Window:
         so a past period shows the numbers as they stood when it ended.
     default : bool
         True when no ``period`` was asked for.
+
+    Examples
+    --------
+    >>> w = resolve_window("2026-W48", "2026-11-25", OrgCalendar(), pd.Timestamp("2026-12-01", tz="UTC"))
+    >>> w.label, w.query
+    ('2026-W48 as of 2026-11-25', {'period': '2026-W48', 'asof': '2026-11-25'})
     """
 
     period: Period
@@ -781,6 +797,11 @@ def resolve_window(
     Relative periods (``last-60-working-days``, ``this-quarter``) count back from the as-of date,
     or from the local date of ``clock``. ``now = min(clock, end of the as-of date, period.end)``.
 
+    Returns
+    -------
+    Window
+        The period, its canonical spelling, the as-of date and the instant the numbers stand at.
+
     Examples
     --------
     >>> clock = pd.Timestamp("2026-12-01 10:00", tz="UTC")
@@ -810,6 +831,12 @@ def previous_period(window: Window) -> tuple[Period, str]:
 
     A quarter's is the quarter before, a week's the week before; a rolling window's the same
     number of working days ending the day before it starts; a range's the same number of days.
+
+    Returns
+    -------
+    tuple of (Period, str)
+        The previous period and its ``period`` parameter (a rolling window keeps its spelling:
+        pass ``asof`` = the day before ``window``'s first day to name it).
 
     Examples
     --------
@@ -854,6 +881,11 @@ def latest_period_with_data(window: Window, last_event: pd.Timestamp | None) -> 
     ends on that day. None when there is no event at all, or
     when the window already contains it.
 
+    Returns
+    -------
+    dict or None
+        ``{"period": ...}`` and/or ``{"asof": ...}``, ready for a link's query string.
+
     Examples
     --------
     >>> clock = pd.Timestamp("2026-12-01 10:00", tz="UTC")
@@ -894,6 +926,11 @@ def data_span(instants: Sequence[pd.Series], window: Window) -> tuple[bool, pd.T
 
     ``instants`` are tz-aware event times (activities' ``at``, deals' ``created_at`` and
     ``closed_at``, ...); NaT is ignored.
+
+    Returns
+    -------
+    tuple of (bool, pandas.Timestamp or None)
+        Whether the window holds an event, and the latest event before ``window.now``.
 
     Examples
     --------

@@ -266,6 +266,16 @@ def _rated(rep_id: int, stats: pd.DataFrame, w: Window, data: Any) -> tuple[pd.S
     return r, shown, peers
 
 
+def card_percentiles(peer_stats: pd.DataFrame) -> pd.DataFrame:
+    """metrics.percentiles of the card's stats among ``peer_stats`` (the card and the read API)."""
+    return percentiles(
+        peer_stats,
+        [s.column for s in CARD_STATS],
+        lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
+        min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
+    )
+
+
 def standing(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> Standing:
     """The roster line of ``rep_id`` (the same numbers as their card, without the rest of it)."""
     w = window if window is not None else default_window(now)
@@ -290,12 +300,7 @@ def _card_data(rep_id: int, w: Window, data: Any, note: dict[str, Any] | None) -
         }
         for face in FACE_LABELS
     ]
-    pct = percentiles(
-        peer_stats,
-        [s.column for s in CARD_STATS],
-        lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
-        min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
-    )
+    pct = card_percentiles(peer_stats)
     my_pct = pct[pct["rep_id"] == rep_id].reset_index(drop=True)
     peer_values = peer_stats.loc[peer_stats.index != rep_id, list(PEER_STATS)].reset_index(drop=True)
     quarter = cal.quarter(now)
