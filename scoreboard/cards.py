@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -31,6 +31,7 @@ from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
 
 from . import charts, db, numbers
+from .exports import card_rows, csv_response
 from .models import CoachingNote, Contact, Rep
 from .window import picker, window_at, window_from_request
 
@@ -431,6 +432,9 @@ def card(rep_id: int) -> Any:
 def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
     w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
     data = card_data(rep_id, window=w)
+    if request.args.get("format") == "csv":  # the scouting table, as shown
+        rows = card_rows(data, STAT_BY_COLUMN, statfmt, ordinal_filter)
+        return csv_response(rows, f"card-{rep_id}-{w.spec}.csv")
     rows, people = scouting_for(rep_id, data.asof)
     return render_template(
         "card.html",

@@ -57,6 +57,7 @@ from .cards import (
     subject_or_403,
 )
 from .db import write_session
+from .exports import csv_response, roster_rows
 from .models import CoachingNote, Rep, Team
 from .window import picker, window_from_request
 
@@ -263,6 +264,8 @@ def team() -> Any:
         for r in team_reps(t.id):  # type: ignore[arg-type]
             members.append({"rep": r, "card": standing(int(r.id), window=w)})  # type: ignore[arg-type]
         rows.append({"team": t, "members": members})
+    if request.args.get("format") == "csv":
+        return csv_response(roster_rows(rows, w.period.label), f"roster-{w.spec}.csv")
     return render_template(
         "coach_team.html", teams=rows, picker=picker(w, "coaching.team"), window_query=w.query
     )

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask import Response
 
-__all__ = ["board_rows", "csv_response", "csv_text"]
+__all__ = ["board_rows", "card_rows", "csv_response", "csv_text", "roster_rows"]
 
 
 def board_rows(state: Mapping[str, Any]) -> list[dict[str, Any]]:
@@ -44,6 +44,50 @@ def board_rows(state: Mapping[str, Any]) -> list[dict[str, Any]]:
         line["period"] = state["period"]
         out.append(line)
     return out
+
+
+def card_rows(card: Any, stat_by_column: Mapping[str, Any], fmt: Any, ordinal: Any) -> list[dict[str, Any]]:
+    """A player card's scouting table as the page shows it: stat, label, group, the value (number
+    and as shown), percentile (number and as shown), n and provisional; ``fmt`` and ``ordinal``
+    are the page's formatters."""
+    out = []
+    for p in card.percentiles.itertuples():
+        s = stat_by_column[p.stat]
+        number = None if p.value != p.value else float(p.value)
+        out.append(
+            {
+                "stat": p.stat,
+                "label": s.label,
+                "group": s.group,
+                "value": number,
+                "display": fmt(p.value, s.fmt),
+                "percentile": None if p.percentile != p.percentile else float(p.percentile),
+                "percentile_display": ordinal(p.percentile),
+                "n": None if p.sample != p.sample else int(p.sample),
+                "provisional": bool(p.provisional),
+                "window": card.window_label,
+            }
+        )
+    return out
+
+
+def roster_rows(teams: Sequence[Mapping[str, Any]], window_label: str) -> list[dict[str, Any]]:
+    """The coaching roster as the page lists it: team, rep, rating, its change, form, days."""
+    return [
+        {
+            "team": t["team"].name,
+            "rep_id": m["rep"].id,
+            "rep": m["rep"].name,
+            "rating": m["card"].rating["rating"],
+            "change": m["card"].rating["change"],
+            "provisional": m["card"].provisional,
+            "form": m["card"].form or "",
+            "working_days": m["card"].working_days,
+            "window": window_label,
+        }
+        for t in teams
+        for m in t["members"]
+    ]
 
 
 def csv_text(rows: Sequence[Mapping[str, Any]], columns: Iterable[str] | None = None) -> str:

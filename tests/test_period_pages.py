@@ -166,3 +166,50 @@ def test_drilldown_and_roster_take_the_period(client, rep):
     assert "No data in" not in page
     roster = _page(client, "/coach?period=2024-Q3")
     assert f"/reps/{rep.id}?period=2024-Q3" in roster and "No data in" not in roster
+
+
+def test_the_period_picker_in_a_browser(org, rep, serve, page):
+    """Under the strict CSP, with no console errors: the empty default window links to data, and the
+    picker moves the card to a typed period and as-of date."""
+    server = serve(org.app)
+    page.goto(server.url + "/login")
+    page.fill("#email", ADMIN)
+    page.fill("#password", PASSWORD)
+    page.click("button[type=submit]")
+    page.goto(f"{server.url}/reps/{rep.id}")
+    page.wait_for_selector("text=No data in")
+    assert page.locator("text=Scouting report").count() == 0
+    page.click("text=show the latest period with data")
+    page.wait_for_selector("text=Scouting report")
+    assert "asof=2024-11-20" in page.url
+    page.fill(".period-picker input[name=period]", "2024-Q3")
+    page.fill(".period-picker input[name=asof]", "")
+    page.click(".period-picker button[type=submit]")
+    page.wait_for_selector("[data-context]:has-text('2024-Q3')")
+    assert "period=2024-Q3" in page.url
+    assert page.locator("text=No data in").count() == 0
+    page.click("text=← previous")
+    page.wait_for_selector("[data-context]:has-text('2024-Q2')")
+    assert page.errors == []
+
+
+def test_card_and_roster_tables_download_as_csv_equal_to_the_page(client, rep):
+    query = "period=2024-Q3"
+    page = _page(client, f"/reps/{rep.id}?{query}")
+    shown = dict(
+        re.findall(r'<tr data-stat="([a-z_]+)".*?<td class="num" data-value>([^<]*)</td>', page, flags=re.S)
+    )
+    resp = client.get(f"/reps/{rep.id}?{query}&format=csv")
+    assert resp.mimetype == "text/csv"
+    rows = list(csv.DictReader(io.StringIO(resp.get_data(as_text=True))))
+    assert {r["stat"]: r["display"] for r in rows} == {k: v.strip() for k, v in shown.items()}
+    assert "format=csv" in page
+    roster = _page(client, f"/coach?{query}")
+    lines = list(csv.DictReader(io.StringIO(client.get(f"/coach?{query}&format=csv").get_data(as_text=True))))
+    assert lines and all(line["window"] == "2024-Q3" for line in lines)
+    for line in lines:
+        assert line["rep"] in roster
+        rating = re.search(rf"{re.escape(line['rep'])}.*?<strong>([^<]*)</strong>", roster, flags=re.S).group(
+            1
+        )
+        assert rating == (line["rating"] or "–")
