@@ -13,7 +13,7 @@ instance through the real ingest path, then, as an admin through the Flask test 
   the yardstick of "just reading this rep's data";
 
 and prints p50/p95 of each and the ratios. The first card also pays for the org-wide match stats of
-the window (shared by every card through :func:`scoreboard.numbers.stats_for`'s memo): it is
+the window (shared by every card through the window's :mod:`scoreboard.snapshot`): it is
 reported separately as "cold". Not a test; run with
 
     .venv/bin/python benchmarks/pages.py [--reps 200] [--quarters 4] [--seed 7]

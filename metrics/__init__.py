@@ -2,7 +2,8 @@
 
 No Flask, no SQL, no global state. Input frames follow the contracts of :mod:`metrics.frames`;
 periods and working days come from :mod:`metrics.periods`; :func:`metrics.stats.match_stats`
-computes every match stat of a period per rep or team. Win-rate shrinkage
+computes every match stat of a period per rep or team; :mod:`metrics.catalogue` declares each
+stat shown (label, unit, direction, sample and minimum, definition) once. Win-rate shrinkage
 (:mod:`metrics.winrate`), stage probabilities (:mod:`metrics.calibration`), percentiles,
 ratings and boards (:mod:`metrics.percentiles`, :mod:`metrics.rating`, :mod:`metrics.ranking`)
 build on them.
@@ -10,6 +11,7 @@ build on them.
 
 from metrics.activity import CONNECTED, activity_stats, speed_to_lead
 from metrics.calibration import DEFAULT_STAGE_PROBABILITIES, STAGE_ORDER, stage_win_probabilities
+from metrics.catalogue import CATALOGUE, StatDef, board_stats, card_stats, face_stats, stat
 from metrics.frames import (
     ACTIVITY_KINDS,
     CONTRACTS,
@@ -83,6 +85,12 @@ from metrics.winrate import (
 )
 
 __all__ = [
+    "CATALOGUE",
+    "StatDef",
+    "stat",
+    "board_stats",
+    "card_stats",
+    "face_stats",
     "ADDITIVE",
     # frames
     "ACTIVITY_KINDS",

@@ -71,8 +71,6 @@ ValueError: goals frame: missing column 'target' (int)
 from __future__ import annotations
 
 import datetime as _dt
-import threading
-import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -614,34 +612,47 @@ def validate(frame: pd.DataFrame, contract_name: str, *, check_values: bool = Tr
     return checked
 
 
-# Frames passed validation, by identity: (weak reference, contract, values checked). Frames are
-# treated as immutable (nothing in metrics or the loader changes a frame in place), so a snapshot
-# handed to many functions -- every board of a live push asks match_stats, which validates all
-# nine frames -- is checked once. A frame changed in place after validation is not re-checked.
-_VALIDATED: dict[int, tuple[weakref.ref[pd.DataFrame], str, bool]] = {}
-_VALIDATED_LOCK = threading.Lock()
+# Frames that passed validation carry a mark in ``attrs``. Frames are treated as immutable
+# (nothing in metrics or the loader changes a frame in place), so a snapshot handed to many
+# functions -- every board of a live push asks match_stats, which validates all nine frames -- is
+# checked once. The mark is never copied: pandas deep-copies ``attrs`` into every frame derived
+# from this one (a filter, a column subset, an assign), and the mark's copy is None, so a derived
+# frame is checked again. No state outside the frame itself. A frame changed in place after
+# validation is not re-checked.
+_MARK = "metrics.validated"
+
+
+class _Validated:
+    """The contracts a frame passed (name → whether values were checked); not inherited by copies."""
+
+    __slots__ = ("contracts",)
+
+    def __init__(self) -> None:
+        self.contracts: dict[str, bool] = {}
+
+    def __deepcopy__(self, memo: object) -> None:
+        return None
+
+    def __copy__(self) -> None:
+        return None
+
+    def __repr__(self) -> str:
+        return f"<validated {self.contracts}>"
 
 
 def _seen(frame: pd.DataFrame, contract: str, check_values: bool) -> bool:
-    hit = _VALIDATED.get(id(frame))
-    return hit is not None and hit[0]() is frame and hit[1] == contract and (hit[2] or not check_values)
+    mark = frame.attrs.get(_MARK)
+    if not isinstance(mark, _Validated) or contract not in mark.contracts:
+        return False
+    return mark.contracts[contract] or not check_values
 
 
 def _remember(frame: pd.DataFrame, contract: str, check_values: bool) -> None:
-    key = id(frame)
-
-    def forget(_: object, key: int = key) -> None:
-        with _VALIDATED_LOCK:
-            hit = _VALIDATED.get(key)
-            if hit is not None and hit[0]() is None:
-                del _VALIDATED[key]
-
-    ref = weakref.ref(frame, forget)
-    with _VALIDATED_LOCK:
-        hit = _VALIDATED.get(key)
-        if hit is not None and hit[0]() is frame and hit[1] == contract and hit[2] and not check_values:
-            return  # keep the stronger record
-        _VALIDATED[key] = (ref, contract, check_values)
+    mark = frame.attrs.get(_MARK)
+    if not isinstance(mark, _Validated):
+        mark = _Validated()
+        frame.attrs[_MARK] = mark
+    mark.contracts[contract] = mark.contracts.get(contract, False) or check_values
 
 
 def concat(parts: Sequence[pd.DataFrame], contract_name: str) -> pd.DataFrame:

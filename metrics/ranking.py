@@ -1,9 +1,10 @@
 """League tables: rank reps or teams by any stat, with one tie rule and honest small samples.
 
-:func:`rank_board` is the one function that orders a board. Count boards (wins, activities,
-revenue) rank the stat as it is; rate boards (win rate) rank the empirical-Bayes shrunk estimate
-from :func:`metrics.winrate.shrink_rates`, so a rep who went 1 for 1 does not top a rep who went 18
-for 25. Rows below a minimum sample are never ranked as if certain.
+:func:`rank_board` is the one function that orders a board. It ranks a column as it is: rate
+boards rank the rate adjusted for sample size that :func:`metrics.stats.match_stats` computed once
+for the whole population (``win_rate_shrunk``), so a rep who went 1 for 1 does not top a rep who
+went 18 for 25, and hiding rows (TV opt-outs, a team's board) never changes anyone else's number.
+Rows without a value (no sample) or below a minimum sample are never ranked.
 """
 
 from __future__ import annotations
@@ -11,11 +12,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from metrics.winrate import shrink_rates
-
 __all__ = ["BOARD_COLUMNS", "rank_board"]
 
-#: Columns of every board, in order (rate boards add ``raw``, ``lo``, ``hi``).
+#: Columns of every board, in order (plus the ``carry`` columns asked for).
 BOARD_COLUMNS = (
     "rank",
     "position",
@@ -40,30 +39,27 @@ def _sort_codes(values: pd.Series) -> np.ndarray:
 
 def rank_board(
     stats: pd.DataFrame,
-    value: str | tuple[str, str],
+    value: str,
     *,
     lower_is_better: bool = False,
     min_sample: tuple[str, int] | None = None,
-    shrunk: bool = True,
     top: int | None = None,
     reference: pd.DataFrame | None = None,
     name_col: str = "name",
     id_col: str = "rep_id",
-    level: float = 0.90,
-    group: str | None = None,
+    carry: tuple[str, ...] = (),
 ) -> pd.DataFrame:
     """Rank reps (or teams) by a stat: the league table.
 
-    **What is ranked.** ``value`` names a column (a count board: wins, activities per day,
-    revenue...), or is a pair ``(successes, trials)`` of count columns (a rate board, e.g.
-    ``("won", "closed")``). A rate board ranks by the shrunk estimate
-    ``(s + α)/(n + α + β)`` of :func:`metrics.winrate.shrink_rates` (prior fitted across the
-    rows, within ``group`` if given); ``shrunk=False`` ranks by the raw rate s/n instead.
+    **What is ranked.** ``value`` names a column, ranked as it is (a count board: wins,
+    activities per day, revenue; a rate board: the rate adjusted for sample size, computed
+    beforehand on the whole population by :func:`metrics.winrate.shrink_rates`, so the rows
+    given here do not change anyone's number).
 
-    **Who is ranked.** A row is ``qualified`` when its value is present, its sample meets
-    ``min_sample = (column, minimum)`` (``column ≥ minimum``), and, on a rate board, it has at
-    least one trial. Unqualified rows are not ranked (``rank`` missing) and are listed after all
-    qualified rows, in the same order among themselves.
+    **Who is ranked.** A row is ``qualified`` when its value is present (a rate without trials
+    has none) and its sample meets ``min_sample = (column, minimum)`` (``column ≥ minimum``).
+    Unqualified rows are not ranked (``rank`` missing) and are listed after all qualified rows, in
+    the same order among themselves.
 
     **Tie rule.** Rows are ordered by value (best first; lowest first when
     ``lower_is_better``; values equal to 12 decimals tie), then sample ``n`` descending
@@ -87,33 +83,28 @@ def rank_board(
     stats : DataFrame
         One row per rep (or team): ``id_col`` (a column or the index name), ``name_col``
         (optional: names are missing if the column is absent) and the value columns.
-    value : str or (str, str)
-        Column to rank, or (successes, trials) columns of a rate.
+    value : str
+        Column to rank.
     lower_is_better : bool
         Rank low values first (e.g. hours to first touch).
     min_sample : (str, int), optional
         Sample column and its minimum for a row to be ranked.
-    shrunk : bool
-        Rate boards only: rank by the shrunk estimate (default) or the raw rate.
     top : int, optional
         Keep only the first ``top`` qualified rows.
     reference : DataFrame, optional
         Earlier board or stats for ``movement``.
     name_col, id_col : str
         Name and id columns of ``stats``.
-    level : float
-        Rate boards: level of the ``lo``–``hi`` credible interval.
-    group : str, optional
-        Rate boards: fit the shrinkage prior within this column's groups (e.g. team).
+    carry : tuple of str
+        Columns of ``stats`` carried into the board in board order (e.g. a rate's interval).
 
     Returns
     -------
     DataFrame
         In board order, index 0..k−1: ``rank`` (Int64), ``position`` (int), ``id``, ``name``,
-        ``value`` (float: the ranked value, shrunk on rate boards), ``n`` (float: trials on
-        rate boards, else the ``min_sample`` column, else NaN), ``qualified`` (bool),
-        ``movement`` (Int64), ``previous_rank`` (Int64), ``new`` (bool). Rate boards add
-        ``raw``, ``lo``, ``hi``.
+        ``value`` (float: the ranked value), ``n`` (float: the ``min_sample`` column, else NaN),
+        ``qualified`` (bool), ``movement`` (Int64), ``previous_rank`` (Int64), ``new`` (bool),
+        then the ``carry`` columns.
 
     Examples
     --------
@@ -151,38 +142,26 @@ def rank_board(
         raise ValueError("top must be ≥ 0")
     n_rows = len(stats)
 
+    if value not in stats.columns:
+        raise ValueError(f"stats frame: missing column {value!r}")
+    if not pd.api.types.is_numeric_dtype(stats[value].dtype):
+        raise ValueError(f"stats frame: column {value!r} must be numeric")
+    key = stats[value].to_numpy(dtype="float64", na_value=np.nan)
+    sample_n = np.full(n_rows, np.nan)
     extra: dict[str, np.ndarray] = {}
-    if isinstance(value, tuple):
-        successes, trials = value
-        rates = shrink_rates(stats, successes, trials, level=level, group=group)
-        trials_n = rates["n"].to_numpy(dtype="float64")
-        raw = rates["raw"].to_numpy(dtype="float64")
-        key = rates["shrunk"].to_numpy(dtype="float64") if shrunk else raw.copy()
-        sample_n = trials_n
-        has_data = trials_n > 0
-        extra = {
-            "raw": raw,
-            "lo": rates["lo"].to_numpy(dtype="float64"),
-            "hi": rates["hi"].to_numpy(dtype="float64"),
-        }
-    else:
-        if value not in stats.columns:
-            raise ValueError(f"stats frame: missing column {value!r}")
-        if not pd.api.types.is_numeric_dtype(stats[value].dtype):
-            raise ValueError(f"stats frame: column {value!r} must be numeric")
-        key = stats[value].to_numpy(dtype="float64", na_value=np.nan)
-        sample_n = np.full(n_rows, np.nan)
-        has_data = np.ones(n_rows, dtype=bool)
+    for col in carry:
+        if col not in stats.columns:
+            raise ValueError(f"stats frame: missing column {col!r}")
+        extra[col] = stats[col].to_numpy(dtype="float64", na_value=np.nan)
 
-    qualified = ~np.isnan(key) & has_data
+    qualified = ~np.isnan(key)
     if min_sample is not None:
         sample_col, minimum = min_sample
         if sample_col not in stats.columns:
             raise ValueError(f"stats frame: missing column {sample_col!r}")
         sample = stats[sample_col].to_numpy(dtype="float64", na_value=np.nan)
         qualified &= sample >= minimum
-        if not isinstance(value, tuple):
-            sample_n = sample
+        sample_n = sample
 
     tie_key = np.round(key, _TIE_DECIMALS)
     oriented = tie_key if lower_is_better else -tie_key
@@ -216,11 +195,8 @@ def rank_board(
                 value,
                 lower_is_better=lower_is_better,
                 min_sample=min_sample,
-                shrunk=shrunk,
                 name_col=name_col,
                 id_col=id_col,
-                level=level,
-                group=group,
             )
         before_ids = pd.Index(before["id"].to_numpy())
         if not before_ids.is_unique:

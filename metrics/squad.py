@@ -19,8 +19,6 @@ Examples
 
 from __future__ import annotations
 
-import threading
-import weakref
 from dataclasses import dataclass
 
 import numpy as np
@@ -34,8 +32,18 @@ __all__ = ["Squad", "window"]
 _LOOKUP_LIMIT = 50_000_000  # rep ids below this use a dense lookup array, else a hash index
 
 
-_SQUADS: dict[tuple[int, str], tuple[weakref.ref[pd.DataFrame], Squad]] = {}
-_SQUADS_LOCK = threading.Lock()
+#: Where a reps frame keeps the squads built from it (see :meth:`Squad.of`).
+_MARK = "metrics.squads"
+
+
+class _Squads(dict):  # type: ignore[type-arg]
+    """Squads built from one reps frame, by grouping; never copied into a derived frame."""
+
+    def __deepcopy__(self, memo: object) -> None:
+        return None
+
+    def __copy__(self) -> None:
+        return None
 
 
 def window(period: Period, now: object = None) -> tuple[pd.Timestamp, pd.Timestamp]:
@@ -118,14 +126,16 @@ class Squad:
         [1, 3]
         """
         reps = validate(reps, "reps")
-        hit = _SQUADS.get((id(reps), by))
-        if hit is not None and hit[0]() is reps:
-            return hit[1]  # frames are immutable: the same reps make the same squad
+        # frames are immutable: the same reps make the same squad, kept on the frame itself
+        # (no global state; a frame derived from this one does not inherit it)
+        kept = reps.attrs.get(_MARK)
+        if isinstance(kept, _Squads) and by in kept:
+            return kept[by]  # type: ignore[no-any-return]
         squad = cls._build(reps, by)
-        with _SQUADS_LOCK:
-            _SQUADS[(id(reps), by)] = (weakref.ref(reps), squad)
-            while len(_SQUADS) > 64:
-                _SQUADS.pop(next(iter(_SQUADS)))
+        if not isinstance(kept, _Squads):
+            kept = _Squads()
+            reps.attrs[_MARK] = kept
+        kept[by] = squad
         return squad
 
     @classmethod

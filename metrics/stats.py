@@ -16,6 +16,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.activity import _activity_counts, _activity_stats, _connect_rate, _speed_to_lead
+from metrics.catalogue import CATALOGUE
 from metrics.frames import ACTIVITY_KINDS, empty, validate
 from metrics.periods import OrgCalendar, Period
 from metrics.pipeline import (
@@ -85,8 +86,9 @@ _COLUMN_DOCS: dict[str, str] = {
     "sales_cycle_n": "sample size of sales_cycle_days: wins",
     "win_rate": "wins / (wins + losses), raw",
     "win_rate_n": "sample size of win rate: wins + losses",
-    "win_rate_shrunk": "empirical-Bayes beta-binomial posterior mean (toward the team, or the "
-    "org when the team is small; toward the org for teams)",
+    "win_rate_shrunk": "win rate adjusted for sample size: empirical-Bayes beta-binomial posterior "
+    "mean, prior fitted on every active rep of role 'rep' (on every team for teams); NaN without "
+    "closed deals",
     "win_rate_lo": "lower end of the credible interval (level, default 90%)",
     "win_rate_hi": "upper end of the credible interval",
     "win_rate_prior_mean": "mean of the fitted Beta prior the rate was shrunk toward",
@@ -122,6 +124,8 @@ _COLUMN_DOCS: dict[str, str] = {
     "league_points": "3 x league_w + league_d: the league table's points for the period",
 }
 _COLUMN_DOCS.update({f"{c}_per_day": f"{c} / working_days" for c in PER_DAY})
+# the stats of the catalogue are defined there, once
+_COLUMN_DOCS.update({s.column: s.definition for s in CATALOGUE.values() if s.column in _COLUMN_DOCS})
 
 #: Every column :func:`match_stats` returns, with its meaning.
 COLUMNS: Mapping[str, str] = MappingProxyType(_COLUMN_DOCS)
@@ -183,9 +187,10 @@ def match_stats(
       :func:`metrics.activity.speed_to_lead`
     - opps created, stage advances, proposals, wins, losses, revenue won, average deal size,
       sales cycle, ``win_rate = wins / (wins + losses)``: :func:`metrics.pipeline.deal_flow`
-    - ``win_rate_shrunk = (wins + α) / (wins + losses + α + β)`` with Beta(α, β) fitted across
-      the rows (within each team when it has enough reps), interval ``[win_rate_lo,
-      win_rate_hi]`` at ``level``: :func:`metrics.winrate.shrink_rates`
+    - ``win_rate_shrunk = (wins + α) / (wins + losses + α + β)`` with one Beta(α, β) fitted on
+      the whole comparison population (every active rep of role ``rep``; every team), interval
+      ``[win_rate_lo, win_rate_hi]`` at ``level``; NaN without closed deals:
+      :func:`metrics.winrate.shrink_rates`
     - ``xpipe = Σ_open amount × p(stage)``, ``finishing = won − Σ_closed amount × p(stage)``:
       :func:`metrics.pipeline.expected_pipeline`; ``p`` is ``stage_probabilities`` or, by
       default, :func:`metrics.calibration.stage_win_probabilities` fitted on deals closed
@@ -330,12 +335,17 @@ def match_stats(
 
     if "wins" in stats.columns:
         counts = pd.DataFrame({"wins": stats["wins"], "closed": stats["win_rate_n"]})
-        group = None
+        population = None
         if by == "rep":
-            team_of = reps.set_index("rep_id")["team_id"]
-            counts["team_id"] = team_of.reindex(stats.index).to_numpy()
-            group = "team_id"
-        shrunk = shrink_rates(counts, "wins", "closed", level=level, group=group)
+            # the comparison population: every active rep of role "rep" (managers and admins are
+            # shrunk with that prior too, but never move it)
+            who = reps.set_index("rep_id")[["role", "active"]].reindex(stats.index)
+            population = (who["role"] == "rep").to_numpy(dtype=bool, na_value=False) & who["active"].to_numpy(
+                dtype=bool, na_value=False
+            )
+            if not population.any():
+                population = None
+        shrunk = shrink_rates(counts, "wins", "closed", level=level, population=population)
         stats["win_rate_shrunk"] = shrunk["shrunk"].to_numpy()
         stats["win_rate_lo"] = shrunk["lo"].to_numpy()
         stats["win_rate_hi"] = shrunk["hi"].to_numpy()

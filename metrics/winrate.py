@@ -25,6 +25,7 @@ from scipy import optimize, special, stats
 
 __all__ = [
     "MAX_PRIOR_STRENGTH",
+    "STRENGTH_PRIOR_POWER",
     "MIN_PRIOR_SHAPE",
     "FALLBACK_PRIOR_STRENGTH",
     "BetaPrior",
@@ -36,10 +37,13 @@ __all__ = [
     "joint_difference_test",
 ]
 
-#: Upper bound on the fitted prior strength α + β. The beta-binomial likelihood keeps rising as
-#: α + β grows when reps look no more different than binomial noise (under-dispersion); the fit
-#: then stops here, which shrinks every rep almost all the way to the pooled mean.
-MAX_PRIOR_STRENGTH = 1000.0
+#: Numerical upper bound on the fitted prior strength α + β. The fit maximises the likelihood
+#: times a prior on the strength (see :func:`fit_beta_prior`), whose optimum is finite even when
+#: reps look no more different than binomial noise, so the bound is only a safeguard.
+MAX_PRIOR_STRENGTH = 1e6
+#: Exponent of the prior on the strength κ = α + β: density ∝ κ^(−STRENGTH_PRIOR_POWER) with a
+#: uniform prior mean (Gelman et al., *Bayesian Data Analysis*, §5.3: (α + β)^(−5/2) in (α, β)).
+STRENGTH_PRIOR_POWER = 1.5
 #: Smallest α and β of a prior (see :func:`fit_beta_prior`).
 MIN_PRIOR_SHAPE = 0.5
 #: Prior strength used when there are too few reps with closed deals to fit a prior.
@@ -59,9 +63,9 @@ class BetaPrior:
     alpha, beta : float
         The Beta parameters, both > 0.
     method : str
-        ``"mle"`` (beta-binomial maximum likelihood), ``"underdispersed"`` (the likelihood was
-        still rising at :data:`MAX_PRIOR_STRENGTH`: reps differ no more than chance, so the prior
-        is the pooled mean with maximal strength), ``"fallback"`` (too few rows: pooled mean with
+        ``"map"`` (posterior mode of the beta-binomial model, see :func:`fit_beta_prior`),
+        ``"underdispersed"`` (the fit still ran into :data:`MAX_PRIOR_STRENGTH`: the pooled mean
+        with that strength), ``"fallback"`` (too few rows: pooled mean with
         :data:`FALLBACK_PRIOR_STRENGTH`) or ``"fixed"`` (given by the caller).
     rows : int
         How many rows with at least one trial the prior was fitted on (0 for ``"fixed"``).
@@ -230,7 +234,8 @@ def _as_prior(prior: BetaPrior | tuple[float, float]) -> BetaPrior:
 
 
 def _neg_loglik(theta: np.ndarray, s: np.ndarray, n: np.ndarray, w: np.ndarray) -> tuple[float, np.ndarray]:
-    """Negative beta-binomial log-likelihood (up to a constant) and its gradient in (u, v).
+    """Negative penalised beta-binomial log-likelihood (up to a constant) and its gradient in (u, v):
+    −Σ w log BetaBinom(s | n, α, β) + (STRENGTH_PRIOR_POWER − 1) · log(α + β).
 
     α = MIN_PRIOR_SHAPE + exp(u), β = MIN_PRIOR_SHAPE + exp(v).
     """
@@ -244,6 +249,11 @@ def _neg_loglik(theta: np.ndarray, s: np.ndarray, n: np.ndarray, w: np.ndarray) 
     common = total * special.digamma(a + b) - np.dot(w, special.digamma(n + a + b))
     da = np.dot(w, special.digamma(s + a)) - total * special.digamma(a) + common
     db = np.dot(w, special.digamma(n - s + b)) - total * special.digamma(b) + common
+    # the prior on the strength, as a penalty: (power − 1) · log κ in the (μ, log κ) coordinates
+    power = STRENGTH_PRIOR_POWER - 1.0
+    ll -= power * np.log(a + b)
+    da -= power / (a + b)
+    db -= power / (a + b)
     return float(-ll), -np.array([da * eu, db * ev])
 
 
@@ -262,32 +272,42 @@ def fit_beta_prior(
     """Fit the Beta(α, β) spread of true rates across rows (empirical Bayes).
 
     Each row *i* has ``s_i`` successes in ``n_i`` trials with ``s_i ~ Binomial(n_i, p_i)`` and
-    ``p_i ~ Beta(α, β)``, so ``s_i`` is beta-binomial. The fit maximises
+    ``p_i ~ Beta(α, β)``, so ``s_i`` is beta-binomial. Write μ = α / (α + β) (the population's
+    mean rate) and κ = α + β (the prior strength, in pseudo-trials). The fit is the posterior mode
+    of (μ, log κ) under a uniform prior on μ and the prior density κ^(−3/2) on κ
+    (:data:`STRENGTH_PRIOR_POWER`; Gelman et al., *Bayesian Data Analysis* §5.3), i.e. it maximises
 
-        ``L(α, β) = Σ_i log BetaBinom(s_i | n_i, α, β)``  (as ``scipy.stats.betabinom.logpmf``)
+        ``Σ_i log BetaBinom(s_i | n_i, α, β) − ½ · log(α + β)``  (as ``scipy.stats.betabinom.logpmf``)
 
-    with ``scipy.optimize.minimize(method="TNC")`` (bounded truncated Newton, analytic
-    gradient; unlike L-BFGS-B it makes no BLAS calls, whose thread pool stalls a busy server)
-    over ``u = log(α − ½)``, ``v = log(β − ½)``, each bounded above by
-    log :data:`MAX_PRIOR_STRENGTH`. So α, β ≥ :data:`MIN_PRIOR_SHAPE` (½): a
-    prior below ½ piles its mass on 0% or 100%, which is no plausible spread of reps' rates, and
-    with α, β ≥ ½ every equal-tailed posterior interval of level ≥ 0.5 contains the posterior
-    mean. Identical (s, n) pairs are fitted once, weighted by their count; the start is the
-    method-of-moments estimate.
+    **The boundary.** When reps differ no more than binomial noise, the likelihood alone keeps
+    rising as κ → ∞ (the maximum-likelihood fit then claims every rep has exactly the pooled
+    rate, and shrinks 6 of 9 and 0 of 5 to the same number). The prior term makes the optimum
+    finite: κ grows with the evidence that reps do not differ (more reps, more trials), so the
+    adjusted rates of reps with different records stay different, in proportion to their samples.
+
+    The optimiser is ``scipy.optimize.minimize(method="TNC")`` (bounded truncated Newton, analytic
+    gradient; unlike L-BFGS-B it makes no BLAS calls, whose thread pool stalls a busy server) over
+    ``u = log(α − ½)``, ``v = log(β − ½)``, each bounded above by log :data:`MAX_PRIOR_STRENGTH`.
+    So α, β ≥ :data:`MIN_PRIOR_SHAPE` (½): a prior below ½ piles its mass on 0% or 100%, which is
+    no plausible spread of reps' rates, and with α, β ≥ ½ every equal-tailed posterior interval of
+    level ≥ 0.5 contains the posterior mean. Identical (s, n) pairs are fitted once, weighted by
+    their count; the start is the method-of-moments estimate.
+
+    Fit it on the whole comparison population (every rep of the org), never on one small team:
+    five reps cannot tell the spread of rates from noise.
 
     Fallbacks: fewer than ``min_rows`` rows with n > 0 gives method ``"fallback"``: mean
     ``(S + ½)/(N + 1)`` (pooled and smoothed, S successes in N trials) with strength
-    :data:`FALLBACK_PRIOR_STRENGTH`. A fit that runs into the upper bound (the rates differ no
-    more than binomial noise: under-dispersion) gives method ``"underdispersed"``: the pooled
-    mean with strength :data:`MAX_PRIOR_STRENGTH`. In both, α and β are raised to ½ if
-    below.
+    :data:`FALLBACK_PRIOR_STRENGTH`. A fit that still runs into the upper bound gives method
+    ``"underdispersed"``: the pooled mean with strength :data:`MAX_PRIOR_STRENGTH`. In both, α
+    and β are raised to ½ if below.
 
     Parameters
     ----------
     successes, trials : array-like of whole numbers
         Per-row counts; rows with 0 trials carry no information and are ignored.
     min_rows : int
-        Fewest rows with trials needed for a likelihood fit.
+        Fewest rows with trials needed for a fit.
 
     Returns
     -------
@@ -301,7 +321,14 @@ def fit_beta_prior(
     >>> n = rng.integers(10, 60, size=400)
     >>> prior = fit_beta_prior(rng.binomial(n, p), n)
     >>> prior.method, 0.27 < prior.mean < 0.33, 12 < prior.strength < 35
-    ('mle', True, True)
+    ('map', True, True)
+
+    Thirty reps with one true rate of 30%: the fit says so (a strong prior), but not infinitely.
+
+    >>> n = np.full(30, 12)
+    >>> same = fit_beta_prior(rng.binomial(n, 0.3), n)
+    >>> same.method, 20 < same.strength < 10_000
+    ('map', True)
     >>> fit_beta_prior([1, 2], [3, 4]).method
     'fallback'
     """
@@ -338,7 +365,7 @@ def fit_beta_prior(
     alpha, beta = MIN_PRIOR_SHAPE + np.exp(result.x)
     if max(alpha, beta) >= 0.98 * MAX_PRIOR_STRENGTH:
         return _clipped_prior(total_s / total_n, MAX_PRIOR_STRENGTH, "underdispersed", rows)
-    return BetaPrior(float(alpha), float(beta), "mle", rows)
+    return BetaPrior(float(alpha), float(beta), "map", rows)
 
 
 # --------------------------------------------------------------------------------------------
@@ -350,27 +377,29 @@ def shrink_rates(
     successes: str,
     trials: str,
     level: float = 0.90,
-    group: str | None = None,
     *,
     prior: BetaPrior | tuple[float, float] | None = None,
+    population: np.ndarray | pd.Series | None = None,
     min_rows: int = MIN_FIT_ROWS,
 ) -> pd.DataFrame:
-    """Shrink each row's rate toward the fitted spread of rates (empirical-Bayes beta-binomial).
+    """Adjust each row's rate for its sample size: shrink it toward the population's spread of rates.
 
-    With prior Beta(α, β) (fitted by :func:`fit_beta_prior` unless ``prior`` is given), a row
-    with ``s`` successes in ``n`` trials has posterior Beta(s + α, n − s + β), so
+    With prior Beta(α, β) (fitted by :func:`fit_beta_prior` on the rows of ``population``, every
+    row by default, unless ``prior`` is given), a row with ``s`` successes in ``n`` trials has
+    posterior Beta(s + α, n − s + β), so
 
-    - ``raw    = s / n``  (NaN when n = 0)
-    - ``shrunk = (s + α) / (n + α + β)``  (posterior mean; the prior mean when n = 0)
+    - ``raw    = s / n``
+    - ``shrunk = (s + α) / (n + α + β)``  (posterior mean: the rate adjusted for sample size)
     - ``lo, hi = beta.ppf((1 ∓ level)/2, s + α, n − s + β)``  (equal-tailed interval)
     - ``prior_mean = α / (α + β)``, ``prior_strength = α + β``
 
-    ``shrunk`` always lies between ``raw`` and ``prior_mean``: a row counts as ``n`` trials
-    against the prior's α + β pseudo-trials.
+    A row without trials (n = 0) has no rate: ``raw``, ``shrunk``, ``lo`` and ``hi`` are NaN
+    (never the prior mean dressed up as the rep's number). ``shrunk`` lies between ``raw`` and
+    ``prior_mean``: a row counts as ``n`` trials against the prior's α + β pseudo-trials.
 
-    With ``group`` (e.g. ``"team_id"``), a separate prior is fitted within each group that has at
-    least ``min_rows`` rows with trials; smaller groups (and rows whose group is missing) use the
-    prior fitted on all rows.
+    One prior serves every row: the rows are compared with one population (the whole org), so a
+    rep's adjusted rate is the same whichever rows a board then shows, and a small team's reps
+    are not all pulled onto their team's rate.
 
     Parameters
     ----------
@@ -381,10 +410,10 @@ def shrink_rates(
         fractional or ``successes > trials`` values raise ``ValueError``.
     level : float
         Credible level of the interval, in (0, 1).
-    group : str, optional
-        Column to fit priors within.
     prior : BetaPrior or (alpha, beta), optional
-        Use this prior instead of fitting one (``group`` is then ignored).
+        Use this prior instead of fitting one.
+    population : boolean array-like, optional
+        The rows the prior is fitted on (e.g. active reps of role ``rep``); every row is shrunk.
     min_rows : int
         Fewest rows with trials to fit a prior (see :func:`fit_beta_prior`).
 
@@ -396,7 +425,7 @@ def shrink_rates(
 
     Examples
     --------
-    A fixed prior Beta(2, 8): (3 + 2) / (4 + 2 + 8) = 0.357 and (0 + 2) / (0 + 10) = 0.2.
+    A fixed prior Beta(2, 8): (3 + 2) / (4 + 2 + 8) = 0.357; a rep with no trials has no rate.
 
     >>> import pandas as pd
     >>> reps = pd.DataFrame({"rep_id": [1, 2], "won": [3, 0], "closed": [4, 0]})
@@ -404,46 +433,36 @@ def shrink_rates(
     >>> out[["rep_id", "n", "raw", "shrunk", "lo", "hi"]].round(3)
        rep_id  n   raw  shrunk     lo     hi
     0       1  4  0.75   0.357  0.166  0.573
-    1       2  0   NaN   0.200  0.041  0.429
+    1       2  0   NaN     NaN    NaN    NaN
     """
     if not 0 < level < 1:
         raise ValueError("level must be in (0, 1)")
     s, n = _counts(counts, successes, trials)
-    alpha = np.empty_like(n)
-    beta = np.empty_like(n)
     if prior is not None:
-        fixed = _as_prior(prior)
-        alpha[:] = fixed.alpha
-        beta[:] = fixed.beta
+        fitted = _as_prior(prior)
     else:
-        overall = fit_beta_prior(s, n, min_rows=min_rows)
-        alpha[:] = overall.alpha
-        beta[:] = overall.beta
-        if group is not None:
-            if group not in counts.columns:
-                raise ValueError(f"missing column {group!r}")
-            codes, _ = pd.factorize(counts[group], use_na_sentinel=True)
-            for code in np.unique(codes[codes >= 0]):
-                rows = codes == code
-                if int((n[rows] > 0).sum()) < min_rows:
-                    continue
-                fitted = fit_beta_prior(s[rows], n[rows], min_rows=min_rows)
-                alpha[rows] = fitted.alpha
-                beta[rows] = fitted.beta
+        if population is None:
+            mask = np.ones(len(n), dtype=bool)
+        else:
+            mask = np.asarray(population, dtype=bool)
+            if mask.shape != n.shape:
+                raise ValueError("population must have one entry per row of counts")
+        fitted = fit_beta_prior(s[mask], n[mask], min_rows=min_rows)
+    alpha, beta = fitted.alpha, fitted.beta
 
+    has = n > 0
     post_a = s + alpha
     post_b = n - s + beta
     tail = (1.0 - level) / 2.0
-    with np.errstate(invalid="ignore", divide="ignore"):
-        raw = np.where(n > 0, s / np.where(n > 0, n, 1.0), np.nan)
+    safe_n = np.where(has, n, 1.0)
     out = counts.assign(
         n=n.astype("int64"),
-        raw=raw,
-        shrunk=post_a / (post_a + post_b),
-        lo=stats.beta.ppf(tail, post_a, post_b),
-        hi=stats.beta.ppf(1.0 - tail, post_a, post_b),
-        prior_mean=alpha / (alpha + beta),
-        prior_strength=alpha + beta,
+        raw=np.where(has, s / safe_n, np.nan),
+        shrunk=np.where(has, post_a / (post_a + post_b), np.nan),
+        lo=np.where(has, stats.beta.ppf(tail, post_a, post_b), np.nan),
+        hi=np.where(has, stats.beta.ppf(1.0 - tail, post_a, post_b), np.nan),
+        prior_mean=np.full(len(n), alpha / (alpha + beta)),
+        prior_strength=np.full(len(n), alpha + beta),
     )
     return out
 

@@ -1,18 +1,21 @@
 """Leaderboards: what a board is, and the one function that computes its full state.
 
-A board (the :class:`~scoreboard.models.Board` row) names a stat of :data:`STATS`, a period, a scope
-(the whole org, one team, or one role) and whether its rows are reps or teams. :func:`board_state`
-turns it into the full state that the TV, the desk pages and the live protocol share: it asks
-:func:`scoreboard.numbers.stats_for` for the match stats and :func:`metrics.rank_board` for the order,
-and only picks, filters and labels what they return.
+A board (the :class:`~scoreboard.models.Board` row) names a stat of the catalogue
+(:data:`metrics.catalogue.CATALOGUE`, wrapped here as :data:`STATS`), a period, a scope (the whole
+org, one team, or one role) and whether its rows are reps or teams. :func:`board_state` turns it
+into the full state that the TV, the desk pages and the live protocol share: it reads the match
+stats of the period's :mod:`~scoreboard.snapshot` and asks :func:`metrics.rank_board` for the
+order, and only picks, filters and labels what they return.
 
 Ranking and tie rule (from :func:`metrics.rank_board`)
 ------------------------------------------------------
-Rows are ordered by value (best first, lowest first when ``lower_is_better``), then by sample size,
-then name, then id; equal values share a competition rank ("1, 2, 2, 4"). Rate boards (win rate,
-connect rate) rank the empirical-Bayes shrunk rate, so 1 for 1 does not beat 18 for 25. Rows below
-the minimum sample are not ranked. Only the first ``top_n`` ranked rows are kept: there is never a
-bottom list.
+Rows are ordered by value (best first; the stat's declared direction decides what "best" is, never a
+setting of the board), then by sample size, then name, then id; equal values share a competition
+rank ("1, 2, 2, 4"). The win-rate board ranks the win rate adjusted for sample size, computed once
+for the whole org in the snapshot, so 1 for 1 does not beat 18 for 25. Rows without a value (no
+sample: no closed deals, no calls) or below the board's minimum sample are not ranked. Only the
+first ``top_n`` ranked rows are kept: there is never a bottom list. Rep boards rank reps of role
+``rep`` only: managers and admins are never ranked.
 
 League boards (``kind="league"``) rank teams like a football table: points over the complete weeks
 of the board's period (W = 3, D = 1, L = 0; each week judged by pace as
@@ -22,26 +25,29 @@ shows the last five weeks, whichever period they belong to.
 
 Privacy
 -------
-``audience="tv"`` drops reps who opted out of TV display (``Rep.tv_opt_out``) *before* ranking, so a
-TV never shows them nor a gap where they would be; ``audience="desk"`` (logged-in pages) keeps
-everyone and lists the unranked rows (below the minimum sample) after the table.
+``audience="tv"`` drops reps who opted out of TV display (``Rep.tv_opt_out``) from the rows, so a TV
+never shows them nor a gap where they would be; ``audience="desk"`` (logged-in pages) keeps everyone
+and lists the unranked rows (no value or below the minimum sample) after the table. Hiding rows
+never changes anyone else's number: every value comes from the same snapshot.
 
 Performance
 -----------
-Each stat declares the input frames it depends on (:attr:`Stat.inputs`); a board is computed over
-those frames only (the others empty), which gives the same numbers for that stat at a fraction of the
-cost, and the event types it depends on (:attr:`Stat.events`) decide which boards a batch touches
-(:func:`affected`). Movement references (the board at the start of today or of the week) are cached
-for a few minutes, so a push recomputes only the board's current numbers.
+Each stat's family reads some input frames (:data:`FAMILY_INPUTS`); a board is computed over those
+frames only (the others empty), which gives the same numbers for that stat at a fraction of the
+cost and a snapshot key that does not move when other frames change; the event types it depends on
+(:attr:`Stat.events`) decide which boards a batch touches (:func:`affected`). Movement references
+(the board at the start of today or of the week) are cached for a few minutes, so a push recomputes
+only the board's current numbers.
 """
 
 from __future__ import annotations
 
 import math
+import re
 import threading
 import time
 from collections import OrderedDict
-from dataclasses import dataclass, fields, replace
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -50,11 +56,13 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
-from metrics import Period, empty, quota_stats, rank_board
+from metrics import quota_stats, rank_board
+from metrics.catalogue import StatDef, board_stats
+from metrics.periods import OrgCalendar, Period
 from metrics.quota import FORM_RULE
 
-from . import numbers
-from .frames import Frames
+from . import numbers, snapshot
+from .frames import Frames, _empty
 from .ingest import IngestResult
 from .models import Board, Playlist, PlaylistBoard
 
@@ -64,6 +72,7 @@ __all__ = [
     "STATS",
     "Stat",
     "affected",
+    "board_period",
     "board_state",
     "match_centre",
     "seed_demo_boards",
@@ -75,6 +84,7 @@ PERIODS: dict[str, str] = {
     "month": "this month",
     "quarter": "this quarter",
     "fiscal_year": "this fiscal year",
+    "last-60-working-days": "last 60 working days",
 }
 SCOPES = ("org", "team", "role")
 ENTITIES = ("rep", "team")
@@ -86,137 +96,105 @@ REFERENCE_TTL = 300.0
 _DEALS = ("deals", "deal_stages")
 _ACTS = ("activities",)
 
+#: The input frames each :data:`metrics.stats.FAMILIES` member reads, and the ingest record types
+#: that can change it.
+FAMILY_INPUTS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "activity": (_ACTS, ("activity",)),
+    "speed_to_lead": (("activities", "contacts", "lifecycle"), ("activity", "contact")),
+    "deal_flow": (_DEALS, ("deal",)),
+    "pipeline": (_DEALS, ("deal",)),
+    "content": ((*_DEALS, "activities", "touches"), ("deal", "activity", "touch")),
+    "hygiene": ((*_DEALS, "deal_changes", "activities"), ("deal", "activity")),
+    "quota": ((*_DEALS, "goals"), ("deal",)),
+    "form": ((*_DEALS, "goals"), ("deal",)),
+}
+#: Activity kinds that can change a stat (others leave it alone); absent: any kind.
+_KINDS = {"meetings_booked": ("meeting", "demo"), "connects": ("call",), "connect_rate": ("call",)}
+#: How a unit of the catalogue is displayed on a board.
+_DISPLAY_UNIT = {"per_day": "number", "money_per_day": "money", "points": "count"}
+
 
 @dataclass(frozen=True)
 class Stat:
-    """A stat a board can rank.
+    """A stat a board can rank: its catalogue declaration and what the live layer needs to know.
 
-    ``value`` is a :data:`metrics.stats.COLUMNS` column, or ``(successes, trials)`` for a rate board.
-    ``sample`` is the column a minimum sample applies to. ``inputs`` are the frames of
-    :class:`~scoreboard.frames.Frames` the stat depends on (``reps`` always); ``events`` the ingest
-    record types that can change it. ``unit``: ``money``, ``count``, ``rate``, ``hours``, ``number``.
-    ``families`` are the :data:`metrics.stats.FAMILIES` that compute the stat, so a board asks
-    :func:`metrics.match_stats` for those alone.
+    ``spec`` is the :class:`metrics.catalogue.StatDef` (label, column, unit, direction, sample).
+    ``inputs`` are the frames of :class:`~scoreboard.frames.Frames` the stat depends on (``reps``
+    always); ``events`` the ingest record types that can change it; ``kinds`` the activity kinds
+    that can (None: any); ``on_contact``: only activities that name a contact can change it.
     """
 
-    label: str
-    value: str | tuple[str, str]
-    unit: str
-    sample: str
+    spec: StatDef
     inputs: tuple[str, ...]
     events: tuple[str, ...]
-    lower_is_better: bool = False
-    sample_label: str = "working days"
-    families: tuple[str, ...] = ()
-    #: activity kinds that can change the stat (None: any); a batch of other kinds leaves it alone
     kinds: tuple[str, ...] | None = None
-    #: only activities that name a contact can change the stat (speed to lead: first follow-ups)
     on_contact: bool = False
 
-    def __post_init__(self) -> None:
-        if not self.families:
-            object.__setattr__(self, "families", _families(self.value))
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @property
+    def value(self) -> str:
+        return self.spec.column
+
+    @property
+    def unit(self) -> str:
+        return _DISPLAY_UNIT.get(self.spec.unit, self.spec.unit)
+
+    @property
+    def sample(self) -> str:
+        return self.spec.sample
+
+    @property
+    def sample_label(self) -> str:
+        return self.spec.sample_label
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.spec.lower_is_better
+
+    @property
+    def families(self) -> tuple[str, ...]:
+        return (self.spec.family,)
 
 
-def _families(value: str | tuple[str, str]) -> tuple[str, ...]:
-    """The match-stats families that produce ``value`` (a column or a (successes, trials) pair)."""
-    column = value[0] if isinstance(value, tuple) else value
-    column = column.removesuffix("_per_day")
-    for family, columns in FAMILY_COLUMNS.items():
-        if column in columns:
-            return (family,)
-    raise ValueError(f"no match-stats family computes {column!r}")
+def _stat(spec: StatDef) -> Stat:
+    inputs, events = FAMILY_INPUTS[spec.family]
+    return Stat(spec, inputs, events, _KINDS.get(spec.key), on_contact=spec.family == "speed_to_lead")
 
 
-#: Which family of :func:`metrics.match_stats` computes which board column.
-FAMILY_COLUMNS: dict[str, set[str]] = {
-    "activity": {"activities", "meetings_booked", "connects", "connect_rate"},
-    "deal_flow": {"revenue_won", "wins", "opportunities", "proposals", "win_rate"},
-    "pipeline": {"xpipe"},
-    "content": {"content_assists"},
-    "speed_to_lead": {"speed_to_lead_hours"},
-    "quota": {"attainment", "pace"},
-    "form": {"form_points", "league_points"},
-}
-
-
-STATS: dict[str, Stat] = {
-    "revenue_won": Stat("Revenue won", "revenue_won", "money", "working_days", _DEALS, ("deal",)),
-    "wins": Stat("Deals won", "wins", "count", "working_days", _DEALS, ("deal",)),
-    "meetings_booked": Stat(
-        "Meetings booked",
-        "meetings_booked",
-        "count",
-        "working_days",
-        _ACTS,
-        ("activity",),
-        kinds=("meeting", "demo"),
-    ),
-    "activities": Stat("Activities", "activities", "count", "working_days", _ACTS, ("activity",)),
-    "connects": Stat(
-        "Connected calls", "connects", "count", "working_days", _ACTS, ("activity",), kinds=("call",)
-    ),
-    "activities_per_day": Stat(
-        "Activities per day", "activities_per_day", "number", "working_days", _ACTS, ("activity",)
-    ),
-    "opportunities": Stat(
-        "Opportunities created", "opportunities", "count", "working_days", _DEALS, ("deal",)
-    ),
-    "proposals": Stat("Proposals", "proposals", "count", "working_days", _DEALS, ("deal",)),
-    "xpipe": Stat(
-        "Weighted pipeline (xPipe)", "xpipe", "money", "open_deals", _DEALS, ("deal",), False, "open deals"
-    ),
-    "content_assists": Stat(
-        "Content assists",
-        "content_assists",
-        "count",
-        "content_assists_n",
-        (*_DEALS, "activities", "touches"),
-        ("deal", "activity", "touch"),
-        False,
-        "wins",
-    ),
-    "speed_to_lead_hours": Stat(
-        "Speed to lead (hours)",
-        "speed_to_lead_hours",
-        "hours",
-        "speed_to_lead_n",
-        ("activities", "contacts", "lifecycle"),
-        ("activity", "contact"),
-        True,
-        "leads",
-        on_contact=True,
-    ),
-    "win_rate": Stat(
-        "Win rate (shrunk)",
-        ("wins", "win_rate_n"),
-        "rate",
-        "win_rate_n",
-        _DEALS,
-        ("deal",),
-        False,
-        "closed deals",
-    ),
-    "connect_rate": Stat(
-        "Connect rate (shrunk)",
-        ("connects", "connect_rate_n"),
-        "rate",
-        "connect_rate_n",
-        _ACTS,
-        ("activity",),
-        False,
-        "calls",
-        kinds=("call",),
-    ),
-    "attainment": Stat(
-        "Quota attainment", "attainment", "rate", "working_days", (*_DEALS, "goals"), ("deal",)
-    ),
-    "pace": Stat("Pace vs quota", "pace", "money", "working_days", (*_DEALS, "goals"), ("deal",)),
-}
+#: The stats a board can rank, by key: the catalogue's board stats.
+STATS: dict[str, Stat] = {spec.key: _stat(spec) for spec in board_stats()}
 #: The league table's inputs: form points and pace come from won deals against goals.
 LEAGUE = Stat(
-    "Points", "league_points", "count", "pace", (*_DEALS, "goals"), ("deal",), families=("quota", "form")
+    StatDef(
+        "form_points",
+        "league_points",
+        "Points",
+        "points",
+        "higher",
+        "pace",
+        0,
+        "pace",
+        "form",
+        "3 × weeks won + 1 × weeks drawn over the complete weeks of the period, each judged by pace "
+        "(metrics.quota.FORM_RULE)",
+        board=False,
+    ),
+    (*_DEALS, "goals"),
+    ("deal",),
 )
+_QUOTA_FAMILIES = ("quota", "form")
+
+
+def board_period(cal: OrgCalendar, kind: str, now: pd.Timestamp) -> Period:
+    """The period a board of period ``kind`` shows at ``now``: ``day``... ``fiscal_year`` (the one
+    containing ``now``) or ``last-N-working-days`` (the card's rolling window)."""
+    rolling = re.fullmatch(r"last-(\d+)-working-days", kind)
+    if rolling:
+        return cal.rolling(int(rolling.group(1)), now)
+    return cal.period(kind, now)
 
 
 # ----------------------------------------------------------------------------------------- state
@@ -237,15 +215,18 @@ def board_state(
     period picker; ``now`` is then the instant the numbers stand at, and movement is not shown.
 
     Keys: ``board`` (id), ``title``, ``kind``, ``stat``, ``stat_label``, ``unit``, ``entity``,
-    ``period`` (label, e.g. ``2026-Q4``), ``period_name`` ("this quarter"), ``lower_is_better``,
-    ``min_sample``, ``sample_label``, ``reference`` ("since Monday"), ``rows`` (ranked rows, top N),
-    ``unranked`` (desk only: rows below the minimum sample), ``form_rule`` (league tables: how a week
-    is judged) and ``asof`` (ISO time). Each row has
-    ``rank``, ``position``, ``id``, ``name``, ``value`` (a number or None), ``display`` (the value as
-    shown), ``n`` (sample), ``movement`` (places gained since the reference; None when unknown),
-    ``new``, and for reps ``team``; league rows add ``played``, ``w``, ``d``, ``l``, ``points``,
-    ``pace``, ``pace_display`` and ``form`` (letters, oldest first). ``version`` is added by the live
-    layer. See the module docstring for the tie rule and privacy.
+    ``period`` (label, e.g. ``2026-Q4``), ``period_name`` ("this quarter"), ``lower_is_better``
+    (the stat's declared direction), ``definition`` (the stat's one line), ``min_sample``,
+    ``sample_label``, ``reference`` ("since Monday"), ``rows`` (ranked rows, top N), ``unranked``
+    (desk only: rows without a value or below the minimum sample), ``form_rule`` (league tables: how
+    a week is judged) and ``asof`` (ISO time). Each row
+    has ``rank``, ``position``, ``id``, ``name``, ``value`` (a number or None), ``display`` (the
+    value as shown, "—" without one), ``n`` (sample), ``movement`` (places gained since the
+    reference; None when unknown), ``new``, and for reps ``team``; rate rows add ``raw``,
+    ``raw_display`` ("6/9") and ``interval``; rows without a value add ``reason`` ("no closed deals
+    in this period"). League rows add ``played``, ``w``, ``d``, ``l``, ``points``, ``pace``,
+    ``pace_display`` and ``form`` (letters, oldest first). ``version`` is added by the live layer.
+    See the module docstring for the tie rule and privacy.
     """
     if audience not in AUDIENCES:
         raise ValueError(f"audience must be one of {AUDIENCES}")
@@ -255,20 +236,16 @@ def board_state(
     cal = numbers.calendar(app)
     stat = LEAGUE if board.kind == "league" else STATS[board.stat]
     fixed = period
-    period = fixed if fixed is not None else cal.period(board.period, now)
+    period = fixed if fixed is not None else board_period(cal, board.period, now)
     by = "team" if board.kind == "league" or board.entity == "team" else "rep"
-    inputs = _inputs(app, data, stat.inputs)
 
     def scoped_stats(at: pd.Timestamp) -> pd.DataFrame:
-        stats = numbers.stats_for(
-            fixed if fixed is not None else cal.period(board.period, at),
-            by=by,
-            now=at,
-            data=inputs,
-            app=app,
-            families=stat.families,
+        snap = snapshot.of(
+            fixed if fixed is not None else board_period(cal, board.period, at), at, data=data, app=app
         )
-        return _scoped(app, stats, board, stat, inputs, audience, by)
+        families = _QUOTA_FAMILIES if board.kind == "league" else stat.families
+        stats = snap.stats(by, families=families, inputs=stat.inputs)
+        return _scoped(snap, stats, board, stat, audience, by)
 
     stats = scoped_stats(now)
     ref_at, ref_label = _reference(board, now, cal)
@@ -295,11 +272,12 @@ def board_state(
         "kind": board.kind,
         "stat": board.stat,
         "stat_label": stat.label,
+        "definition": stat.spec.definition,
         "unit": stat.unit,
         "entity": by,
         "period": period.label,
         "period_name": PERIODS.get(board.period, board.period) if fixed is None else period.label,
-        "lower_is_better": bool(stat.lower_is_better if board.kind == "league" else board.lower_is_better),
+        "lower_is_better": stat.lower_is_better,
         "min_sample": int(board.min_sample),
         "sample_label": stat.sample_label,
         "reference": ref_label,
@@ -328,30 +306,28 @@ def _rank(
             name_col=name_col,
             id_col=id_col,
         )
-    min_sample = (stat.sample, board.min_sample) if board.min_sample > 0 else None
-    if isinstance(stat.value, tuple):
-        # A rate needs at least one trial to be ranked; min_sample adds to that.
-        min_sample = min_sample or (stat.value[1], 1)
+    minimum = int(board.min_sample)
+    if stat.spec.raw is not None:
+        minimum = max(minimum, 1)  # a rate needs at least one trial to have a value at all
     return rank_board(
         frame,
         stat.value,
-        lower_is_better=bool(board.lower_is_better),
-        min_sample=min_sample,
+        lower_is_better=stat.lower_is_better,
+        min_sample=(stat.sample, minimum) if minimum > 0 else None,
         reference=reference,
         name_col=name_col,
         id_col=id_col,
-        group="team_id" if by == "rep" and isinstance(stat.value, tuple) else None,
     )
 
 
 def _scoped(
-    app: Flask, stats: pd.DataFrame, board: Board, stat: Stat, data: Frames, audience: str, by: str
+    snap: snapshot.Snapshot, stats: pd.DataFrame, board: Board, stat: Stat, audience: str, by: str
 ) -> pd.DataFrame:
-    """The columns the board shows, for the rows in its scope: active reps (or teams of them),
-    minus TV opt-outs on a TV (the ids are memoised per reps frame: boards are computed after every
-    batch, reps rarely change)."""
-    key = (board.scope, board.team_id, board.role, audience, by)
-    ids = _by_frames(app, "scope", (data.reps,), key, lambda: _scope_ids(board, data.reps, audience, by))
+    """The columns the board shows, for the rows in its scope: active reps of role ``rep`` (or teams
+    of them), minus TV opt-outs on a TV. Rows are only hidden: the values are the snapshot's."""
+    key = ("scope", board.scope, board.team_id, board.role, audience, by)
+    reps = snap.data.reps
+    ids = snap.remember(key, ("reps",), lambda: _scope_ids(board, reps, audience, by))
     columns = _columns(stat, board, by)
     plain = stats.copy(deep=False)
     plain.attrs = {}  # pandas deep-copies attrs on every row and column taken from here on
@@ -363,10 +339,12 @@ def _scoped(
 
 
 def _columns(stat: Stat, board: Board, by: str) -> list[str]:
-    """The stats columns a board reads: name, value(s), sample, and what its rows show."""
+    """The stats columns a board reads: name, value, sample, and what its rows show."""
     columns = ["team"] if by == "team" else ["name", "team", "team_id"]
-    columns += list(stat.value) if isinstance(stat.value, tuple) else [stat.value]
+    columns.append(stat.value)
     columns.append(stat.sample)
+    for pair in (stat.spec.raw, stat.spec.interval):
+        columns += list(pair or ())
     if board.kind == "league":
         columns += [
             "form",
@@ -382,11 +360,10 @@ def _columns(stat: Stat, board: Board, by: str) -> list[str]:
 
 
 def _scope_ids(board: Board, reps: pd.DataFrame, audience: str, by: str) -> np.ndarray:
-    keep = reps["active"].to_numpy(dtype=bool) & (reps["role"] != "admin").to_numpy()
+    # only reps are ranked: managers and admins never (a manager's team still counts on team boards)
+    keep = reps["active"].to_numpy(dtype=bool) & (reps["role"] == "rep").to_numpy()
     if board.scope == "team" and board.team_id is not None:
         keep &= (reps["team_id"] == board.team_id).to_numpy(dtype=bool, na_value=False)
-    elif board.scope == "role" and board.role:
-        keep &= (reps["role"] == board.role).to_numpy()
     if by == "team":
         return np.unique(reps.loc[keep, "team_id"].dropna().astype("int64").to_numpy())
     if audience == "tv":
@@ -413,12 +390,13 @@ def _rows(
     rows = []
     for i in range(len(at)):
         value = _num(col["value"][i])
-        name = col["name"][i]
+        if value is not None and stat.spec.unit == "rate" and stat.spec.raw is not None:
+            value = _num(src[stat.value][i])  # the snapshot's number, exactly
         row: dict[str, Any] = {
             "rank": None if col["rank"][i] is None else int(col["rank"][i]),
             "position": int(col["position"][i]),
             "id": int(col["id"][i]),
-            "name": "" if _missing(name) else str(name),
+            "name": "" if _missing(col["name"][i]) else str(col["name"][i]),
             "value": value,
             "display": display(value, stat.unit, app),
             "n": _num(col["n"][i]) if stat.sample != "pace" else None,
@@ -429,10 +407,14 @@ def _rows(
         if by == "rep":
             team = src["team"][i]
             row["team"] = "" if _missing(team) else str(team)
-        if isinstance(stat.value, tuple):
-            row["raw"] = _num(col["raw"][i])
-            row["interval"] = [_num(col["lo"][i]), _num(col["hi"][i])]
-            row["raw_display"] = f"{int(src[stat.value[0]][i])}/{int(src[stat.value[1]][i])}"
+        if value is None and board.kind != "league":
+            row["reason"] = stat.spec.no_value or "no value in this period"
+        if stat.spec.raw is not None:
+            won, trials = (_num(src[c][i]) for c in stat.spec.raw)
+            row["raw"] = None if not trials else (won or 0.0) / trials
+            row["raw_display"] = f"{int(won or 0)}/{int(trials or 0)}"
+        if stat.spec.interval is not None:
+            row["interval"] = [_num(src[c][i]) for c in stat.spec.interval]
         if board.kind == "league":
             form = [c for c in str(src["form"][i]) if c in "WDL-"]
             pace = _num(src["pace"][i])
@@ -546,44 +528,6 @@ def _reference_cache(app: Flask) -> _TTLCache:
     return app.extensions.setdefault("matchday.board_refs", _TTLCache(REFERENCE_TTL))  # type: ignore[no-any-return]
 
 
-def _by_frames(app: Flask, name: str, frames: tuple[Any, ...], key: Any, compute: Any, size: int = 64) -> Any:
-    """``compute()`` memoised per ``key`` and the identity of ``frames`` (frames are immutable, so
-    the same objects give the same result; the entry holds them so their ids are not reused)."""
-    lock, memo = app.extensions.setdefault(f"matchday.by_frames.{name}", (threading.Lock(), OrderedDict()))
-    full = (key, tuple(id(f) for f in frames))
-    with lock:
-        hit = memo.get(full)
-    if hit is not None and all(a is b for a, b in zip(hit[0], frames, strict=True)):
-        return hit[1]
-    value = compute()
-    with lock:
-        memo[full] = (frames, value)
-        while len(memo) > size:
-            memo.popitem(last=False)
-    return value
-
-
-def _inputs(app: Flask, data: Frames, keep: tuple[str, ...]) -> Frames:
-    """``data`` with every frame the stat does not read left empty (one object per snapshot and
-    input set, so :func:`~scoreboard.numbers.stats_for` memoises across boards and pushes)."""
-
-    def reduced() -> Frames:
-        dropped = {f.name: _empty(f.name) for f in fields(Frames) if f.name not in (*keep, "reps", "content")}
-        return replace(data, **dropped)
-
-    return _by_frames(app, "inputs", (data,), keep, reduced, size=32)  # type: ignore[no-any-return]
-
-
-_EMPTY: dict[str, pd.DataFrame] = {}
-
-
-def _empty(name: str) -> pd.DataFrame:
-    """A typed empty frame, made once per contract (frames are never modified in place)."""
-    if name not in _EMPTY:
-        _EMPTY[name] = empty(name)
-    return _EMPTY[name]
-
-
 # ------------------------------------------------------------------------------------ what moved
 
 
@@ -628,24 +572,16 @@ def match_centre(
     data = data or numbers.frames(app)
     cal = numbers.calendar(app)
     day = cal.day(now)
-    # Activities (brought forward batch by batch, see numbers.stats_for) and deals (memoised until
-    # a deal or goal changes) are asked for separately, so a batch of calls costs little here.
-    activity = numbers.stats_for(
-        day, by="team", now=now, data=_inputs(app, data, _ACTS), app=app, families=("activity",)
-    )
-    stats = numbers.stats_for(
-        day,
-        by="team",
-        now=now,
-        data=_inputs(app, data, (*_DEALS, "goals")),
-        app=app,
-        families=("deal_flow", "quota"),
-    )
+    # Activities (brought forward batch by batch, see scoreboard.snapshot) and deals (kept until a
+    # deal or goal changes) are asked for separately, so a batch of calls costs little here.
+    snap = snapshot.of(day, now, data=data, app=app)
+    activity = snap.stats("team", families=("activity",), inputs=_ACTS)
+    stats = snap.stats("team", families=("deal_flow", "quota"), inputs=(*_DEALS, "goals"))
     stats = stats.assign(
         activities=activity["activities"].reindex(stats.index, fill_value=0),
         meetings_booked=activity["meetings_booked"].reindex(stats.index, fill_value=0),
     )
-    meetings = _meeting_plan(app, data, day)
+    meetings = _meeting_plan(snap)
     teams = []
     for team_id, row in stats.iterrows():
         teams.append(
@@ -672,8 +608,9 @@ def match_centre(
     return {"day": day.label, "teams": teams, "total": total, "asof": now.isoformat()}
 
 
-def _meeting_plan(app: Flask, data: Frames, day: Any) -> pd.DataFrame:
-    """Today's meeting goals per team (the ``quota`` column), memoised per goals and reps."""
+def _meeting_plan(snap: snapshot.Snapshot) -> pd.DataFrame:
+    """Today's meeting goals per team (the ``quota`` column), kept per goals and reps versions."""
+    data, day = snap.data, snap.period
 
     def plan() -> pd.DataFrame:
         return quota_stats(
@@ -687,7 +624,7 @@ def _meeting_plan(app: Flask, data: Frames, day: Any) -> pd.DataFrame:
             activities=_empty("activities"),  # the plan does not depend on what was done
         )
 
-    return _by_frames(app, "meeting_plan", (data.goals, data.reps), day, plan)  # type: ignore[no-any-return]
+    return snap.remember("meeting_plan", ("goals", "reps"), plan)  # type: ignore[no-any-return]
 
 
 def _share(value: float, plan: float) -> int:

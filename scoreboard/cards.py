@@ -12,26 +12,27 @@ routes alike); a logged-in user without access gets 403.
 from __future__ import annotations
 
 import json
-import threading
-from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, current_app, flash, jsonify, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlmodel import select
 
-from metrics import percentiles, rating, rating_change
+from metrics import percentiles as metrics_percentiles
+from metrics import rating, rating_change
+from metrics.catalogue import StatDef, card_stats, stat
 from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
 from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
 
-from . import charts, db, numbers
+from . import charts, db, numbers, snapshot
 from .exports import card_rows, csv_response
+from .frames import FRAME_NAMES
 from .models import CoachingNote, Contact, Rep
 from .window import picker, window_at, window_from_request
 
@@ -48,36 +49,59 @@ SCOUT_ROWS = 12
 MIN_DAYS = 20
 
 
+#: Card formats of the catalogue's units (activities and calls per day read well with one decimal).
+_FORMATS = {"rate": "pct", "hours": "hours", "money_per_day": "money", "money": "money"}
+_ONE_DECIMAL = {"activities_per_day", "activities_call_per_day"}
+
+
 @dataclass(frozen=True)
 class CardStat:
-    """A stat of the scouting table: its column, label, group, unit and sample rule."""
+    """A stat of the scouting table: its catalogue declaration, read the way the card shows it."""
 
-    column: str
-    label: str
-    group: str
-    fmt: str  # "num1", "num2", "pct", "hours", "money"
-    lower_is_better: bool = False
-    sample: str = "working_days"
-    minimum: int = MIN_DAYS
+    spec: StatDef
+
+    @property
+    def key(self) -> str:
+        return self.spec.key
+
+    @property
+    def column(self) -> str:
+        return self.spec.column
+
+    @property
+    def label(self) -> str:
+        return self.spec.label
+
+    @property
+    def group(self) -> str:
+        return self.spec.card_group or ""
+
+    @property
+    def fmt(self) -> str:  # "num1", "num2", "pct", "hours", "money"
+        if self.spec.unit in _FORMATS:
+            return _FORMATS[self.spec.unit]
+        return "num1" if self.spec.column in _ONE_DECIMAL else "num2"
+
+    @property
+    def lower_is_better(self) -> bool:
+        return self.spec.lower_is_better
+
+    @property
+    def sample(self) -> str:
+        return self.spec.sample
+
+    @property
+    def minimum(self) -> int:
+        return self.spec.minimum
+
+    @property
+    def no_value(self) -> str:
+        return self.spec.no_value
 
 
-#: The card's scouting table, grouped as on FBref (Activity · Creation · Progression · Finishing).
-CARD_STATS: tuple[CardStat, ...] = (
-    CardStat("activities_per_day", "Activities", "Activity", "num1"),
-    CardStat("activities_call_per_day", "Calls", "Activity", "num1"),
-    CardStat("connect_rate", "Connect rate", "Activity", "pct", sample="connect_rate_n", minimum=30),
-    CardStat("meetings_booked_per_day", "Meetings booked", "Creation", "num2"),
-    CardStat("opportunities_per_day", "Opportunities created", "Creation", "num2"),
-    CardStat("content_shares_per_day", "Content shared", "Creation", "num2"),
-    CardStat(
-        "speed_to_lead_hours", "Speed to lead", "Creation", "hours", True, sample="speed_to_lead_n", minimum=5
-    ),
-    CardStat("stage_advances_per_day", "Stage advances", "Progression", "num2"),
-    CardStat("proposals_per_day", "Proposals", "Progression", "num2"),
-    CardStat("pipeline_hygiene", "Pipeline hygiene", "Progression", "pct", sample="open_deals", minimum=5),
-    CardStat("win_rate_shrunk", "Win rate (shrunk)", "Finishing", "pct", sample="win_rate_n", minimum=10),
-    CardStat("revenue_won_per_day", "Revenue won", "Finishing", "money"),
-)
+#: The card's scouting table, grouped as on FBref (Activity · Creation · Progression · Finishing):
+#: the catalogue's card stats.
+CARD_STATS: tuple[CardStat, ...] = tuple(CardStat(spec) for spec in card_stats())
 STAT_BY_COLUMN = {s.column: s for s in CARD_STATS}
 STAT_LABELS = {s.column: s.label.lower() for s in CARD_STATS}
 #: Sparklines: daily counts of leading indicators (columns of metrics.matchlog).
@@ -88,7 +112,12 @@ SPARKS = (
     ("stage_advances", "Stage advances"),
 )
 #: Peer distribution (no names): per-day stats shown as a strip against peers.
-PEER_STATS = ("activities_per_day", "meetings_booked_per_day", "stage_advances_per_day", "win_rate_shrunk")
+PEER_STATS = (
+    "activities_per_day",
+    "meetings_booked_per_day",
+    "stage_advances_per_day",
+    stat("win_rate").column,
+)
 FACE_LABELS = {
     "work_rate": "Work rate",
     "pressing": "Pressing",
@@ -100,7 +129,7 @@ FACE_LABELS = {
 
 
 def init_app(app: Any) -> None:
-    app.extensions["matchday.cards"] = (threading.Lock(), OrderedDict())
+    """Nothing to set up: the card's numbers live in the app's snapshots."""
 
 
 # ------------------------------------------------------------------------------------- access
@@ -159,17 +188,9 @@ class CardData:
 
 
 def _memo(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    lock, memo = current_app.extensions["matchday.cards"]
-    with lock:
-        if key in memo:
-            memo.move_to_end(key)
-            return memo[key]
-    value = build()
-    with lock:
-        memo[key] = value
-        while len(memo) > 256:
-            memo.popitem(last=False)
-    return value
+    """``build()`` kept in the app's snapshot store under ``key`` (for the drilldown, which keys
+    its results itself; the card's own numbers are read from :mod:`scoreboard.snapshot`)."""
+    return snapshot.store().get(("drilldown",) + tuple(key), build)
 
 
 def now_utc() -> pd.Timestamp:
@@ -182,26 +203,24 @@ def peer_ids_of(reps: pd.DataFrame, role: str) -> list[int]:
     return [int(r) for r in same["rep_id"]]
 
 
+def card_window(now: pd.Timestamp) -> Any:
+    """The card's window: the last :data:`WINDOW_DAYS` working days up to ``now``."""
+    return numbers.calendar().rolling(WINDOW_DAYS, now)
+
+
 def ratings_for(window: Any, now: pd.Timestamp, role: str, data: Any) -> pd.DataFrame:
-    """metrics.rating over the active reps of ``role`` for ``window`` (memoised with the stats)."""
-
-    def build() -> pd.DataFrame:
-        stats = numbers.stats_for(window, now=now, data=data)
-        peers = peer_ids_of(data.reps, role)
-        return rating(stats.loc[stats.index.isin(peers)])
-
-    return _memo(("rating", window, role, id(data), now.floor("min")), build)
+    """metrics.rating over the active reps of ``role`` for ``window``: the snapshot's."""
+    return snapshot.of(window, now, data=data).ratings(role)
 
 
 def card_data(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> CardData:
-    """The card of ``rep_id`` for ``window`` (default: the last :data:`WINDOW_DAYS` working days
-    to ``now``): metrics outputs for the rep, memoised per minute."""
+    """The card of ``rep_id`` for ``window`` (default: the last :data:`WINDOW_DAYS` working days to
+    ``now``): the snapshot of that window, read for the rep."""
     w = window if window is not None else default_window(now)
-    now = w.now
-    data = numbers.frames()
+    snap = snapshot.of(w.period, w.now)
     note = latest_note(rep_id)  # part of the key: a saved 1:1 shows at once
-    key = ("card", rep_id, w.period, id(data), now.floor("min"), note["id"] if note else None)
-    return _memo(key, lambda: _card_data(rep_id, w, data, note))
+    key = ("card", rep_id, note["id"] if note else None)
+    return snap.remember(key, FRAME_NAMES, lambda: _card_data(rep_id, snap, w, note))  # type: ignore[no-any-return]
 
 
 def default_window(now: pd.Timestamp | None = None) -> Window:
@@ -220,32 +239,32 @@ class Standing:
     provisional: bool
 
 
-def _window_stats(rep_id: int, w: Window, data: Any) -> tuple[Any, pd.DataFrame]:
-    """The card's window and its match stats (404 when the rep has no row there)."""
-    window = w.period
-    stats = numbers.stats_for(window, now=w.now, data=data)
+def _window_stats(rep_id: int, snap: snapshot.Snapshot) -> pd.DataFrame:
+    """The match stats of the card's window (404 when the rep has no row there)."""
+    stats = snap.stats()
     if rep_id not in stats.index:
         abort(404)
-    return window, stats
+    return stats
 
 
-def _rated(rep_id: int, stats: pd.DataFrame, w: Window, data: Any) -> tuple[pd.Series, Standing, list[int]]:
+def _rated(
+    rep_id: int, stats: pd.DataFrame, snap: snapshot.Snapshot, w: Window
+) -> tuple[pd.Series, Standing, list[int]]:
     """The rep's row of metrics.rating among the active reps of their role (its faces included),
-    their :class:`Standing` (the rating shown, with its change over 7 days) and the peer ids (the
-    rep included)."""
-    window, now = w.period, w.now
+    their :class:`Standing` (the rating shown, with its change over 7 days: the window as it was a
+    week earlier) and the peer ids (the rep included)."""
     role = str(stats.loc[rep_id, "role"])
-    peers = peer_ids_of(data.reps, role)
+    peers = snap.peer_ids(role)
     if rep_id not in peers:
         peers = [*peers, rep_id]
-    rated = ratings_for(window, now, role, data)
-    week_ago = now - pd.Timedelta(days=7)
+    rated = snap.ratings(role)
+    week_ago = snap.now - pd.Timedelta(days=7)
 
     def change_all() -> pd.Series:
-        before = ratings_for(window_at(w, week_ago).period, week_ago, role, data)
+        before = snapshot.of(window_at(w, week_ago).period, week_ago, data=snap.data).ratings(role)
         return rating_change(rated, before).set_index("rep_id")["change"]
 
-    change = _memo(("rating_change", window, role, id(data), now.floor("min")), change_all)
+    change = snap.remember(("rating_change", role), FRAME_NAMES, change_all)
     mine = rated[rated["rep_id"] == rep_id]
     if mine.empty:  # an inactive rep: rated among the active peers
         mine = rating(stats.loc[stats.index.isin(peers)]).query("rep_id == @rep_id")
@@ -268,8 +287,9 @@ def _rated(rep_id: int, stats: pd.DataFrame, w: Window, data: Any) -> tuple[pd.S
 
 
 def card_percentiles(peer_stats: pd.DataFrame) -> pd.DataFrame:
-    """metrics.percentiles of the card's stats among ``peer_stats`` (the card and the read API)."""
-    return percentiles(
+    """metrics.percentiles of the card's stats among ``peer_stats`` (a rep placed among peers they
+    are not one of, and teams in the read API; active reps read the snapshot's)."""
+    return metrics_percentiles(
         peer_stats,
         [s.column for s in CARD_STATS],
         lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
@@ -278,19 +298,18 @@ def card_percentiles(peer_stats: pd.DataFrame) -> pd.DataFrame:
 
 
 def standing(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> Standing:
-    """The roster line of ``rep_id`` (the same numbers as their card, without the rest of it)."""
+    """The roster line of ``rep_id`` (the same numbers as their card, from the same snapshot)."""
     w = window if window is not None else default_window(now)
-    data = numbers.frames()
-    _, stats = _window_stats(rep_id, w, data)
-    return _rated(rep_id, stats, w, data)[1]
+    snap = snapshot.of(w.period, w.now)
+    stats = _window_stats(rep_id, snap)
+    return _rated(rep_id, stats, snap, w)[1]
 
 
-def _card_data(rep_id: int, w: Window, data: Any, note: dict[str, Any] | None) -> CardData:
-    cal = numbers.calendar()
-    window, stats = _window_stats(rep_id, w, data)
-    now = w.now
+def _card_data(rep_id: int, snap: snapshot.Snapshot, w: Window, note: dict[str, Any] | None) -> CardData:
+    cal, now, data, window = snap.calendar, snap.now, snap.data, snap.period
+    stats = _window_stats(rep_id, snap)
     row = stats.loc[rep_id]
-    r, shown, peers = _rated(rep_id, stats, w, data)
+    r, shown, peers = _rated(rep_id, stats, snap, w)
     peer_stats = stats.loc[stats.index.isin(peers)]
     faces = [
         {
@@ -301,15 +320,19 @@ def _card_data(rep_id: int, w: Window, data: Any, note: dict[str, Any] | None) -
         }
         for face in FACE_LABELS
     ]
-    pct = card_percentiles(peer_stats)
+    role = str(row["role"])
+    pct = snap.percentiles(role)
+    if rep_id not in snap.peer_ids(role):  # an inactive rep: placed among the active peers
+        pct = card_percentiles(peer_stats)
     my_pct = pct[pct["rep_id"] == rep_id].reset_index(drop=True)
     peer_values = peer_stats.loc[peer_stats.index != rep_id, list(PEER_STATS)].reset_index(drop=True)
     quarter = cal.quarter(now)
-    qstats = numbers.stats_for(quarter, now=now, data=data)
+    qstats = snapshot.of(quarter, now, data=data, app=snap.app).stats()
 
     spark_days = cal.working_dates(cal.rolling(SPARK_DAYS, now).start_date, window.end_date)
-    counts = _memo(
-        ("daily", tuple(peers), id(data), now.floor("min")),
+    counts = snap.remember(
+        ("daily", tuple(peers)),
+        ("reps", "activities", "deals", "deal_stages"),
         lambda: daily_counts(
             spark_days,
             rep_ids=peers,
@@ -490,12 +513,14 @@ def _context(c: CardData) -> str:
 @bp.app_template_filter("statfmt")
 def statfmt(value: Any, fmt: str) -> str:
     """Format a stat for the card: ``num1`` 12.3, ``num2`` 0.45, ``pct`` 31%, ``hours`` 2.5 h,
-    ``money`` whole major units per day; a missing value is an en dash."""
+    ``money`` whole major units per day; a missing value (no sample) is "—", as on every board.
+    Percentages round as the boards' (:func:`scoreboard.boards.display`), so a number reads the same
+    on the card and the TV."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
-        return "–"
+        return "—"
     v = float(value)
     if fmt == "pct":
-        return f"{v:.0%}"
+        return f"{v * 100:.0f}%"
     if fmt == "hours":
         return f"{v:.1f} h"
     if fmt == "money":

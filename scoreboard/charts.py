@@ -89,7 +89,7 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
                 "stat": spec.label + ("*" if r.provisional else ""),
                 "group": spec.group,
                 "pct": value if value is not None else 0,
-                "label": "–" if value is None else str(value),
+                "label": "—" if value is None else str(value),
                 "provisional": bool(r.provisional),
             }
         )

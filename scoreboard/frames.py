@@ -7,17 +7,17 @@ returns tz-aware values.
 
 from __future__ import annotations
 
+import itertools
 import threading
-import weakref
 from collections import OrderedDict
-from collections.abc import Sequence
-from dataclasses import dataclass, fields
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 import pandas as pd
 from sqlalchemy import Engine, text
 
-from metrics.frames import CONTRACTS, concat, upsert, validate
+from metrics.frames import CONTRACTS, concat, empty, upsert, validate
 
 from .ingest import IngestResult, data_revision
 
@@ -56,9 +56,38 @@ FAR_PAST = datetime.fromisoformat("1970-01-01T00:00:00+00:00")
 FAR_FUTURE = datetime.fromisoformat("9999-01-01T00:00:00+00:00")
 
 
+#: The frames of :class:`Frames`, in order.
+FRAME_NAMES = (
+    "reps",
+    "activities",
+    "touches",
+    "contacts",
+    "lifecycle",
+    "deals",
+    "deal_stages",
+    "deal_changes",
+    "goals",
+    "content",
+)
+#: Version numbers of frames: each distinct frame content gets a new one (0 is "empty").
+_VERSIONS = itertools.count(1)
+EMPTY_VERSION = 0
+
+
+def next_version() -> int:
+    """A version number no frame had before (process-wide, increasing)."""
+    return next(_VERSIONS)
+
+
 @dataclass(frozen=True)
 class Frames:
-    """Every input frame of :mod:`metrics`, loaded from one database at one moment."""
+    """Every input frame of :mod:`metrics`, loaded from one database at one moment.
+
+    ``versions`` holds one number per frame of :data:`FRAME_NAMES`: equal numbers mean the same
+    rows (the frame cache keeps a frame's number until a batch changes it), so what is computed
+    from some frames can be keyed on their versions and reused while they stay the same. Frames
+    built without numbers get fresh ones.
+    """
 
     reps: pd.DataFrame
     activities: pd.DataFrame
@@ -70,6 +99,44 @@ class Frames:
     deal_changes: pd.DataFrame
     goals: pd.DataFrame
     content: pd.DataFrame
+    versions: tuple[int, ...] = ()
+
+    def __post_init__(self) -> None:
+        if len(self.versions) != len(FRAME_NAMES):
+            object.__setattr__(self, "versions", tuple(next_version() for _ in FRAME_NAMES))
+
+    def version(self, name: str) -> int:
+        """The version number of frame ``name``."""
+        return self.versions[FRAME_NAMES.index(name)]
+
+    def key(self, names: Iterable[str] = FRAME_NAMES) -> tuple[int, ...]:
+        """The versions of ``names``: a key for anything computed from those frames."""
+        return tuple(self.version(n) for n in names)
+
+    def only(self, keep: Iterable[str]) -> Frames:
+        """These frames with every frame not in ``keep`` (nor ``reps`` and ``content``) empty.
+
+        A stat computed on the frames it reads gives the same numbers at a fraction of the cost,
+        and its key (:meth:`key`) does not move when a frame it does not read changes.
+        """
+        kept = {*keep, "reps", "content"}
+        if kept >= set(FRAME_NAMES):
+            return self
+        frames = {n: getattr(self, n) if n in kept else _empty(n) for n in FRAME_NAMES}
+        versions = tuple(
+            v if n in kept else EMPTY_VERSION for n, v in zip(FRAME_NAMES, self.versions, strict=True)
+        )
+        return Frames(**frames, versions=versions)
+
+
+_EMPTY: dict[str, pd.DataFrame] = {}
+
+
+def _empty(name: str) -> pd.DataFrame:
+    """A typed empty frame, made once per contract (frames are never modified in place)."""
+    if name not in _EMPTY:
+        _EMPTY[name] = validate(empty(name), name)
+    return _EMPTY[name]
 
 
 #: The frames that only grow, the table behind each, and its id column in the query.
@@ -96,11 +163,11 @@ def load_frames(engine: Engine, since: datetime | None = None, until: datetime |
     params = {"since": _bound(engine, since or FAR_PAST), "until": _bound(engine, until or FAR_FUTURE)}
     loaded = {}
     with engine.connect() as conn:
-        for f in fields(Frames):
-            sql = QUERIES[f.name]
-            if f.name in ("activities", "touches"):
+        for name in FRAME_NAMES:
+            sql = QUERIES[name]
+            if name in ("activities", "touches"):
                 sql = _where(sql, "at >= :since AND at < :until")
-            loaded[f.name] = _typed(pd.read_sql_query(text(sql), conn, params=params), f.name)
+            loaded[name] = _typed(pd.read_sql_query(text(sql), conn, params=params), name)
     return Frames(**loaded)
 
 
@@ -145,37 +212,31 @@ class FrameCache:
         self._frames: Frames | None = None
         self._revision = -1
         self._last: dict[str, int] = {}
-        # growing frames made by appending rows, by id: (the frame, the frame it extends, the
-        # validated rows added, the frame's name)
-        self._grown: OrderedDict[
-            int, tuple[weakref.ref[pd.DataFrame], weakref.ref[pd.DataFrame], pd.DataFrame, str]
-        ] = OrderedDict()
+        # growing frames made by appending rows, by (name, version): (the version it extends, the
+        # validated rows added)
+        self._grown: OrderedDict[tuple[str, int], tuple[int, pd.DataFrame]] = OrderedDict()
 
-    def appended(self, old: pd.DataFrame, new: pd.DataFrame) -> pd.DataFrame | None:
-        """The rows ``new`` has beyond ``old`` when ``new`` is ``old`` with rows appended by this
-        cache (``old`` an earlier version of a growing frame such as the activities), else None.
+    def appended(self, old: Frames, new: Frames, name: str) -> pd.DataFrame | None:
+        """The rows frame ``name`` of ``new`` has beyond the same frame of ``old`` when it is that
+        frame with rows appended by this cache (``old`` an earlier :class:`Frames` of this cache,
+        ``name`` a growing frame such as the activities), else None.
 
         Callers that computed something from ``old`` can bring it forward from these rows alone.
         """
         parts: list[pd.DataFrame] = []  # the rows each step added, newest first
-        name = ""
-        current: pd.DataFrame | None = new
-        while current is not old:
-            hit = self._grown.get(id(current))
-            if hit is None or hit[0]() is not current or len(parts) > len(self._grown):
+        since, current = old.version(name), new.version(name)
+        while current != since:
+            hit = self._grown.get((name, current))
+            if hit is None or len(parts) > len(self._grown):
                 return None
-            current, name = hit[1](), hit[3]
-            parts.append(hit[2])
-            if current is None:
-                return None
+            current = hit[0]
+            parts.append(hit[1])
         if not parts:
-            return new.iloc[:0]
+            return getattr(new, name).iloc[:0]
         return parts[0] if len(parts) == 1 else concat(parts[::-1], name)
 
-    def _record_growth(self, old: pd.DataFrame, new: pd.DataFrame, part: pd.DataFrame, name: str) -> None:
-        if new is old:
-            return
-        self._grown[id(new)] = (weakref.ref(new), weakref.ref(old), part, name)
+    def _record_growth(self, name: str, old_version: int, new_version: int, part: pd.DataFrame) -> None:
+        self._grown[(name, new_version)] = (old_version, part)
         while len(self._grown) > 1024:
             self._grown.popitem(last=False)
 
@@ -226,16 +287,18 @@ class FrameCache:
                 upto[table] = int(
                     conn.execute(text(f"SELECT COALESCE(MAX(id), 0) FROM {table}")).scalar_one()
                 )
+            versions: dict[str, int] = {}
             if self._frames is None:
                 current = {
-                    f.name: _typed(pd.read_sql_query(text(QUERIES[f.name]), conn), f.name)
-                    if f.name not in APPENDED
+                    name: _typed(pd.read_sql_query(text(QUERIES[name]), conn), name)
+                    if name not in APPENDED
                     else None
-                    for f in fields(Frames)
+                    for name in FRAME_NAMES
                 }
                 last = {table: 0 for table in upto}
             else:
-                current = {f.name: getattr(self._frames, f.name) for f in fields(Frames)}
+                current = {name: getattr(self._frames, name) for name in FRAME_NAMES}
+                versions = {name: self._frames.version(name) for name in FRAME_NAMES}
                 last = self._last
             for name, (table, id_col) in APPENDED.items():
                 if current[name] is not None and last[table] == upto[table]:
@@ -247,24 +310,31 @@ class FrameCache:
                 )
                 if current[name] is None:
                     current[name] = new
-                else:
-                    grown = concat([current[name], new], name)  # validated parts: dtypes only
-                    self._record_growth(current[name], grown, new, name)
-                    current[name] = grown
+                    versions[name] = next_version()
+                elif len(new):
+                    current[name] = concat([current[name], new], name)  # validated parts: dtypes only
+                    versions[name], before = next_version(), versions[name]
+                    self._record_growth(name, before, versions[name], new)
             if self._frames is not None:
                 for name, (key, id_col) in UPSERTED.items():
                     ids = None if changed is None else getattr(changed, key.replace("_id", "_ids"))
                     if ids is None:
                         current[name] = _typed(pd.read_sql_query(text(QUERIES[name]), conn), name)
+                        versions[name] = next_version()
                     elif ids:
                         marks = ", ".join(str(int(i)) for i in sorted(ids))
                         fresh = pd.read_sql_query(text(_where(QUERIES[name], f"{id_col} IN ({marks})")), conn)
                         current[name] = upsert(current[name], _typed(fresh, name), name)
+                        versions[name] = next_version()
                 if changed is None or "rep" in changed.types_changed or changed.created_reps:
                     current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
+                    versions["reps"] = next_version()
                 if changed is None or "content" in changed.types_changed:
                     current["content"] = _typed(pd.read_sql_query(text(QUERIES["content"]), conn), "content")
-        self._frames = Frames(**current)
+                    versions["content"] = next_version()
+        for name in FRAME_NAMES:
+            versions.setdefault(name, next_version())
+        self._frames = Frames(**current, versions=tuple(versions[n] for n in FRAME_NAMES))
         self._revision = changed.revision if changed is not None else revision
         self._last = upto
 

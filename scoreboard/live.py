@@ -31,9 +31,10 @@ with :meth:`~scoreboard.frames.FrameCache.apply`, recomputes only the boards the
 ``SOCKETIO_MESSAGE_QUEUE``, the process that ingested computes and emits through the queue, and every
 process delivers to its own clients.
 
-Boards of activity counts are not recounted per batch: :func:`scoreboard.numbers.stats_for` keeps
+Boards of activity counts are not recounted per batch: the period's :mod:`scoreboard.snapshot` keeps
 the last numbers and adds the batch's new rows (:func:`metrics.add_activities`); deal boards and the
-match centre's deal half stay memoised until a deal or goal changes.
+match centre's deal half are kept under the versions of the frames they read, so they are reused
+until a deal or goal changes.
 
 With ``LIVE_PROCESS`` (on when serving with ``python app.py``) that worker runs in a child process
 (:class:`_ChildHub`, its own app, frames and memos): the web process sends it each committed batch and

@@ -1,11 +1,9 @@
-"""The read API's numbers: every stat per rep or team for a window, from the functions the pages use.
+"""The read API's numbers: every stat per rep or team for a window, from the snapshot the pages read.
 
 :func:`stat_rows` is the one place ``GET /api/v1/stats`` (and its CSV) gets numbers from. It
-computes nothing itself: the match stats come from :func:`scoreboard.numbers.stats_for` (as every
-page), percentiles from :func:`scoreboard.cards.card_percentiles` among the same peers as the card
-(active reps of the same role), and ratings from :func:`scoreboard.cards.ratings_for` (as the card
-and the coaching roster). When the snapshot of issue 10 lands, this function reads it instead.
-"""
+computes nothing itself: it reads the snapshot of the window (:func:`scoreboard.snapshot.of`) as
+the card and the roster do: its match stats, its percentiles among the active reps of each role and
+its ratings (teams: :func:`scoreboard.cards.card_percentiles` among the teams)."""
 
 from __future__ import annotations
 
@@ -17,9 +15,9 @@ from flask import Flask, current_app
 
 from metrics.periods import Window
 
-from . import numbers
+from . import snapshot
 from .boards import STATS
-from .cards import CARD_STATS, card_percentiles, peer_ids_of, ratings_for
+from .cards import CARD_STATS, card_percentiles
 
 __all__ = ["ADJUSTED", "stat_rows", "stat_keys"]
 
@@ -56,8 +54,9 @@ def stat_rows(window: Window, by: str = "rep", app: Flask | None = None) -> list
     ``provisional`` (below the minimum sample), as the card shows them.
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
-    data = numbers.frames(app)
-    stats = numbers.stats_for(window.period, by=by, now=window.now, data=data, app=app)
+    snap = snapshot.of(window.period, window.now, app=app)
+    data = snap.data
+    stats = snap.stats(by)
     if by == "team":
         keep = stats.index
         pct = card_percentiles(stats.assign(role="team").rename_axis("rep_id"))
@@ -67,9 +66,8 @@ def stat_rows(window: Window, by: str = "rep", app: Flask | None = None) -> list
         keep = pd.Index(reps["rep_id"].astype("int64"))
         parts, rated = [], {}
         for role in sorted(set(reps["role"])):
-            peers = peer_ids_of(data.reps, role)
-            parts.append(card_percentiles(stats.loc[stats.index.isin(peers)]))
-            r = ratings_for(window.period, window.now, role, data)
+            parts.append(snap.percentiles(role))
+            r = snap.ratings(role)
             rated.update({int(i): row for i, row in r.set_index("rep_id").iterrows()})
         pct = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["rep_id", "stat"])
     pct_of = {(int(r.rep_id), str(r.stat)): r for r in pct.itertuples()}

@@ -92,7 +92,7 @@ def _visible_boards() -> list[Board]:
 def _desk_state(board: Board) -> tuple[dict[str, Any], Window]:
     """A board's desk state for the request's window: live (the hub's) for the board's own period,
     else computed for the ``period``/``asof`` asked for (not live)."""
-    w = window_from_request(BOARD_PERIOD_SPECS[board.period])
+    w = window_from_request(BOARD_PERIOD_SPECS.get(board.period, board.period))
     if not w.query:
         return hub_for(current_app).full_state(board, "desk"), w
     return board_state(board, audience="desk", now=w.now, period=w.period), w
@@ -190,7 +190,9 @@ def _board_from_form(form: Any, board: Board) -> list[str]:
             errors.append(f"{name}: a whole number from {low} to {high}")
         else:
             setattr(board, name, value)
-    board.lower_is_better = form.get("lower_is_better") == "on"
+    # the direction is the stat's (metrics.catalogue), never a setting of the board
+    stat = STATS.get(board.stat)
+    board.lower_is_better = bool(stat is not None and stat.lower_is_better)
     board.public = form.get("public") == "on"
     return errors
 

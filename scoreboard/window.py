@@ -31,7 +31,7 @@ from . import numbers
 
 __all__ = ["BOARD_PERIOD_SPECS", "PICKER_CHOICES", "picker", "window_at", "window_from_request"]
 
-#: A board's own period (``Board.period``) as a ``period`` parameter.
+#: A board's own period (``Board.period``) as a ``period`` parameter (``last-N-working-days`` is one).
 BOARD_PERIOD_SPECS: dict[str, str] = {kind: spec for spec, kind in RELATIVE.items()}
 
 #: Periods offered in the picker's list (any other spelling can be typed).

@@ -141,14 +141,17 @@ def test_minimum_sample_on_a_shrunk_rate_board(app: Any, org: dict[str, int]) ->
     assert [r["name"] for r in tv["rows"]] == ["Ada"] and tv["unranked"] == []
 
 
-def test_lower_is_better_ranks_the_fastest_first(app: Any, org: dict[str, int]) -> None:
-    state = _state(
-        app, "desk", stat="speed_to_lead_hours", period="day", top_n=8, lower_is_better=True, min_sample=1
-    )
-    assert [(r["name"], r["value"]) for r in state["rows"]] == [("Bo", 0.5), ("Ada", 2.0)]
-    assert state["rows"][0]["rank"] == 1 and state["lower_is_better"]
-    higher = _state(app, "desk", stat="speed_to_lead_hours", period="day", top_n=8, min_sample=1)
-    assert [r["name"] for r in higher["rows"]] == ["Ada", "Bo"]
+def test_the_direction_comes_from_the_stat_never_from_the_board(app: Any, org: dict[str, int]) -> None:
+    # speed to lead is declared "lower is better" in metrics.catalogue: the fastest rep leads
+    # whatever the board row's old lower_is_better column says
+    for flag in (True, False):
+        state = _state(
+            app, "desk", stat="speed_to_lead_hours", period="day", top_n=8, lower_is_better=flag, min_sample=1
+        )
+        assert [(r["name"], r["value"]) for r in state["rows"]] == [("Bo", 0.5), ("Ada", 2.0)]
+        assert state["rows"][0]["rank"] == 1 and state["lower_is_better"]
+    revenue = _state(app, "desk", stat="revenue_won", period="quarter", top_n=8, lower_is_better=True)
+    assert revenue["rows"][0]["name"] == "Cy" and not revenue["lower_is_better"]  # 5 000 won, the most
 
 
 def test_team_rows_and_the_league_table(app: Any, org: dict[str, int]) -> None:
@@ -173,15 +176,12 @@ def test_each_stat_on_its_own_inputs_equals_the_full_computation(app: Any, org: 
             state = board_state(
                 Board(id=1, title="t", stat=key, period="quarter", top_n=20), audience="desk", now=NOW
             )
-            column = stat.value if isinstance(stat.value, str) else "win_rate_shrunk"
             for row in state["rows"] + state["unranked"]:
-                expected = full.loc[row["id"], column]
-                if isinstance(stat.value, tuple):
-                    assert (
-                        row["raw_display"]
-                        == f"{full.loc[row['id'], stat.value[0]]}/{full.loc[row['id'], stat.value[1]]}"
-                    )
-                elif pd.isna(expected) or expected == float("inf"):
+                expected = full.loc[row["id"], stat.value]
+                if stat.spec.raw is not None:
+                    won, trials = (full.loc[row["id"], c] for c in stat.spec.raw)
+                    assert row["raw_display"] == f"{won}/{trials}"
+                if pd.isna(expected) or expected == float("inf"):
                     assert row["value"] is None, key
                 else:
                     assert row["value"] == pytest.approx(float(expected)), key

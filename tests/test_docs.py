@@ -140,3 +140,12 @@ def test_ci_runs_the_readme_test_command() -> None:
     assert test in commands, f".ci/run does not run README's test command {test!r}"
     assert commands[-1] == test, ".ci/run ends with README's test command"
     assert (ROOT / "app.py").is_file()
+
+
+def test_the_stats_doc_is_the_catalogue() -> None:
+    """docs/stats.md carries the catalogue's table exactly (regenerate it with markdown_table())."""
+    from metrics.catalogue import CATALOGUE, markdown_table
+
+    doc = (ROOT / "docs" / "stats.md").read_text(encoding="utf-8")
+    assert markdown_table() in doc
+    assert all(f"`{key}`" in doc for key in CATALOGUE)

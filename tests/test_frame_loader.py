@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from dataclasses import fields
-
 import pandas as pd
 import pytest
 
 from metrics.frames import CONTRACTS
-from scoreboard.frames import FrameCache, Frames, load_frames
+from scoreboard.frames import FRAME_NAMES, FrameCache, Frames, load_frames
 from scoreboard.ingest import ingest
 
 BATCH = [
@@ -90,13 +88,13 @@ LATER = [
 
 
 def same(a: Frames, b: Frames) -> None:
-    for f in fields(Frames):
-        left, right = getattr(a, f.name), getattr(b, f.name)
-        cols = CONTRACTS[f.name].names
+    for name in FRAME_NAMES:
+        left, right = getattr(a, name), getattr(b, name)
+        cols = CONTRACTS[name].names
         key = [c for c in cols if c in left.columns]
         left = left[cols].sort_values(key, kind="stable").reset_index(drop=True)
         right = right[cols].sort_values(key, kind="stable").reset_index(drop=True)
-        pd.testing.assert_frame_equal(left, right, check_dtype=True, obj=f.name)
+        pd.testing.assert_frame_equal(left, right, check_dtype=True, obj=name)
 
 
 def test_frames_follow_the_contracts_and_hold_what_was_ingested(engine):
@@ -152,13 +150,13 @@ def test_the_cache_knows_which_rows_a_later_snapshot_appended(engine):
     first = cache.frames()
     second = cache.apply(ingest(engine, LATER))
     third = cache.apply(ingest(engine, [_activity(1, "ann@acme.no", pd.Timestamp("2026-11-04T09:00Z"))]))
-    assert cache.appended(first.activities, third.activities)["at"].tolist() == [
+    assert cache.appended(first, third, "activities")["at"].tolist() == [
         pd.Timestamp("2026-11-03T10:00:00Z"),
         pd.Timestamp("2026-11-04T09:00:00Z"),
     ]
-    assert cache.appended(second.activities, second.activities).empty
-    assert cache.appended(third.activities, first.activities) is None  # not a descendant
-    assert cache.appended(load_frames(engine).activities, third.activities) is None  # another load
+    assert cache.appended(second, second, "activities").empty
+    assert cache.appended(third, first, "activities") is None  # not a descendant
+    assert cache.appended(load_frames(engine), third, "activities") is None  # another load
 
 
 def test_live_activity_numbers_are_brought_forward_and_equal_a_full_recount(app, engine, monkeypatch):
@@ -166,12 +164,12 @@ def test_live_activity_numbers_are_brought_forward_and_equal_a_full_recount(app,
     history) and the numbers always equal match_stats on a fresh load; a future-dated activity
     counts once it is due, and a rep change recomputes in full."""
     from metrics import match_stats
-    from scoreboard import numbers
+    from scoreboard import numbers, snapshot
 
     ingest(engine, BATCH + LATER)
     full_runs = []
-    real = numbers.match_stats
-    monkeypatch.setattr(numbers, "match_stats", lambda *a, **k: full_runs.append(1) or real(*a, **k))
+    real = snapshot.match_stats
+    monkeypatch.setattr(snapshot, "match_stats", lambda *a, **k: full_runs.append(1) or real(*a, **k))
     t0 = pd.Timestamp("2026-11-04T09:00Z")
 
     def check(now: pd.Timestamp) -> pd.DataFrame:

@@ -9,6 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from metrics.ranking import BOARD_COLUMNS, rank_board
+from metrics.winrate import shrink_rates
 
 
 def _reps():
@@ -84,9 +85,17 @@ def _org_with(extra):
     return pd.concat([base, pd.DataFrame(extra)], ignore_index=True)
 
 
-def test_one_for_one_does_not_top_shrunk_win_rate_board():
-    stats = _org_with({"rep_id": [1, 2], "name": ["Lucky", "Steady"], "won": [1, 18], "closed": [1, 25]})
-    board = rank_board(stats, ("won", "closed"))
+def _adjusted(stats):
+    """The org's adjusted win rates, computed once on every row (as match_stats does)."""
+    out = shrink_rates(stats, "won", "closed")
+    return stats.assign(adjusted=out["shrunk"], lo=out["lo"], hi=out["hi"], raw=out["raw"])
+
+
+def test_one_for_one_does_not_top_the_adjusted_win_rate_board():
+    stats = _adjusted(
+        _org_with({"rep_id": [1, 2], "name": ["Lucky", "Steady"], "won": [1, 18], "closed": [1, 25]})
+    )
+    board = rank_board(stats, "adjusted", carry=("raw", "lo", "hi"))
     assert board["name"].iloc[0] == "Steady"
     lucky = board[board.name == "Lucky"].iloc[0]
     steady = board[board.name == "Steady"].iloc[0]
@@ -95,18 +104,28 @@ def test_one_for_one_does_not_top_shrunk_win_rate_board():
     assert lucky["lo"] < lucky["value"] < lucky["hi"]
     assert lucky["hi"] - lucky["lo"] > steady["hi"] - steady["lo"]
     # the raw board would put Lucky on top; with a minimum sample Lucky is not ranked at all
-    assert rank_board(stats, ("won", "closed"), shrunk=False)["name"].iloc[0] == "Lucky"
-    gated = rank_board(stats, ("won", "closed"), min_sample=("closed", 10))
+    assert rank_board(stats, "raw")["name"].iloc[0] == "Lucky"
+    gated = rank_board(stats, "adjusted", min_sample=("closed", 10))
     assert not gated.loc[gated.name == "Lucky", "qualified"].item()
     assert gated["name"].iloc[0] == "Steady"
 
 
-def test_rate_board_fixed_numbers_and_zero_trials():
-    stats = _org_with({"rep_id": [1], "name": ["New"], "won": [0], "closed": [0]})
-    board = rank_board(stats, ("won", "closed"))
+def test_hiding_rows_never_changes_anyone_elses_number():
+    # the TV drops opted-out reps: the others keep the numbers the desk shows
+    stats = _adjusted(
+        _org_with({"rep_id": [1, 2], "name": ["Lucky", "Steady"], "won": [1, 18], "closed": [1, 25]})
+    )
+    desk = rank_board(stats, "adjusted").set_index("id")["value"]
+    tv = rank_board(stats[stats.rep_id != 2], "adjusted").set_index("id")["value"]
+    assert tv.to_dict() == {k: v for k, v in desk.to_dict().items() if k != 2}
+
+
+def test_rate_board_zero_trials_has_no_value_and_no_rank():
+    stats = _adjusted(_org_with({"rep_id": [1], "name": ["New"], "won": [0], "closed": [0]}))
+    board = rank_board(stats, "adjusted", min_sample=("closed", 1), carry=("raw", "lo", "hi"))
     new = board[board.name == "New"].iloc[0]
     assert not new["qualified"] and pd.isna(new["rank"])
-    assert new["n"] == 0 and np.isnan(new["raw"])
+    assert new["n"] == 0 and np.isnan(new["raw"]) and np.isnan(new["value"])
     assert list(board.columns) == [*BOARD_COLUMNS, "raw", "lo", "hi"]
     assert board["qualified"].sum() == 10
 
@@ -160,7 +179,7 @@ def test_handles_1000_reps():
             "closed": closed,
         }
     )
-    board = rank_board(stats, ("won", "closed"), min_sample=("closed", 10), reference=stats)
+    board = rank_board(_adjusted(stats), "adjusted", min_sample=("closed", 10), reference=_adjusted(stats))
     qualified = board[board["qualified"]]
     assert len(qualified) == int((closed >= 10).sum())
     assert (qualified["movement"] == 0).all()  # ranked against itself: nobody moved

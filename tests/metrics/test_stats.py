@@ -261,10 +261,13 @@ def test_all_deals_lost(deals, deal_stages, week, reps):
     cy = stats.loc[3]
     assert (cy["wins"], cy["losses"], cy["win_rate"], cy["revenue_won"]) == (0, 2, 0.0, 0)
     # shrunk toward the prior: above the raw 0, inside its interval; same numbers as calling
-    # metrics.winrate.shrink_rates on the three reps' counts (wins, closed) = (2,3), (0,0), (0,2)
-    counts = pd.DataFrame({"wins": [2, 0, 0], "closed": [3, 0, 2], "team_id": [10, 10, 20]})
-    oracle = shrink_rates(counts, "wins", "closed", group="team_id")
+    # metrics.winrate.shrink_rates on the three reps' counts (wins, closed) = (2,3), (0,0), (0,2),
+    # one prior for the whole org (never one per team)
+    counts = pd.DataFrame({"wins": [2, 0, 0], "closed": [3, 0, 2]})
+    oracle = shrink_rates(counts, "wins", "closed")
     assert cy["win_rate_shrunk"] == pytest.approx(oracle["shrunk"].iloc[2])
+    # Bo closed nothing: no adjusted rate at all (not the prior mean)
+    assert stats.loc[2, ["win_rate", "win_rate_shrunk", "win_rate_lo", "win_rate_hi"]].isna().all()
     assert 0.0 < cy["win_rate_shrunk"] < cy["win_rate_hi"]
     assert cy["win_rate_lo"] >= 0.0
     assert math.isnan(cy["avg_deal_size"]) and cy["finishing"] == pytest.approx(-40.0)

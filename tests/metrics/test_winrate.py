@@ -36,11 +36,8 @@ def test_shrink_fixed_prior_hand_worked():
     assert out.loc[0, "lo"] == pytest.approx(stats.beta.ppf(0.05, 5, 9))  # 0.1657...
     assert out.loc[0, "hi"] == pytest.approx(stats.beta.ppf(0.95, 5, 9))  # 0.5726...
     assert out.loc[0, "lo"] == pytest.approx(0.1657, abs=1e-4)
-    # rep 2: no trials -> prior mean 2/10 and the prior's own interval Beta(2, 8)
-    assert math.isnan(out.loc[1, "raw"])
-    assert out.loc[1, "shrunk"] == pytest.approx(0.2)
-    assert out.loc[1, "lo"] == pytest.approx(stats.beta.ppf(0.05, 2, 8))
-    assert out.loc[1, "hi"] == pytest.approx(stats.beta.ppf(0.95, 2, 8))
+    # rep 2: no trials -> no rate at all (never the prior mean shown as the rep's number)
+    assert out.loc[1, ["raw", "shrunk", "lo", "hi"]].isna().all()
     # rep 3: (10 + 2) / (10 + 10) = 0.6
     assert out.loc[2, "shrunk"] == pytest.approx(0.6)
     assert (out["prior_mean"] == 0.2).all()
@@ -73,7 +70,8 @@ def test_shrink_missing_counts_are_zero_trials():
     reps = pd.DataFrame({"won": [np.nan, 2.0], "closed": [np.nan, 4.0]})
     out = shrink_rates(reps, "won", "closed", prior=(1, 1))
     assert out["n"].tolist() == [0, 4]
-    assert out.loc[0, "shrunk"] == 0.5
+    assert math.isnan(out.loc[0, "shrunk"])
+    assert out.loc[1, "shrunk"] == pytest.approx(3 / 6)  # (2 + 1) / (4 + 2)
 
 
 @pytest.mark.parametrize(
@@ -92,8 +90,8 @@ def test_shrink_rejects_bad_counts(won, closed, message):
 def test_shrink_missing_column_is_named():
     with pytest.raises(ValueError, match="'closed'"):
         shrink_rates(pd.DataFrame({"won": [1]}), "won", "closed")
-    with pytest.raises(ValueError, match="'team_id'"):
-        shrink_rates(pd.DataFrame({"won": [1], "closed": [2]}), "won", "closed", group="team_id")
+    with pytest.raises(ValueError, match="population"):
+        shrink_rates(pd.DataFrame({"won": [1], "closed": [2]}), "won", "closed", population=[True, False])
 
 
 def test_shrink_empty_frame():
@@ -107,26 +105,32 @@ def test_shrink_empty_frame():
 
 
 def _oracle_fit(s, n):
-    """Independent MLE: Nelder-Mead on (log α, log β) of Σ scipy.stats.betabinom.logpmf."""
+    """Independent posterior mode: Nelder-Mead on (log α, log β) of
+    Σ scipy.stats.betabinom.logpmf(s, n, α, β) − ½ log(α + β) (prior κ^(−3/2), mode in log κ)."""
 
     def nll(theta):
         a, b = np.exp(theta)
-        return -np.sum(stats.betabinom.logpmf(s, n, a, b))
+        return -np.sum(stats.betabinom.logpmf(s, n, a, b)) + 0.5 * np.log(a + b)
 
-    res = optimize.minimize(nll, x0=[0.0, 1.0], method="Nelder-Mead", options={"xatol": 1e-8})
+    res = optimize.minimize(
+        nll, x0=[0.0, 1.0], method="Nelder-Mead", options={"xatol": 1e-9, "fatol": 1e-10, "maxiter": 4000}
+    )
     return np.exp(res.x), -res.fun
 
 
-def test_fit_matches_independent_mle():
+def _objective(s, n, prior):
+    return np.sum(stats.betabinom.logpmf(s, n, prior.alpha, prior.beta)) - 0.5 * np.log(prior.strength)
+
+
+def test_fit_matches_independent_optimiser():
     rng = np.random.default_rng(7)
     p = rng.beta(4, 9, size=60)
     n = rng.integers(3, 40, size=60)
     s = rng.binomial(n, p)
     prior = fit_beta_prior(s, n)
     (a_hat, b_hat), best = _oracle_fit(s, n)
-    ours = np.sum(stats.betabinom.logpmf(s, n, prior.alpha, prior.beta))
-    assert prior.method == "mle"
-    assert ours >= best - 1e-6
+    assert prior.method == "map"
+    assert _objective(s, n, prior) >= best - 1e-6
     assert prior.alpha == pytest.approx(a_hat, rel=1e-3)
     assert prior.beta == pytest.approx(b_hat, rel=1e-3)
 
@@ -140,12 +144,17 @@ def test_fit_recovers_known_prior_on_large_org():
     assert prior.strength == pytest.approx(20, rel=0.2)
 
 
-def test_fit_underdispersed_shrinks_to_pooled_mean():
-    # every rep exactly 3 of 10: no spread beyond chance at all
-    prior = fit_beta_prior(np.full(12, 3), np.full(12, 10))
-    assert prior.method == "underdispersed"
-    assert prior.strength == MAX_PRIOR_STRENGTH
-    assert prior.mean == pytest.approx(0.3)
+def test_fit_at_the_boundary_stays_finite_and_matches_the_oracle():
+    # every rep exactly 3 of 10: no spread beyond chance at all. The likelihood alone rises
+    # for ever (the old fit hit its cap of 1000); the prior on the strength stops it.
+    s, n = np.full(12, 3), np.full(12, 10)
+    prior = fit_beta_prior(s, n)
+    (a_hat, b_hat), best = _oracle_fit(s, n)
+    assert prior.method == "map"
+    assert prior.mean == pytest.approx(0.3, abs=0.005)
+    assert prior.strength < MAX_PRIOR_STRENGTH
+    assert _objective(s, n, prior) >= best - 1e-6
+    assert prior.strength == pytest.approx(a_hat + b_hat, rel=1e-2)
 
 
 def test_fit_fallback_with_few_rows():
@@ -163,31 +172,60 @@ def test_fit_all_wins_stays_inside_unit_interval():
     assert prior.alpha > 0 and prior.beta > 0
 
 
-def test_group_priors_and_small_group_fallback():
-    rng = np.random.default_rng(11)
-    n = np.full(60, 40)
-    team = np.repeat(["north", "south", "tiny"], [28, 28, 4])
-    p = np.where(team == "north", rng.beta(16, 24, 60), rng.beta(4, 36, 60))
-    reps = pd.DataFrame({"team": team, "won": rng.binomial(n, p), "closed": n})
-    out = shrink_rates(reps, "won", "closed", group="team")
-    north = out.loc[out.team == "north", "prior_mean"].iloc[0]
-    south = out.loc[out.team == "south", "prior_mean"].iloc[0]
-    assert north == pytest.approx(0.4, abs=0.06)
-    assert south == pytest.approx(0.1, abs=0.05)
-    overall = fit_beta_prior(reps.won, reps.closed)
-    tiny = out.loc[out.team == "tiny"]
-    assert tiny["prior_mean"].iloc[0] == pytest.approx(overall.mean)
-    assert tiny["prior_strength"].iloc[0] == pytest.approx(overall.strength)
+def test_reps_with_different_records_get_different_adjusted_rates():
+    # the demo org's complaint: 6 of 9 and 0 of 5 both showed 35%. An org of 30 reps whose win
+    # rates do not differ beyond chance (all drawn at 35%).
+    rng = np.random.default_rng(5)
+    n = rng.integers(3, 15, size=30)
+    won = rng.binomial(n, 0.35)
+    won[:2], n[:2] = [6, 0], [9, 5]
+    out = shrink_rates(pd.DataFrame({"won": won, "closed": n}), "won", "closed")
+    six_of_nine, none_of_five = out.loc[0, "shrunk"], out.loc[1, "shrunk"]
+    prior = out.loc[0, "prior_mean"]
+    assert none_of_five < prior < six_of_nine
+    assert round(six_of_nine * 100) - round(none_of_five * 100) >= 3  # shown as different percentages
+    # every distinct record has its own adjusted rate
+    distinct = out.drop_duplicates(["won", "closed"])
+    assert distinct["shrunk"].round(9).nunique() == len(distinct)
 
 
-def test_group_missing_values_use_the_overall_prior():
-    rng = np.random.default_rng(2)
-    n = np.full(30, 20)
-    team = pd.array([1] * 12 + [None] * 6 + [2] * 12, dtype="Int64")
-    reps = pd.DataFrame({"team_id": team, "won": rng.binomial(n, 0.3), "closed": n})
-    out = shrink_rates(reps, "won", "closed", group="team_id")
-    overall = fit_beta_prior(reps.won, reps.closed)
-    assert out.loc[12:17, "prior_strength"].tolist() == pytest.approx([overall.strength] * 6)
+def test_population_fits_the_prior_on_its_rows_and_shrinks_every_row():
+    # managers (last two rows) with extreme records must not move the reps' prior
+    reps = pd.DataFrame({"won": [3, 4, 5, 2, 3, 4, 20, 0], "closed": [10] * 6 + [20, 20]})
+    mask = np.array([True] * 6 + [False] * 2)
+    out = shrink_rates(reps, "won", "closed", population=mask)
+    alone = fit_beta_prior(reps.won[:6], reps.closed[:6])
+    assert out["prior_mean"].iloc[0] == pytest.approx(alone.mean)
+    assert out["prior_strength"].iloc[-1] == pytest.approx(alone.strength)
+    assert out.loc[6, "shrunk"] == pytest.approx((20 + alone.alpha) / (20 + alone.strength))
+
+
+def test_adjusted_rates_shrink_toward_the_org_not_the_team():
+    """Planted truth: 5 teams of 7 reps, every rep's true rate drawn from one org-wide Beta(6, 14)
+    (no team effect). The adjusted rate of every rep is the closed form (s + α)/(n + α + β) with
+    (α, β) from the independent optimiser on *all* reps, so a small team's reps are pulled toward
+    the org (30%), not onto their own team's mean; and the adjustment lowers the error."""
+    raw_err, adj_err, team_pull = [], [], []
+    for seed in range(60):
+        rng = np.random.default_rng(100 + seed)
+        team = np.repeat(np.arange(5), 7)
+        truth = rng.beta(6, 14, size=35)
+        n = rng.integers(2, 25, size=35)
+        frame = pd.DataFrame({"team": team, "won": rng.binomial(n, truth), "closed": n})
+        out = shrink_rates(frame, "won", "closed")
+        if seed < 5:  # the oracle is slow: check the closed form on a few orgs
+            (a, b), _ = _oracle_fit(frame.won.to_numpy(), n)
+            expected = (frame.won + a) / (n + a + b)
+            assert np.allclose(out["shrunk"], expected, atol=2e-4)
+        assert out["prior_mean"].nunique() == 1  # one prior for the whole org
+        raw_err.extend((out["raw"] - truth) ** 2)
+        adj_err.extend((out["shrunk"] - truth) ** 2)
+        team_mean = frame.groupby("team").won.transform("sum") / frame.groupby("team").closed.transform("sum")
+        org = out["prior_mean"].iloc[0]
+        # distance of the adjusted rate from the org mean vs from the team mean
+        team_pull.append(np.mean(np.abs(out["shrunk"] - org) < np.abs(out["shrunk"] - team_mean)))
+    assert np.mean(adj_err) < 0.6 * np.mean(raw_err)
+    assert np.mean(team_pull) > 0.5
 
 
 # ------------------------------------------------------------------------------------------
@@ -213,7 +251,8 @@ def test_shrunk_between_raw_and_prior_and_inside_interval(rows, level):
     hi_bound = np.maximum(out["raw"], out["prior_mean"])
     assert (out.loc[has, "shrunk"] >= lo_bound[has] - tol).all()
     assert (out.loc[has, "shrunk"] <= hi_bound[has] + tol).all()
-    assert np.allclose(out.loc[~has, "shrunk"], out.loc[~has, "prior_mean"])
+    assert out.loc[~has, ["raw", "shrunk", "lo", "hi"]].isna().all().all()
+    out = out[has]
     assert (out["lo"] <= out["shrunk"] + tol).all()
     assert (out["shrunk"] <= out["hi"] + tol).all()
     assert ((out["lo"] >= 0) & (out["hi"] <= 1)).all()
@@ -401,7 +440,7 @@ def test_joint_test_uses_permutations_when_1000_reps_have_few_deals_each():
     assert not result.established  # one true rate for all: no difference to find
 
 
-def test_likelihood_equals_scipy_betabinom_up_to_a_constant():
+def test_objective_equals_scipy_betabinom_and_the_prior_up_to_a_constant():
     from metrics.winrate import MIN_PRIOR_SHAPE, _neg_loglik
 
     s, n = np.array([0.0, 3, 7, 2]), np.array([4.0, 9, 7, 2])
@@ -410,7 +449,8 @@ def test_likelihood_equals_scipy_betabinom_up_to_a_constant():
     for a, b in [(1.0, 3.0), (0.7, 12.0), (40.0, 25.0)]:
         theta = np.log([a - MIN_PRIOR_SHAPE, b - MIN_PRIOR_SHAPE])
         ours = -_neg_loglik(theta, s, n, w)[0]
-        diffs.append(ours - np.sum(stats.betabinom.logpmf(s, n, a, b)))
+        # the objective is the log-likelihood minus the strength prior's ½ log(α + β)
+        diffs.append(ours + 0.5 * np.log(a + b) - np.sum(stats.betabinom.logpmf(s, n, a, b)))
         grad = optimize.approx_fprime(theta, lambda th: _neg_loglik(th, s, n, w)[0], 1e-7)
         assert _neg_loglik(theta, s, n, w)[1] == pytest.approx(grad, rel=1e-4, abs=1e-4)
     assert np.ptp(diffs) < 1e-9  # the constant Σ log C(n, s)
