@@ -297,7 +297,7 @@ def _stats_operation() -> dict[str, Any]:
 
 def _read_schemas() -> dict[str, Any]:
     number = {"type": ["number", "null"]}
-    keys = [key for key, _ in stat_keys()]
+    keys = [spec.key for spec in stat_keys()]
     return {
         "ScopeError": {
             "type": "object",

@@ -13,16 +13,16 @@ from typing import Any
 import pandas as pd
 from flask import Flask, current_app
 
+from metrics.catalogue import CATALOGUE, StatDef
 from metrics.periods import Window
 
 from . import snapshot
-from .boards import STATS
-from .cards import CARD_STATS, card_percentiles
+from .cards import card_percentiles
 
-__all__ = ["ADJUSTED", "stat_rows", "stat_keys"]
+__all__ = ["RAW_RATE", "stat_keys", "stat_rows"]
 
-#: Stats shown adjusted for sample size: the raw column, and the interval around the adjusted value.
-ADJUSTED: dict[str, tuple[str, str, str]] = {"win_rate_shrunk": ("win_rate", "win_rate_lo", "win_rate_hi")}
+#: The raw column of a stat the catalogue declares adjusted for sample size (it has an interval).
+RAW_RATE: dict[str, str] = {"win_rate_shrunk": "win_rate"}
 
 
 def _num(value: Any) -> float | None:
@@ -32,16 +32,9 @@ def _num(value: Any) -> float | None:
     return None if math.isnan(v) or math.isinf(v) else v
 
 
-def stat_keys() -> list[tuple[str, str]]:
-    """(key, sample column) of every stat: the card's, then the boards' others (each key is a
-    column of the match stats; the win rate's raw column is reported with its adjusted one)."""
-    keys = [(s.column, s.sample) for s in CARD_STATS]
-    seen = {k for k, _ in keys} | {raw for raw, _, _ in ADJUSTED.values()}
-    for key, stat in STATS.items():
-        if key not in seen:
-            keys.append((key, stat.sample))
-            seen.add(key)
-    return keys
+def stat_keys() -> list[StatDef]:
+    """Every stat of the catalogue (:data:`metrics.catalogue.CATALOGUE`), in its order."""
+    return list(CATALOGUE.values())
 
 
 def stat_rows(window: Window, by: str = "rep", app: Flask | None = None) -> list[dict[str, Any]]:
@@ -49,9 +42,10 @@ def stat_rows(window: Window, by: str = "rep", app: Flask | None = None) -> list
 
     Each has ``id``, ``name`` (team rows: the team's name), ``team``, ``role`` (reps), ``rating``
     and ``rating_provisional`` (reps; None for teams and for reps without a rating), and ``stats``:
-    key → ``value``, ``n`` (the sample it rests on), ``adjusted`` and ``interval`` (win rate:
-    adjusted for sample size, with its 90% interval; else None), ``percentile`` and
-    ``provisional`` (below the minimum sample), as the card shows them.
+    catalogue key → ``value`` (a rate's raw value), ``n`` (the sample it rests on), ``adjusted``
+    and ``interval`` (stats the catalogue adjusts for sample size, i.e. the win rate, with its 90%
+    interval; else None), ``percentile`` and ``provisional`` (the card's stats: against the peers,
+    below the minimum sample; else None).
     """
     app = app or current_app._get_current_object()  # type: ignore[attr-defined]
     snap = snapshot.of(window.period, window.now, app=app)
@@ -75,14 +69,15 @@ def stat_rows(window: Window, by: str = "rep", app: Flask | None = None) -> list
     for row_id in [i for i in stats.index if i in set(keep)]:
         row = stats.loc[row_id]
         items: dict[str, Any] = {}
-        for key, sample in stat_keys():
-            p = pct_of.get((int(row_id), key))
-            raw, lo, hi = ADJUSTED.get(key, (None, None, None))
-            items[key] = {
-                "value": _num(row.get(raw if raw else key)),
-                "n": _num(row.get(sample)),
-                "adjusted": _num(row.get(key)) if raw else None,
-                "interval": [_num(row.get(lo)), _num(row.get(hi))] if raw and lo and hi else None,
+        for spec in stat_keys():
+            p = pct_of.get((int(row_id), spec.column))
+            adjusted = spec.interval is not None
+            lo, hi = spec.interval or (None, None)
+            items[spec.key] = {
+                "value": _num(row.get(RAW_RATE.get(spec.column, spec.column) if adjusted else spec.column)),
+                "n": _num(row.get(spec.sample)),
+                "adjusted": _num(row.get(spec.column)) if adjusted else None,
+                "interval": [_num(row.get(lo)), _num(row.get(hi))] if adjusted else None,
                 "percentile": None if p is None else _num(p.percentile),
                 "provisional": None if p is None else bool(p.provisional),
             }

@@ -14,6 +14,7 @@ import pytest
 import sqlalchemy as sa
 from demo_org_app import ADMIN, PASSWORD, login_session, make_app, seeded_org
 
+from metrics.catalogue import CATALOGUE
 from scoreboard import cards, db
 from scoreboard.tokens import create_token
 
@@ -103,7 +104,7 @@ def test_the_api_shows_the_numbers_of_the_card_page(org, tokens, query):
         shown = _card_rows(page)
         assert shown, "no scouting table on the card"
         for stat, (value, pct, n) in shown.items():
-            item = row["stats"][stat]
+            item = row["stats"][cards.STAT_BY_COLUMN[stat].key]  # the page names the column
             fmt = cards.STAT_BY_COLUMN[stat].fmt
             number = item["adjusted"] if item["adjusted"] is not None else item["value"]
             assert cards.statfmt(number, fmt) == value, (row["name"], stat)
@@ -114,7 +115,7 @@ def test_the_api_shows_the_numbers_of_the_card_page(org, tokens, query):
         assert rating == (str(row["rating"]) if row["rating"] is not None else "–"), row["name"]
     assert checked >= 4 * 12
     # win rate: the raw rate, the adjusted one and its interval
-    closers = [r["stats"]["win_rate_shrunk"] for r in body["rows"] if r["stats"]["win_rate_shrunk"]["n"]]
+    closers = [r["stats"]["win_rate"] for r in body["rows"] if r["stats"]["win_rate"]["n"]]
     assert closers
     for win in closers:
         assert win["interval"][0] <= win["adjusted"] <= win["interval"][1] and 0 <= win["value"] <= 1
@@ -146,7 +147,8 @@ def test_openapi_lists_the_read_endpoint(org):
     assert {p["name"] for p in stats["parameters"]} == {"period", "asof", "scope", "format"}
     assert {"200", "400", "401", "403"} <= set(stats["responses"])
     assert "403" in doc["paths"]["/api/v1/events"]["post"]["responses"]
-    assert "win_rate_shrunk" in doc["components"]["schemas"]["StatsRow"]["properties"]["stats"]["properties"]
+    listed = doc["components"]["schemas"]["StatsRow"]["properties"]["stats"]["properties"]
+    assert set(listed) == set(CATALOGUE)  # every catalogue stat
 
 
 def test_cli_creates_a_token_with_scopes(org):
