@@ -27,7 +27,18 @@ from metrics.frames import (
     validate,
 )
 from metrics.percentiles import PERCENTILE_COLUMNS, percentiles
-from metrics.periods import OrgCalendar, Period
+from metrics.periods import (
+    OrgCalendar,
+    Period,
+    PeriodError,
+    Window,
+    data_span,
+    latest_period_with_data,
+    parse_asof,
+    parse_period,
+    previous_period,
+    resolve_window,
+)
 from metrics.pipeline import (
     content_assists,
     deal_flow,
@@ -97,6 +108,14 @@ __all__ = [
     # periods
     "OrgCalendar",
     "Period",
+    "PeriodError",
+    "Window",
+    "data_span",
+    "latest_period_with_data",
+    "parse_asof",
+    "parse_period",
+    "previous_period",
+    "resolve_window",
     "Squad",
     "window",
     # match stats

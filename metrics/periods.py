@@ -39,6 +39,8 @@ Examples
 from __future__ import annotations
 
 import datetime as _dt
+import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from functools import lru_cache
 
@@ -46,7 +48,19 @@ import holidays as _holidays
 import numpy as np
 import pandas as pd
 
-__all__ = ["OrgCalendar", "Period"]
+__all__ = [
+    "DEFAULT_PERIOD",
+    "OrgCalendar",
+    "Period",
+    "PeriodError",
+    "Window",
+    "data_span",
+    "latest_period_with_data",
+    "parse_asof",
+    "parse_period",
+    "previous_period",
+    "resolve_window",
+]
 
 _DAY = np.timedelta64(1, "D")
 
@@ -556,3 +570,385 @@ class Period:
         if self.working_days == 0:
             return 1.0 if self._asof(now) >= self.end else 0.0
         return self.elapsed_working_days(now) / self.working_days
+
+
+# ------------------------------------------------------------------------------------ parameters
+#: The window a page shows when no ``period`` is asked for (the sales "per 90").
+DEFAULT_PERIOD = "last-60-working-days"
+#: At most this many working days in a ``last-N-working-days`` window (about four years).
+MAX_ROLLING_DAYS = 1000
+
+_QUARTER = re.compile(r"(\d{4})-[Qq]([1-4])")
+_MONTH = re.compile(r"(\d{4})-(\d{2})")
+_WEEK = re.compile(r"(\d{4})-[Ww](\d{2})")
+_FISCAL = re.compile(r"[Ff][Yy](\d{4})(?:/(\d{2}))?")
+_RANGE = re.compile(r"(\d{4}-\d{2}-\d{2})\.\.(\d{4}-\d{2}-\d{2})")
+_ROLLING = re.compile(r"last-(\d{1,4})-working-days")
+_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+#: Periods relative to the as-of date (today without one), as the boards name them.
+RELATIVE = {
+    "today": "day",
+    "this-week": "week",
+    "this-month": "month",
+    "this-quarter": "quarter",
+    "this-fiscal-year": "fiscal_year",
+}
+
+
+class PeriodError(ValueError):
+    """A ``period`` or ``asof`` parameter that cannot be read: names the parameter and the reason.
+
+    Examples
+    --------
+    >>> str(PeriodError("period", "2026-Q5", "a quarter is Q1 to Q4"))
+    "period: '2026-Q5' is not a period (a quarter is Q1 to Q4)"
+    """
+
+    def __init__(self, parameter: str, value: str, reason: str):
+        self.parameter, self.value, self.reason = parameter, value, reason
+        kind = "a period" if parameter == "period" else "a date"
+        super().__init__(f"{parameter}: {value!r} is not {kind} ({reason})")
+
+
+def _iso_date(parameter: str, text: str, whole: str | None = None) -> _dt.date:
+    where = "" if whole is None else f"{text}: "
+    if not _DATE.fullmatch(text):
+        raise PeriodError(parameter, whole or text, f"{where}write dates as YYYY-MM-DD")
+    try:
+        return _dt.date.fromisoformat(text)
+    except ValueError as exc:
+        raise PeriodError(parameter, whole or text, f"{where}{exc}") from None
+
+
+def parse_asof(text: str | None, calendar: OrgCalendar, today: _dt.date | None = None) -> _dt.date | None:
+    """The as-of date of an ``asof=YYYY-MM-DD`` parameter (None when absent or empty).
+
+    Numbers "as of" a date are the numbers as they stood at the end of that local day: events
+    after it are ignored. A date after ``today`` (the org's local date) is refused.
+
+    Returns
+    -------
+    datetime.date or None
+        The date; :class:`PeriodError` names the parameter and the reason for a bad one.
+
+    Examples
+    --------
+    >>> parse_asof("2024-11-30", OrgCalendar(), _dt.date(2026, 12, 1))
+    datetime.date(2024, 11, 30)
+    >>> parse_asof("2027-01-01", OrgCalendar(), _dt.date(2026, 12, 1))
+    Traceback (most recent call last):
+    ...
+    metrics.periods.PeriodError: asof: '2027-01-01' is not a date (it is in the future (today is 2026-12-01))
+    """
+    if text is None or not text.strip():
+        return None
+    day = _iso_date("asof", text.strip())
+    if today is not None and day > today:
+        raise PeriodError("asof", text, f"it is in the future (today is {today.isoformat()})")
+    return day
+
+
+def parse_period(text: str | None, calendar: OrgCalendar, reference: _dt.date) -> tuple[Period, str]:
+    """The period a ``period`` parameter names, and its canonical spelling.
+
+    ``reference`` is the local date relative periods count back from (the as-of date, or today).
+
+    ==============================  ==========================================================
+    ``period``                      the period
+    ==============================  ==========================================================
+    ``2026-Q4``                     the calendar quarter
+    ``2026-11``                     the calendar month
+    ``2026-W48``                    the ISO week (Monday to Sunday)
+    ``fy2026``                      the fiscal year that *starts* in 2026 (from the org's
+                                    fiscal start month; ``fy2026/27`` is the same year)
+    ``2026-09-01..2026-11-30``      the local days from the first to the last, both included
+    ``last-60-working-days``        the last 60 working days up to and including ``reference``
+                                    (working days in the org's zone, holidays excluded)
+    ``today``, ``this-week``,       the day, week, month, quarter or fiscal year that
+    ``this-month``,                 contains ``reference``
+    ``this-quarter``,
+    ``this-fiscal-year``
+    ==============================  ==========================================================
+
+    Empty or None means :data:`DEFAULT_PERIOD`. Anything else raises :class:`PeriodError`.
+
+    Returns
+    -------
+    tuple of (Period, str)
+        The period (its ``label`` as the pages print it) and the canonical ``period`` spelling.
+
+    Examples
+    --------
+    >>> cal, ref = OrgCalendar(fiscal_start_month=7), _dt.date(2026, 12, 1)
+    >>> p, spec = parse_period("2026-W48", cal, ref)
+    >>> p.label, p.start_date, p.last_date
+    ('2026-W48', datetime.date(2026, 11, 23), datetime.date(2026, 11, 29))
+    >>> parse_period("fy2026", cal, ref)[0].label
+    'FY2026/27'
+    >>> parse_period("2026-09-01..2026-11-30", cal, ref)[0].working_days    # 22 + 22 + 21
+    65
+    >>> parse_period("last-60-working-days", cal, ref)[0].last_date
+    datetime.date(2026, 12, 1)
+    """
+    raw = (text or "").strip() or DEFAULT_PERIOD
+    spec = raw.lower()
+    if spec in RELATIVE:
+        return calendar.period(RELATIVE[spec], reference), spec
+    if m := _QUARTER.fullmatch(raw):
+        year, q = int(m[1]), int(m[2])
+        return calendar.quarter(_dt.date(year, 3 * q - 2, 1)), f"{year}-Q{q}"
+    if m := _WEEK.fullmatch(raw):
+        year, week = int(m[1]), int(m[2])
+        try:
+            monday = _dt.date.fromisocalendar(year, week, 1)
+        except ValueError:
+            raise PeriodError("period", raw, f"{year} has no ISO week {week}") from None
+        return calendar.week(monday), f"{year}-W{week:02d}"
+    if m := _MONTH.fullmatch(raw):
+        year, month = int(m[1]), int(m[2])
+        if not 1 <= month <= 12:
+            raise PeriodError("period", raw, "a month is 01 to 12")
+        return calendar.month(_dt.date(year, month, 1)), f"{year}-{month:02d}"
+    if m := _FISCAL.fullmatch(raw):
+        year = int(m[1])
+        if m[2] is not None and int(m[2]) != (year + 1) % 100:
+            raise PeriodError("period", raw, f"the fiscal year after {year} ends in {(year + 1) % 100:02d}")
+        first = _dt.date(year, calendar.fiscal_start_month, 1)
+        return calendar.fiscal_year(first), f"fy{year}"
+    if m := _RANGE.fullmatch(raw):
+        first, last = _iso_date("period", m[1], raw), _iso_date("period", m[2], raw)
+        if last < first:
+            raise PeriodError("period", raw, "the last day is before the first")
+        label = f"{first.isoformat()}..{last.isoformat()}"
+        return calendar.between(first, last + _dt.timedelta(days=1), label), label
+    if m := _ROLLING.fullmatch(spec):
+        n = int(m[1])
+        if not 1 <= n <= MAX_ROLLING_DAYS:
+            raise PeriodError("period", raw, f"N must be 1 to {MAX_ROLLING_DAYS} working days")
+        period = calendar.rolling(n, reference)
+        return period, f"last-{n}-working-days"
+    if _QUARTER.fullmatch(raw.replace("q", "Q")) is None and re.fullmatch(r"\d{4}-[Qq]\d", raw):
+        raise PeriodError("period", raw, "a quarter is Q1 to Q4")
+    raise PeriodError(
+        "period",
+        raw,
+        "use 2026-Q4, 2026-11, 2026-W48, fy2026, 2026-09-01..2026-11-30, last-60-working-days "
+        "or this-week/this-month/this-quarter/this-fiscal-year/today",
+    )
+
+
+@dataclass(frozen=True)
+class Window:
+    """What a page or the API shows: a period, an optional as-of date, and the instant it stands at.
+
+    Attributes
+    ----------
+    period : Period
+        The period whose numbers are shown.
+    spec : str
+        The canonical ``period`` parameter (``2026-Q4``, ``last-60-working-days``, ...).
+    asof : datetime.date or None
+        The as-of date asked for (None: up to now).
+    now : pandas.Timestamp
+        The instant the numbers stand at: the earliest of the clock, the end of the as-of date
+        (local midnight after it) and the end of the period. Events at or after it are ignored,
+        so a past period shows the numbers as they stood when it ended.
+    default : bool
+        True when no ``period`` was asked for.
+
+    Examples
+    --------
+    >>> w = resolve_window("2026-W48", "2026-11-25", OrgCalendar(), pd.Timestamp("2026-12-01", tz="UTC"))
+    >>> w.label, w.query
+    ('2026-W48 as of 2026-11-25', {'period': '2026-W48', 'asof': '2026-11-25'})
+    """
+
+    period: Period
+    spec: str
+    asof: _dt.date | None
+    now: pd.Timestamp
+    default: bool = False
+
+    @property
+    def query(self) -> dict[str, str]:
+        """The request parameters that name this window again (for links)."""
+        out = {} if self.default else {"period": self.spec}
+        if self.asof is not None:
+            out["asof"] = self.asof.isoformat()
+        return out
+
+    @property
+    def label(self) -> str:
+        """The period's label, with the as-of date when one was asked for."""
+        asof = f" as of {self.asof.isoformat()}" if self.asof is not None else ""
+        return f"{self.period.label}{asof}"
+
+
+def resolve_window(
+    period: str | None,
+    asof: str | None,
+    calendar: OrgCalendar,
+    clock: pd.Timestamp,
+    *,
+    default: str = DEFAULT_PERIOD,
+) -> Window:
+    """The :class:`Window` that ``period`` and ``asof`` parameters name, at the instant ``clock``.
+
+    Relative periods (``last-60-working-days``, ``this-quarter``) count back from the as-of date,
+    or from the local date of ``clock``. ``now = min(clock, end of the as-of date, period.end)``.
+
+    Returns
+    -------
+    Window
+        The period, its canonical spelling, the as-of date and the instant the numbers stand at.
+
+    Examples
+    --------
+    >>> clock = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    >>> w = resolve_window("2024-Q4", None, OrgCalendar(), clock)
+    >>> w.period.label, w.now                     # the numbers as they stood when it ended
+    ('2024-Q4', Timestamp('2024-12-31 23:00:00+0000', tz='UTC'))
+    >>> w = resolve_window(None, "2025-06-30", OrgCalendar(), clock)
+    >>> w.period.last_date, w.now, w.query
+    (datetime.date(2025, 6, 30), Timestamp('2025-06-30 22:00:00+0000', tz='UTC'), {'asof': '2025-06-30'})
+    """
+    clock = pd.Timestamp(clock)
+    if clock.tzinfo is None:
+        raise ValueError("clock must be timezone-aware")
+    today = calendar.local_date(clock)
+    day = parse_asof(asof, calendar, today)
+    asked = (period or "").strip()
+    found, spec = parse_period(asked or default, calendar, day if day is not None else today)
+    now = clock.tz_convert("UTC")
+    if day is not None:
+        now = min(now, calendar.midnight(day + _dt.timedelta(days=1)))
+    now = min(now, found.end)
+    return Window(period=found, spec=spec, asof=day, now=now, default=not asked)
+
+
+def previous_period(window: Window) -> tuple[Period, str]:
+    """The period just before ``window``'s, of the same kind, and its ``period`` parameter.
+
+    A quarter's is the quarter before, a week's the week before; a rolling window's the same
+    number of working days ending the day before it starts; a range's the same number of days.
+
+    Returns
+    -------
+    tuple of (Period, str)
+        The previous period and its ``period`` parameter (a rolling window keeps its spelling:
+        pass ``asof`` = the day before ``window``'s first day to name it).
+
+    Examples
+    --------
+    >>> clock = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    >>> [previous_period(resolve_window(p, None, OrgCalendar(), clock))[1]
+    ...  for p in ("2026-Q1", "2026-01", "2026-W01", "fy2026", "2026-03-01..2026-03-31")]
+    ['2025-Q4', '2025-12', '2025-W52', 'fy2025', '2026-01-29..2026-02-28']
+    """
+    p, cal = window.period, window.period.calendar
+    before = p.start_date - _dt.timedelta(days=1)
+    spec = window.spec
+    if spec in RELATIVE or _ROLLING.fullmatch(spec):
+        if _ROLLING.fullmatch(spec):
+            n = int(_ROLLING.fullmatch(spec)[1])  # type: ignore[index]
+            return cal.rolling(n, before), spec
+        prev = cal.period(RELATIVE[spec], before)
+        return prev, spec
+    if _QUARTER.fullmatch(spec):
+        q = cal.quarter(before)
+        return q, q.label
+    if _WEEK.fullmatch(spec):
+        w = cal.week(before)
+        return w, w.label
+    if _MONTH.fullmatch(spec):
+        m = cal.month(before)
+        return m, m.label
+    if _FISCAL.fullmatch(spec):
+        fy = cal.fiscal_year(before)
+        return fy, f"fy{fy.start_date.year}"
+    days = (p.end_date - p.start_date).days
+    first = p.start_date - _dt.timedelta(days=days)
+    return parse_period(f"{first.isoformat()}..{before.isoformat()}", cal, before)
+
+
+def latest_period_with_data(window: Window, last_event: pd.Timestamp | None) -> dict[str, str] | None:
+    """The ``period``/``asof`` parameters of the latest period like ``window``'s that has data.
+
+    ``last_event`` is the latest instant of any event (activity, deal created or closed) at or
+    before ``window.now``. A calendar period (quarter, month, week, fiscal year) becomes the one
+    of the same kind that contains it (``this-quarter`` too: the quarter of that day); a rolling
+    window keeps its spelling and moves its as-of date to that day; a range keeps its length and
+    ends on that day. None when there is no event at all, or
+    when the window already contains it.
+
+    Returns
+    -------
+    dict or None
+        ``{"period": ...}`` and/or ``{"asof": ...}``, ready for a link's query string.
+
+    Examples
+    --------
+    >>> clock = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    >>> w = resolve_window("2026-Q4", None, OrgCalendar(), clock)
+    >>> latest_period_with_data(w, pd.Timestamp("2024-05-17 12:00", tz="UTC"))
+    {'period': '2024-Q2'}
+    >>> latest_period_with_data(resolve_window(None, None, OrgCalendar(), clock),
+    ...                         pd.Timestamp("2024-05-17 12:00", tz="UTC"))
+    {'asof': '2024-05-17'}
+    """
+    if last_event is None or pd.isna(last_event):
+        return None
+    p = window.period
+    if p.start <= last_event < p.end:
+        return None
+    cal = p.calendar
+    day = cal.local_date(last_event)
+    spec = window.spec
+    kind = RELATIVE.get(spec)
+    for pattern, name in ((_QUARTER, "quarter"), (_WEEK, "week"), (_MONTH, "month")):
+        if pattern.fullmatch(spec) or kind == name:
+            return {"period": cal.period(name, day).label}
+    if _FISCAL.fullmatch(spec) or kind == "fiscal_year":
+        return {"period": f"fy{cal.fiscal_year(day).start_date.year}"}
+    if kind == "day":
+        return {"period": f"{day.isoformat()}..{day.isoformat()}"}
+    out = {} if window.default else {"period": spec}
+    if _RANGE.fullmatch(spec):
+        length = p.end_date - p.start_date
+        first = day - length + _dt.timedelta(days=1)
+        return {"period": f"{first.isoformat()}..{day.isoformat()}"}
+    return {**out, "asof": day.isoformat()}
+
+
+def data_span(instants: Sequence[pd.Series], window: Window) -> tuple[bool, pd.Timestamp | None]:
+    """Whether any event lies in ``window`` (``[period.start, now)``), and the latest event before
+    ``window.now`` (None when there is none).
+
+    ``instants`` are tz-aware event times (activities' ``at``, deals' ``created_at`` and
+    ``closed_at``, ...); NaT is ignored.
+
+    Returns
+    -------
+    tuple of (bool, pandas.Timestamp or None)
+        Whether the window holds an event, and the latest event before ``window.now``.
+
+    Examples
+    --------
+    >>> clock = pd.Timestamp("2026-12-01 10:00", tz="UTC")
+    >>> w = resolve_window("2026-Q4", None, OrgCalendar(), clock)
+    >>> at = pd.Series(pd.to_datetime(["2024-05-17 12:00", "2027-01-01 00:00"], utc=True))
+    >>> data_span([at], w)
+    (False, Timestamp('2024-05-17 12:00:00+0000', tz='UTC'))
+    """
+    start, now = window.period.start, window.now
+    inside, latest = False, None
+    for times in instants:
+        if not len(times):
+            continue
+        before = times[(times < now).to_numpy(dtype=bool, na_value=False)]
+        if not len(before):
+            continue
+        last = before.max()
+        latest = last if latest is None or last > latest else latest
+        inside = inside or bool((before >= start).any())
+    return inside, latest

@@ -7,8 +7,12 @@ monthly goal of 21 000 gives 1 000 per working day, and a week with a public hol
 
 - *quota attainment*: result to date ÷ target of the period;
 - *pace* ("goal difference"): result to date − target × elapsed share of working days;
-- *form*: the last five complete ISO weeks, each W (≥ 100% of that week's target), D (80–99%)
-  or L (below 80%); *streaks* count the run of recent weeks without a loss, or with a win.
+- *form*: the last five complete ISO weeks, each judged by *pace*: the result of the
+  :data:`PACE_WEEKS` weeks ending with it against their pro-rated target (:data:`FORM_RULE`),
+  so a rep ahead of pace whose deals land in lumps is not shown a wall of L's; *streaks* count
+  the run of recent weeks without a loss, or with a win;
+- *league*: the same weekly letters over the weeks of a period (3 points a W, 1 a D), so a
+  league table of "this quarter" counts this quarter's weeks.
 """
 
 from __future__ import annotations
@@ -27,6 +31,8 @@ from metrics.squad import Squad, window
 __all__ = [
     "DRAW_AT",
     "FORM_METRICS",
+    "FORM_RULE",
+    "PACE_WEEKS",
     "QUOTA_METRIC",
     "WIN_AT",
     "form_stats",
@@ -39,10 +45,18 @@ __all__ = [
 QUOTA_METRIC = "revenue_won"
 #: Goal metrics that :func:`metric_by_window` can measure (and so quota and form can use).
 FORM_METRICS = ("revenue_won", "wins", "opportunities", "activities", "meetings_booked")
-#: Share of the weekly target that makes a week a win (W) ...
+#: Weeks of the rolling window whose pace judges a week (a quarter's worth).
+PACE_WEEKS = 13
+#: Pace (result ÷ pro-rated target over the pace window) that makes a week a win (W) ...
 WIN_AT = 1.0
-#: ... and a draw (D); below is a loss (L).
-DRAW_AT = 0.8
+#: ... and a draw (D): within 10% below target pace; further below is a loss (L).
+DRAW_AT = 0.9
+#: The rule, as pages print it where form is shown.
+FORM_RULE = (
+    f"Each week is judged by pace: what was won in the {PACE_WEEKS} weeks ending with it against the "
+    f"target for those weeks (pro-rated by working days). W: at or above target pace; D: up to "
+    f"{round((1 - DRAW_AT) * 100)}% below it; L: further below; –: no target that week."
+)
 
 
 def _bool(mask: pd.Series) -> np.ndarray:
@@ -336,13 +350,18 @@ def form_stats(
     weeks: int = 5,
     streak_weeks: int = 13,
     activities: pd.DataFrame | None = None,
+    period: Period | None = None,
+    pace_weeks: int = PACE_WEEKS,
 ) -> pd.DataFrame:
-    """Form guide and streaks: results of the last complete ISO weeks against weekly targets.
+    """Form guide, streaks and league points: complete ISO weeks judged by pace against target.
 
-    The weeks are :meth:`OrgCalendar.weeks_before` ``now`` (complete weeks only). For each
-    week, ``ratio = metric in the week / target of the week`` (:func:`targets`):
-    ``W`` if ratio ≥ 1.0, ``D`` if 0.8 ≤ ratio < 1.0, ``L`` below, ``-`` when the week has no
-    target (no goal, or no working day).
+    The weeks are :meth:`OrgCalendar.weeks_before` ``now`` (complete weeks only). Week ``j`` is
+    judged by its *pace*: ``pace_j = Σ result / Σ target`` over the ``pace_weeks`` weeks ending
+    with week ``j`` (targets from :func:`targets`, pro-rated by working days; weeks without a
+    target count neither result nor target). ``W`` if pace ≥ 1.0, ``D`` if 0.9 ≤ pace < 1.0,
+    ``L`` below, ``-`` when week ``j`` itself has no target (no goal, or no working day). A rep
+    whose result over the last ``pace_weeks`` weeks is ahead of target therefore cannot be shown
+    an L that week, however lumpy the deals.
 
     Formulas
     --------
@@ -350,24 +369,29 @@ def form_stats(
     - ``form_points = 3·#W + 1·#D`` over those weeks
     - ``unbeaten_streak`` = run of newest weeks without an L (``-`` weeks are skipped),
       looking back at most ``streak_weeks`` weeks; ``win_streak`` = run of newest W weeks
+    - with ``period``: the *league* weeks are the complete weeks whose Thursday lies in the
+      period (ISO's rule for which year a week belongs to); ``league_played`` (weeks with a
+      target), ``league_w``, ``league_d``, ``league_l`` and ``league_points = 3·W + D`` over them
 
     Returns
     -------
     pandas.DataFrame
         Indexed by ``rep_id`` (or ``team_id``): ``form``, ``form_points``,
-        ``unbeaten_streak``, ``win_streak``.
+        ``unbeaten_streak``, ``win_streak``, and with ``period`` the ``league_*`` columns.
 
     Examples
     --------
-    Weekly target 5 000 (a January goal of 22 000 over 22 working days, 5 per week); the rep
-    wins 6 000, 4 000 and 3 000 in the weeks 6–12, 13–19 and 20–26 January: W, D, L
-    (6000/5000 = 1.2, 4000/5000 = 0.8, 3000/5000 = 0.6).
+    Weekly target 5 000 (a January goal of 22 000 over 22 working days, 5 per week); the week of
+    30 December holds 2 000 (2 and 3 January) and no result. The rep wins 8 000, 4 000 and 4 000 in
+    the weeks 6–12, 13–19 and 20–26 January. Paces, with every week of the goal in the window
+    (``pace_weeks=13``): 8 000/7 000 = 1.14 → W; 12 000/12 000 = 1.0 → W; 16 000/17 000 = 0.94
+    → D. Judged week by week alone (``pace_weeks=1``): 1.6, 0.8, 0.8 → W L L.
 
     >>> from metrics.frames import build
     >>> reps = build("reps", rep_id=[1], name=["Ada"], role="rep", active=True, tv_opt_out=False)
     >>> goals = build("goals", goal_id=[1], metric="revenue_won", scope="rep", scope_id=1,
     ...     period_start="2025-01-01", period_end="2025-01-31", target=22_000, kind="result")
-    >>> deals = build("deals", deal_id=[1, 2, 3], owner_rep_id=1, amount=[6_000, 4_000, 3_000],
+    >>> deals = build("deals", deal_id=[1, 2, 3], owner_rep_id=1, amount=[8_000, 4_000, 4_000],
     ...     currency="NOK", stage="won", outcome="won", created_at="2024-12-01 09:00Z",
     ...     closed_at=["2025-01-07 12:00Z", "2025-01-14 12:00Z", "2025-01-21 12:00Z"])
     >>> now = pd.Timestamp("2025-01-27 08:00", tz="Europe/Oslo")
@@ -375,7 +399,9 @@ def form_stats(
     ... # doctest: +NORMALIZE_WHITESPACE
            form  form_points  unbeaten_streak  win_streak
     rep_id
-    1       WDL            4                0           0
+    1       WWD            7                3           0
+    >>> form_stats(deals, goals, OrgCalendar(), reps=reps, now=now, weeks=3, pace_weeks=1)["form"].item()
+    'WLL'
     """
     return _form_stats(
         validate(deals, "deals"),
@@ -387,7 +413,19 @@ def form_stats(
         weeks,
         streak_weeks,
         None if activities is None else validate(activities, "activities"),
+        period,
+        pace_weeks,
     )
+
+
+def _league_weeks(period: Period, last_monday: _dt.date) -> int:
+    """How many complete weeks, up to the one starting ``last_monday``, have their Thursday in
+    ``period``."""
+    first = period.start_date - _dt.timedelta(days=period.start_date.weekday())
+    if first + _dt.timedelta(days=3) < period.start_date:
+        first += _dt.timedelta(days=7)
+    last = min(last_monday, _last_monday_in(period))
+    return max(0, (last - first).days // 7 + 1)
 
 
 def _form_stats(
@@ -400,35 +438,67 @@ def _form_stats(
     weeks: int,
     streak_weeks: int,
     activities: pd.DataFrame | None,
+    period: Period | None = None,
+    pace_weeks: int = PACE_WEEKS,
 ) -> pd.DataFrame:
-    if weeks < 1 or streak_weeks < 1:
-        raise ValueError("weeks and streak_weeks must be >= 1")
+    if weeks < 1 or streak_weeks < 1 or pace_weeks < 1:
+        raise ValueError("weeks, streak_weeks and pace_weeks must be >= 1")
     if now is None:
         raise ValueError("form needs now (a tz-aware instant)")
     asof = pd.Timestamp(now)  # type: ignore[arg-type]
     if asof.tzinfo is None:
         raise ValueError("now must be timezone-aware (e.g. pd.Timestamp(..., tz='UTC'))")
-    n = max(weeks, streak_weeks)
-    periods = calendar.weeks_before(asof, n)
+    last_monday = calendar.weeks_before(asof, 1)[0].start_date
+    league = 0 if period is None else _league_weeks(period, last_monday)
+    # the league's weeks end at its last week in the period (which may be before the newest week)
+    league_end = 0
+    if period is not None and league:
+        end_monday = min(last_monday, _last_monday_in(period))
+        league_end = (last_monday - end_monday).days // 7
+    n = max(weeks, streak_weeks, league + league_end)
+    total = n + pace_weeks - 1
+    periods = calendar.weeks_before(asof, total)
     bounds = [p.start for p in periods] + [periods[-1].end]
     values = _metric_by_window(metric, squad, bounds, asof, deals, activities)
     target = _targets(goals, metric, squad, [(p.start_date, p.end_date) for p in periods], calendar)
-    has = target > 0
+    week_has = target > 0
+    values = np.where(week_has, values, 0.0)
+    window_v = np.lib.stride_tricks.sliding_window_view(values, pace_weeks, axis=1).sum(axis=-1)
+    window_t = np.lib.stride_tricks.sliding_window_view(target, pace_weeks, axis=1).sum(axis=-1)
+    has = week_has[:, pace_weeks - 1 :]
     with np.errstate(invalid="ignore", divide="ignore"):
-        ratio = np.where(has, values / np.where(has, target, 1.0), np.nan)
-    win = has & (ratio >= WIN_AT)
-    draw = has & ~win & (ratio >= DRAW_AT)
+        pace = np.where(has, window_v / np.where(has, window_t, 1.0), np.nan)
+    win = has & (pace >= WIN_AT)
+    draw = has & ~win & (pace >= DRAW_AT)
     loss = has & ~win & ~draw
     letters = np.where(win, "W", np.where(draw, "D", np.where(loss, "L", "-")))
     recent = letters[:, -weeks:]
     form = reduce(np.char.add, [recent[:, j] for j in range(recent.shape[1])]).astype(str)
     points = 3 * win[:, -weeks:].sum(axis=1) + draw[:, -weeks:].sum(axis=1)
-    return pd.DataFrame(
+    out = pd.DataFrame(
         {
             "form": pd.Series(form, index=squad.index, dtype="str"),
             "form_points": points.astype(np.int64),
-            "unbeaten_streak": _trailing_run(win | draw, ~has),
-            "win_streak": _trailing_run(win, ~has),
+            "unbeaten_streak": _trailing_run(
+                win[:, -streak_weeks:] | draw[:, -streak_weeks:], ~has[:, -streak_weeks:]
+            ),
+            "win_streak": _trailing_run(win[:, -streak_weeks:], ~has[:, -streak_weeks:]),
         },
         index=squad.index,
     )
+    if period is not None:
+        cols = slice(n - league_end - league, n - league_end)
+        w, d, lost = (m[:, cols].sum(axis=1).astype(np.int64) for m in (win, draw, loss))
+        out["league_played"] = has[:, cols].sum(axis=1).astype(np.int64)
+        out["league_w"], out["league_d"], out["league_l"] = w, d, lost
+        out["league_points"] = (3 * w + d).astype(np.int64)
+    return out
+
+
+def _last_monday_in(period: Period) -> _dt.date:
+    """The Monday of the last week whose Thursday lies in ``period``."""
+    last = period.end_date - _dt.timedelta(days=1)
+    monday = last - _dt.timedelta(days=last.weekday())
+    if monday + _dt.timedelta(days=3) > last:
+        monday -= _dt.timedelta(days=7)
+    return monday

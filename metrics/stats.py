@@ -112,10 +112,16 @@ _COLUMN_DOCS: dict[str, str] = {
     "pace": "goal difference: result - expected_to_date",
     "projected_attainment": "attainment / elapsed_share",
     "elapsed_share": "share of the period's working days elapsed at asof",
-    "form": "W/D/L of the last complete ISO weeks vs weekly target, oldest first ('-': no target)",
+    "form": "W/D/L of the last complete ISO weeks, each judged by pace (result / target over the 13 "
+    "weeks ending with it: W >= 100%, D 90-99%, L below), oldest first ('-': no target that week)",
     "form_points": "3 x W + 1 x D over the form weeks",
     "unbeaten_streak": "newest weeks in a row without an L",
     "win_streak": "newest weeks in a row with a W",
+    "league_played": "complete weeks of the period (Thursday inside it) with a target, judged as in form",
+    "league_w": "weeks of the period won (W)",
+    "league_d": "weeks of the period drawn (D)",
+    "league_l": "weeks of the period lost (L)",
+    "league_points": "3 x league_w + league_d: the league table's points for the period",
 }
 _COLUMN_DOCS.update({f"{c}_per_day": f"{c} / working_days" for c in PER_DAY})
 # the stats of the catalogue are defined there, once
@@ -314,7 +320,9 @@ def match_stats(
         parts.append(_quota_stats(deals, goals, period, squad, now, QUOTA_METRIC, activities))
     if wants("form"):
         parts.append(
-            _form_stats(deals, goals, cal, squad, asof, form_metric, form_weeks, streak_weeks, activities)
+            _form_stats(
+                deals, goals, cal, squad, asof, form_metric, form_weeks, streak_weeks, activities, period
+            )
         )
     stats = pd.concat(parts, axis=1)
 

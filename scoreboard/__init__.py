@@ -15,6 +15,8 @@ from flask_socketio import SocketIO
 from flask_wtf import CSRFProtect
 from htmx_flask import Htmx
 
+from metrics.quota import FORM_RULE
+
 from . import config, db
 
 csrf = CSRFProtect()
@@ -67,6 +69,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     tv.init_app(app)
     privacy.init_app(app)
     cli.init_app(app)
+    app.jinja_env.globals["form_rule"] = FORM_RULE  # printed wherever form is shown
 
     @app.after_request
     def _security_headers(response: Any) -> Any:

@@ -1,4 +1,8 @@
-"""The ingest API (docs/ingest.md): ``POST /api/v1/events`` and its OpenAPI document."""
+"""The API: ``POST /api/v1/events`` (docs/ingest.md, scope ``ingest``), ``GET /api/v1/stats``
+(docs/api.md, scope ``read``) and the OpenAPI document of both.
+
+Every endpoint but the OpenAPI document needs ``Authorization: Bearer <api token>``: no or a wrong
+token is a 401, a token without the endpoint's scope a 403 naming the scope it needs."""
 
 from __future__ import annotations
 
@@ -6,13 +10,17 @@ import json
 from typing import Any
 
 from flask import Blueprint, current_app, jsonify, request
+from flask.typing import ResponseReturnValue
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException
 
 from . import db
+from .exports import csv_response
 from .ingest import ingest
 from .ingest.records import Record, RecordErrors
-from .tokens import verify_token
+from .stat_rows import stat_keys, stat_rows
+from .tokens import has_scope, verify_token
+from .window import window_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
@@ -27,19 +35,37 @@ def _error(status: int, message: str, **extra: Any) -> Any:
 
 @bp.errorhandler(HTTPException)
 def _http_error(exc: HTTPException) -> Any:
+    if exc.response is not None:  # an answer made already (e.g. a 400 naming a bad parameter)
+        return exc.response
     messages = {
         413: "request body too large (at most {} bytes)".format(current_app.config["MAX_CONTENT_LENGTH"])
     }
     return _error(exc.code or 500, messages.get(exc.code or 0, exc.description or exc.name))
 
 
-@bp.post("/events")
-def post_events() -> Any:
-    """Store a batch of records. See docs/ingest.md for the format and the answers."""
+def _refused(scope: str) -> ResponseReturnValue | None:
+    """None when the request's bearer token is a live API token with ``scope``; else the answer:
+    401 without a (valid) token, 403 for a token that lacks the scope."""
     header = request.headers.get("Authorization", "")
     secret = header[7:].strip() if header[:7].lower() == "bearer " else None
-    if verify_token(db.engine_for(), "api", secret) is None:
+    token = verify_token(db.engine_for(), "api", secret)
+    if token is None:
         return _error(401, "missing, wrong or revoked API token" if secret else "missing bearer token")
+    if not has_scope(token, scope):
+        return _error(
+            403,
+            f"this token lacks the {scope!r} scope (it has: {token.scopes or 'none'}); "
+            f"create one with: matchday create-api-token --scope {scope}",
+            required_scope=scope,
+        )
+    return None
+
+
+@bp.post("/events")
+def post_events() -> Any:
+    """Store a batch of records (scope ``ingest``). See docs/ingest.md for the format and the answers."""
+    if (refused := _refused("ingest")) is not None:
+        return refused
     raw = request.get_data(cache=False)
     try:
         body = json.loads(raw)
@@ -58,13 +84,59 @@ def post_events() -> Any:
     return jsonify(result.as_json())
 
 
+@bp.get("/stats")
+def get_stats() -> Any:
+    """Every stat per rep or team for ``period``/``asof`` (scope ``read``; docs/api.md):
+    the numbers of the pages. ``format=csv`` gives one row per rep or team."""
+    if (refused := _refused("read")) is not None:
+        return refused
+    by = request.args.get("scope", "rep")
+    if by not in ("rep", "team"):
+        return _error(400, f"scope: {by!r} is not rep or team", parameter="scope")
+    window = window_from_request(api=True)
+    rows = stat_rows(window, by)
+    if request.args.get("format") == "csv":
+        return csv_response(_flat(rows, by), f"stats-{by}-{window.spec}.csv")
+    if request.args.get("format") not in (None, "json"):
+        return _error(400, "format: json or csv", parameter="format")
+    return jsonify(
+        {
+            "period": window.spec,
+            "label": window.period.label,
+            "start": window.period.start_date.isoformat(),
+            "end": window.period.last_date.isoformat(),
+            "asof": window.asof.isoformat() if window.asof else None,
+            "as_of_instant": window.now.isoformat(),
+            "scope": by,
+            "rows": rows,
+        }
+    )
+
+
+def _flat(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
+    """The stats rows as flat CSV lines: identity, rating, then per stat its value, n, adjusted
+    value, interval and percentile."""
+    out = []
+    for row in rows:
+        line = {k: v for k, v in row.items() if k != "stats"}
+        for key, item in row["stats"].items():
+            line[key] = item["value"]
+            line[f"{key}_n"] = item["n"]
+            if item["adjusted"] is not None or item["interval"] is not None:
+                line[f"{key}_adjusted"] = item["adjusted"]
+                line[f"{key}_lo"], line[f"{key}_hi"] = item["interval"] or (None, None)
+            line[f"{key}_percentile"] = item["percentile"]
+        out.append(line)
+    return out
+
+
 @bp.get("/openapi.json")
 def openapi() -> Any:
     return jsonify(openapi_document())
 
 
 def openapi_document() -> dict[str, Any]:
-    """OpenAPI 3.1 for the ingest API, with record schemas generated from the validating models."""
+    """OpenAPI 3.1 for the API, with record schemas generated from the validating models."""
     schema = TypeAdapter(Record).json_schema(ref_template="#/components/schemas/{model}")
     components = schema.pop("$defs", {})
     components["Record"] = schema
@@ -89,9 +161,10 @@ def openapi_document() -> dict[str, Any]:
     return {
         "openapi": "3.1.0",
         "info": {
-            "title": "Matchday ingest API",
+            "title": "Matchday API",
             "version": "1",
-            "description": "Send CRM and marketing events. All-or-nothing batches; idempotent by (type, source, id).",
+            "description": "Send CRM and marketing events (scope ingest): all-or-nothing batches, idempotent "
+            "by (type, source, id). Read the numbers the pages show (scope read).",
         },
         "paths": {
             "/api/v1/events": {
@@ -134,6 +207,7 @@ def openapi_document() -> dict[str, Any]:
                         },
                         "400": _resp('Malformed JSON or not {"events": [...]}', "Error"),
                         "401": _resp("Missing, wrong or revoked token", "Error"),
+                        "403": _resp("The token lacks the ingest scope", "ScopeError"),
                         "413": _resp("More than 5,000 records or a body over the size limit", "Error"),
                         "422": {
                             "description": "Invalid records; nothing was stored",
@@ -154,10 +228,11 @@ def openapi_document() -> dict[str, Any]:
                         },
                     },
                 }
-            }
+            },
+            "/api/v1/stats": {"get": _stats_operation()},
         },
         "components": {
-            "schemas": components,
+            "schemas": {**components, **_read_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
@@ -167,4 +242,118 @@ def _resp(description: str, schema: str) -> dict[str, Any]:
     return {
         "description": description,
         "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{schema}"}}},
+    }
+
+
+_PERIOD_PARAM = {
+    "name": "period",
+    "in": "query",
+    "description": "2026-Q4, 2026-11, 2026-W48, fy2026 (the fiscal year starting in 2026), "
+    "2026-09-01..2026-11-30, last-60-working-days, this-week, this-month, this-quarter, "
+    "this-fiscal-year or today. Default: last-60-working-days.",
+    "schema": {"type": "string", "default": "last-60-working-days"},
+}
+_ASOF_PARAM = {
+    "name": "asof",
+    "in": "query",
+    "description": "YYYY-MM-DD: the numbers as they stood at the end of that day (org time zone); "
+    "events after it are ignored. Not in the future.",
+    "schema": {"type": "string", "format": "date"},
+}
+
+
+def _stats_operation() -> dict[str, Any]:
+    return {
+        "summary": "Every stat per rep or team for a period, as the pages show it",
+        "security": [{"bearer": []}],
+        "parameters": [
+            _PERIOD_PARAM,
+            _ASOF_PARAM,
+            {
+                "name": "scope",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["rep", "team"], "default": "rep"},
+            },
+            {
+                "name": "format",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["json", "csv"], "default": "json"},
+            },
+        ],
+        "responses": {
+            "200": {
+                "description": "The stats (text/csv with format=csv: one row per rep or team)",
+                "content": {
+                    "application/json": {"schema": {"$ref": "#/components/schemas/StatsTable"}},
+                    "text/csv": {"schema": {"type": "string"}},
+                },
+            },
+            "400": _resp("A bad period, asof, scope or format (the error names it)", "ParameterError"),
+            "401": _resp("Missing, wrong or revoked token", "Error"),
+            "403": _resp("The token lacks the read scope", "ScopeError"),
+        },
+    }
+
+
+def _read_schemas() -> dict[str, Any]:
+    number = {"type": ["number", "null"]}
+    keys = [spec.key for spec in stat_keys()]
+    return {
+        "ScopeError": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}, "required_scope": {"type": "string"}},
+            "required": ["error", "required_scope"],
+        },
+        "ParameterError": {
+            "type": "object",
+            "properties": {"error": {"type": "string"}, "parameter": {"type": "string"}},
+            "required": ["error", "parameter"],
+        },
+        "StatValue": {
+            "type": "object",
+            "properties": {
+                "value": {**number, "description": "the stat (a rate's raw value); null without a sample"},
+                "n": {
+                    **number,
+                    "description": "the sample it rests on (days, calls, leads, closed deals ...)",
+                },
+                "adjusted": {**number, "description": "adjusted for sample size (win rate), else null"},
+                "interval": {
+                    "type": ["array", "null"],
+                    "items": number,
+                    "description": "90% interval of the adjusted value, else null",
+                },
+                "percentile": {**number, "description": "against peers of the same role (the card's)"},
+                "provisional": {"type": ["boolean", "null"], "description": "below the minimum sample"},
+            },
+        },
+        "StatsRow": {
+            "type": "object",
+            "properties": {
+                "id": {"type": "integer"},
+                "name": {"type": "string"},
+                "team": {"type": ["string", "null"]},
+                "role": {"type": "string"},
+                "reps": {"type": "integer", "description": "team rows: reps in the team"},
+                "rating": {"type": ["integer", "null"], "description": "the card's rating (reps)"},
+                "rating_provisional": {"type": ["boolean", "null"]},
+                "stats": {
+                    "type": "object",
+                    "properties": {k: {"$ref": "#/components/schemas/StatValue"} for k in keys},
+                },
+            },
+        },
+        "StatsTable": {
+            "type": "object",
+            "properties": {
+                "period": {"type": "string"},
+                "label": {"type": "string"},
+                "start": {"type": "string", "format": "date"},
+                "end": {"type": "string", "format": "date", "description": "last day, inclusive"},
+                "asof": {"type": ["string", "null"], "format": "date"},
+                "as_of_instant": {"type": "string", "format": "date-time"},
+                "scope": {"type": "string", "enum": ["rep", "team"]},
+                "rows": {"type": "array", "items": {"$ref": "#/components/schemas/StatsRow"}},
+            },
+        },
     }

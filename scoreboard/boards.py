@@ -17,10 +17,11 @@ sample: no closed deals, no calls) or below the board's minimum sample are not r
 first ``top_n`` ranked rows are kept: there is never a bottom list. Rep boards rank reps of role
 ``rep`` only: managers and admins are never ranked.
 
-League boards (``kind="league"``) rank teams like a football table: points from the form guide
-(W = 3, D = 1, L = 0 over the last five complete weeks against the weekly target), teams level on
-points share the place and are listed by pace ("goal difference": revenue − target × elapsed share
-of the period), then name.
+League boards (``kind="league"``) rank teams like a football table: points over the complete weeks
+of the board's period (W = 3, D = 1, L = 0; each week judged by pace as
+:data:`metrics.quota.FORM_RULE` says), teams level on points share the place and are listed by pace
+("goal difference": revenue − target × elapsed share of the period), then name. The form column
+shows the last five weeks, whichever period they belong to.
 
 Privacy
 -------
@@ -58,6 +59,7 @@ from sqlmodel import Session, select
 from metrics import quota_stats, rank_board
 from metrics.catalogue import StatDef, board_stats
 from metrics.periods import OrgCalendar, Period
+from metrics.quota import FORM_RULE
 
 from . import numbers, snapshot
 from .frames import Frames, _empty
@@ -157,7 +159,7 @@ STATS: dict[str, Stat] = {spec.key: _stat(spec) for spec in board_stats()}
 LEAGUE = Stat(
     StatDef(
         "form_points",
-        "form_points",
+        "league_points",
         "Points",
         "points",
         "higher",
@@ -165,7 +167,8 @@ LEAGUE = Stat(
         0,
         "pace",
         "form",
-        "3 × weeks won + 1 × weeks drawn over the form weeks",
+        "3 × weeks won + 1 × weeks drawn over the complete weeks of the period, each judged by pace "
+        "(metrics.quota.FORM_RULE)",
         board=False,
     ),
     (*_DEALS, "goals"),
@@ -193,14 +196,19 @@ def board_state(
     now: pd.Timestamp | None = None,
     data: Frames | None = None,
     app: Flask | None = None,
+    period: Period | None = None,
 ) -> dict[str, Any]:
     """The full state of ``board`` for ``audience`` ("tv" or "desk"): the payload of a ``board`` event.
+
+    ``period`` replaces the board's own (relative) period, e.g. ``2024-Q2`` from a desk page's
+    period picker; ``now`` is then the instant the numbers stand at, and movement is not shown.
 
     Keys: ``board`` (id), ``title``, ``kind``, ``stat``, ``stat_label``, ``unit``, ``entity``,
     ``period`` (label, e.g. ``2026-Q4``), ``period_name`` ("this quarter"), ``lower_is_better``
     (the stat's declared direction), ``definition`` (the stat's one line), ``min_sample``,
     ``sample_label``, ``reference`` ("since Monday"), ``rows`` (ranked rows, top N), ``unranked``
-    (desk only: rows without a value or below the minimum sample) and ``asof`` (ISO time). Each row
+    (desk only: rows without a value or below the minimum sample), ``form_rule`` (league tables: how
+    a week is judged) and ``asof`` (ISO time). Each row
     has ``rank``, ``position``, ``id``, ``name``, ``value`` (a number or None), ``display`` (the
     value as shown, "—" without one), ``n`` (sample), ``movement`` (places gained since the
     reference; None when unknown), ``new``, and for reps ``team``; rate rows add ``raw``,
@@ -216,11 +224,14 @@ def board_state(
     data = data or numbers.frames(app)
     cal = numbers.calendar(app)
     stat = LEAGUE if board.kind == "league" else STATS[board.stat]
-    period = board_period(cal, board.period, now)
+    fixed = period
+    period = fixed if fixed is not None else board_period(cal, board.period, now)
     by = "team" if board.kind == "league" or board.entity == "team" else "rep"
 
     def scoped_stats(at: pd.Timestamp) -> pd.DataFrame:
-        snap = snapshot.of(board_period(cal, board.period, at), at, data=data, app=app)
+        snap = snapshot.of(
+            fixed if fixed is not None else board_period(cal, board.period, at), at, data=data, app=app
+        )
         families = _QUOTA_FAMILIES if board.kind == "league" else stat.families
         stats = snap.stats(by, families=families, inputs=stat.inputs)
         return _scoped(snap, stats, board, stat, audience, by)
@@ -228,8 +239,10 @@ def board_state(
     stats = scoped_stats(now)
     ref_at, ref_label = _reference(board, now, cal)
     ref_key = (board.id, _definition(board), audience, ref_at)
-    reference = _reference_cache(app).get(ref_key)
-    if reference is None and ref_at > period.start:
+    reference = None if fixed is not None else _reference_cache(app).get(ref_key)
+    if fixed is not None:
+        ref_label = "not shown for a chosen period"
+    elif reference is None and ref_at > period.start:
         reference = _rank(scoped_stats(ref_at), board, stat, by)
         _reference_cache(app).put(ref_key, reference)
     table = _rank(stats, board, stat, by, reference=reference)
@@ -252,11 +265,12 @@ def board_state(
         "unit": stat.unit,
         "entity": by,
         "period": period.label,
-        "period_name": PERIODS.get(board.period, board.period),
+        "period_name": PERIODS.get(board.period, board.period) if fixed is None else period.label,
         "lower_is_better": stat.lower_is_better,
         "min_sample": int(board.min_sample),
         "sample_label": stat.sample_label,
         "reference": ref_label,
+        "form_rule": FORM_RULE if board.kind == "league" else None,
         "top_n": int(board.top_n),
         "audience": audience,
         "rows": rows,
@@ -275,7 +289,7 @@ def _rank(
         # Points first; the sample column (pace) orders teams level on points (rank_board's tie rule).
         return rank_board(
             frame,
-            "form_points",
+            "league_points",
             min_sample=("pace", -math.inf),
             reference=reference,
             name_col=name_col,
@@ -321,7 +335,16 @@ def _columns(stat: Stat, board: Board, by: str) -> list[str]:
     for pair in (stat.spec.raw, stat.spec.interval):
         columns += list(pair or ())
     if board.kind == "league":
-        columns += ["form", "form_points", "pace", "reps"]
+        columns += [
+            "form",
+            "league_played",
+            "league_w",
+            "league_d",
+            "league_l",
+            "league_points",
+            "pace",
+            "reps",
+        ]
     return list(dict.fromkeys(columns))
 
 
@@ -385,11 +408,11 @@ def _rows(
             form = [c for c in str(src["form"][i]) if c in "WDL-"]
             pace = _num(src["pace"][i])
             row.update(
-                played=sum(c != "-" for c in form),
-                w=form.count("W"),
-                d=form.count("D"),
-                l=form.count("L"),
-                points=int(src["form_points"][i]),
+                played=int(src["league_played"][i]),
+                w=int(src["league_w"][i]),
+                d=int(src["league_d"][i]),
+                l=int(src["league_l"][i]),
+                points=int(src["league_points"][i]),
                 pace=pace,
                 pace_display=display(pace, "money", app, signed=True),
                 form=form,

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 import pandas as pd
-from flask import Blueprint, abort, flash, jsonify, redirect, render_template, url_for
+from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -29,11 +29,14 @@ from metrics import rating, rating_change
 from metrics.catalogue import StatDef, card_stats, stat
 from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
+from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
 
 from . import charts, db, numbers, snapshot
+from .exports import card_rows, csv_response
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Contact, Rep
+from .window import picker, window_at, window_from_request
 
 bp = Blueprint("cards", __name__)
 
@@ -189,13 +192,20 @@ def ratings_for(window: Any, now: pd.Timestamp, role: str, data: Any) -> pd.Data
     return snapshot.of(window, now, data=data).ratings(role)
 
 
-def card_data(rep_id: int, now: pd.Timestamp | None = None) -> CardData:
-    """The card of ``rep_id`` as of ``now``: the snapshot of the card's window, read for the rep."""
-    now = now if now is not None else now_utc()
-    snap = snapshot.of(card_window(now), now)
+def card_data(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> CardData:
+    """The card of ``rep_id`` for ``window`` (default: the last :data:`WINDOW_DAYS` working days to
+    ``now``): the snapshot of that window, read for the rep."""
+    w = window if window is not None else default_window(now)
+    snap = snapshot.of(w.period, w.now)
     note = latest_note(rep_id)  # part of the key: a saved 1:1 shows at once
     key = ("card", rep_id, note["id"] if note else None)
-    return snap.remember(key, FRAME_NAMES, lambda: _card_data(rep_id, snap, note))  # type: ignore[no-any-return]
+    return snap.remember(key, FRAME_NAMES, lambda: _card_data(rep_id, snap, w, note))  # type: ignore[no-any-return]
+
+
+def default_window(now: pd.Timestamp | None = None) -> Window:
+    """The card's window without a ``period`` parameter: the last WINDOW_DAYS working days."""
+    clock = now if now is not None else now_utc()
+    return resolve_window(None, None, numbers.calendar(), clock, default=f"last-{WINDOW_DAYS}-working-days")
 
 
 @dataclass(frozen=True)
@@ -217,11 +227,11 @@ def _window_stats(rep_id: int, snap: snapshot.Snapshot) -> pd.DataFrame:
 
 
 def _rated(
-    rep_id: int, stats: pd.DataFrame, snap: snapshot.Snapshot
+    rep_id: int, stats: pd.DataFrame, snap: snapshot.Snapshot, w: Window
 ) -> tuple[pd.Series, Standing, list[int]]:
     """The rep's row of metrics.rating among the active reps of their role (its faces included),
-    their :class:`Standing` (the rating shown, with its change over 7 days) and the peer ids (the
-    rep included)."""
+    their :class:`Standing` (the rating shown, with its change over 7 days: the window as it was a
+    week earlier) and the peer ids (the rep included)."""
     role = str(stats.loc[rep_id, "role"])
     peers = snap.peer_ids(role)
     if rep_id not in peers:
@@ -230,7 +240,7 @@ def _rated(
     week_ago = snap.now - pd.Timedelta(days=7)
 
     def change_all() -> pd.Series:
-        before = snapshot.of(card_window(week_ago), week_ago, data=snap.data).ratings(role)
+        before = snapshot.of(window_at(w, week_ago).period, week_ago, data=snap.data).ratings(role)
         return rating_change(rated, before).set_index("rep_id")["change"]
 
     change = snap.remember(("rating_change", role), FRAME_NAMES, change_all)
@@ -255,19 +265,30 @@ def _rated(
     return r, shown, peers
 
 
-def standing(rep_id: int, now: pd.Timestamp | None = None) -> Standing:
+def card_percentiles(peer_stats: pd.DataFrame) -> pd.DataFrame:
+    """metrics.percentiles of the card's stats among ``peer_stats`` (a rep placed among peers they
+    are not one of, and teams in the read API; active reps read the snapshot's)."""
+    return metrics_percentiles(
+        peer_stats,
+        [s.column for s in CARD_STATS],
+        lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
+        min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
+    )
+
+
+def standing(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> Standing:
     """The roster line of ``rep_id`` (the same numbers as their card, from the same snapshot)."""
-    now = now if now is not None else now_utc()
-    snap = snapshot.of(card_window(now), now)
+    w = window if window is not None else default_window(now)
+    snap = snapshot.of(w.period, w.now)
     stats = _window_stats(rep_id, snap)
-    return _rated(rep_id, stats, snap)[1]
+    return _rated(rep_id, stats, snap, w)[1]
 
 
-def _card_data(rep_id: int, snap: snapshot.Snapshot, note: dict[str, Any] | None) -> CardData:
+def _card_data(rep_id: int, snap: snapshot.Snapshot, w: Window, note: dict[str, Any] | None) -> CardData:
     cal, now, data, window = snap.calendar, snap.now, snap.data, snap.period
     stats = _window_stats(rep_id, snap)
     row = stats.loc[rep_id]
-    r, shown, peers = _rated(rep_id, stats, snap)
+    r, shown, peers = _rated(rep_id, stats, snap, w)
     peer_stats = stats.loc[stats.index.isin(peers)]
     faces = [
         {
@@ -281,12 +302,7 @@ def _card_data(rep_id: int, snap: snapshot.Snapshot, note: dict[str, Any] | None
     role = str(row["role"])
     pct = snap.percentiles(role)
     if rep_id not in snap.peer_ids(role):  # an inactive rep: placed among the active peers
-        pct = metrics_percentiles(
-            peer_stats,
-            [s.column for s in CARD_STATS],
-            lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
-            min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
-        )
+        pct = card_percentiles(peer_stats)
     my_pct = pct[pct["rep_id"] == rep_id].reset_index(drop=True)
     peer_values = peer_stats.loc[peer_stats.index != rep_id, list(PEER_STATS)].reset_index(drop=True)
     quarter = cal.quarter(now)
@@ -319,7 +335,7 @@ def _card_data(rep_id: int, snap: snapshot.Snapshot, note: dict[str, Any] | None
             "start_date": None if pd.isna(rep_row["start_date"]) else rep_row["start_date"].date(),
             "initials": "".join(p[0] for p in str(rep_row["name"]).split()[:2]).upper(),
         },
-        window_label=f"last {WINDOW_DAYS} working days",
+        window_label=window.label if not w.default else f"last {WINDOW_DAYS} working days",
         working_days=shown.working_days,
         peers=len(peers) - 1,
         provisional=shown.provisional,
@@ -405,18 +421,22 @@ def me() -> Any:
             flash("Your login has no rep card; here are the teams you coach.", "info")
             return redirect(url_for("coaching.team"))
         abort(404)
-    return _render_card(int(current_user.rep_id))
+    return _render_card(int(current_user.rep_id), "cards.me", {})
 
 
 @bp.get("/reps/<int:rep_id>")
 @login_required
 def card(rep_id: int) -> Any:
     subject_or_403(rep_id)
-    return _render_card(rep_id)
+    return _render_card(rep_id, "cards.card", {"rep_id": rep_id})
 
 
-def _render_card(rep_id: int) -> Any:
-    data = card_data(rep_id)
+def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    data = card_data(rep_id, window=w)
+    if request.args.get("format") == "csv":  # the scouting table, as shown
+        rows = card_rows(data, STAT_BY_COLUMN, statfmt, ordinal_filter)
+        return csv_response(rows, f"card-{rep_id}-{w.spec}.csv")
     rows, people = scouting_for(rep_id, data.asof)
     return render_template(
         "card.html",
@@ -427,6 +447,8 @@ def _render_card(rep_id: int) -> Any:
         people=people,
         is_self=current_user.rep_id == rep_id,
         can_coach=current_user.role in ("manager", "admin"),
+        picker=picker(w, endpoint, **values),
+        window_query=w.query,
     )
 
 
@@ -456,7 +478,8 @@ def card_chart(rep_id: int, name: str) -> Any:
     subject_or_403(rep_id)
     if name not in CARD_CHARTS:
         abort(404)
-    return jsonify(CARD_CHARTS[name](card_data(rep_id)))
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    return jsonify(CARD_CHARTS[name](card_data(rep_id, window=w)))
 
 
 def _context(c: CardData) -> str:

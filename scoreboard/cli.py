@@ -68,13 +68,21 @@ def create_user_cmd(email: str, name: str, role: str, password: str) -> None:
 
 @click.command("create-api-token")
 @click.option("--name", default="api", show_default=True, help="What the token is for.")
+@click.option(
+    "--scope",
+    "scopes",
+    type=click.Choice(["ingest", "read"]),
+    multiple=True,
+    help="What the token may do: ingest (POST /api/v1/events), read (GET /api/v1/stats ...). "
+    "Repeat for both. Default: ingest.",
+)
 @with_appcontext
-def create_api_token(name: str) -> None:
-    """Create an API token for POST /api/v1/events; the token is printed alone on the last line."""
+def create_api_token(name: str, scopes: tuple[str, ...]) -> None:
+    """Create an API token (scopes ingest and/or read); the token is printed alone on the last line."""
     from .tokens import create_token
 
-    token, secret = create_token(db.engine_for(), "api", name)
-    click.echo(f"API token #{token.id} '{name}' (shown once; store it now):")
+    token, secret = create_token(db.engine_for(), "api", name, scopes=scopes or ("ingest",))
+    click.echo(f"API token #{token.id} '{name}', scopes {token.scopes} (shown once; store it now):")
     click.echo(secret)
 
 

@@ -39,6 +39,7 @@ from metrics.coaching import (
     stage_conversions,
     weekly_indicators,
 )
+from metrics.periods import Window, previous_period, resolve_window
 from metrics.pipeline import probability_map
 
 from . import charts, db, numbers
@@ -46,6 +47,7 @@ from .auth import require_role
 from .cards import (
     CARD_STATS,
     STAT_BY_COLUMN,
+    WINDOW_DAYS,
     CardData,
     _memo,
     card_data,
@@ -55,7 +57,9 @@ from .cards import (
     subject_or_403,
 )
 from .db import write_session
+from .exports import csv_response, roster_rows
 from .models import CoachingNote, Rep, Team
+from .window import picker, window_from_request
 
 bp = Blueprint("coaching", __name__)
 
@@ -107,33 +111,40 @@ def parse_compare(rep: Rep, value: str | None) -> tuple[str, list[int] | None, s
     abort(400)
 
 
-def drilldown_data(rep: Rep, compare: str, days: int, now: pd.Timestamp | None = None) -> Drilldown:
-    now = now if now is not None else now_utc()
+def drilldown_data(
+    rep: Rep, compare: str, days: int, now: pd.Timestamp | None = None, window: Window | None = None
+) -> Drilldown:
+    """The drilldown of ``rep`` over ``window`` (default: the last ``days`` working days to ``now``)."""
+    w = window if window is not None else default_window(now, days)
+    now = w.now
     data = numbers.frames()
     key, ref_ids, ref_label = parse_compare(rep, compare)
     note = latest_note(int(rep.id))  # type: ignore[arg-type]  # a saved 1:1 shows at once
     return _memo(
-        ("drill", rep.id, key, days, id(data), now.floor("min"), note["id"] if note else None),
-        lambda: _drilldown(rep, key, ref_ids, ref_label, days, now, data),
+        ("drill", rep.id, key, w.period, id(data), now.floor("min"), note["id"] if note else None),
+        lambda: _drilldown(rep, key, ref_ids, ref_label, days, w, data),
     )
 
 
+def default_window(now: pd.Timestamp | None, days: int) -> Window:
+    clock = now if now is not None else now_utc()
+    return resolve_window(None, None, numbers.calendar(), clock, default=f"last-{days}-working-days")
+
+
 def _drilldown(
-    rep: Rep, key: str, ref_ids: list[int] | None, ref_label: str, days: int, now: pd.Timestamp, data: Any
+    rep: Rep, key: str, ref_ids: list[int] | None, ref_label: str, days: int, w: Window, data: Any
 ) -> Drilldown:
     cal = numbers.calendar()
     rep_id = int(rep.id)  # type: ignore[arg-type]
-    card = card_data(rep_id, now)
-    window = cal.rolling(days, now)
+    card = card_data(rep_id, window=w)
+    window, now = w.period, w.now
     team_ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
     common = dict(reps=data.reps, activities=data.activities, deals=data.deals, calendar=cal)
     a = funnel(window, rep_ids=[rep_id], now=now, label=rep.name, **common)
     if ref_ids is None:  # the same rep, the window before
-        prev_end = window.start - pd.Timedelta(microseconds=1)
-        ref_window = cal.rolling(days, prev_end)
-        b = funnel(
-            ref_window, rep_ids=[rep_id], now=None, label=f"{rep.name} (previous {days} days)", **common
-        )
+        ref_window = previous_period(w)[0]
+        label = f"previous {days} days" if w.default else f"previous period, {ref_window.label}"
+        b = funnel(ref_window, rep_ids=[rep_id], now=None, label=f"{rep.name} ({label})", **common)
         stage_ref, seg_ref = [rep_id], team_ids
     else:
         b = funnel(window, rep_ids=ref_ids, now=now, label=ref_label, **common)
@@ -241,6 +252,7 @@ def _days() -> int:
 @require_role("manager", "admin")
 def team() -> Any:
     """The reps a manager coaches (admins: every team), with rating and form."""
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
     if current_user.role == "admin":
         teams = list(db.session().exec(select(Team).order_by(Team.name)).all())
     else:
@@ -250,9 +262,13 @@ def team() -> Any:
     for t in teams:
         members = []
         for r in team_reps(t.id):  # type: ignore[arg-type]
-            members.append({"rep": r, "card": standing(int(r.id))})  # type: ignore[arg-type]
+            members.append({"rep": r, "card": standing(int(r.id), window=w)})  # type: ignore[arg-type]
         rows.append({"team": t, "members": members})
-    return render_template("coach_team.html", teams=rows)
+    if request.args.get("format") == "csv":
+        return csv_response(roster_rows(rows, w.period.label), f"roster-{w.spec}.csv")
+    return render_template(
+        "coach_team.html", teams=rows, picker=picker(w, "coaching.team"), window_query=w.query
+    )
 
 
 @bp.get("/coach/<int:rep_id>")
@@ -260,7 +276,8 @@ def team() -> Any:
 def drilldown(rep_id: int) -> Any:
     rep = subject_or_403(rep_id, coaching=True)
     days = _days()
-    d = drilldown_data(rep, request.args.get("compare", "team"), days)
+    w = window_from_request(f"last-{days}-working-days")
+    d = drilldown_data(rep, request.args.get("compare", "team"), days, window=w)
     others = [r for r in team_reps(rep.team_id) if r.id != rep.id]
     return render_template(
         "coach.html",
@@ -272,7 +289,10 @@ def drilldown(rep_id: int) -> Any:
         factor_labels=FACTOR_LABELS,
         stats_catalogue=CARD_STATS,
         stat_by_column=STAT_BY_COLUMN,
-        query={"compare": d.compare, "days": days},
+        query={"compare": d.compare, "days": days, **w.query},
+        picker=picker(w, "coaching.drilldown", rep_id=rep_id),
+        picker_keep={"compare": d.compare, "days": days},
+        window_query=w.query,
         e=math.e,
     )
 
@@ -302,7 +322,9 @@ def drilldown_chart(rep_id: int, name: str) -> Any:
     rep = subject_or_403(rep_id, coaching=True)
     if name not in DRILL_CHARTS:
         abort(404)
-    d = drilldown_data(rep, request.args.get("compare", "team"), _days())
+    days = _days()
+    w = window_from_request(f"last-{days}-working-days")
+    d = drilldown_data(rep, request.args.get("compare", "team"), days, window=w)
     return jsonify(DRILL_CHARTS[name](d))
 
 

@@ -255,6 +255,8 @@ class Token(SQLModel, table=True):
     revoked_at: datetime | None = None
     last_used_at: datetime | None = None
     playlist_id: int | None = Field(default=None, foreign_key="playlist.id")  # display tokens
+    #: API tokens: what the token may do, space-separated (``ingest``, ``read``); see tokens.SCOPES
+    scopes: str = Field(default="ingest", max_length=64, sa_column_kwargs={"server_default": "ingest"})
 
 
 class Setting(SQLModel, table=True):

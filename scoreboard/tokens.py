@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import secrets
+from collections.abc import Iterable
 
 from sqlalchemy import Engine, update
 from sqlmodel import Session, select
@@ -12,6 +13,8 @@ from .db import write_session
 from .models import Token, utcnow
 
 PREFIXES = {"api": "mdk_", "display": "mdd_"}
+#: What an API token may do: ``ingest`` (POST /api/v1/events) and ``read`` (the read endpoints).
+SCOPES = ("ingest", "read")
 
 
 def _digest(secret: str) -> str:
@@ -19,12 +22,20 @@ def _digest(secret: str) -> str:
 
 
 def create_token(
-    engine: Engine, kind: str, name: str, created_by: int | None = None, playlist_id: int | None = None
+    engine: Engine,
+    kind: str,
+    name: str,
+    created_by: int | None = None,
+    playlist_id: int | None = None,
+    scopes: Iterable[str] = ("ingest",),
 ) -> tuple[Token, str]:
-    """Create a token of ``kind`` ("api" or "display", for ``playlist_id``); return it and its secret
-    (shown only now)."""
+    """Create a token of ``kind`` ("api" or "display", for ``playlist_id``) with ``scopes`` (API
+    tokens: some of :data:`SCOPES`); return it and its secret (shown only now)."""
     if kind not in PREFIXES:
         raise ValueError(f"kind must be one of {sorted(PREFIXES)}, not {kind!r}")
+    wanted = sorted(set(scopes))
+    if unknown := [s for s in wanted if s not in SCOPES]:
+        raise ValueError(f"unknown scope(s) {unknown}; known: {', '.join(SCOPES)}")
     secret = PREFIXES[kind] + secrets.token_urlsafe(32)
     token = Token(
         kind=kind,
@@ -33,6 +44,7 @@ def create_token(
         prefix=secret[:8],
         created_by=created_by,
         playlist_id=playlist_id,
+        scopes=" ".join(wanted),
     )
     with write_session(engine) as s:
         s.add(token)
@@ -48,6 +60,11 @@ def verify_token(engine: Engine, kind: str, secret: str | None) -> Token | None:
     if token is None or token.kind != kind or token.revoked_at is not None:
         return None
     return token
+
+
+def has_scope(token: Token, scope: str) -> bool:
+    """Whether ``token`` may do ``scope`` (one of :data:`SCOPES`)."""
+    return scope in (token.scopes or "").split()
 
 
 def revoke_token(engine: Engine, token_id: int) -> bool:

@@ -25,12 +25,16 @@ from flask_login import current_user
 from sqlalchemy import delete
 from sqlmodel import Session, select
 
+from metrics.periods import Window
+
 from . import db
 from .auth import require_role
-from .boards import ENTITIES, KINDS, PERIODS, SCOPES, STATS, playlist_boards
+from .boards import ENTITIES, KINDS, PERIODS, SCOPES, STATS, board_state, playlist_boards
+from .exports import board_rows, csv_response
 from .live import hub_for
 from .models import ROLES, Board, Playlist, PlaylistBoard, Team, Token
 from .tokens import create_token, list_tokens, revoke_token, verify_token
+from .window import BOARD_PERIOD_SPECS, picker, window_from_request
 
 tv = Blueprint("tv", __name__)
 boards_bp = Blueprint("boards", __name__)
@@ -85,26 +89,59 @@ def _visible_boards() -> list[Board]:
     return list(db.session().exec(stmt))
 
 
+def _desk_state(board: Board) -> tuple[dict[str, Any], Window]:
+    """A board's desk state for the request's window: live (the hub's) for the board's own period,
+    else computed for the ``period``/``asof`` asked for (not live)."""
+    w = window_from_request(BOARD_PERIOD_SPECS.get(board.period, board.period))
+    if not w.query:
+        return hub_for(current_app).full_state(board, "desk"), w
+    return board_state(board, audience="desk", now=w.now, period=w.period), w
+
+
 @boards_bp.get("/boards")
 @require_role("rep", "manager", "admin")
 def index() -> Any:
-    """Every board the user may see, live."""
-    hub = hub_for(current_app)
-    states = [hub.full_state(board, "desk") for board in _visible_boards()]
-    return render_template("boards.html", states=states)
+    """Every board the user may see, live; with ``period``/``asof`` all for that window."""
+    pairs = [_desk_state(board) for board in _visible_boards()]
+    states = [(state, picker(w, "boards.board_page", board_id=state["board"])) for state, w in pairs]
+    w = pairs[0][1] if pairs else window_from_request("this-quarter")
+    return render_template(
+        "boards.html", states=states, picker=picker(w, "boards.index"), window_query=w.query
+    )
+
+
+def _desk_board(board_id: int) -> Board:
+    board = db.session().get(Board, board_id)
+    if board is None or not (board.public or current_user.has_role("manager", "admin")):
+        abort(404)
+    return board
+
+
+@boards_bp.get("/boards/<int:board_id>.csv")
+@require_role("rep", "manager", "admin")
+def board_csv(board_id: int) -> Any:
+    """The board as CSV: the rows and numbers of the page (same ``period``/``asof``)."""
+    state, _ = _desk_state(_desk_board(board_id))
+    return csv_response(board_rows(state), f"board-{board_id}-{state['period']}.csv")
 
 
 @boards_bp.get("/boards/<int:board_id>")
 @require_role("rep", "manager", "admin")
 def board_page(board_id: int) -> Any:
-    """One board, live; with ``HX-Request`` just its fragment (the page's slow fallback poll)."""
-    board = db.session().get(Board, board_id)
-    if board is None or not (board.public or current_user.has_role("manager", "admin")):
-        abort(404)
-    state = hub_for(current_app).full_state(board, "desk")
+    """One board, live; with ``HX-Request`` just its fragment (the page's slow fallback poll);
+    ``?format=csv`` the table as CSV (as ``/boards/<id>.csv``)."""
+    board = _desk_board(board_id)
+    state, w = _desk_state(board)
+    if request.args.get("format") == "csv":
+        return csv_response(board_rows(state), f"board-{board_id}-{state['period']}.csv")
     if request.headers.get("HX-Request"):
-        return render_template("_board.html", state=state)
-    return render_template("boards_one.html", state=state)
+        return render_template("_board.html", state=state, window_query=w.query)
+    return render_template(
+        "boards_one.html",
+        state=state,
+        picker=picker(w, "boards.board_page", board_id=board_id),
+        window_query=w.query,
+    )
 
 
 # ------------------------------------------------------------------------------- admin: boards

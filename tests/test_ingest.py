@@ -386,7 +386,14 @@ def test_openapi_document_describes_every_record_type(client):
     ):
         assert name in schemas
     assert "amount" in schemas["DealRecord"]["properties"]
-    assert set(doc["paths"]["/api/v1/events"]["post"]["responses"]) == {"200", "400", "401", "413", "422"}
+    assert set(doc["paths"]["/api/v1/events"]["post"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "403",
+        "413",
+        "422",
+    }
 
 
 def test_engine_is_configured_for_concurrent_writers(app):
