@@ -24,7 +24,7 @@ from flask import Blueprint, abort, current_app, flash, jsonify, redirect, rende
 from flask_login import current_user, login_required
 from sqlmodel import select
 
-from metrics import percentiles, rating, rating_change
+from metrics import ROLE_TEMPLATES, percentiles, rating, rating_change
 from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
 from metrics.scouting import scouting_list
@@ -248,6 +248,7 @@ def _rated(
         "change": None if pd.isna(ch) else int(ch),
         "provisional": bool(r["provisional"]),
         "coverage": float(r["coverage"]),
+        **rating_range(r, role),
     }
     shown = Standing(
         rating=rating_row,
@@ -256,6 +257,20 @@ def _rated(
         provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
     )
     return r, shown, peers
+
+
+def rating_range(r: pd.Series, role: str) -> dict[str, Any]:
+    """The rating's 90% range, whether the rep is rated, and the weights of ``role``'s faces
+    (label, weight), for the card's "how the rating works"."""
+    weights = ROLE_TEMPLATES.get(role, {})
+    return {
+        "lo": None if pd.isna(r["rating_lo"]) else int(r["rating_lo"]),
+        "hi": None if pd.isna(r["rating_hi"]) else int(r["rating_hi"]),
+        "rated": bool(r["rated"]),
+        "rated_role": role in ROLE_TEMPLATES,
+        "weights": sorted(((FACE_LABELS[f], w) for f, w in weights.items() if w > 0), key=lambda x: -x[1]),
+        "unweighted": [FACE_LABELS[f] for f, w in weights.items() if w == 0],
+    }
 
 
 def standing(rep_id: int, now: pd.Timestamp | None = None) -> Standing:
