@@ -29,7 +29,6 @@ Not a test (about 4 minutes on one core with ``--fit``, 2 without); run once:
 from __future__ import annotations
 
 import argparse
-import itertools
 import pathlib
 import sys
 import time
@@ -42,7 +41,7 @@ sys.path.append(str(_HERE.parent / "tests"))
 
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
-from demo_frames import demo_frames, last_windows, truth_of_reps  # noqa: E402
+from demo_frames import demo_frames, last_windows, pair_agreement, truth_of_reps  # noqa: E402
 from scipy import optimize, stats  # noqa: E402
 
 from metrics import FACE_STATS, ROLE_TEMPLATES, OrgCalendar, percentiles, rating  # noqa: E402
@@ -159,23 +158,17 @@ def evaluate(seeds: range) -> None:
 
 
 def identical(seeds: range) -> None:
-    overlap = strict = pairs = 0
-    widths = []
+    pairs, widths = [], []
     for seed in seeds:
         _, _, last = org_windows(seed, reps=12, teams=1, quarters=1, uniform=True)
         out = rating(_reps(last))
-        out = out.loc[out["rated"]]
-        r, lo, hi = (out[c].to_numpy(dtype=float) for c in ("rating", "rating_lo", "rating_hi"))
-        widths += (hi - lo).tolist()
-        for i, j in itertools.combinations(range(len(out)), 2):
-            a, b = (i, j) if r[i] <= r[j] else (j, i)
-            pairs += 1
-            overlap += lo[b] <= hi[a]
-            strict += r[b] - r[a] <= np.hypot(hi[a] - r[a], r[b] - lo[b])
+        pairs.append(pair_agreement(out))
+        widths += (out["rating_hi"] - out["rating_lo"]).dropna().tolist()
+    both = pd.concat(pairs)
     print(
-        f"identical reps ({len(seeds)} uniform-truth orgs, {pairs} pairs): intervals overlap in "
-        f"{overlap / pairs:.1%}; difference within the 90% bound of a difference in {strict / pairs:.1%}; "
-        f"mean interval width {np.mean(widths):.1f} rating points"
+        f"identical reps ({len(seeds)} uniform-truth orgs, {len(both)} pairs): intervals overlap in "
+        f"{both['overlap'].mean():.1%}; difference within the 90% bound of a difference in "
+        f"{both['within'].mean():.1%}; mean interval width {np.mean(widths):.1f} rating points"
     )
 
 

@@ -28,9 +28,9 @@ Where the weights come from
 ---------------------------
 ``benchmarks/rating.py --fit`` (the documented procedure; its output is recorded here). On 24
 generated demo orgs (``scoreboard.demo_org``, seeds 1–24, 24 reps in 3 teams, two quarters of
-history, "now" stepping 37 days from 1 Oct 2025 over two years), each rep's six face percentiles over the 60
-working days *before* the last 60 are the inputs, and the rep's percentile of revenue won in the
-last 60 working days (the **next** period) is the target. Non-negative least squares of the
+history, "now" stepping 37 days from 1 Oct 2025 over two years), each rep's six face
+percentiles over the 60 working days *before* the last 60 are the inputs, and the rep's
+percentile of revenue won in the last 60 working days (the **next** period) is the target. Non-negative least squares of the
 centred target on the centred faces (a missing face counts as 50), weights scaled to sum to 1 and
 rounded to 0.05:
 

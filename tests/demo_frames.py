@@ -20,15 +20,17 @@ Ids are numbered in order of first appearance (people: managers and reps; teams 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+import numpy as np
 import pandas as pd
 
 from metrics.frames import build
 
-__all__ = ["DemoFrames", "demo_frames"]
+__all__ = ["DemoFrames", "demo_frames", "demo_reps", "last_windows", "pair_agreement", "truth_of_reps"]
 
 
 @dataclass(frozen=True)
@@ -63,9 +65,8 @@ def _time(values: list[Any]) -> pd.Series:
     return pd.to_datetime(pd.Series(values, dtype="object"), utc=True, format="ISO8601")
 
 
-def demo_frames(org: Any) -> DemoFrames:
-    """Frames of ``org`` (a :class:`scoreboard.demo_org.DemoOrg`) as the loader would give them."""
-    events = org.events
+def demo_reps(events: list[dict[str, Any]]) -> tuple[pd.DataFrame, dict[str, int], dict[str, int]]:
+    """The ``reps`` frame of the ``rep`` records, with the ids given to emails and team names."""
     people = [e for e in events if e["type"] == "rep"]
     rep_id = {e["email"]: i + 1 for i, e in enumerate(people)}
     team_id = {t: i + 1 for i, t in enumerate(dict.fromkeys(e["team"] for e in people))}
@@ -81,6 +82,13 @@ def demo_frames(org: Any) -> DemoFrames:
         start_date=[date.fromisoformat(e["start_date"]) for e in people],
         tv_opt_out=[bool(e["tv_opt_out"]) for e in people],
     )
+    return reps, rep_id, team_id
+
+
+def demo_frames(org: Any) -> DemoFrames:
+    """Frames of ``org`` (a :class:`scoreboard.demo_org.DemoOrg`) as the loader would give them."""
+    events = org.events
+    reps, rep_id, _ = demo_reps(events)
 
     contact_id: dict[str, int] = {}
     contact: dict[str, dict[str, Any]] = {}
@@ -205,7 +213,7 @@ def demo_frames(org: Any) -> DemoFrames:
         new=[r[3] for r in changes],
         at=_time([r[4] for r in changes]),
     )
-    scope_id = {"rep": rep_id, "team": team_id}
+    scope_id = {"rep": rep_id, "team": demo_reps(events)[2]}
     goals = build(
         "goals",
         goal_id=list(range(1, len(org.goals) + 1)),
@@ -252,3 +260,19 @@ def last_windows(
     before = calendar.rolling(days, then)
     kwargs = {"calendar": calendar, **frames.frames()}
     return match_stats(before, now=then, **kwargs), match_stats(last, now=now, **kwargs)
+
+
+def pair_agreement(rated: pd.DataFrame) -> pd.DataFrame:
+    """Every pair of rated reps of one :func:`metrics.rating` frame: do their intervals agree?
+
+    For each pair (a rated lower or equal, b higher): ``overlap`` (b's low end ≤ a's high end:
+    the ratings differ by less than their intervals) and ``within`` (b − a ≤ √(h_a² + h_b²),
+    the half-widths facing each other: the 90% bound of a difference of independent ratings).
+    """
+    out = rated.loc[rated["rated"]]
+    r, lo, hi = (out[c].to_numpy(dtype=float) for c in ("rating", "rating_lo", "rating_hi"))
+    rows = []
+    for i, j in itertools.combinations(range(len(out)), 2):
+        a, b = (i, j) if r[i] <= r[j] else (j, i)
+        rows.append((lo[b] <= hi[a], r[b] - r[a] <= np.hypot(hi[a] - r[a], r[b] - lo[b])))
+    return pd.DataFrame(rows, columns=["overlap", "within"], dtype=bool)
