@@ -24,8 +24,8 @@ from flask import Blueprint, abort, flash, jsonify, redirect, render_template, r
 from flask_login import current_user, login_required
 from sqlmodel import select
 
+from metrics import ROLE_TEMPLATES, rating, rating_change
 from metrics import percentiles as metrics_percentiles
-from metrics import rating, rating_change
 from metrics.catalogue import StatDef, card_stats, stat
 from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
@@ -255,6 +255,7 @@ def _rated(
         "change": None if pd.isna(ch) else int(ch),
         "provisional": bool(r["provisional"]),
         "coverage": float(r["coverage"]),
+        **rating_range(r, role),
     }
     shown = Standing(
         rating=rating_row,
@@ -274,6 +275,20 @@ def card_percentiles(peer_stats: pd.DataFrame) -> pd.DataFrame:
         lower_is_better={s.column for s in CARD_STATS if s.lower_is_better},
         min_sample={s.column: (s.sample, s.minimum) for s in CARD_STATS},
     )
+
+
+def rating_range(r: pd.Series, role: str) -> dict[str, Any]:
+    """The rating's 90% range, whether the rep is rated, and the weights of ``role``'s faces
+    (label, weight), for the card's "how the rating works"."""
+    weights = ROLE_TEMPLATES.get(role, {})
+    return {
+        "lo": None if pd.isna(r["rating_lo"]) else int(r["rating_lo"]),
+        "hi": None if pd.isna(r["rating_hi"]) else int(r["rating_hi"]),
+        "rated": bool(r["rated"]),
+        "rated_role": role in ROLE_TEMPLATES,
+        "weights": sorted(((FACE_LABELS[f], w) for f, w in weights.items() if w > 0), key=lambda x: -x[1]),
+        "unweighted": [FACE_LABELS[f] for f, w in weights.items() if w == 0],
+    }
 
 
 def standing(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> Standing:

@@ -1,9 +1,12 @@
 """Ground truth: the coaching statistics recover what the demo generator hid in the data.
 
-The default demo org (24 reps, two quarters and this one) is seeded once for the module;
+The default demo org (24 reps, two quarters and this one) is seeded once per (seed, now) of
+:data:`ORGS`: fixed instants, never the clock, so the outcome does not depend on the day the
+suite runs (the generator's history, slump and hire dates all follow ``now``);
 ``summary.truth.reps[email].archetype`` names each rep's hidden profile (scoreboard/demo_org).
 
-- sniper (hidden advantage: win rate 0.55 against 0.22–0.40): the decomposition names win rate;
+- sniper (hidden advantages: win rate 0.55 against 0.22–0.40, higher connect, meeting and opportunity
+  rates, deal size x1.2): the decomposition names one or more of those, nothing else;
 - grinder (hidden advantage: 40 activities a day against 13–20): it names activities per day;
 - twins (identical hidden parameters): it says the difference is not established;
 - slumper (activities ×0.5, connect rate ×0.6, slower follow-up from ``slump_start``): the control
@@ -26,11 +29,18 @@ pytestmark = pytest.mark.slow
 
 #: The drilldown's longest usual window short of a year: enough closed deals to tell win rates apart.
 DAYS = 120
+#: (seed, now) of the orgs checked: the issue's failing case (seed 7, 20 May 2026) and another seed
+#: whose "now" falls early in a quarter, mid-week, in another year.
+ORGS = (
+    (7, dt.datetime(2026, 5, 20, 12, 0, tzinfo=dt.UTC)),
+    (11, dt.datetime(2025, 10, 8, 9, 30, tzinfo=dt.UTC)),
+)
 
 
-@pytest.fixture(scope="module")
-def demo(tmp_path_factory):
-    org = seeded_org(tmp_path_factory, "truth", seed=7, reps=24, quarters=2)
+@pytest.fixture(scope="module", params=ORGS, ids=lambda o: f"seed{o[0]}-{o[1]:%Y-%m-%d}")
+def demo(request, tmp_path_factory):
+    seed, now = request.param
+    org = seeded_org(tmp_path_factory, "truth", seed=seed, reps=24, quarters=2, now=now)
     with org.app.app_context():
         frames, cal = numbers.frames(), numbers.calendar()
     truth = org.summary.truth
@@ -61,11 +71,20 @@ def _vs_team(demo, archetype):
     return decompose(_funnel(demo, [rep.id], archetype), _funnel(demo, mates, "team"))
 
 
-def test_sniper_is_explained_by_win_rate(demo):
+#: The sniper's planted edges over the team: connect, meeting and opportunity rates (so more
+#: opportunities per activity), win rate 0.55 and deal size x1.2; activities (11 a day) are behind.
+SNIPER_EDGES = {"opps_per_activity", "win_rate", "avg_deal_size"}
+
+
+def test_sniper_is_explained_by_conversion(demo):
+    """Which planted edge is established first depends on the sample (with seed 7 and now =
+    20 May 2026 it is opportunities per activity, not win rate), so: only planted edges, at
+    least one, and never the volume the sniper is behind on."""
     d = _vs_team(demo, "sniper")
     assert d.joint.established
-    assert "win_rate" in [f.factor for f in d.advantages]
-    assert "win rate" in d.summary
+    found = [f.factor for f in d.advantages]
+    assert found and set(found) <= SNIPER_EDGES, found
+    assert "activities_per_day" not in found
 
 
 def test_grinder_is_explained_by_activity(demo):

@@ -15,6 +15,10 @@ Questions 2 and 3 need many orgs, and seeding a database per org is slow, so the
 frames they need (``reps``, ``deals``) straight from the generator's ingest records with a small
 converter below: an independent route (latest version of each deal record → one row) that does
 not share code with the loader. Measured numbers are printed (``pytest -s``).
+
+"Now" is never the clock: the seeded org runs for each (seed, now) of :data:`SEEDED`, and each
+small org gets its own fixed date from :func:`now_of`, so the orgs span both years, every quarter
+and several weekdays, and the outcome does not depend on the day the suite runs.
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 import pytest
+from demo_frames import demo_reps
 from scipy import stats
 
 from metrics import OrgCalendar, Period, build, joint_difference_test, match_stats
@@ -39,20 +44,38 @@ from scoreboard.seed import seed_demo_org
 #: The whole module is the slow ground-truth check (about a minute on two cores).
 pytestmark = pytest.mark.slow
 
-NOW = datetime(2026, 5, 20, 12, 0, tzinfo=UTC)
+#: (seed, now) of the seeded org: the issue's date, and one early in a quarter in another year.
+SEEDED = (
+    (7, datetime(2026, 5, 20, 12, 0, tzinfo=UTC)),
+    (11, datetime(2025, 10, 8, 9, 30, tzinfo=UTC)),
+)
 CAL = OrgCalendar()  # Europe/Oslo, like the generator
-SEED = 7
-#: Deals created at least this long before ``NOW`` have (nearly) all closed: won cycles run
+#: Deals created at least this long before "now" have (nearly) all closed: won cycles run
 #: 30–90 days (x1.45 for enterprise), stalled losses close 40–90 days after stalling.
 COHORT_AGE = timedelta(days=150)
 #: Per-rep tolerance in standard errors: with 24 reps, P(any |Z| > 4) ≈ 24 × 6.3e-5 = 0.15%.
 Z_TOL = 4.0
 
 
+def now_of(seed: int) -> datetime:
+    """A fixed "now" per small org: the 10th–24th of the 2nd or 3rd month of a quarter of 2025 or
+    2026, so that one quarter of history always holds four whole calendar months."""
+    month = (2, 3, 5, 6, 8, 9, 11, 12)[seed % 8]
+    return datetime(2025 + (seed // 8) % 2, month, 10 + seed % 15, 12, 0, tzinfo=UTC)
+
+
 def history(truth: DemoTruth) -> Period:
-    """The whole history: from its first local day up to and including ``NOW``'s local day."""
+    """The whole history: from its first local day up to and including the local day of "now"."""
     first = CAL.local_date(truth.history_start)
-    return CAL.between(first, CAL.local_date(NOW) + timedelta(days=1), "history")
+    return CAL.between(first, CAL.local_date(truth.now) + timedelta(days=1), "history")
+
+
+def first_months(truth: DemoTruth, k: int = 4) -> list[tuple[str, str]]:
+    """The first ``k`` whole calendar months of the history, as (first day, first day after)."""
+    start = pd.Timestamp(CAL.local_date(truth.history_start)).to_period("M")
+    months = [(start + i).start_time.date() for i in range(k + 1)]
+    assert months[-1] <= CAL.local_date(truth.now), "history too short for the months"
+    return [(str(a), str(b)) for a, b in zip(months, months[1:], strict=False)]
 
 
 # ---------------------------------------------------------------- one seeded org, via the database
@@ -63,9 +86,10 @@ class Seeded:
     email: pd.Series  # rep_id -> email
 
 
-@pytest.fixture(scope="module")
-def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
+@pytest.fixture(scope="module", params=SEEDED, ids=lambda o: f"seed{o[0]}-{o[1]:%Y-%m-%d}")
+def seeded(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
     """The default 24-rep org with three full quarters of history, stored and loaded back."""
+    seed, now = request.param
     tmp = tmp_path_factory.mktemp("truth")
     # the config of conftest's app fixtures (not imported: tests/metrics has a conftest too)
     app = create_app(
@@ -79,7 +103,7 @@ def seeded(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Seeded]:
             "SECRET_KEY": "test-secret",
         }
     )
-    summary = seed_demo_org(app, seed=SEED, reps=24, quarters=3, now=NOW)
+    summary = seed_demo_org(app, seed=seed, reps=24, quarters=3, now=now)
     frames = load_frames(db.engine_for(app))
     db.engine_for(app).dispose()
     yield Seeded(summary.truth, frames, frames.reps.set_index("rep_id")["email"])
@@ -94,7 +118,7 @@ def test_connect_rate_per_rep_within_binomial_tolerance(seeded: Seeded) -> None:
     over calls rather than over working days matters for the slumper, who calls less while slumped.
     """
     frames, truth = seeded.frames, seeded.truth
-    out = match_stats(history(truth), reps=frames.reps, activities=frames.activities, now=NOW)
+    out = match_stats(history(truth), reps=frames.reps, activities=frames.activities, now=truth.now)
     calls = frames.activities.loc[frames.activities["kind"] == "call", ["rep_id", "at", "outcome"]]
     calls = calls.assign(day=CAL.local_dates(calls["at"]).dt.date)
     z2, rows = [], []
@@ -131,17 +155,17 @@ def cohort_win_rates(seeded: Seeded) -> pd.DataFrame:
     Estimand: P(won | closed) of a rep's deals. Counting deals *closed in a window* mixes in old
     deals and leaves out the ones still open; counting deals *created recently* reads too low,
     because quick losses close first and the slow wins are still open. So the cohort is every
-    deal created in ``[history start, NOW − 150 days)``, whose outcomes (nearly all known by
-    ``NOW``) are counted over the whole history. The rep's truth is ``win_rate``, the P(won) of
+    deal created in ``[history start, now − 150 days)``, whose outcomes (nearly all known by
+    now) are counted over the whole history. The rep's truth is ``win_rate``, the P(won) of
     a deal from an average lead source and persona.
     """
     frames, truth = seeded.frames, seeded.truth
     deals = frames.deals
     created = deals["created_at"]
-    cohort = deals.loc[(created >= truth.history_start) & (created < NOW - COHORT_AGE)]
+    cohort = deals.loc[(created >= truth.history_start) & (created < truth.now - COHORT_AGE)]
     closed_share = (cohort["outcome"] != "open").mean()
     assert closed_share > 0.97, f"only {closed_share:.1%} of the cohort has closed"
-    out = match_stats(history(truth), reps=frames.reps, deals=cohort, now=NOW)
+    out = match_stats(history(truth), reps=frames.reps, deals=cohort, now=truth.now)
     out = out.loc[out["role"] == "rep"].copy()
     out["truth"] = [truth.reps[seeded.email[r]].win_rate for r in out.index]
     out["archetype"] = [truth.reps[seeded.email[r]].archetype for r in out.index]
@@ -149,7 +173,24 @@ def cohort_win_rates(seeded: Seeded) -> pd.DataFrame:
     return out
 
 
-def test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded(seeded: Seeded) -> None:
+#: Known failures on the added date, kept visible rather than dodged by picking another date: with
+#: seed 11 and now = 8 Oct 2025 the per-team Beta prior hits its strength cap, so 5 of 23 reps'
+#: 90% intervals (e.g. 11/33 shown as [0.30, 0.38], truth 0.23) miss the truth: 78% coverage.
+#: Issue 10 item 3 (org-wide shrinkage, lane `snap`) fixes the cause; strict, so the fix shows
+#: up as an XPASS failure and this entry must then be removed.
+KNOWN_FAILURES = {
+    ("test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded", 11): (
+        "per-team win-rate prior at its strength cap: intervals too narrow (issue 10 item 3)"
+    ),
+}
+
+
+def test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded(
+    seeded: Seeded, request: pytest.FixtureRequest
+) -> None:
+    known = KNOWN_FAILURES.get((request.function.__name__, seeded.truth.seed))
+    if known:
+        request.applymarker(pytest.mark.xfail(reason=known, strict=True))
     out = cohort_win_rates(seeded)
     rated = out.loc[out["win_rate_n"] > 0]
     # the new hire started 8 weeks ago: no deals in the cohort, so the prior alone
@@ -186,23 +227,11 @@ def test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded(seeded: Seed
 def frames_from_events(events: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.DataFrame]:
     """``reps`` and ``deals`` frames from ingest records: the latest version of each deal.
 
-    Records are in time order, so the last record of a deal id is its state at ``NOW``. Ids are
-    numbered in order of first appearance (reps and managers alike, each team its own id).
+    Records are in time order, so the last record of a deal id is its state at "now". Ids are
+    numbered in order of first appearance (reps and managers alike, each team its own id), as
+    in ``tests/demo_frames.py``, whose ``reps`` frame this shares.
     """
-    people = [e for e in events if e["type"] == "rep"]
-    rep_id = {e["email"]: i + 1 for i, e in enumerate(people)}
-    team_id = {t: i + 1 for i, t in enumerate(dict.fromkeys(e["team"] for e in people))}
-    reps = build(
-        "reps",
-        rep_id=[rep_id[e["email"]] for e in people],
-        name=[e["name"] for e in people],
-        email=[e["email"] for e in people],
-        team_id=[team_id[e["team"]] for e in people],
-        team=[e["team"] for e in people],
-        role=[e["role"] for e in people],
-        active=True,
-        tv_opt_out=[e["tv_opt_out"] for e in people],
-    )
+    reps, rep_id, _ = demo_reps(events)
     latest = {e["id"]: e for e in events if e["type"] == "deal"}
     rows = list(latest.values())
     outcome = [d["stage"] if d["stage"] in ("won", "lost") else "open" for d in rows]
@@ -223,7 +252,7 @@ def frames_from_events(events: list[dict[str, Any]]) -> tuple[pd.DataFrame, pd.D
 
 def test_converter_agrees_with_the_frame_loader(seeded: Seeded) -> None:
     """The converter used below gives the loader's deal outcomes (same org, other route)."""
-    org = generate_demo_org(seed=SEED, reps=24, quarters=3, now=NOW)
+    org = generate_demo_org(seed=seeded.truth.seed, reps=24, quarters=3, now=seeded.truth.now)
     reps, deals = frames_from_events(org.events)
     email = reps.set_index("rep_id")["email"]
     mine = deals.assign(owner=email.reindex(deals["owner_rep_id"]).to_numpy())
@@ -234,7 +263,7 @@ def test_converter_agrees_with_the_frame_loader(seeded: Seeded) -> None:
     pd.testing.assert_series_equal(mine.groupby(key).size(), loaded.groupby(key).size())
 
 
-MONTHS = ("2026-01-01", "2026-02-01", "2026-03-01", "2026-04-01")
+MONTHS = 4
 MSE_SEEDS = range(100, 116)
 FEW = 10
 
@@ -242,27 +271,29 @@ FEW = 10
 def test_shrunk_win_rates_beat_raw_for_reps_with_few_closed_deals() -> None:
     """Over 16 orgs × 4 months: MSE against the truth, rep-months with 1–10 closed deals.
 
-    Orgs of 8 reps in one team with one quarter of history (grinder 0.15 ... sniper 0.55, and
+    Orgs of 8 reps in one team with one quarter of history, each with its own "now"
+    (:func:`now_of`), the months being the first four whole months of its history (grinder 0.15 ... sniper 0.55, and
     six reps drawn between). Estimand: deals closed in a calendar month, which in a steady flow
     wins at the rep's rate whatever the delays (the first month after the generator's 90-day
     warm-up still misses some slow 'no decision' losses: its bias is printed). The same orgs
     check the joint test's power: with these true differences it should find them.
     """
-    sq_raw, sq_shrunk, bias, established = [], [], {m: [] for m in MONTHS}, 0
+    sq_raw, sq_shrunk, bias, established = [], [], {m: [] for m in range(1, MONTHS + 1)}, 0
     for seed in MSE_SEEDS:
-        org = generate_demo_org(seed=seed, reps=8, teams=1, quarters=1, now=NOW)
+        now = now_of(seed)
+        org = generate_demo_org(seed=seed, reps=8, teams=1, quarters=1, now=now)
         reps, deals = frames_from_events(org.events)
         rates = {email: t.win_rate for email, t in org.truth.reps.items()}
         truth = pd.Series(reps["email"].map(rates).to_numpy(), index=reps["rep_id"])  # NaN: managers
-        for first, end in zip(MONTHS, (*MONTHS[1:], "2026-05-01"), strict=True):
-            out = match_stats(CAL.between(first, end, first[:7]), reps=reps, deals=deals, now=NOW)
+        for month, (first, end) in enumerate(first_months(org.truth, MONTHS), start=1):
+            out = match_stats(CAL.between(first, end, first[:7]), reps=reps, deals=deals, now=now)
             out = out.loc[(out["role"] == "rep") & (out["win_rate_n"] > 0)]
             few = out.loc[out["win_rate_n"] <= FEW]
             t = truth.reindex(few.index)
             sq_raw += ((few["win_rate"] - t) ** 2).tolist()
             sq_shrunk += ((few["win_rate_shrunk"] - t) ** 2).tolist()
-            bias[first] += (out["win_rate"] - truth.reindex(out.index)).tolist()
-        whole = match_stats(history(org.truth), reps=reps, deals=deals, now=NOW)
+            bias[month] += (out["win_rate"] - truth.reindex(out.index)).tolist()
+        whole = match_stats(history(org.truth), reps=reps, deals=deals, now=now)
         established += joint_difference_test(whole, "wins", "win_rate_n").established
     mse_raw, mse_shrunk = float(np.mean(sq_raw)), float(np.mean(sq_shrunk))
     # paired: each rep-month's squared-error difference, and its standard error
@@ -272,8 +303,8 @@ def test_shrunk_win_rates_beat_raw_for_reps_with_few_closed_deals() -> None:
     print(
         f"\nshrinkage: {len(sq_raw)} rep-months with 1–{FEW} closed deals over {len(MSE_SEEDS)} orgs: "
         f"MSE raw {mse_raw:.4f}, shrunk {mse_shrunk:.4f} (ratio {mse_shrunk / mse_raw:.2f}; "
-        f"difference {diff.mean():.4f} ± {se_diff:.4f} SE); mean raw − truth by month "
-        + ", ".join(f"{m[:7]} {np.mean(b):+.3f}" for m, b in bias.items())
+        f"difference {diff.mean():.4f} ± {se_diff:.4f} SE); mean raw − truth by month of history "
+        + ", ".join(f"{m}: {np.mean(b):+.3f}" for m, b in bias.items())
         + f"; joint test on the whole history found the true differences in {established}/{len(MSE_SEEDS)}"
     )
     assert len(sq_raw) >= 300
@@ -297,10 +328,10 @@ def test_joint_test_claims_no_difference_when_all_reps_share_one_win_rate() -> N
     """
     claims, p_values, methods = 0, [], []
     for seed in NULL_SEEDS:
-        org = generate_demo_org(seed=seed, reps=6, teams=1, quarters=1, now=NOW, uniform_truth=True)
+        org = generate_demo_org(seed=seed, reps=6, teams=1, quarters=1, now=now_of(seed), uniform_truth=True)
         assert len({t.win_rate for t in org.truth.reps.values()}) == 1
         reps, deals = frames_from_events(org.events)
-        out = match_stats(history(org.truth), reps=reps, deals=deals, now=NOW)
+        out = match_stats(history(org.truth), reps=reps, deals=deals, now=org.truth.now)
         result = joint_difference_test(out.loc[out["role"] == "rep"], "wins", "win_rate_n")
         assert result.groups == 6 and result.alpha == 0.05
         claims += result.established

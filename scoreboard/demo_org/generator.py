@@ -1066,6 +1066,7 @@ class _Sim:
             seed=self.seed,
             history_start=datetime.fromtimestamp(self.hs_ts, UTC),
             now=self.now,
+            expected_revenue={tr.email: self._expected(r)[1] for r, tr in enumerate(self.rep_truth)},
         )
         personas = [PersonaSpec(p[0], p[1]) for p in PERSONAS]
         return DemoOrg(self.teams, self.people, personas, self._goals(), events, truth)

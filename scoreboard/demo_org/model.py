@@ -305,7 +305,13 @@ class PersonaTruth:
 
 @dataclass(frozen=True)
 class DemoTruth:
-    """Everything hidden behind the generated data."""
+    """Everything hidden behind the generated data.
+
+    ``expected_revenue`` maps each rep's email to their planted revenue skill: the expected won
+    revenue per quarter (NOK, major units) at full productivity, from the rep's rates (activities,
+    call share, connect, meeting, opportunity and win rates, deal size) and the team's share of
+    inbound leads, as the generator sets quotas from it (rough: ranks reps, not a forecast).
+    """
 
     reps: dict[str, RepTruth]
     sources: dict[str, SourceTruth]
@@ -313,6 +319,7 @@ class DemoTruth:
     seed: int
     history_start: datetime
     now: datetime
+    expected_revenue: dict[str, float] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
