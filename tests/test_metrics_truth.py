@@ -173,24 +173,7 @@ def cohort_win_rates(seeded: Seeded) -> pd.DataFrame:
     return out
 
 
-#: Known failures on the added date, kept visible rather than dodged by picking another date: with
-#: seed 11 and now = 8 Oct 2025 the per-team Beta prior hits its strength cap, so 5 of 23 reps'
-#: 90% intervals (e.g. 11/33 shown as [0.30, 0.38], truth 0.23) miss the truth: 78% coverage.
-#: Issue 10 item 3 (org-wide shrinkage, lane `snap`) fixes the cause; strict, so the fix shows
-#: up as an XPASS failure and this entry must then be removed.
-KNOWN_FAILURES = {
-    ("test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded", 11): (
-        "per-team win-rate prior at its strength cap: intervals too narrow (issue 10 item 3)"
-    ),
-}
-
-
-def test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded(
-    seeded: Seeded, request: pytest.FixtureRequest
-) -> None:
-    known = KNOWN_FAILURES.get((request.function.__name__, seeded.truth.seed))
-    if known:
-        request.applymarker(pytest.mark.xfail(reason=known, strict=True))
+def test_win_rate_interval_covers_truth_and_shrunk_error_is_bounded(seeded: Seeded) -> None:
     out = cohort_win_rates(seeded)
     rated = out.loc[out["win_rate_n"] > 0]
     # the new hire started 8 weeks ago: no deals in the cohort, so the prior alone
