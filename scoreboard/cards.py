@@ -447,7 +447,7 @@ def card(rep_id: int) -> Any:
 
 
 def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
-    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days", now=now_utc())
     data = card_data(rep_id, window=w)
     if request.args.get("format") == "csv":  # the scouting table, as shown
         rows = card_rows(data, STAT_BY_COLUMN, statfmt, ordinal_filter)
@@ -493,7 +493,7 @@ def card_chart(rep_id: int, name: str) -> Any:
     subject_or_403(rep_id)
     if name not in CARD_CHARTS:
         abort(404)
-    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days", now=now_utc())
     return jsonify(CARD_CHARTS[name](card_data(rep_id, window=w)))
 
 
