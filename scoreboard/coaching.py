@@ -25,18 +25,19 @@ from metrics.calibration import DEFAULT_STAGE_PROBABILITIES
 from metrics.coaching import (
     FACTOR_LABELS,
     INDICATORS,
+    MIN_CLOSED,
+    MIN_WINS,
     AgendaItem,
     ContentUse,
     Decomposition,
+    Findings,
     SegmentRates,
     agenda,
     content_use,
     control_chart,
-    decompose,
-    funnel,
-    segment_win_rates,
+    format_p,
+    rep_findings,
     shot_map,
-    stage_conversions,
     weekly_indicators,
 )
 from metrics.pipeline import probability_map
@@ -73,15 +74,28 @@ class Drilldown:
     compare: str
     compare_label: str
     days: int
-    decomposition: Decomposition
-    stages: pd.DataFrame
-    sources: SegmentRates
-    personas: SegmentRates
+    findings: Findings
     weekly: pd.DataFrame
     chart: pd.DataFrame
     content: ContentUse
     shots: pd.DataFrame
     agenda: list[AgendaItem]
+
+    @property
+    def decomposition(self) -> Decomposition:
+        return self.findings.decomposition  # type: ignore[no-any-return]
+
+    @property
+    def stages(self) -> pd.DataFrame:
+        return self.findings.stages
+
+    @property
+    def sources(self) -> SegmentRates:
+        return self.findings.sources  # type: ignore[no-any-return]
+
+    @property
+    def personas(self) -> SegmentRates:
+        return self.findings.personas  # type: ignore[no-any-return]
 
 
 def team_reps(team_id: int) -> list[Rep]:
@@ -96,9 +110,9 @@ def parse_compare(rep: Rep, value: str | None) -> tuple[str, list[int] | None, s
     value = value or "team"
     if value == "team":
         ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-        return value, ids, "rest of team"
+        return value, ids, "the rest of the team"
     if value == "previous":
-        return value, None, "previous window"
+        return value, None, ""
     if value.startswith("rep:") and value[4:].isdigit():
         other = subject_or_403(int(value[4:]), coaching=True)
         if other.id == rep.id:
@@ -126,45 +140,20 @@ def _drilldown(
     card = card_data(rep_id, now)
     window = cal.rolling(days, now)
     team_ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-    common = dict(reps=data.reps, activities=data.activities, deals=data.deals, calendar=cal)
-    a = funnel(window, rep_ids=[rep_id], now=now, label=rep.name, **common)
-    if ref_ids is None:  # the same rep, the window before
-        prev_end = window.start - pd.Timedelta(microseconds=1)
-        ref_window = cal.rolling(days, prev_end)
-        b = funnel(
-            ref_window, rep_ids=[rep_id], now=None, label=f"{rep.name} (previous {days} days)", **common
-        )
-        stage_ref, seg_ref = [rep_id], team_ids
-    else:
-        b = funnel(window, rep_ids=ref_ids, now=now, label=ref_label, **common)
-        stage_ref, seg_ref = ref_ids, ref_ids
-    decomposition = decompose(a, b)
-    if ref_ids is None:
-        stages = stage_conversions(
-            data.deals, data.deal_stages, ref_window, rep_ids=[rep_id], reference_ids=[rep_id]
-        )
-        mine = stage_conversions(
-            data.deals, data.deal_stages, window, rep_ids=[rep_id], reference_ids=[rep_id], now=now
-        )
-        stages = mine.assign(
-            ref_reached=stages["reached"], ref_advanced=stages["advanced"], ref_rate=stages["rate"]
-        )
-    else:
-        stages = stage_conversions(
-            data.deals, data.deal_stages, window, rep_ids=[rep_id], reference_ids=stage_ref, now=now
-        )
-    segs = {
-        by: segment_win_rates(
-            data.deals,
-            data.contacts,
-            window,
-            rep_ids=[rep_id],
-            reference_ids=seg_ref or [rep_id],
-            by=by,
-            now=now,
-        )
-        for by in ("lead_source", "persona")
-    }
+    findings = rep_findings(
+        window,
+        rep_id=rep_id,
+        reps=data.reps,
+        activities=data.activities,
+        deals=data.deals,
+        deal_stages=data.deal_stages,
+        contacts=data.contacts,
+        reference_ids=ref_ids,
+        now=now,
+        calendar=cal,
+        rep_label=rep.name,
+        reference_label=ref_label,
+    )
     weeks = cal.weeks_before(now, CHART_WEEKS)
     weekly = weekly_indicators(
         weeks,
@@ -201,8 +190,7 @@ def _drilldown(
         asof=now,
     )
     items = agenda(
-        decomposition=decomposition,
-        segments=list(segs.values()),
+        findings=findings,
         chart=chart,
         shots=shots,
         review=card.focus,
@@ -210,12 +198,9 @@ def _drilldown(
     return Drilldown(
         card=card,
         compare=key,
-        compare_label=b.label,
+        compare_label=findings.reference_label,
         days=days,
-        decomposition=decomposition,
-        stages=stages,
-        sources=segs["lead_source"],
-        personas=segs["persona"],
+        findings=findings,
         weekly=weekly,
         chart=chart,
         content=content,
@@ -273,6 +258,8 @@ def drilldown(rep_id: int) -> Any:
         stats_catalogue=CARD_STATS,
         stat_by_column=STAT_BY_COLUMN,
         query={"compare": d.compare, "days": days},
+        min_wins=MIN_WINS,
+        min_closed=MIN_CLOSED,
         e=math.e,
     )
 
@@ -333,6 +320,12 @@ def save_note(rep_id: int) -> Any:
         )
     flash("1:1 saved. The focus shows on the rep's card.", "success")
     return redirect(url_for("coaching.drilldown", rep_id=rep_id))
+
+
+@bp.app_template_filter("ptext")
+def ptext(value: Any) -> str:
+    """A p-value as people read it: ``p < 0.001``, never ``p = 0.000``."""
+    return format_p(float(value)) if value is not None else format_p(float("nan"))
 
 
 @bp.app_template_filter("factorfmt")

@@ -1,0 +1,304 @@
+"""Early warnings: the rep's weekly leading indicators against their own trailing baseline."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from metrics.coaching._common import _bool
+from metrics.frames import validate
+from metrics.periods import Period
+
+__all__ = ["INDICATORS", "RULES", "UNWORKED_HOURS", "control_chart", "weekly_indicators"]
+
+
+#: Weekly leading indicators: name → (label, the bad direction, chart kind, numerator, exposure).
+#: ``rate``: a count per unit of exposure (Poisson, u-chart); ``proportion``: successes of trials
+#: (binomial, p-chart); ``log_mean``: mean of log hours per lead (x̄-chart on the log scale, shown
+#: as a geometric mean).
+INDICATORS: Mapping[str, tuple[str, str, str, str, str]] = {
+    "activities_per_day": ("activities per day", "down", "rate", "activities", "working_days"),
+    "connect_rate": ("connect rate", "down", "proportion", "connects", "calls"),
+    "speed_to_lead_hours": ("speed to lead (hours)", "up", "log_mean", "speed_log_sum", "speed_to_lead_n"),
+    "opportunities_per_day": ("opportunities per day", "down", "rate", "opportunities", "working_days"),
+}
+
+#: Western Electric rules, evaluated one-sided on ``d`` = the deviation in the bad direction
+#: in sigmas: rule id → description.
+RULES: Mapping[str, str] = {
+    "1": "beyond 3σ",
+    "2": "2 of 3 weeks beyond 2σ",
+    "3": "4 of 5 weeks beyond 1σ",
+    "4": "8 weeks in a row on the bad side",
+}
+
+#: Unworked leads count as this many hours in the speed-to-lead chart (30 days).
+UNWORKED_HOURS = 24.0 * 30
+
+
+def weekly_indicators(
+    weeks: Sequence[Period],
+    *,
+    rep_id: int,
+    activities: pd.DataFrame,
+    contacts: pd.DataFrame,
+    lifecycle: pd.DataFrame,
+    deals: pd.DataFrame,
+) -> pd.DataFrame:
+    """The rep's leading indicators per week, with the counts behind them.
+
+    - ``activities_per_day = activities / working_days``
+    - ``connect_rate = connects / calls``
+    - ``speed_to_lead_hours`` = geometric mean of the hours from a contact (owned by the rep)
+      first becoming SQL in the week to the rep's first activity on it; an unworked lead counts
+      as :data:`UNWORKED_HOURS`; ``speed_to_lead_n`` leads; ``speed_log_sum`` and
+      ``speed_log_sumsq`` are Σ log(hours) and Σ log(hours)² (log of hours floored at 0.05)
+    - ``opportunities_per_day = opportunities / working_days`` (deals created)
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per week, indexed by its label: ``week_start`` (local date), ``working_days``,
+        ``activities``, ``calls``, ``connects``, ``opportunities``, ``speed_to_lead_n``,
+        ``speed_log_sum``, ``speed_log_sumsq`` and the four indicators.
+
+    Examples
+    --------
+    >>> from metrics.frames import build, empty
+    >>> acts = build("activities", activity_id=[1, 2, 3], rep_id=1, kind="call",
+    ...     outcome=["connected", None, None], at="2025-01-14 09:00Z")
+    >>> from metrics.periods import OrgCalendar
+    >>> weeks = [OrgCalendar().week("2025-01-14")]
+    >>> out = weekly_indicators(weeks, rep_id=1, activities=acts, contacts=empty("contacts"),
+    ...     lifecycle=empty("lifecycle"), deals=empty("deals"))
+    >>> out[["activities", "activities_per_day", "calls", "connects"]]   # 3 / 5 days = 0.6
+    ... # doctest: +NORMALIZE_WHITESPACE
+              activities  activities_per_day  calls  connects
+    week
+    2025-W03           3                 0.6      3         1
+    """
+    activities = validate(activities, "activities")
+    contacts = validate(contacts, "contacts")
+    lifecycle = validate(lifecycle, "lifecycle")
+    deals = validate(deals, "deals")
+    if not weeks:
+        return pd.DataFrame()
+    edges = pd.DatetimeIndex([w.start for w in weeks] + [weeks[-1].end]).tz_convert("UTC")
+    e64 = edges.tz_localize(None).to_numpy(dtype="datetime64[us]")
+    n = len(weeks)
+
+    def bins(times: pd.Series | pd.Index) -> np.ndarray:
+        t = pd.DatetimeIndex(times).tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[us]")
+        b = np.searchsorted(e64, t, side="right") - 1
+        return np.where((b >= 0) & (b < n), b, -1)
+
+    acts = activities.loc[_bool(activities["rep_id"] == rep_id)]
+    b = bins(acts["at"])
+    ok = b >= 0
+    call = _bool(acts["kind"] == "call")
+    connected = call & _bool(acts["outcome"] == "connected")
+    count = np.bincount(b[ok], minlength=n)
+    calls = np.bincount(b[ok & call], minlength=n)
+    conn = np.bincount(b[ok & connected], minlength=n)
+    created = deals.loc[_bool(deals["owner_rep_id"] == rep_id), "created_at"]
+    ob = bins(created)
+    opps = np.bincount(ob[ob >= 0], minlength=n)
+
+    owned = contacts.loc[_bool(contacts["owner_rep_id"] == rep_id), "contact_id"]
+    sql = lifecycle.loc[_bool((lifecycle["to_stage"] == "sql") & lifecycle["contact_id"].isin(owned))]
+    first = sql.groupby("contact_id")["at"].min()
+    lead_n = np.zeros(n, dtype="int64")
+    log_sum = np.zeros(n)
+    log_sq = np.zeros(n)
+    if len(first):
+        worked = acts.loc[_bool(acts["contact_id"].isin(first.index)), ["contact_id", "at"]]
+        worked = worked.astype({"contact_id": "int64"}).merge(
+            first.rename("sql_at"), left_on="contact_id", right_index=True
+        )
+        worked = worked[worked["at"] >= worked["sql_at"]]
+        first_act = worked.groupby("contact_id")["at"].min().reindex(first.index)
+        hours = ((first_act - first) / pd.Timedelta(hours=1)).to_numpy(dtype="float64", na_value=np.nan)
+        logs = np.log(np.clip(np.where(np.isnan(hours), UNWORKED_HOURS, hours), 0.05, UNWORKED_HOURS))
+        lb = bins(first.to_numpy())
+        keep = lb >= 0
+        lead_n = np.bincount(lb[keep], minlength=n)
+        log_sum = np.bincount(lb[keep], weights=logs[keep], minlength=n)
+        log_sq = np.bincount(lb[keep], weights=logs[keep] ** 2, minlength=n)
+    days = np.array([w.working_days for w in weeks], dtype="int64")
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return pd.DataFrame(
+            {
+                "week_start": [w.start_date for w in weeks],
+                "working_days": days,
+                "activities": count.astype("int64"),
+                "calls": calls.astype("int64"),
+                "connects": conn.astype("int64"),
+                "opportunities": opps.astype("int64"),
+                "speed_to_lead_n": lead_n.astype("int64"),
+                "speed_log_sum": log_sum,
+                "speed_log_sumsq": log_sq,
+                "activities_per_day": np.where(days > 0, count / days, np.nan),
+                "connect_rate": np.where(calls > 0, conn / calls, np.nan),
+                "speed_to_lead_hours": np.where(lead_n > 0, np.exp(log_sum / np.maximum(lead_n, 1)), np.nan),
+                "opportunities_per_day": np.where(days > 0, opps / days, np.nan),
+            },
+            index=pd.Index([w.label for w in weeks], name="week"),
+        )
+
+
+def _rule_hits(d: np.ndarray, rules: Sequence[str]) -> list[str]:
+    """Western Electric rules (one-sided, bad direction positive) fired at each evaluated week."""
+    fired: list[str] = []
+    evaluated = np.flatnonzero(np.isfinite(d))
+    for t in range(len(d)):
+        if not np.isfinite(d[t]):
+            fired.append("")
+            continue
+        pos = int(np.searchsorted(evaluated, t))
+        hist = d[evaluated[max(0, pos - 7) : pos + 1]]
+        hit = []
+        if "1" in rules and d[t] > 3:
+            hit.append("1")
+        if "2" in rules and d[t] > 2 and len(hist) >= 3 and (hist[-3:] > 2).sum() >= 2:
+            hit.append("2")
+        if "3" in rules and d[t] > 1 and len(hist) >= 5 and (hist[-5:] > 1).sum() >= 4:
+            hit.append("3")
+        if "4" in rules and len(hist) >= 8 and (hist[-8:] > 0).all():
+            hit.append("4")
+        fired.append(",".join(hit))
+    return fired
+
+
+_CHART_COLUMNS = [
+    "week", "week_start", "indicator", "value", "n", "centre", "lcl", "ucl", "d", "rules", "flagged",
+    "baseline",
+]  # fmt: skip
+
+
+def control_chart(
+    weekly: pd.DataFrame,
+    *,
+    indicators: Sequence[str] | None = None,
+    baseline_weeks: int = 12,
+    min_baseline: int = 6,
+    min_working_days: int = 3,
+    rules: Sequence[str] = ("1", "2", "3", "4"),
+) -> pd.DataFrame:
+    """Control chart of each weekly indicator against the rep's own trailing baseline.
+
+    For week *t* the baseline is the up to ``baseline_weeks`` earlier evaluable weeks (at
+    least ``min_baseline``; weeks with fewer than ``min_working_days`` working days or no
+    exposure are not evaluated). Limits follow the week's own sample size (Laney's p′/u′
+    charts, which also absorb the rep's extra week-to-week variation):
+
+    - ``rate`` (u-chart): ``centre = Σx/Σn`` over the baseline, ``σ_t = sqrt(centre / n_t)``;
+    - ``proportion`` (p-chart): ``centre = Σx/Σn``, ``σ_t = sqrt(centre (1 − centre) / n_t)``;
+    - ``log_mean`` (x̄-chart of log hours): ``centre`` = mean log hours of the baseline leads,
+      ``σ_t = s / sqrt(n_t)`` with ``s`` their standard deviation;
+
+    then ``z_i = (x_i − centre) / σ_i`` for the baseline weeks, ``σ_z = max(1, MR̄(z) / 1.128)``
+    (Laney's correction, never narrowing the limits), and
+
+        ``d_t = ± (x_t − centre) / (σ_t · σ_z)``  (signed so that positive is the bad direction).
+
+    Western Electric rules, one-sided (a coach wants the early warning): ``1`` d_t > 3; ``2`` 2 of
+    the last 3 evaluated weeks d > 2 (week t among them); ``3`` 4 of the last 5 d > 1 (week t
+    among them); ``4`` the last 8 all d > 0. ``lcl``/``ucl`` are ``centre ∓ 3 σ_t σ_z`` on the
+    shown scale (hours: exp of the log limits).
+
+    Returns
+    -------
+    pandas.DataFrame
+        One row per (week, indicator): ``week``, ``week_start``, ``indicator``, ``value``, ``n``
+        (the week's exposure), ``centre``, ``lcl``, ``ucl``, ``d``, ``rules`` (ids fired,
+        comma-separated), ``flagged``, ``baseline`` (weeks used; 0 = not evaluated).
+
+    Examples
+    --------
+    Eight weeks of 50 activities in 5 days, then a week of 20 (u-chart: centre 10/day,
+    σ = sqrt(10/5) = 1.41; the baseline z's are all 0, so σ_z = 1; d = (10 − 4)/1.41 = 4.2):
+
+    >>> import pandas as pd
+    >>> weekly = pd.DataFrame({"week_start": pd.date_range("2025-01-06", periods=9, freq="7D").date,
+    ...     "working_days": 5, "activities": [50] * 8 + [20]}, index=[f"W{i}" for i in range(9)])
+    >>> weekly["activities_per_day"] = weekly["activities"] / 5
+    >>> out = control_chart(weekly, indicators=["activities_per_day"])
+    >>> out.loc[out["flagged"], ["week", "value", "rules"]]
+      week  value rules
+    8   W8    4.0     1
+    >>> round(float(out["d"].iloc[-1]), 2), round(float(out["lcl"].iloc[-1]), 2)
+    (4.24, 5.76)
+    """
+    if weekly.empty:
+        return pd.DataFrame(columns=_CHART_COLUMNS)
+    names = list(indicators) if indicators is not None else [c for c in INDICATORS if c in weekly.columns]
+    frames = []
+    days = weekly["working_days"].to_numpy(dtype="float64")
+    for ind in names:
+        if ind not in INDICATORS:
+            raise ValueError(f"unknown indicator {ind!r}; known: {', '.join(INDICATORS)}")
+        _label, bad, kind, num_col, n_col = INDICATORS[ind]
+        num = weekly[num_col].to_numpy(dtype="float64")
+        n = weekly[n_col].to_numpy(dtype="float64")
+        sq = weekly["speed_log_sumsq"].to_numpy(dtype="float64") if kind == "log_mean" else None
+        with np.errstate(invalid="ignore", divide="ignore"):
+            x = np.where(n > 0, num / n, np.nan)  # rate, proportion or mean log
+        usable = (n > 0) & (days >= min_working_days)
+        size = len(x)
+        centre = np.full(size, np.nan)
+        scale = np.full(size, np.nan)  # σ_t · σ_z
+        used = np.zeros(size, dtype="int64")
+        sign = -1.0 if bad == "down" else 1.0
+        for t in range(size):
+            prior = np.flatnonzero(usable[:t])[-baseline_weeks:]
+            if len(prior) < min_baseline or not usable[t]:
+                continue
+            nb = n[prior]
+            if kind == "log_mean":
+                assert sq is not None
+                total = nb.sum()
+                c = num[prior].sum() / total
+                var = max((sq[prior].sum() - total * c * c) / max(total - 1, 1), 1e-6)
+                sig = np.sqrt(var / n[prior]), np.sqrt(var / n[t])
+            else:
+                c = num[prior].sum() / nb.sum()
+                unit = c * (1 - c) if kind == "proportion" else c
+                if not unit > 0:
+                    continue
+                sig = np.sqrt(unit / n[prior]), np.sqrt(unit / n[t])
+            z = (x[prior] - c) / sig[0]
+            sigma_z = max(1.0, float(np.abs(np.diff(z)).mean() / 1.128)) if len(z) > 1 else 1.0
+            centre[t], scale[t], used[t] = c, sig[1] * sigma_z, len(prior)
+        d = sign * (x - centre) / scale
+        fired = _rule_hits(d, rules)
+        lo, hi = centre - 3 * scale, centre + 3 * scale
+        value = x
+        if kind == "log_mean":
+            lo, hi, centre, value = np.exp(lo), np.exp(hi), np.exp(centre), np.exp(x)
+        elif kind == "rate":
+            lo = np.clip(lo, 0, None)
+        else:
+            lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
+        frames.append(
+            pd.DataFrame(
+                {
+                    "week": weekly.index.astype(str),
+                    "week_start": weekly["week_start"].to_numpy(),
+                    "indicator": ind,
+                    "value": value,
+                    "n": n,
+                    "centre": centre,
+                    "lcl": lo,
+                    "ucl": hi,
+                    "d": d,
+                    "rules": fired,
+                    "flagged": [bool(f) for f in fired],
+                    "baseline": used,
+                }
+            )
+        )
+    if not frames:
+        return pd.DataFrame(columns=_CHART_COLUMNS)
+    return pd.concat(frames, ignore_index=True)
