@@ -73,7 +73,7 @@ def test_findings_and_decomposition_table_are_metrics_output(org, cast, now):
             )
             assert item, fnd.key
             assert fnd.sentence in item.group(0)
-            assert f'<details class="finding__stats"><summary>The numbers</summary>' in item.group(0)
+            assert '<details class="finding__stats"><summary>The numbers</summary>' in item.group(0)
             assert fnd.statistics in item.group(0)
     assert f"Holm over {want.tests} comparisons" in page
     dec = want.decomposition

@@ -114,9 +114,10 @@ def weekly_indicators(
     log_sq = np.zeros(n)
     if len(first):
         worked = acts.loc[_bool(acts["contact_id"].isin(first.index)), ["contact_id", "at"]]
-        worked = worked.astype({"contact_id": "int64"}).merge(
-            first.rename("sql_at"), left_on="contact_id", right_index=True
-        )
+        worked = worked.astype({"contact_id": "int64"})
+        # map, not merge: merging an empty frame on the index named contact_id made
+        # 'contact_id' both an index level and a column (a 500 for a rep whose SQL nobody worked)
+        worked = worked.assign(sql_at=worked["contact_id"].map(first))
         worked = worked[worked["at"] >= worked["sql_at"]]
         first_act = worked.groupby("contact_id")["at"].min().reindex(first.index)
         hours = ((first_act - first) / pd.Timedelta(hours=1)).to_numpy(dtype="float64", na_value=np.nan)
