@@ -5,11 +5,14 @@ modelled by what it is.
 average deal size``; the log-ratio of each factor between a rep (A) and a comparison (B: the rest
 of the team, another rep, or the rep's own previous window) says which stage explains the gap.
 
-- counts per unit of exposure (activities per working day played, opportunities per activity,
-  deals closed per opportunity) are Poisson rates: the exact conditional test of two Poisson
-  rates (given the total, A's count is binomial with ``p₀ = E_A / (E_A + E_B)``) and the
-  Clopper–Pearson interval of that binomial mapped to the rate ratio; activities per day are
-  first divided by their overdispersion (quasi-Poisson);
+- activities per working day played is a Poisson rate with the days as exposure: the exact
+  conditional test of two Poisson rates (given the total, A's count is binomial with
+  ``p₀ = E_A / (E_A + E_B)``) and the Clopper–Pearson interval of that binomial mapped to the
+  rate ratio, after dividing the counts by their overdispersion (quasi-Poisson);
+- opportunities per activity and deals closed per opportunity are ratios of two counts that
+  both vary: a Wald test on the log scale whose variance has a term for each count
+  (:func:`count_ratio_test`), so more opportunities than activities, or few of either, widens
+  the interval instead of collapsing it;
 - win rate is binomial: Fisher's exact test, and the interval of the ratio of the two
   Jeffreys posteriors (:func:`metrics.coaching._common.proportion_ratio`);
 - average deal size is compared on the log scale (Welch's t-test on log amounts), and only when
@@ -30,7 +33,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metrics.coaching._common import _bool, _holm, fisher_p, format_p, proportion_ratio
+from metrics.coaching._common import (
+    _bool,
+    binom_p,
+    fisher_min_p,
+    fisher_p,
+    format_p,
+    holm_family,
+    proportion_ratio,
+)
 from metrics.frames import validate
 from metrics.periods import OrgCalendar, Period
 from metrics.squad import window
@@ -91,6 +102,10 @@ class Funnel:
         activity factor).
     opportunities, closed, wins : int
         Deals created; deals closed (won or lost); deals won; all in the window.
+    logged_opportunities : int or None
+        Deals created since the org's activity logging began in the window (the numerator of
+        opportunities per activity; None = all of them). When activity logging covers the
+        window this equals ``opportunities`` and the factors multiply to revenue per day.
     revenue : float
         Sum of the amounts won (minor units).
     won_amounts : tuple of float
@@ -116,6 +131,13 @@ class Funnel:
     revenue: float
     won_amounts: tuple[float, ...] = field(repr=False, default=())
     factor_medians: Mapping[str, float] = field(repr=False, default_factory=dict)
+    logged_opportunities: int | None = None
+
+    @property
+    def opps_logged(self) -> int:
+        """Opportunities created while the org was logging activities (all of them unless
+        :func:`funnel` found activity logging starting inside the window)."""
+        return self.opportunities if self.logged_opportunities is None else self.logged_opportunities
 
     @property
     def revenue_per_day(self) -> float:
@@ -142,7 +164,7 @@ class Funnel:
 
         return {
             "activities_per_day": div(self.activities, self.rep_days),
-            "opps_per_activity": div(self.opportunities, self.activities),
+            "opps_per_activity": div(self.opps_logged, self.activities),
             "close_pace": div(self.closed, self.opportunities),
             "win_rate": div(self.wins, self.closed),
             "avg_deal_size": div(self.revenue, self.wins),
@@ -159,13 +181,16 @@ class Funnel:
         }
 
 
-def data_days(activities: pd.DataFrame, deals: pd.DataFrame, cal: OrgCalendar) -> pd.DatetimeIndex:
-    """Local dates on which the org has any data at all: an activity, a deal created or closed."""
-    parts = [activities["at"], deals["created_at"], deals["closed_at"]]
-    days = [cal.local_dates(p.dropna()).unique() for p in parts if p.notna().any()]
-    if not days:
+def activity_days(activities: pd.DataFrame, cal: OrgCalendar) -> pd.DatetimeIndex:
+    """Local dates on which anyone in the org logged an activity: the days activity data exists.
+
+    Deals say nothing about whether activities were being logged (a CRM export often reaches
+    further back for deals than for calls), so they do not count here.
+    """
+    at = activities["at"].dropna()
+    if not len(at):
         return pd.DatetimeIndex([])
-    return pd.DatetimeIndex(np.unique(np.concatenate([np.asarray(d, dtype="datetime64[us]") for d in days])))
+    return pd.DatetimeIndex(np.unique(np.asarray(cal.local_dates(at), dtype="datetime64[us]")))
 
 
 def counted_until(period: Period, asof: pd.Timestamp, cal: OrgCalendar) -> pd.Timestamp:
@@ -190,8 +215,8 @@ def played_days(
     """(rep_id, local working date) of every rep-day played in ``[period.start, until)``.
 
     A day counts for a rep when it is a working day, on or after the rep's start date, complete
-    before ``until`` (see :func:`counted_until`), and — when ``with_data`` is given — a day on
-    which the org has any data at all (so days before the data starts, or gaps in an export,
+    before ``until`` (see :func:`counted_until`), and — when ``with_data`` is given — one of
+    those days (:func:`activity_days`: so days before the data starts, or gaps in an export,
     are not counted as days on which the rep did nothing).
     """
     end = cal.local_date(until) if until > period.start else period.start_date
@@ -253,8 +278,9 @@ def funnel(
     (:func:`counted_until`: a day in progress is not counted). Activities by their rep and
     ``at``; opportunities = deals created (``created_at``) by their current owner; closed and won
     by ``closed_at``. Rep-days (the exposure of activities per day) are working days from each
-    rep's start date on which the org has any data at all (:func:`data_days`, from the frames
-    given): days before the data starts are not days a rep did nothing.
+    rep's start date on which anyone in the org logged an activity (:func:`activity_days`, from
+    the frames given): days before the activity data starts, or gaps in it, are not days a rep
+    did nothing.
 
     Returns
     -------
@@ -263,7 +289,7 @@ def funnel(
     Examples
     --------
     Ada: 3 activities on Monday 13 and 1 on Tuesday 14 January (a 5-day week), 2 deals created,
-    1 of them won for 500 on Wednesday. The org has data on 3 days, so she played 3 days.
+    1 of them won for 500 on Wednesday. The org logged activities on 2 days, so she played 2.
 
     >>> from metrics.frames import build
     >>> reps = build("reps", rep_id=[1], name=["Ada"], role="rep", active=True, tv_opt_out=False)
@@ -275,7 +301,7 @@ def funnel(
     >>> f = funnel(OrgCalendar().week("2025-01-13"), reps=reps, activities=acts, deals=deals,
     ...            rep_ids=[1])
     >>> f.rep_days, f.activities, f.opportunities, f.closed, f.wins, f.values()["opps_per_activity"]
-    (3, 4, 2, 1, 1, 0.5)
+    (2, 4, 2, 1, 1, 0.5)
     """
     cal = calendar or period.calendar
     reps = validate(reps, "reps")
@@ -292,8 +318,12 @@ def funnel(
             | ((deals["closed_at"] >= start) & (deals["closed_at"] < until))
         )
     ]
-    played = played_days(reps, ids, period, until, cal, data_days(in_window, dated, cal))
+    played = played_days(reps, ids, period, until, cal, activity_days(in_window, cal))
 
+    # opportunities per activity counts the opportunities created since the org's activity
+    # logging began (inside the window, if it began there): opportunities from before anyone
+    # logged a call are not opportunities per activity
+    logging_from = cal.midnight(played.get_level_values(1).min()) if len(played) else start
     mine = in_window.loc[_bool(in_window["rep_id"].isin(ids))]
     day = cal.local_dates(mine["at"])
     per_day = pd.Series(1, index=pd.MultiIndex.from_arrays([mine["rep_id"], day])).groupby(level=[0, 1]).sum()
@@ -329,6 +359,7 @@ def funnel(
         activities=int(len(mine)),
         activity_sd=float(daily.std(ddof=1)) if len(daily) > 1 else float("nan"),
         opportunities=int(len(created)),
+        logged_opportunities=int(len(created.loc[_bool(created["created_at"] >= logging_from)])),
         closed=int(len(closed)),
         wins=int(len(won)),
         revenue=float(won["amount"].sum()),
@@ -346,7 +377,9 @@ class FactorComparison:
     factor, label : str
         Key in :data:`FACTORS` and its plain name.
     model : str
-        ``"poisson"`` (a rate per unit of exposure), ``"binomial"`` or ``"log_normal"``.
+        ``"poisson"`` (a count per fixed exposure: activities per working day),
+        ``"count_ratio"`` (a ratio of two counts that both vary), ``"binomial"`` or
+        ``"log_normal"``.
     a_value, b_value : float
         The factor for A and B (raw; NaN when the denominator is 0).
     a_n, b_n : int
@@ -362,8 +395,12 @@ class FactorComparison:
         Signed share of the gap: ``log_ratio / Σ_k |log_ratio_k|`` (the absolute shares sum to 1).
     p_value : float
         Two-sided p-value of the factor's test (NaN when not tested).
+    min_p : float
+        The smallest p-value the test could give with these margins (exact tests; NaN for
+        Welch's). A test whose ``min_p`` is not below ``alpha`` can never be claimed and is
+        left out of the family (:func:`metrics.coaching._common.holm_family`).
     p_adjusted : float
-        Holm-adjusted p-value over the family it was adjusted in.
+        Holm-adjusted p-value over the family it was adjusted in (NaN outside it).
     tests : int
         Size of that family.
     established : bool
@@ -385,6 +422,7 @@ class FactorComparison:
     hi: float
     share: float
     p_value: float
+    min_p: float
     p_adjusted: float
     tests: int
     established: bool
@@ -490,7 +528,7 @@ def _join(words: list[str]) -> str:
 
 def rate_ratio_test(
     x_a: float, e_a: float, x_b: float, e_b: float, *, level: float, dispersion: float = 1.0
-) -> tuple[float, float, float]:
+) -> tuple[float, float, float, float]:
     """Exact test and interval of two Poisson rates ``(x_a/e_a) / (x_b/e_b)``.
 
     Given the total ``n = x_a + x_b``, ``x_a ~ Binomial(n, π)`` with ``π = e_a·ρ / (e_a·ρ + e_b)``
@@ -498,16 +536,18 @@ def rate_ratio_test(
     binomial test; the interval is Clopper–Pearson's for π mapped to ρ = π/(1−π) · e_b/e_a.
     With overdispersion φ > 1 both counts are divided by φ first (quasi-Poisson).
 
-    Returns ``(p, lo, hi)`` of the log ratio; NaN without exposure on both sides or events.
+    Returns ``(p, lo, hi, min_p)``: the p-value, the interval of the log ratio, and the smallest
+    p-value any split of the ``n`` events could give (all to A or all to B); NaN without
+    exposure on both sides or events.
     """
     nan = float("nan")
     if not (e_a > 0 and e_b > 0) or x_a + x_b <= 0:
-        return nan, nan, nan
+        return nan, nan, nan, nan
     ka, kb = int(round(x_a / dispersion)), int(round(x_b / dispersion))
     n = ka + kb
     if n == 0:
-        return 1.0, -math.inf, math.inf
-    p = float(stats.binomtest(ka, n, e_a / (e_a + e_b)).pvalue)
+        return 1.0, -math.inf, math.inf, 1.0
+    p, min_p = binom_p(ka, n, e_a / (e_a + e_b))
     tail = (1 - level) / 2
     lo_pi = float(stats.beta.ppf(tail, ka, n - ka + 1)) if ka > 0 else 0.0
     hi_pi = float(stats.beta.ppf(1 - tail, ka + 1, n - ka)) if ka < n else 1.0
@@ -520,7 +560,34 @@ def rate_ratio_test(
             return math.inf
         return math.log(q / (1 - q))
 
-    return min(p, 1.0), logit(lo_pi) + scale, logit(hi_pi) + scale
+    return min(p, 1.0), logit(lo_pi) + scale, logit(hi_pi) + scale, min_p
+
+
+def count_ratio_test(
+    num_a: float, den_a: float, num_b: float, den_b: float, *, level: float, den_dispersion: float = 1.0
+) -> tuple[float, float, float]:
+    """Wald test of two ratios of counts ``(num_a/den_a) / (num_b/den_b)`` when both counts vary.
+
+    On the log scale with ½ added to every count, ``se² = Σ_sides 1/(num + ½) + φ/(den + ½)``
+    (Poisson numerators; the denominators quasi-Poisson with dispersion φ), assuming the two
+    counts independent — conservative when they move together, as opportunities and activities
+    do. Used for opportunities per activity (activities are not a fixed exposure: a rep with a
+    busy streak of calls does not get proportionally more opportunities) and deals closed per
+    opportunity. Returns ``(p, lo, hi)`` of the log ratio (centred on the raw log ratio when
+    finite); NaN without a denominator on both sides or any numerator.
+    """
+    nan = float("nan")
+    if not (den_a > 0 and den_b > 0) or num_a + num_b <= 0:
+        return nan, nan, nan
+    h = 0.5
+    diff = math.log((num_a + h) / (den_a + h)) - math.log((num_b + h) / (den_b + h))
+    se = math.sqrt(
+        1 / (num_a + h) + den_dispersion / (den_a + h) + 1 / (num_b + h) + den_dispersion / (den_b + h)
+    )
+    p = float(2 * stats.norm.sf(abs(diff) / se))
+    centre = math.log((num_a / den_a) / (num_b / den_b)) if num_a > 0 and num_b > 0 else diff
+    q = float(stats.norm.ppf(0.5 + level / 2))
+    return p, centre - q * se, centre + q * se
 
 
 def _log_mean_test(
@@ -556,11 +623,11 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
     Each factor's **share of the gap** is ``log_ratio_k / Σ_j |log_ratio_j|`` (signed; the
     absolute shares sum to 1, and factors pulling the other way get the opposite sign).
 
-    Each factor is tested by what it is (module docstring): activities per rep-day,
-    opportunities per activity and closed deals per opportunity as Poisson rates
-    (:func:`rate_ratio_test`; activities per day with their overdispersion
-    ``φ = max(1, s²/mean)`` of the daily counts, the larger side's), win rate with Fisher's exact
-    test, average deal size with Welch's t on log amounts once both sides have
+    Each factor is tested by what it is (module docstring): activities per rep-day as a
+    Poisson rate (:func:`rate_ratio_test`, with the overdispersion ``φ = max(1, s²/mean)`` of the
+    daily counts, the larger side's), opportunities per activity and closed deals per
+    opportunity as ratios of two varying counts (:func:`count_ratio_test`), win rate with
+    Fisher's exact test, average deal size with Welch's t on log amounts once both sides have
     :data:`MIN_WINS` wins. A factor with no sample on a side is not tested and has no value.
     The p-values are Holm-adjusted over the factors tested; a factor is *established* when its
     adjusted p-value is below ``alpha``. There is no joint gate: a page adjusts everything it
@@ -599,19 +666,25 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
     rows = []
     for k in FACTORS:
         x, y = va[k], vb[k]
+        min_p = float("nan")
         lr = math.log(x / y) if (np.isfinite(x) and np.isfinite(y) and x > 0 and y > 0) else float("nan")
         why = ""
         if k == "activities_per_day":
             model = "poisson"
             phi = max(a.dispersion, b.dispersion)
-            p, lo, hi = rate_ratio_test(
+            p, lo, hi, min_p = rate_ratio_test(
                 a.activities, a.rep_days, b.activities, b.rep_days, level=level, dispersion=phi
             )
-            why = "no working days with data" if not (a.rep_days and b.rep_days) else "no activities logged"
+            why = (
+                "no activities logged"
+                if a.activities + b.activities == 0
+                else "no working days with activity data on a side"
+            )
         elif k == "opps_per_activity":
-            model = "poisson"
-            p, lo, hi = rate_ratio_test(
-                a.opportunities, a.activities, b.opportunities, b.activities, level=level
+            model = "count_ratio"
+            phi = max(a.dispersion, b.dispersion)
+            p, lo, hi = count_ratio_test(
+                a.opps_logged, a.activities, b.opps_logged, b.activities, level=level, den_dispersion=phi
             )
             why = (
                 "no activities logged on a side"
@@ -619,8 +692,8 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
                 else "no opportunities"
             )
         elif k == "close_pace":
-            model = "poisson"
-            p, lo, hi = rate_ratio_test(a.closed, a.opportunities, b.closed, b.opportunities, level=level)
+            model = "count_ratio"
+            p, lo, hi = count_ratio_test(a.closed, a.opportunities, b.closed, b.opportunities, level=level)
             why = (
                 "no opportunities created on a side"
                 if not (a.opportunities and b.opportunities)
@@ -629,6 +702,7 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
         elif k == "win_rate":
             model = "binomial"
             p = fisher_p(a.wins, a.closed, b.wins, b.closed)
+            min_p = fisher_min_p(a.wins, a.closed, b.wins, b.closed)
             _r, rlo, rhi = proportion_ratio(a.wins, a.closed, b.wins, b.closed, level)
             lo, hi = (math.log(rlo), math.log(rhi)) if math.isfinite(rlo) else (float("nan"), float("nan"))
             why = "no closed deals on a side"
@@ -637,14 +711,14 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
             p, lo, hi, why = _log_mean_test(a.won_amounts, b.won_amounts, lr, level)
         if math.isfinite(p):
             why = ""
-        rows.append((k, model, x, y, lr, lo, hi, p, why))
+        rows.append((k, model, x, y, lr, lo, hi, p, why, min_p))
     p_all = np.array([r[7] for r in rows], dtype="float64")
-    adjusted = _holm(p_all)
-    tests = int(np.isfinite(p_all).sum())
+    min_all = np.array([r[9] for r in rows], dtype="float64")
+    adjusted, tests = holm_family(p_all, min_all, alpha)
     lrs = np.array([r[4] for r in rows], dtype="float64")
     scale = np.nansum(np.abs(lrs))
     factors = []
-    for i, (k, model, x, y, lr, lo, hi, p, why) in enumerate(rows):
+    for i, (k, model, x, y, lr, lo, hi, p, why, min_p) in enumerate(rows):
         factors.append(
             FactorComparison(
                 factor=k,
@@ -660,6 +734,7 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
                 hi=float(hi),
                 share=float(lr / scale) if scale > 0 and np.isfinite(lr) else float("nan"),
                 p_value=float(p),
+                min_p=float(min_p),
                 p_adjusted=float(adjusted[i]),
                 tests=tests,
                 established=bool(np.isfinite(adjusted[i]) and adjusted[i] < alpha),

@@ -6,8 +6,10 @@ can say out loud, with the statistics beside each one.
 rest of the team, another rep, or the rep's own previous window) on the five funnel factors
 (:mod:`metrics.coaching.decomposition`), stage by stage (:mod:`metrics.coaching.stages`) and by
 lead source and persona (:mod:`metrics.coaching.segments`), and applies **one** multiplicity rule
-to all of it: Holm's step-down over every test on the page. A finding is *established* when its
-Holm-adjusted p-value is below ``alpha`` — nothing else gates it.
+to all of it: Holm's step-down over every test on the page that could be significant at all (an
+exact test whose most extreme outcome, given its margins, still cannot reach ``alpha`` is left out
+of the family, after Tarone). A finding is *established* when its Holm-adjusted p-value is below
+``alpha`` — nothing else gates it.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
-from metrics.coaching._common import _holm, format_p
+from metrics.coaching._common import format_p, holm_family
 from metrics.coaching.decomposition import MIN_WINS, Decomposition, FactorComparison, decompose, funnel
 from metrics.coaching.segments import SegmentRates, segment_win_rates
 from metrics.coaching.stages import stage_conversions, with_adjusted
@@ -231,7 +233,10 @@ def _undecided(
         return f"{cap}: no clear difference from {ref} yet ({_count(a_n)} {unit}).", "about the same"
     way = "higher" if f_ratio > 1 else "lower"
     if b_n < a_n:
-        return f"{cap} looks {way}, but {_possessive(ref)} {_count(b_n)} {unit} cannot tell yet.", f"looks {way}"
+        return (
+            f"{cap} looks {way}, but {_possessive(ref)} {_count(b_n)} {unit} cannot tell yet.",
+            f"looks {way}",
+        )
     return f"{cap} looks {way}, but {_count(a_n)} {unit} cannot tell yet.", f"looks {way}"
 
 
@@ -295,6 +300,7 @@ def _statistics(
 
 _MODELS = {
     "poisson": "exact test of two Poisson rates",
+    "count_ratio": "Wald test of two ratios of counts (log scale)",
     "binomial": "Fisher's exact test",
     "log_normal": "Welch's t-test on log amounts",
 }
@@ -381,7 +387,8 @@ def rep_findings(
     The tests — five factors (:func:`metrics.coaching.decompose`), the stage steps
     (:func:`metrics.coaching.stage_conversions`) and the lead sources and personas
     (:func:`metrics.coaching.segment_win_rates`) with enough sample to test — form one family:
-    Holm's step-down adjustment over all of them, so that when the rep truly does not differ
+    Holm's step-down adjustment over all of them that could be significant at all
+    (:func:`metrics.coaching._common.holm_family`), so that when the rep truly does not differ
     from the reference the page claims anything at all with probability at most ``alpha``. A
     finding is established when its adjusted p-value is below ``alpha``; there is no other gate.
 
@@ -391,9 +398,10 @@ def rep_findings(
 
     Examples
     --------
-    Ada wins 30 of 50 deals from the web, her teammate Bo 13 of 50: Fisher's p = 0.0011, and
-    Holm over the 8 tests on the page (deals closed per opportunity, win rate, five stage steps
-    and the web) gives 8 × 0.0011 = 0.0089 < 0.05, so both the win rate and the web are claimed:
+    Ada wins 30 of 50 deals from the web, her teammate Bo 13 of 50: Fisher's p = 0.0011. The
+    page can test deals closed per opportunity, the win rate and the web (the stage steps cannot
+    be significant: every deal that reached a stage here went on); Holm over those 3 gives
+    3 × 0.0011 = 0.0033 < 0.05, so both the win rate and the web are claimed:
 
     >>> from metrics.frames import build, empty
     >>> cal = OrgCalendar()
@@ -409,7 +417,7 @@ def rep_findings(
     >>> [x.sentence for x in f.established]
     ['Ada wins 60% of closed deals against 26% for Bo — clear over 50 closed deals.', 'From web leads, Ada wins 60% against 26% for Bo — clear over 50 closed deals.']
     >>> f.tests, round(f.established[1].p_adjusted, 4), f.items[0].sentence
-    (8, 0.0089, 'Activities per day: nothing to compare — no activities logged.')
+    (3, 0.0033, 'Activities per day: nothing to compare — no activities logged.')
     """
     cal = calendar or period.calendar
     previous = reference_ids is None
@@ -443,14 +451,18 @@ def rep_findings(
         )
         for by in ("lead_source", "persona")
     ]  # fmt: skip
-    p_factor = np.array([f.p_value for f in dec.factors], dtype="float64")
-    parts = [p_factor, stages["p_value"].to_numpy(dtype="float64")] + [
-        s.table["p_value"].to_numpy(dtype="float64") for s in segs
+    parts = [
+        np.array([f.p_value for f in dec.factors], dtype="float64"),
+        stages["p_value"].to_numpy(dtype="float64"),
     ]
-    adjusted = _holm(np.concatenate(parts))
-    tests = int(np.isfinite(np.concatenate(parts)).sum())
-    cuts = np.cumsum([len(p) for p in parts])[:-1]
-    adj = np.split(adjusted, cuts)
+    parts += [s.table["p_value"].to_numpy(dtype="float64") for s in segs]
+    mins = [
+        np.array([f.min_p for f in dec.factors], dtype="float64"),
+        stages["min_p"].to_numpy(dtype="float64"),
+    ]
+    mins += [s.table["min_p"].to_numpy(dtype="float64") for s in segs]
+    adjusted, tests = holm_family(np.concatenate(parts), np.concatenate(mins), alpha)
+    adj = np.split(adjusted, np.cumsum([len(p) for p in parts])[:-1])
     dec = dec.adjusted(adj[0], tests)
     stages = with_adjusted(stages, adj[1], alpha)
     sources = SegmentRates("lead_source", with_adjusted(segs[0].table, adj[2], alpha))

@@ -10,7 +10,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metrics.coaching._common import SHRINK_STRENGTH, _bool, _holm, fisher_p, prob_higher, proportion_ratio
+from metrics.coaching._common import (
+    SHRINK_STRENGTH,
+    _bool,
+    fisher_min_p,
+    fisher_p,
+    holm_family,
+    prob_higher,
+    proportion_ratio,
+)
 from metrics.coaching.stages import with_adjusted
 from metrics.frames import validate
 from metrics.periods import Period
@@ -161,14 +169,21 @@ def segment_win_rates(
                 "ratio_hi": rhi,
                 "prob_higher": prob_higher(w, n, ww, nn),
                 "p_value": fisher_p(w, n, ww, nn) if tested else float("nan"),
+                "min_p": fisher_min_p(w, n, ww, nn) if tested else float("nan"),
             }
         )
     cols = [
         "segment", "closed", "wins", "rate", "shrunk", "lo", "hi", "ref_closed", "ref_wins",
-        "ref_rate", "ref_lo", "ref_hi", "ratio", "ratio_lo", "ratio_hi", "prob_higher", "p_value",
+        "ref_rate", "ref_lo", "ref_hi", "ratio", "ratio_lo", "ratio_hi", "prob_higher", "p_value", "min_p",
     ]  # fmt: skip
     table = pd.DataFrame(rows, columns=cols)
     table = table.sort_values(["ref_rate", "segment"], ascending=[False, True], na_position="last")
     table = table.reset_index(drop=True)
-    table = with_adjusted(table, _holm(table["p_value"].to_numpy(dtype="float64")), alpha)
+    table = with_adjusted(
+        table,
+        holm_family(
+            table["p_value"].to_numpy(dtype="float64"), table["min_p"].to_numpy(dtype="float64"), alpha
+        )[0],
+        alpha,
+    )
     return SegmentRates(by, table)

@@ -9,7 +9,15 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metrics.coaching._common import SHRINK_STRENGTH, _bool, _holm, fisher_p, prob_higher, proportion_ratio
+from metrics.coaching._common import (
+    SHRINK_STRENGTH,
+    _bool,
+    fisher_min_p,
+    fisher_p,
+    holm_family,
+    prob_higher,
+    proportion_ratio,
+)
 from metrics.frames import validate
 from metrics.periods import Period
 from metrics.squad import window
@@ -147,14 +155,21 @@ def stage_conversions(
                 "ratio_hi": rhi,
                 "prob_higher": prob,
                 "p_value": fisher_p(x, n, m_x, m_n) if tested else float("nan"),
+                "min_p": fisher_min_p(x, n, m_x, m_n) if tested else float("nan"),
             }
         )
     cols = [
         "step", "reached", "advanced", "rate", "shrunk", "lo", "hi", "ref_reached", "ref_advanced",
-        "ref_rate", "ratio", "ratio_lo", "ratio_hi", "prob_higher", "p_value",
+        "ref_rate", "ratio", "ratio_lo", "ratio_hi", "prob_higher", "p_value", "min_p",
     ]  # fmt: skip
     out = pd.DataFrame(rows, columns=cols)
-    return with_adjusted(out, _holm(out["p_value"].to_numpy(dtype="float64")), alpha)
+    return with_adjusted(
+        out,
+        holm_family(out["p_value"].to_numpy(dtype="float64"), out["min_p"].to_numpy(dtype="float64"), alpha)[
+            0
+        ],
+        alpha,
+    )
 
 
 def with_adjusted(table: pd.DataFrame, p_adjusted: np.ndarray, alpha: float) -> pd.DataFrame:

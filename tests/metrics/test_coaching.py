@@ -65,8 +65,11 @@ def test_each_factor_is_tested_by_what_it_is():
     # activities 1500 vs 1200 over 60 days each; sd 6 → dispersion max(1, 36/25, 36/20) = 1.8:
     # counts 1500/1.8 = 833, 1200/1.8 = 667, π₀ = 60/120
     assert f.loc["activities_per_day", "p_value"] == pytest.approx(stats.binomtest(833, 1500, 0.5).pvalue)
-    # opportunities 60 of 1500 activities vs 60 of 1200: π₀ = 1500/2700
-    assert f.loc["opps_per_activity", "p_value"] == pytest.approx(stats.binomtest(60, 120, 1500 / 2700).pvalue)
+    # opportunities per activity, a ratio of two varying counts: Wald on the log scale,
+    # se² = 1/60.5 + 1.8/1500.5 + 1/60.5 + 1.8/1200.5 (activities quasi-Poisson with φ = 1.8)
+    diff = math.log(60.5 / 1500.5) - math.log(60.5 / 1200.5)
+    se = math.sqrt(2 / 60.5 + 1.8 / 1500.5 + 1.8 / 1200.5)
+    assert f.loc["opps_per_activity", "p_value"] == pytest.approx(2 * stats.norm.sf(abs(diff) / se))
     assert f.loc["win_rate", "p_value"] == pytest.approx(stats.fisher_exact([[30, 20], [20, 30]]).pvalue)
     welch = stats.ttest_ind(np.log(a.won_amounts), np.log(b.won_amounts), equal_var=False)
     assert f.loc["avg_deal_size", "p_value"] == pytest.approx(welch.pvalue)
@@ -79,11 +82,13 @@ def test_no_factor_error_can_collapse():
     crm_only = decompose(side("A", acts=0, sd=float("nan")), side("B", acts=0, sd=float("nan"))).frame()
     assert np.isnan(crm_only.loc[["activities_per_day", "opps_per_activity"], "p_value"]).all()
     assert not crm_only["established"].any()
-    # 60 opportunities from 40 activities vs 60 from 45: ratio 1.125, p of the Poisson test
+    # 60 opportunities from 40 activities vs 60 from 45: the activity counts carry their own
+    # variance (sd 6 a day over 60 days: φ = 36 / (40/60) = 54), so the interval is wide
     many = decompose(side("A", acts=40, opps=60), side("B", acts=45, opps=60)).frame()
     row = many.loc["opps_per_activity"]
-    assert row["p_value"] == pytest.approx(stats.binomtest(60, 120, 40 / 85).pvalue)
-    assert row["hi"] - row["lo"] > 0.5 and not row["established"]  # ≈ 120 events: wide
+    se = math.sqrt(2 / 60.5 + 54 / 40.5 + 54 / 45.5)
+    assert row["hi"] - row["lo"] == pytest.approx(2 * 1.6449 * se, rel=1e-4)
+    assert row["p_value"] > 0.9 and not row["established"]
     # no closed deals on one side: win rate is not tested (no phantom z); only the real gap,
     # 0 vs 50 deals closed of 60 opportunities, is claimed
     none = decompose(side("A", closed=0, wins=0), side("B")).frame()
@@ -97,10 +102,14 @@ def test_win_rate_interval_and_verdict():
     # scipy oracle: fisher_exact([[30, 20], [10, 40]])
     assert row["p_value"] == pytest.approx(stats.fisher_exact([[30, 20], [10, 40]]).pvalue)
     assert row["established"] and row["direction"] == "higher"
-    # Jeffreys posteriors Beta(30.5, 20.5), Beta(10.5, 40.5): log-ratio centre ± 1.645·se
-    centre = math.log(30.5 / 51) - math.log(10.5 / 51)
-    se = math.sqrt(20.5 / (30.5 * 52) + 40.5 / (10.5 * 52))
-    assert (row["lo"], row["hi"]) == pytest.approx((centre - 1.6449 * se, centre + 1.6449 * se), abs=1e-3)
+    # MOVER from the two Jeffreys intervals (scipy's beta quantiles), around p̃ = (x + ½)/(n + 1)
+    la, ua = stats.beta.ppf([0.05, 0.95], 30.5, 20.5)
+    lb, ub = stats.beta.ppf([0.05, 0.95], 10.5, 40.5)
+    pa, pb = 30.5 / 51, 10.5 / 51
+    centre = math.log(pa / pb)
+    lo = centre - math.hypot(math.log(pa / la), math.log(ub / pb))
+    hi = centre + math.hypot(math.log(ua / pa), math.log(pb / lb))
+    assert (row["lo"], row["hi"]) == pytest.approx((lo, hi))
 
 
 def test_equal_sides_are_not_established_and_say_so():
@@ -165,15 +174,15 @@ def test_funnel_counts_from_frames(cal, reps):
         closed_at=["2025-01-14 10:00Z", "2025-01-16 10:00Z", "2025-01-14 10:00Z"],
     )
     f = funnel(cal.week("2025-01-13"), reps=reps, activities=acts, deals=deals, rep_ids=[1])
-    # week 13–17 Jan: 5 working days, but the org has data on 13–16 only (the 17th has none);
-    # rep 1 has 3 activities in it (the 25th is outside)
-    assert (f.rep_days, f.activities, f.opportunities, f.closed, f.wins, f.revenue) == (4, 3, 2, 2, 1, 500.0)
-    # daily counts 2, 0, 1, 0: mean 0.75, Σ(x − 0.75)² = 2.75, sd = sqrt(2.75 / 3)
-    assert f.activity_sd == pytest.approx(math.sqrt(2.75 / 3))
+    # week 13–17 Jan: 5 working days, but the org logged activities on the 13th and 15th only:
+    # 2 days played; rep 1 has 3 activities in them (the 25th is outside)
+    assert (f.rep_days, f.activities, f.opportunities, f.closed, f.wins, f.revenue) == (2, 3, 2, 2, 1, 500.0)
+    # daily counts 2, 1: sd = sqrt(0.5)
+    assert f.activity_sd == pytest.approx(math.sqrt(0.5))
     pooled = funnel(cal.week("2025-01-13"), reps=reps, activities=acts, deals=deals, rep_ids=[1, 2])
-    assert (pooled.rep_days, pooled.activities, pooled.wins) == (8, 4, 2)
-    # medians per rep: activities/day 3/4 and 1/4 → 0.5
-    assert pooled.factor_medians["activities_per_day"] == pytest.approx(0.5)
+    assert (pooled.rep_days, pooled.activities, pooled.wins) == (4, 4, 2)
+    # medians per rep: activities/day 3/2 and 1/2 → 1.0
+    assert pooled.factor_medians["activities_per_day"] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------ stages, segments
