@@ -6,36 +6,52 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 import pandas as pd
+from scipy import stats
 
 from metrics.coaching._common import _bool
 from metrics.frames import validate
 from metrics.periods import Period
 
-__all__ = ["INDICATORS", "RULES", "UNWORKED_HOURS", "control_chart", "weekly_indicators"]
+__all__ = ["FAST_HOURS", "INDICATORS", "RULES", "UNWORKED_HOURS", "control_chart", "weekly_indicators"]
 
 
 #: Weekly leading indicators: name → (label, the bad direction, chart kind, numerator, exposure).
-#: ``rate``: a count per unit of exposure (Poisson, u-chart); ``proportion``: successes of trials
-#: (binomial, p-chart); ``log_mean``: mean of log hours per lead (x̄-chart on the log scale, shown
-#: as a geometric mean).
+#: ``rate``: a count per unit of exposure (Poisson, Laney u′-chart); ``proportion``: successes of
+#: trials (binomial, Laney p′-chart); ``exact_proportion``: successes of a few trials, judged by
+#: the exact binomial tail (probability limits), for the handful of new SQLs a week.
 INDICATORS: Mapping[str, tuple[str, str, str, str, str]] = {
     "activities_per_day": ("activities per day", "down", "rate", "activities", "working_days"),
     "connect_rate": ("connect rate", "down", "proportion", "connects", "calls"),
-    "speed_to_lead_hours": ("speed to lead (hours)", "up", "log_mean", "speed_log_sum", "speed_to_lead_n"),
+    "followed_up_in_a_day": (
+        "new SQLs worked within a day",
+        "down",
+        "exact_proportion",
+        "leads_fast",
+        "speed_to_lead_n",
+    ),
     "opportunities_per_day": ("opportunities per day", "down", "rate", "opportunities", "working_days"),
 }
 
-#: Western Electric rules, evaluated one-sided on ``d`` = the deviation in the bad direction
-#: in sigmas: rule id → description.
+#: Rules evaluated one-sided on ``d`` = the deviation in the bad direction in sigmas: the Western
+#: Electric rules 1–3, and a CUSUM (rule 5) for a sustained shift of a couple of sigmas, which the
+#: Western Electric rules see only after four or five weeks. Rule 4 (8 weeks on the bad side) is
+#: available but off by default: on weekly data it fires on noise about once a rep-year per chart.
 RULES: Mapping[str, str] = {
     "1": "beyond 3σ",
     "2": "2 of 3 weeks beyond 2σ",
     "3": "4 of 5 weeks beyond 1σ",
     "4": "8 weeks in a row on the bad side",
+    "5": "sustained shift (CUSUM)",
 }
 
-#: Unworked leads count as this many hours in the speed-to-lead chart (30 days).
+#: CUSUM of rule 5: ``S_t = max(0, S_{t−1} + d_t − CUSUM_K)``, fired when ``S_t > CUSUM_H``.
+CUSUM_K, CUSUM_H = 0.5, 2.5
+
+#: Unworked leads count as this many hours in the speed-to-lead figures (30 days).
 UNWORKED_HOURS = 24.0 * 30
+
+#: A new SQL counts as worked fast when the rep's first activity on it came within this many hours.
+FAST_HOURS = 24.0
 
 
 def weekly_indicators(
@@ -55,6 +71,9 @@ def weekly_indicators(
       first becoming SQL in the week to the rep's first activity on it; an unworked lead counts
       as :data:`UNWORKED_HOURS`; ``speed_to_lead_n`` leads; ``speed_log_sum`` and
       ``speed_log_sumsq`` are Σ log(hours) and Σ log(hours)² (log of hours floored at 0.05)
+    - ``followed_up_in_a_day = leads_fast / speed_to_lead_n``: the share of those leads the rep
+      worked within :data:`FAST_HOURS` (the hours are bimodal — the same day, or the next
+      morning or later — so a share, not a mean of hours, is what a chart can judge)
     - ``opportunities_per_day = opportunities / working_days`` (deals created)
 
     Returns
@@ -62,7 +81,8 @@ def weekly_indicators(
     pandas.DataFrame
         One row per week, indexed by its label: ``week_start`` (local date), ``working_days``,
         ``activities``, ``calls``, ``connects``, ``opportunities``, ``speed_to_lead_n``,
-        ``speed_log_sum``, ``speed_log_sumsq`` and the four indicators.
+        ``leads_fast``, ``speed_log_sum``, ``speed_log_sumsq``, ``speed_to_lead_hours`` and the four
+        indicators.
 
     Examples
     --------
@@ -110,6 +130,7 @@ def weekly_indicators(
     sql = lifecycle.loc[_bool((lifecycle["to_stage"] == "sql") & lifecycle["contact_id"].isin(owned))]
     first = sql.groupby("contact_id")["at"].min()
     lead_n = np.zeros(n, dtype="int64")
+    fast = np.zeros(n, dtype="int64")
     log_sum = np.zeros(n)
     log_sq = np.zeros(n)
     if len(first):
@@ -127,6 +148,8 @@ def weekly_indicators(
         lead_n = np.bincount(lb[keep], minlength=n)
         log_sum = np.bincount(lb[keep], weights=logs[keep], minlength=n)
         log_sq = np.bincount(lb[keep], weights=logs[keep] ** 2, minlength=n)
+        quick = np.nan_to_num(hours, nan=np.inf) <= FAST_HOURS
+        fast = np.bincount(lb[keep & quick], minlength=n)
     days = np.array([w.working_days for w in weeks], dtype="int64")
     with np.errstate(invalid="ignore", divide="ignore"):
         return pd.DataFrame(
@@ -138,11 +161,13 @@ def weekly_indicators(
                 "connects": conn.astype("int64"),
                 "opportunities": opps.astype("int64"),
                 "speed_to_lead_n": lead_n.astype("int64"),
+                "leads_fast": fast.astype("int64"),
                 "speed_log_sum": log_sum,
                 "speed_log_sumsq": log_sq,
                 "activities_per_day": np.where(days > 0, count / days, np.nan),
                 "connect_rate": np.where(calls > 0, conn / calls, np.nan),
                 "speed_to_lead_hours": np.where(lead_n > 0, np.exp(log_sum / np.maximum(lead_n, 1)), np.nan),
+                "followed_up_in_a_day": np.where(lead_n > 0, fast / np.maximum(lead_n, 1), np.nan),
                 "opportunities_per_day": np.where(days > 0, opps / days, np.nan),
             },
             index=pd.Index([w.label for w in weeks], name="week"),
@@ -150,15 +175,17 @@ def weekly_indicators(
 
 
 def _rule_hits(d: np.ndarray, rules: Sequence[str]) -> list[str]:
-    """Western Electric rules (one-sided, bad direction positive) fired at each evaluated week."""
+    """Rules (one-sided, bad direction positive) fired at each evaluated week (see :data:`RULES`)."""
     fired: list[str] = []
     evaluated = np.flatnonzero(np.isfinite(d))
+    cusum = 0.0
     for t in range(len(d)):
         if not np.isfinite(d[t]):
             fired.append("")
             continue
         pos = int(np.searchsorted(evaluated, t))
         hist = d[evaluated[max(0, pos - 7) : pos + 1]]
+        cusum = max(0.0, cusum + float(d[t]) - CUSUM_K)
         hit = []
         if "1" in rules and d[t] > 3:
             hit.append("1")
@@ -168,8 +195,20 @@ def _rule_hits(d: np.ndarray, rules: Sequence[str]) -> list[str]:
             hit.append("3")
         if "4" in rules and len(hist) >= 8 and (hist[-8:] > 0).all():
             hit.append("4")
+        if "5" in rules and cusum > CUSUM_H and d[t] > 0:
+            hit.append("5")
+            cusum = 0.0  # start over after a signal: one flag per shift, not one per week
         fired.append(",".join(hit))
     return fired
+
+
+def _exact_tail_d(x: np.ndarray, n: np.ndarray, p: float, bad: str) -> np.ndarray:
+    """The week's deviation in sigmas from the exact binomial tail (mid-p): ``d = Φ⁻¹(1 − F)``
+    with ``F = P(X < x) + ½ P(X = x)`` under Binomial(n, p) (bad direction down; mirrored for
+    up), clipped to ±6. A week of 2 leads cannot look like a 3σ event unless it is one."""
+    below = stats.binom.cdf(x - 1, n, p) + 0.5 * stats.binom.pmf(x, n, p)
+    tail = below if bad == "down" else 1 - below
+    return np.clip(stats.norm.isf(np.clip(tail, 1e-12, 1 - 1e-12)), -6, 6)
 
 
 _CHART_COLUMNS = [
@@ -185,29 +224,32 @@ def control_chart(
     baseline_weeks: int = 12,
     min_baseline: int = 6,
     min_working_days: int = 3,
-    rules: Sequence[str] = ("1", "2", "3", "4"),
+    rules: Sequence[str] = ("1", "2", "3", "5"),
 ) -> pd.DataFrame:
     """Control chart of each weekly indicator against the rep's own trailing baseline.
 
     For week *t* the baseline is the up to ``baseline_weeks`` earlier evaluable weeks (at
     least ``min_baseline``; weeks with fewer than ``min_working_days`` working days or no
-    exposure are not evaluated). Limits follow the week's own sample size (Laney's p′/u′
-    charts, which also absorb the rep's extra week-to-week variation):
+    exposure are not evaluated). Limits follow the week's own sample size:
 
-    - ``rate`` (u-chart): ``centre = Σx/Σn`` over the baseline, ``σ_t = sqrt(centre / n_t)``;
-    - ``proportion`` (p-chart): ``centre = Σx/Σn``, ``σ_t = sqrt(centre (1 − centre) / n_t)``;
-    - ``log_mean`` (x̄-chart of log hours): ``centre`` = mean log hours of the baseline leads,
-      ``σ_t = s / sqrt(n_t)`` with ``s`` their standard deviation;
+    - ``rate`` (Laney u′-chart): ``centre = Σx/Σn`` over the baseline, ``σ_t = sqrt(centre / n_t)``;
+    - ``proportion`` (Laney p′-chart): ``centre = Σx/Σn``, ``σ_t = sqrt(centre (1 − centre) / n_t)``;
 
     then ``z_i = (x_i − centre) / σ_i`` for the baseline weeks, ``σ_z = max(1, MR̄(z) / 1.128)``
-    (Laney's correction, never narrowing the limits), and
+    (Laney's correction for the rep's extra week-to-week variation, never narrowing the limits),
+    and ``d_t = ± (x_t − centre) / (σ_t · σ_z)`` (signed so that positive is the bad direction);
 
-        ``d_t = ± (x_t − centre) / (σ_t · σ_z)``  (signed so that positive is the bad direction).
+    - ``exact_proportion`` (a handful of trials a week, e.g. new SQLs): ``centre = Σx/Σn`` and
+      ``d_t`` from the exact binomial tail of the week's count (mid-p, :func:`_exact_tail_d`);
+      ``lcl``/``ucl`` are the binomial 0.135% and 99.865% quantiles ÷ n_t (probability limits).
 
-    Western Electric rules, one-sided (a coach wants the early warning): ``1`` d_t > 3; ``2`` 2 of
+    Rules, one-sided (a coach wants the early warning; :data:`RULES`): ``1`` d_t > 3; ``2`` 2 of
     the last 3 evaluated weeks d > 2 (week t among them); ``3`` 4 of the last 5 d > 1 (week t
-    among them); ``4`` the last 8 all d > 0. ``lcl``/``ucl`` are ``centre ∓ 3 σ_t σ_z`` on the
-    shown scale (hours: exp of the log limits).
+    among them); ``4`` the last 8 all d > 0 (off by default); ``5`` the CUSUM
+    ``S_t = max(0, S_{t−1} + d_t − 0.5)`` exceeds 2.5 on a bad week (then starts over). Validated by simulation
+    (``tests/metrics/test_coaching_control.py``): a 30% drop in activities is flagged within
+    three weeks in at least 80% of seeds, and with no change a rep gets well under one false flag
+    a quarter across the four charts.
 
     Returns
     -------
@@ -228,7 +270,7 @@ def control_chart(
     >>> out = control_chart(weekly, indicators=["activities_per_day"])
     >>> out.loc[out["flagged"], ["week", "value", "rules"]]
       week  value rules
-    8   W8    4.0     1
+    8   W8    4.0   1,5
     >>> round(float(out["d"].iloc[-1]), 2), round(float(out["lcl"].iloc[-1]), 2)
     (4.24, 5.76)
     """
@@ -243,42 +285,41 @@ def control_chart(
         _label, bad, kind, num_col, n_col = INDICATORS[ind]
         num = weekly[num_col].to_numpy(dtype="float64")
         n = weekly[n_col].to_numpy(dtype="float64")
-        sq = weekly["speed_log_sumsq"].to_numpy(dtype="float64") if kind == "log_mean" else None
         with np.errstate(invalid="ignore", divide="ignore"):
-            x = np.where(n > 0, num / n, np.nan)  # rate, proportion or mean log
+            x = np.where(n > 0, num / n, np.nan)  # rate or proportion
         usable = (n > 0) & (days >= min_working_days)
         size = len(x)
         centre = np.full(size, np.nan)
         scale = np.full(size, np.nan)  # σ_t · σ_z
+        d = np.full(size, np.nan)
+        lo, hi = np.full(size, np.nan), np.full(size, np.nan)
         used = np.zeros(size, dtype="int64")
         sign = -1.0 if bad == "down" else 1.0
         for t in range(size):
             prior = np.flatnonzero(usable[:t])[-baseline_weeks:]
             if len(prior) < min_baseline or not usable[t]:
                 continue
-            nb = n[prior]
-            if kind == "log_mean":
-                assert sq is not None
-                total = nb.sum()
-                c = num[prior].sum() / total
-                var = max((sq[prior].sum() - total * c * c) / max(total - 1, 1), 1e-6)
-                sig = np.sqrt(var / n[prior]), np.sqrt(var / n[t])
-            else:
-                c = num[prior].sum() / nb.sum()
-                unit = c * (1 - c) if kind == "proportion" else c
-                if not unit > 0:
+            c = num[prior].sum() / n[prior].sum()
+            if kind == "exact_proportion":
+                if not 0 < c < 1:
                     continue
-                sig = np.sqrt(unit / n[prior]), np.sqrt(unit / n[t])
+                k = int(n[t])
+                d[t] = float(_exact_tail_d(np.array([num[t]]), np.array([k]), c, bad)[0])
+                lo[t] = float(stats.binom.ppf(0.00135, k, c)) / k
+                hi[t] = float(stats.binom.ppf(0.99865, k, c)) / k
+                centre[t], used[t] = c, len(prior)
+                continue
+            unit = c * (1 - c) if kind == "proportion" else c
+            if not unit > 0:
+                continue
+            sig = np.sqrt(unit / n[prior]), np.sqrt(unit / n[t])
             z = (x[prior] - c) / sig[0]
             sigma_z = max(1.0, float(np.abs(np.diff(z)).mean() / 1.128)) if len(z) > 1 else 1.0
             centre[t], scale[t], used[t] = c, sig[1] * sigma_z, len(prior)
-        d = sign * (x - centre) / scale
+            d[t] = sign * (x[t] - c) / scale[t]
+            lo[t], hi[t] = c - 3 * scale[t], c + 3 * scale[t]
         fired = _rule_hits(d, rules)
-        lo, hi = centre - 3 * scale, centre + 3 * scale
-        value = x
-        if kind == "log_mean":
-            lo, hi, centre, value = np.exp(lo), np.exp(hi), np.exp(centre), np.exp(x)
-        elif kind == "rate":
+        if kind == "rate":
             lo = np.clip(lo, 0, None)
         else:
             lo, hi = np.clip(lo, 0, 1), np.clip(hi, 0, 1)
@@ -288,7 +329,7 @@ def control_chart(
                     "week": weekly.index.astype(str),
                     "week_start": weekly["week_start"].to_numpy(),
                     "indicator": ind,
-                    "value": value,
+                    "value": x,
                     "n": n,
                     "centre": centre,
                     "lcl": lo,

@@ -277,8 +277,44 @@ def test_u_chart_limits_and_rule_1():
     out = control_chart(w, indicators=["activities_per_day"])
     last = out.iloc[-1]
     assert last["d"] == pytest.approx(4.5 / math.sqrt(2))
-    assert last["lcl"] == pytest.approx(10 - 3 * math.sqrt(2)) and last["rules"] == "1"
+    # rule 1, and the CUSUM: S = max(0, 0 + 3.18 − 0.5) = 2.68 > 2.5 (rule 5)
+    assert last["lcl"] == pytest.approx(10 - 3 * math.sqrt(2)) and last["rules"] == "1,5"
     assert out["baseline"].tolist()[:6] == [0] * 6  # six baseline weeks needed
+
+
+def test_cusum_sees_a_sustained_shift_the_western_electric_rules_miss():
+    # 1.6σ below for two weeks: d = 1.6/1.414·... (u-chart centre 10, σ = 1.414): weeks at
+    # 7.75/day are d = 2.25/1.414 = 1.59; S = 1.09, then 2.18, then 3.27 > 2.5 on the third
+    w = _weekly([10.0] * 8 + [7.75] * 3)
+    out = control_chart(w, indicators=["activities_per_day"], baseline_weeks=8)
+    assert out["rules"].tolist()[-3:] == ["", "", "5"]
+    assert control_chart(w, indicators=["activities_per_day"], rules=("1", "2", "3"))["rules"].tolist()[
+        -3:
+    ] == [
+        "",
+        "",
+        "",
+    ]
+
+
+def test_exact_chart_for_new_sqls_worked_within_a_day():
+    """A week of 3 new SQLs none of them worked within a day, against a baseline of 80%:
+    P(X = 0 | 3, 0.8) = 0.008, mid-p 0.004, d = Φ⁻¹(1 − 0.004) = 2.65 — no 3σ alarm for a week
+    of three leads; two such weeks in three are (rule 2)."""
+    w = _weekly([10.0] * 10)
+    w["speed_to_lead_n"] = [5] * 8 + [3, 3]
+    w["leads_fast"] = [4] * 8 + [0, 0]
+    out = control_chart(w, indicators=["followed_up_in_a_day"])
+    assert out["d"].iloc[-2] == pytest.approx(stats.norm.isf(0.5 * 0.2**3))
+    assert out["rules"].iloc[-2] == ""  # not beyond 3σ; CUSUM 2.65 − 0.5 = 2.15 < 2.5
+    # the next week's baseline holds the first: centre 32/43, d = Φ⁻¹(1 − ½·(11/43)³) = 2.39
+    assert out["d"].iloc[-1] == pytest.approx(stats.norm.isf(0.5 * (11 / 43) ** 3))
+    assert "2" in out["rules"].iloc[-1].split(",")
+    # probability limits: binomial 0.135% and 99.865% quantiles of 3 trials at 0.8, over 3
+    assert (out["lcl"].iloc[-2], out["ucl"].iloc[-2]) == (
+        stats.binom.ppf(0.00135, 3, 0.8) / 3,
+        stats.binom.ppf(0.99865, 3, 0.8) / 3,
+    )
 
 
 def test_rule_2_and_4_and_only_the_bad_side():
