@@ -501,3 +501,15 @@ def test_empty_inputs_do_not_fail(cal, reps):
             deals=empty("deals"),
         )
     ).empty
+
+
+@pytest.mark.parametrize("lang", [None, "nb_NO.UTF-8", "en_US.UTF-8"])
+def test_holiday_names_do_not_depend_on_the_servers_language(cal, monkeypatch, lang):
+    """The holidays package names holidays in the language of LANG (Norwegian with it unset):
+    Matchday pins English, so pages and the suite read the same on every server."""
+    if lang is None:
+        monkeypatch.delenv("LANG", raising=False)
+    else:
+        monkeypatch.setenv("LANG", lang)
+    names = cal.holidays("2025-05-01", "2025-05-31")["name"].tolist()
+    assert names == ["Labor Day", "Constitution Day", "Ascension Day"]
