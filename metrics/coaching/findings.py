@@ -214,12 +214,28 @@ def _value(v: float, kind: str) -> str:
     return f"{v:.1f}"
 
 
-def _count(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")
+_SINGULAR = {
+    "working days": "working day",
+    "activities": "activity",
+    "opportunities": "opportunity",
+    "closed deals": "closed deal",
+    "wins": "win",
+    "deals": "deal",
+}
+
+#: A ratio this close to 1 (either way) reads "about the same so far", not "looks higher".
+NEAR = 1.1
+
+
+def _count(n: int, unit: str | None = None) -> str:
+    text = f"{n:,}".replace(",", "\u202f")
+    if unit is None:
+        return text
+    return f"{text} {_SINGULAR.get(unit, unit) if n == 1 else unit}"
 
 
 def _clear(verb: str, n: int, unit: str) -> str:
-    return f"{verb} — clear over {_count(n)} {unit}."
+    return f"{verb} — clear over {_count(n, unit)}."
 
 
 def _undecided(
@@ -228,16 +244,16 @@ def _undecided(
     """Sentence and direction for a tested but not established comparison."""
     cap = label[0].upper() + label[1:]
     if math.isfinite(lo) and math.isfinite(hi) and lo >= 1 / SAME and hi <= SAME:
-        return f"{cap}: about the same as {ref} over {_count(a_n)} {unit}.", "about the same"
-    if not math.isfinite(f_ratio) or f_ratio == 1:
-        return f"{cap}: no clear difference from {ref} yet ({_count(a_n)} {unit}).", "about the same"
+        return f"{cap}: about the same as {ref} over {_count(a_n, unit)}.", "about the same"
+    if not math.isfinite(f_ratio) or 1 / NEAR <= f_ratio <= NEAR:
+        return f"{cap}: about the same as {ref} so far ({_count(a_n, unit)}).", "about the same"
     way = "higher" if f_ratio > 1 else "lower"
     if b_n < a_n:
         return (
-            f"{cap} looks {way}, but {_possessive(ref)} {_count(b_n)} {unit} cannot tell yet.",
+            f"{cap} looks {way}, but with {_count(b_n, unit)} for {ref} it cannot tell yet.",
             f"looks {way}",
         )
-    return f"{cap} looks {way}, but {_count(a_n)} {unit} cannot tell yet.", f"looks {way}"
+    return f"{cap} looks {way}, but {_count(a_n, unit)} cannot tell yet.", f"looks {way}"
 
 
 def _factor_sentence(f: FactorComparison, a: str, ref: str) -> tuple[str, str]:
@@ -249,7 +265,7 @@ def _factor_sentence(f: FactorComparison, a: str, ref: str) -> tuple[str, str]:
             cap = "Average deal size"
             way = "higher" if ratio > 1 else "lower"
             return (
-                f"{cap} looks {way}, but {min(f.a_n, f.b_n)} wins cannot tell yet "
+                f"{cap} looks {way}, but {_count(min(f.a_n, f.b_n), 'wins')} cannot tell yet "
                 f"(it takes {MIN_WINS} on each side).",
                 f"looks {way}" if math.isfinite(ratio) and ratio != 1 else "no value",
             )
