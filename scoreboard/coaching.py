@@ -40,6 +40,7 @@ from metrics.coaching import (
     shot_map,
     weekly_indicators,
 )
+from metrics.coaching.findings import format_value
 from metrics.pipeline import probability_map
 
 from . import charts, db, numbers
@@ -330,15 +331,8 @@ def ptext(value: Any) -> str:
 
 @bp.app_template_filter("factorfmt")
 def factorfmt(value: Any, factor: str) -> str:
-    """A decomposition factor for the table: rates as %, activities with one decimal, deal size
-    in whole major units; missing as an en dash."""
+    """A decomposition factor for the table, as the findings' sentences write it
+    (:func:`metrics.coaching.findings.format_value`)."""
     if value is None or pd.isna(value):
         return "–"
-    v = float(value)
-    if factor in ("win_rate", "close_pace"):
-        return f"{v:.0%}"
-    if factor == "opps_per_activity":
-        return f"{v:.3f}"
-    if factor == "avg_deal_size":
-        return f"{v / 100:,.0f}".replace(",", "\u202f")
-    return f"{v:.1f}"
+    return format_value(float(value), factor)

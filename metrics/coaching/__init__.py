@@ -4,10 +4,12 @@ Pure functions from the frames of :mod:`metrics.frames` (or from small count sum
 and frozen dataclasses. Every estimate carries its sample size and an interval; where the evidence
 is weak the result says so instead of ranking noise. One module per job:
 
-- :mod:`~metrics.coaching.decomposition`: :func:`funnel` and :func:`decompose`, revenue per
-  working day split into ``activities/day × opportunities/activity × closed/opportunity × win
-  rate × average deal size``, each factor tested by what it is (Poisson rates, binomial, log
-  amounts);
+- :mod:`~metrics.coaching.funnel`: :func:`funnel`, the counts of one side over the complete
+  working days with activity data;
+- :mod:`~metrics.coaching.decomposition`: :func:`decompose`, revenue per working day split into
+  ``activities/day × opportunities/activity × closed/opportunity × win rate × average deal size``,
+  each factor tested by what it is (:mod:`~metrics.coaching.comparisons`: Poisson rates, ratios of
+  varying counts, log amounts; Fisher for the win rate);
 - :mod:`~metrics.coaching.stages`: :func:`stage_conversions`, stage by stage;
 - :mod:`~metrics.coaching.segments`: :func:`segment_win_rates`, by lead source or persona;
 - :mod:`~metrics.coaching.findings`: :func:`rep_findings`, everything a page claims under one

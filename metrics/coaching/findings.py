@@ -28,7 +28,7 @@ from metrics.coaching.segments import SegmentRates, segment_win_rates
 from metrics.coaching.stages import stage_conversions, with_adjusted
 from metrics.periods import OrgCalendar, Period
 
-__all__ = ["Finding", "Findings", "previous_period", "rep_findings"]
+__all__ = ["Finding", "Findings", "format_value", "previous_period", "rep_findings"]
 
 #: A ratio whose whole interval lies within [1/SAME, SAME] reads as "about the same".
 SAME = 1.25
@@ -202,7 +202,14 @@ def _possessive(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
-def _value(v: float, kind: str) -> str:
+def format_value(v: float, kind: str) -> str:
+    """A factor's or rate's value as the sentences show it: rates as whole percent, opportunities
+    per activity with three decimals, deal size in whole major units, per-day counts with one
+    decimal; NaN as an en dash.
+
+    >>> format_value(0.256, "win_rate"), format_value(1234567.0, "avg_deal_size"), format_value(4.25, "x")
+    ('26%', '12\u202f346', '4.2')
+    """
     if not math.isfinite(v):
         return "–"
     if kind in ("win_rate", "close_pace", "rate"):
@@ -277,8 +284,8 @@ def _factor_sentence(f: FactorComparison, a: str, ref: str) -> tuple[str, str]:
             "activities_per_day": f"{a} logs activities at {times} {poss} rate",
             "opps_per_activity": f"{a} turns activities into opportunities at {times} {poss} rate",
             "close_pace": f"{a} closes deals at {times} {poss} pace per opportunity",
-            "win_rate": f"{a} wins {_value(f.a_value, 'win_rate')} of closed deals against "
-            f"{_value(f.b_value, 'win_rate')} for {ref}",
+            "win_rate": f"{a} wins {format_value(f.a_value, 'win_rate')} of closed deals against "
+            f"{format_value(f.b_value, 'win_rate')} for {ref}",
             "avg_deal_size": f"{_possessive(a)} average won deal is {times} {poss}",
         }
         return _clear(verbs[f.factor], f.a_n, unit), way
@@ -349,14 +356,12 @@ def _rate_findings(
             key, n, nn, unit = r.step, r.reached, r.ref_reached, "deals"
             frm, to = r.step.split(" → ")
             label = f"{frm} → {to}"
-            verb = f"{a} moves {_value(r.rate, 'rate')} of deals from {frm} to {to} against {_value(r.ref_rate, 'rate')} for {ref}"
+            verb = f"{a} moves {format_value(r.rate, 'rate')} of deals from {frm} to {to} against {format_value(r.ref_rate, 'rate')} for {ref}"
         else:
             key, n, nn, unit = r.segment, r.closed, r.ref_closed, "closed deals"
             where = f"From {r.segment} leads" if kind == "lead_source" else f"With {r.segment} buyers"
             label = f"win rate {'from ' + r.segment + ' leads' if kind == 'lead_source' else 'with ' + r.segment + ' buyers'}"
-            verb = (
-                f"{where}, {a} wins {_value(r.rate, 'rate')} against {_value(r.ref_rate, 'rate')} for {ref}"
-            )
+            verb = f"{where}, {a} wins {format_value(r.rate, 'rate')} against {format_value(r.ref_rate, 'rate')} for {ref}"
         if r.established:
             sentence, way = _clear(verb, int(n), unit), "higher" if r.rate > r.ref_rate else "lower"
         else:
