@@ -84,7 +84,7 @@ class Drilldown:
 
     @property
     def decomposition(self) -> Decomposition:
-        return self.findings.decomposition  # type: ignore[no-any-return]
+        return self.findings.decomposition
 
     @property
     def stages(self) -> pd.DataFrame:
@@ -92,11 +92,11 @@ class Drilldown:
 
     @property
     def sources(self) -> SegmentRates:
-        return self.findings.sources  # type: ignore[no-any-return]
+        return self.findings.sources
 
     @property
     def personas(self) -> SegmentRates:
-        return self.findings.personas  # type: ignore[no-any-return]
+        return self.findings.personas
 
 
 def team_reps(team_id: int) -> list[Rep]:
@@ -133,6 +133,35 @@ def drilldown_data(rep: Rep, compare: str, days: int, now: pd.Timestamp | None =
     )
 
 
+def coaching_findings(rep: Rep, compare: str, period: Any, now: pd.Timestamp | None = None) -> Findings:
+    """The findings of the drilldown for ``rep`` in ``period`` (a :class:`metrics.periods.Period`)
+    against ``compare`` (``team``, ``previous`` or ``rep:<id>``; 400/403 as for the page): what
+    ``GET /api/v1/reps/<id>/coaching`` serialises with :meth:`metrics.coaching.Findings.as_dict`.
+    The page's findings are these same numbers."""
+    now = now if now is not None else now_utc()
+    _key, ref_ids, ref_label = parse_compare(rep, compare)
+    return _findings(rep, ref_ids, ref_label, period, now, numbers.frames())
+
+
+def _findings(
+    rep: Rep, ref_ids: list[int] | None, ref_label: str, period: Any, now: pd.Timestamp, data: Any
+) -> Findings:
+    return rep_findings(
+        period,
+        rep_id=int(rep.id),  # type: ignore[arg-type]
+        reps=data.reps,
+        activities=data.activities,
+        deals=data.deals,
+        deal_stages=data.deal_stages,
+        contacts=data.contacts,
+        reference_ids=ref_ids,
+        now=now,
+        calendar=numbers.calendar(),
+        rep_label=rep.name,
+        reference_label=ref_label,
+    )
+
+
 def _drilldown(
     rep: Rep, key: str, ref_ids: list[int] | None, ref_label: str, days: int, now: pd.Timestamp, data: Any
 ) -> Drilldown:
@@ -141,20 +170,7 @@ def _drilldown(
     card = card_data(rep_id, now)
     window = cal.rolling(days, now)
     team_ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-    findings = rep_findings(
-        window,
-        rep_id=rep_id,
-        reps=data.reps,
-        activities=data.activities,
-        deals=data.deals,
-        deal_stages=data.deal_stages,
-        contacts=data.contacts,
-        reference_ids=ref_ids,
-        now=now,
-        calendar=cal,
-        rep_label=rep.name,
-        reference_label=ref_label,
-    )
+    findings = _findings(rep, ref_ids, ref_label, window, now, data)
     weeks = cal.weeks_before(now, CHART_WEEKS)
     weekly = weekly_indicators(
         weeks,

@@ -90,6 +90,11 @@ def test_findings_and_decomposition_table_are_metrics_output(org, cast, now):
         verdict = fac.direction if fac.established else ("not established" if fac.tested else "no test")
         assert verdict in row
     assert "p = 0.000" not in page
+    # what the read API will serialise is the same page, as data
+    with org.app.test_request_context():
+        cal = numbers.calendar()
+        served = coaching.coaching_findings(rep, "team", cal.rolling(60, now), now).as_dict()
+    assert json.dumps(served, allow_nan=False) == json.dumps(want.as_dict(), allow_nan=False)
 
 
 def test_team_page_shows_each_reps_rating_form_and_days(org, now):

@@ -146,10 +146,10 @@ class Findings:
     level: float
     alpha: float
     tests: int
-    decomposition: Any
+    decomposition: Decomposition
     stages: pd.DataFrame
-    sources: Any
-    personas: Any
+    sources: SegmentRates
+    personas: SegmentRates
     items: tuple[Finding, ...] = field(default=())
 
     @property
