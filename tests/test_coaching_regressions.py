@@ -3,7 +3,8 @@
 - a rep whose SQL contacts have only URL touches (no content titles at all): the scouting list
   added a string column to an object column, which pandas 3 refuses;
 - a rep with an SQL contact nobody has worked: the speed-to-lead indicator merged an empty frame
-  on an index named ``contact_id`` and then grouped by ``contact_id``.
+  on an index named ``contact_id`` and then grouped by ``contact_id``;
+- a rep whose closed deals were all lost: the win-rate interval starts at 0 and its log was taken.
 """
 
 from __future__ import annotations
@@ -38,6 +39,21 @@ def org(tmp_path_factory):
         {"type": "touch", "source": "t", "id": "t2", "contact": "c-url", "action": "view",
          "url": "https://example.test/blog/why", "at": later},
     ]  # fmt: skip
+    records.append(
+        {
+            "type": "rep",
+            "source": "t",
+            "id": "lost",
+            "email": "all.lost@x.test",
+            "name": "Lars Lost",
+            "team": team_name,
+        }
+    )
+    for i in range(12):
+        records.append(
+            {"type": "deal", "source": "t", "id": f"lost-{i}", "name": f"Lost {i}", "owner": "all.lost@x.test",
+             "amount": 1000, "stage": "lost", "created_at": at, "closed_at": later, "at": later}
+        )  # fmt: skip
     ingest(db.engine_for(org.app), records)
     return org, now
 
@@ -59,7 +75,7 @@ def _rep_id(org, email):
         return s.exec(select(Rep).where(Rep.email == email)).one().id
 
 
-@pytest.mark.parametrize("email", ["url.only@x.test", "unworked@x.test"])
+@pytest.mark.parametrize("email", ["url.only@x.test", "unworked@x.test", "all.lost@x.test"])
 def test_card_and_drilldown_render(org, client, email):
     app_org, _now = org
     rep_id = _rep_id(app_org, email)

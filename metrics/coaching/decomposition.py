@@ -202,6 +202,11 @@ class Decomposition:
         return frame
 
 
+def _log(v: float) -> float:
+    """log with log(0) = −inf (an interval of a ratio whose lower bound is 0: no wins yet)."""
+    return math.log(v) if v > 0 else -math.inf
+
+
 def _join(words: list[str]) -> str:
     return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
 
@@ -298,7 +303,7 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
             p = fisher_p(a.wins, a.closed, b.wins, b.closed)
             min_p = fisher_min_p(a.wins, a.closed, b.wins, b.closed)
             _r, rlo, rhi = proportion_ratio(a.wins, a.closed, b.wins, b.closed, level)
-            lo, hi = (math.log(rlo), math.log(rhi)) if math.isfinite(rlo) else (float("nan"), float("nan"))
+            lo, hi = (_log(rlo), _log(rhi)) if math.isfinite(rlo) else (float("nan"), float("nan"))
             why = "no closed deals on a side"
         else:
             model = "log_normal"

@@ -144,7 +144,10 @@ def activity_days(activities: pd.DataFrame, cal: OrgCalendar) -> pd.DatetimeInde
     at = activities["at"].dropna()
     if not len(at):
         return pd.DatetimeIndex([])
-    return pd.DatetimeIndex(np.unique(np.asarray(cal.local_dates(at), dtype="datetime64[us]")))
+    # local dates of the distinct quarter-hours only (every UTC offset is a whole quarter-hour):
+    # the same dates as converting every activity, at a fraction of the cost on a big org
+    quarters = pd.Series(at.dt.floor("15min").unique())
+    return pd.DatetimeIndex(np.unique(np.asarray(cal.local_dates(quarters), dtype="datetime64[us]")))
 
 
 def counted_until(period: Period, asof: pd.Timestamp, cal: OrgCalendar) -> pd.Timestamp:

@@ -96,6 +96,13 @@ def test_no_factor_error_can_collapse():
     assert none.index[none["established"]].tolist() == ["close_pace"]
 
 
+def test_no_wins_yet_has_an_interval_from_zero():
+    """0 of 12 closed against 20 of 50: the ratio's interval starts at 0 (it used to raise)."""
+    row = decompose(side("A", closed=12, wins=0), side("B", wins=20)).frame().loc["win_rate"]
+    assert row["lo"] == -math.inf and math.isfinite(row["hi"]) and row["a_value"] == 0.0
+    assert row["p_value"] == pytest.approx(stats.fisher_exact([[0, 12], [20, 30]]).pvalue)
+
+
 def test_win_rate_interval_and_verdict():
     a, b = side("A", wins=30), side("B", wins=10)
     row = decompose(a, b).frame().loc["win_rate"]
