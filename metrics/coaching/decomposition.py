@@ -224,7 +224,8 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
 
     Each factor is tested by what it is (module docstring): activities per rep-day as a
     Poisson rate (:func:`rate_ratio_test`, with the overdispersion ``φ = max(1, s²/mean)`` of the
-    daily counts, the larger side's), opportunities per activity and closed deals per
+    rep's own daily counts: a pooled team's day-to-day spread also holds the differences between
+    its reps, which do not make its total any less certain), opportunities per activity and closed deals per
     opportunity as ratios of two varying counts (:func:`count_ratio_test`), win rate with
     Fisher's exact test, average deal size with Welch's t on log amounts once both sides have
     :data:`MIN_WINS` wins. A factor with no sample on a side is not tested and has no value.
@@ -270,7 +271,7 @@ def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05)
         why = ""
         if k == "activities_per_day":
             model = "poisson"
-            phi = max(a.dispersion, b.dispersion)
+            phi = a.dispersion
             p, lo, hi, min_p = rate_ratio_test(
                 a.activities, a.rep_days, b.activities, b.rep_days, level=level, dispersion=phi
             )

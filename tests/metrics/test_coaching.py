@@ -62,9 +62,9 @@ def test_each_factor_is_tested_by_what_it_is():
     exact test, and Welch's t-test on log amounts."""
     a, b = side("A", acts=1500, wins=30), side("B", acts=1200, wins=20)
     f = decompose(a, b).frame()
-    # activities 1500 vs 1200 over 60 days each; sd 6 → dispersion max(1, 36/25, 36/20) = 1.8:
-    # counts 1500/1.8 = 833, 1200/1.8 = 667, π₀ = 60/120
-    assert f.loc["activities_per_day", "p_value"] == pytest.approx(stats.binomtest(833, 1500, 0.5).pvalue)
+    # activities 1500 vs 1200 over 60 days each; the rep's sd 6 a day → dispersion 36/25 = 1.44:
+    # counts 1500/1.44 = 1042, 1200/1.44 = 833, π₀ = 60/120
+    assert f.loc["activities_per_day", "p_value"] == pytest.approx(stats.binomtest(1042, 1875, 0.5).pvalue)
     # opportunities per activity, a ratio of two varying counts: Wald on the log scale,
     # se² = 1/60.5 + 1.8/1500.5 + 1/60.5 + 1.8/1200.5 (activities quasi-Poisson with φ = 1.8)
     diff = math.log(60.5 / 1500.5) - math.log(60.5 / 1200.5)

@@ -101,10 +101,14 @@ def test_win_rate_intervals_cover_the_truth(null_pages):
 
 
 def test_activity_intervals_cover_the_truth(null_pages):
-    team, _ = null_pages
-    rows = [p.of("factor")[0] for p in team["standard"]]
+    """Activities per day (quasi-Poisson, Clopper-Pearson): against the team in orgs that log
+    activities, and against the rep's own previous window."""
+    team, previous = null_pages
+    pages = team["standard"] + team["more_opps_than_activities"] + previous
+    rows = [p.of("factor")[0] for p in pages]
     covered = np.mean([f.lo <= 1.0 <= f.hi for f in rows])
-    assert 0.85 <= covered <= 0.95 + 0.04, covered  # Clopper-Pearson: conservative by design
+    assert len(rows) >= 150
+    assert 0.85 <= covered <= 0.95, covered  # measured 0.92
 
 
 def _planted(closed_per_rep, orgs, seed):
