@@ -200,6 +200,7 @@ class OrgCalendar:
             self.country,
             subdiv=self.subdiv,
             years=range(int(str(first.astype("datetime64[Y]"))), int(str(last.astype("datetime64[Y]"))) + 1),
+            language="en_US",  # names in one language whatever LANG the server runs with
         )
         rows = sorted((d, n) for d, n in table.items() if first <= np.datetime64(d, "D") <= last)
         return pd.DataFrame(

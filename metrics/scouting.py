@@ -278,8 +278,16 @@ def _with_footprints(out: pd.DataFrame, t: pd.DataFrame) -> pd.DataFrame:
         "at", ascending=False, kind="stable"
     )
     phase = t["buying_phase"].astype(object)
-    suffix = phase.map(lambda p: f" ({p})" if isinstance(p, str) else "")
-    label = (t["title"].astype(object) + suffix).where(t["title"].notna(), None)
+    # built element by element: under pandas 3 a title column with no titles at all (a buyer
+    # who only visited URLs) is not a string column, and str + object has no kernel
+    label = pd.Series(
+        [
+            (f"{title} ({ph})" if isinstance(ph, str) else str(title)) if isinstance(title, str) else None
+            for title, ph in zip(t["title"].astype(object).to_numpy(), phase.to_numpy(), strict=True)
+        ],
+        index=t.index,
+        dtype=object,
+    )
     page = t["title"].astype(object).where(t["title"].notna(), t["url"].astype(object))
     visits = t.assign(_page=page).loc[(t["action"] == "visit").to_numpy()]
     visits = visits.sort_values("pricing", ascending=False, kind="stable")

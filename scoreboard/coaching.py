@@ -25,21 +25,24 @@ from metrics.calibration import DEFAULT_STAGE_PROBABILITIES
 from metrics.coaching import (
     FACTOR_LABELS,
     INDICATORS,
+    MIN_CLOSED,
+    MIN_WINS,
     AgendaItem,
     ContentUse,
     Decomposition,
+    Findings,
     SegmentRates,
     agenda,
     content_use,
     control_chart,
-    decompose,
-    funnel,
-    segment_win_rates,
+    format_p,
+    rep_findings,
     shot_map,
-    stage_conversions,
     weekly_indicators,
 )
-from metrics.periods import Window, previous_period, resolve_window
+from metrics.periods import Window, resolve_window
+from metrics.periods import previous_period as period_before
+from metrics.coaching.findings import format_value
 from metrics.pipeline import probability_map
 
 from . import charts, db, numbers
@@ -77,15 +80,28 @@ class Drilldown:
     compare: str
     compare_label: str
     days: int
-    decomposition: Decomposition
-    stages: pd.DataFrame
-    sources: SegmentRates
-    personas: SegmentRates
+    findings: Findings
     weekly: pd.DataFrame
     chart: pd.DataFrame
     content: ContentUse
     shots: pd.DataFrame
     agenda: list[AgendaItem]
+
+    @property
+    def decomposition(self) -> Decomposition:
+        return self.findings.decomposition
+
+    @property
+    def stages(self) -> pd.DataFrame:
+        return self.findings.stages
+
+    @property
+    def sources(self) -> SegmentRates:
+        return self.findings.sources
+
+    @property
+    def personas(self) -> SegmentRates:
+        return self.findings.personas
 
 
 def team_reps(team_id: int) -> list[Rep]:
@@ -100,9 +116,9 @@ def parse_compare(rep: Rep, value: str | None) -> tuple[str, list[int] | None, s
     value = value or "team"
     if value == "team":
         ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-        return value, ids, "rest of team"
+        return value, ids, "the rest of the team"
     if value == "previous":
-        return value, None, "previous window"
+        return value, None, ""
     if value.startswith("rep:") and value[4:].isdigit():
         other = subject_or_403(int(value[4:]), coaching=True)
         if other.id == rep.id:
@@ -131,6 +147,39 @@ def default_window(now: pd.Timestamp | None, days: int) -> Window:
     return resolve_window(None, None, numbers.calendar(), clock, default=f"last-{days}-working-days")
 
 
+def coaching_findings(rep: Rep, compare: str, window: Window) -> Findings:
+    """The findings of the drilldown for ``rep`` in ``window`` against ``compare`` (``team``,
+    ``previous`` or ``rep:<id>``; 400/403 as for the page): what
+    ``GET /api/v1/reps/<id>/coaching`` serialises with :meth:`metrics.coaching.Findings.as_dict`.
+    The page's findings are these same numbers."""
+    _key, ref_ids, ref_label = parse_compare(rep, compare)
+    return _findings(rep, ref_ids, ref_label, window, numbers.frames())
+
+
+def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, data: Any) -> Findings:
+    """rep_findings for the drilldown: "previous" is the rep's own window before ``w`` (a rolling
+    window's as many working days before it; a named period's the period before, e.g. 2026-Q3)."""
+    reference_period = None
+    if ref_ids is None and not w.default:
+        reference_period = period_before(w)[0]
+        ref_label = f"the previous period ({reference_period.label})"
+    return rep_findings(
+        w.period,
+        rep_id=int(rep.id),  # type: ignore[arg-type]
+        reps=data.reps,
+        activities=data.activities,
+        deals=data.deals,
+        deal_stages=data.deal_stages,
+        contacts=data.contacts,
+        reference_ids=ref_ids,
+        now=w.now,
+        calendar=numbers.calendar(),
+        rep_label=rep.name,
+        reference_label=ref_label,
+        reference_period=reference_period,
+    )
+
+
 def _drilldown(
     rep: Rep, key: str, ref_ids: list[int] | None, ref_label: str, days: int, w: Window, data: Any
 ) -> Drilldown:
@@ -139,43 +188,7 @@ def _drilldown(
     card = card_data(rep_id, window=w)
     window, now = w.period, w.now
     team_ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-    common = dict(reps=data.reps, activities=data.activities, deals=data.deals, calendar=cal)
-    a = funnel(window, rep_ids=[rep_id], now=now, label=rep.name, **common)
-    if ref_ids is None:  # the same rep, the window before
-        ref_window = previous_period(w)[0]
-        label = f"previous {days} days" if w.default else f"previous period, {ref_window.label}"
-        b = funnel(ref_window, rep_ids=[rep_id], now=None, label=f"{rep.name} ({label})", **common)
-        stage_ref, seg_ref = [rep_id], team_ids
-    else:
-        b = funnel(window, rep_ids=ref_ids, now=now, label=ref_label, **common)
-        stage_ref, seg_ref = ref_ids, ref_ids
-    decomposition = decompose(a, b)
-    if ref_ids is None:
-        stages = stage_conversions(
-            data.deals, data.deal_stages, ref_window, rep_ids=[rep_id], reference_ids=[rep_id]
-        )
-        mine = stage_conversions(
-            data.deals, data.deal_stages, window, rep_ids=[rep_id], reference_ids=[rep_id], now=now
-        )
-        stages = mine.assign(
-            ref_reached=stages["reached"], ref_advanced=stages["advanced"], ref_rate=stages["rate"]
-        )
-    else:
-        stages = stage_conversions(
-            data.deals, data.deal_stages, window, rep_ids=[rep_id], reference_ids=stage_ref, now=now
-        )
-    segs = {
-        by: segment_win_rates(
-            data.deals,
-            data.contacts,
-            window,
-            rep_ids=[rep_id],
-            reference_ids=seg_ref or [rep_id],
-            by=by,
-            now=now,
-        )
-        for by in ("lead_source", "persona")
-    }
+    findings = _findings(rep, ref_ids, ref_label, w, data)
     weeks = cal.weeks_before(now, CHART_WEEKS)
     weekly = weekly_indicators(
         weeks,
@@ -212,8 +225,7 @@ def _drilldown(
         asof=now,
     )
     items = agenda(
-        decomposition=decomposition,
-        segments=list(segs.values()),
+        findings=findings,
         chart=chart,
         shots=shots,
         review=card.focus,
@@ -221,12 +233,9 @@ def _drilldown(
     return Drilldown(
         card=card,
         compare=key,
-        compare_label=b.label,
+        compare_label=findings.reference_label,
         days=days,
-        decomposition=decomposition,
-        stages=stages,
-        sources=segs["lead_source"],
-        personas=segs["persona"],
+        findings=findings,
         weekly=weekly,
         chart=chart,
         content=content,
@@ -252,7 +261,7 @@ def _days() -> int:
 @require_role("manager", "admin")
 def team() -> Any:
     """The reps a manager coaches (admins: every team), with rating and form."""
-    w = window_from_request(f"last-{WINDOW_DAYS}-working-days")
+    w = window_from_request(f"last-{WINDOW_DAYS}-working-days", now=now_utc())
     if current_user.role == "admin":
         teams = list(db.session().exec(select(Team).order_by(Team.name)).all())
     else:
@@ -276,7 +285,7 @@ def team() -> Any:
 def drilldown(rep_id: int) -> Any:
     rep = subject_or_403(rep_id, coaching=True)
     days = _days()
-    w = window_from_request(f"last-{days}-working-days")
+    w = window_from_request(f"last-{days}-working-days", now=now_utc())
     d = drilldown_data(rep, request.args.get("compare", "team"), days, window=w)
     others = [r for r in team_reps(rep.team_id) if r.id != rep.id]
     return render_template(
@@ -293,6 +302,8 @@ def drilldown(rep_id: int) -> Any:
         picker=picker(w, "coaching.drilldown", rep_id=rep_id),
         picker_keep={"compare": d.compare, "days": days},
         window_query=w.query,
+        min_wins=MIN_WINS,
+        min_closed=MIN_CLOSED,
         e=math.e,
     )
 
@@ -323,7 +334,7 @@ def drilldown_chart(rep_id: int, name: str) -> Any:
     if name not in DRILL_CHARTS:
         abort(404)
     days = _days()
-    w = window_from_request(f"last-{days}-working-days")
+    w = window_from_request(f"last-{days}-working-days", now=now_utc())
     d = drilldown_data(rep, request.args.get("compare", "team"), days, window=w)
     return jsonify(DRILL_CHARTS[name](d))
 
@@ -357,17 +368,16 @@ def save_note(rep_id: int) -> Any:
     return redirect(url_for("coaching.drilldown", rep_id=rep_id))
 
 
+@bp.app_template_filter("ptext")
+def ptext(value: Any) -> str:
+    """A p-value as people read it: ``p < 0.001``, never ``p = 0.000``."""
+    return format_p(float(value)) if value is not None else format_p(float("nan"))
+
+
 @bp.app_template_filter("factorfmt")
 def factorfmt(value: Any, factor: str) -> str:
-    """A decomposition factor for the table: rates as %, activities with one decimal, deal size
-    in whole major units; missing as an en dash."""
+    """A decomposition factor for the table, as the findings' sentences write it
+    (:func:`metrics.coaching.findings.format_value`)."""
     if value is None or pd.isna(value):
         return "–"
-    v = float(value)
-    if factor in ("win_rate", "close_pace"):
-        return f"{v:.0%}"
-    if factor == "opps_per_activity":
-        return f"{v:.3f}"
-    if factor == "avg_deal_size":
-        return f"{v / 100:,.0f}".replace(",", "\u202f")
-    return f"{v:.1f}"
+    return format_value(float(value), factor)

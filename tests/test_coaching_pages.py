@@ -13,7 +13,7 @@ from demo_org_app import ADMIN, PASSWORD, login_session, seeded_org, stats_from_
 from sqlmodel import Session, select
 
 from metrics import rating
-from metrics.coaching import decompose, funnel
+from metrics.coaching import rep_findings
 from scoreboard import cards, charts, coaching, db, numbers
 from scoreboard.models import CoachingNote
 
@@ -39,47 +39,62 @@ def cast(org):
     return org.rep(rep_email), manager, mates
 
 
-def test_decomposition_table_is_metrics_output(org, cast, now):
-    rep, manager, mates = cast
+def _findings(org, rep, ref_ids, ref_label, now, days=60):
     with org.app.app_context():
         f, cal = numbers.frames(), numbers.calendar()
-    window = cal.rolling(60, now)
-    a = funnel(
-        window,
+    return rep_findings(
+        cal.rolling(days, now),
+        rep_id=rep.id,
         reps=f.reps,
         activities=f.activities,
         deals=f.deals,
-        rep_ids=[rep.id],
+        deal_stages=f.deal_stages,
+        contacts=f.contacts,
+        reference_ids=ref_ids,
         now=now,
-        label=rep.name,
         calendar=cal,
+        rep_label=rep.name,
+        reference_label=ref_label,
     )
-    b = funnel(
-        window,
-        reps=f.reps,
-        activities=f.activities,
-        deals=f.deals,
-        rep_ids=[m.id for m in mates],
-        now=now,
-        label="rest of team",
-        calendar=cal,
-    )
-    want = decompose(a, b)
+
+
+def test_findings_and_decomposition_table_are_metrics_output(org, cast, now):
+    """The page says exactly rep_findings' sentences (each with its statistics one click away),
+    and the factor table's verdicts are the page-wide Holm verdicts."""
+    rep, manager, mates = cast
+    want = _findings(org, rep, [m.id for m in mates], "the rest of the team", now)
     client = login_session(org.app.test_client(), manager, PASSWORD)
     page = html.unescape(client.get(f"/coach/{rep.id}").get_data(as_text=True))
+    shown = re.search(r"<ul class=\"findings\" data-findings>(.*?)</ul>", page, re.S).group(1)
+    for fnd in want.items:
+        if fnd.kind == "factor" or fnd.established:
+            item = re.search(
+                rf'<li [^>]*data-finding="{re.escape(fnd.kind)}:{re.escape(fnd.key)}".*?</li>', shown, re.S
+            )
+            assert item, fnd.key
+            assert fnd.sentence in item.group(0)
+            assert '<details class="finding__stats"><summary>The numbers</summary>' in item.group(0)
+            assert fnd.statistics in item.group(0)
+    assert f"Holm over {want.tests} comparisons" in page
+    dec = want.decomposition
     assert (
-        f'<p class="verdict{" verdict--weak" if not want.established else ""}" data-summary>{want.summary}</p>'
+        f'<p class="verdict{" verdict--weak" if not dec.established else ""}" data-summary>{dec.summary}</p>'
         in page
     )
-    for fac in want.factors:
+    for fac in dec.factors:
         row = re.search(rf'<tr data-factor="{fac.factor}".*?</tr>', page, re.S).group(0)
         assert coaching.factorfmt(fac.a_value, fac.factor) in row
         assert coaching.factorfmt(fac.b_value, fac.factor) in row
         if math.isfinite(fac.log_ratio):
             assert f"×{math.exp(fac.log_ratio):.2f}" in row
-        verdict = fac.direction if fac.established else ("too uncertain" if fac.wide else "not established")
+        verdict = fac.direction if fac.established else ("not established" if fac.tested else "no test")
         assert verdict in row
-    assert f"p = {want.joint.p_value:.3f}" in page
+    assert "p = 0.000" not in page
+    # what the read API will serialise is the same page, as data
+    with org.app.test_request_context():
+        cal = numbers.calendar()
+        served = coaching.coaching_findings(rep, "team", coaching.default_window(now, 60)).as_dict()
+    assert json.dumps(served, allow_nan=False) == json.dumps(want.as_dict(), allow_nan=False)
 
 
 def test_team_page_shows_each_reps_rating_form_and_days(org, now):
@@ -123,9 +138,9 @@ def test_comparison_selector_and_windows(org, cast, now):
     rep, manager, mates = cast
     client = login_session(org.app.test_client(), manager, PASSWORD)
     for query, label in [
-        ("compare=previous", "previous 60 days"),
+        ("compare=previous", "the previous 60 working days"),
         (f"compare=rep:{mates[0].id}", mates[0].name),
-        ("compare=team&days=120", "rest of team"),
+        ("compare=team&days=120", "the rest of the team"),
     ]:
         page = html.unescape(client.get(f"/coach/{rep.id}?{query}").get_data(as_text=True))
         assert label in page, query

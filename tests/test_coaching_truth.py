@@ -22,7 +22,7 @@ import pandas as pd
 import pytest
 from demo_org_app import seeded_org
 
-from metrics.coaching import control_chart, decompose, funnel, weekly_indicators
+from metrics.coaching import INDICATORS, control_chart, decompose, funnel, weekly_indicators
 from scoreboard import numbers
 
 pytestmark = pytest.mark.slow
@@ -81,7 +81,6 @@ def test_sniper_is_explained_by_conversion(demo):
     20 May 2026 it is opportunities per activity, not win rate), so: only planted edges, at
     least one, and never the volume the sniper is behind on."""
     d = _vs_team(demo, "sniper")
-    assert d.joint.established
     found = [f.factor for f in d.advantages]
     assert found and set(found) <= SNIPER_EDGES, found
     assert "activities_per_day" not in found
@@ -89,7 +88,6 @@ def test_sniper_is_explained_by_conversion(demo):
 
 def test_grinder_is_explained_by_activity(demo):
     d = _vs_team(demo, "grinder")
-    assert d.joint.established
     assert d.advantages[0].factor == "activities_per_day"
     assert "activities per day" in d.summary
 
@@ -139,3 +137,19 @@ def test_control_chart_rarely_flags_stable_reps(demo):
         flagged += int(evaluated.sum())
     assert weeks > 200  # ~17 stable reps × ~27 evaluated weeks
     assert flagged / weeks <= 0.10
+
+
+def test_each_early_warning_chart_is_quiet_on_steady_reps(demo):
+    """Per chart, false flags on the reps with nothing planted stay under a third per rep-quarter
+    (the speed-to-lead chart used to fire about six times as often as expected: normal limits on
+    bimodal hours). Measured per chart and printed on failure."""
+    rates = {}
+    charts = _charts(demo, {"steady", "twin"}).values()
+    for indicator in INDICATORS:
+        weeks = flagged = 0
+        for _t, chart in charts:
+            ev = chart[(chart["baseline"] > 0) & (chart["indicator"] == indicator)]
+            weeks += len(ev)
+            flagged += int(ev["flagged"].sum())
+        rates[indicator] = 13 * flagged / max(weeks, 1)
+    assert all(r <= 1 / 3 for r in rates.values()), rates

@@ -57,37 +57,95 @@ def test_log_ratios_sum_to_the_revenue_gap_and_shares_are_signed():
     assert shares["activities_per_day"] == pytest.approx(math.log(1.5) / lr.abs().sum())
 
 
-def test_joint_test_is_the_sum_of_squared_factor_statistics():
-    a, b = side("A", wins=30), side("B", wins=20)
-    d = decompose(a, b)
-    z = d.frame()["z"].dropna()
-    assert d.joint.statistic == pytest.approx(float((z**2).sum()))
-    assert d.joint.dof == len(z) == 5
-    assert d.joint.p_value == pytest.approx(stats.chi2.sf(d.joint.statistic, 5))
+def test_each_factor_is_tested_by_what_it_is():
+    """Oracles: scipy's exact binomial test of two Poisson counts given their total, Fisher's
+    exact test, and Welch's t-test on log amounts."""
+    a, b = side("A", acts=1500, wins=30), side("B", acts=1200, wins=20)
+    f = decompose(a, b).frame()
+    # activities 1500 vs 1200 over 60 days each; the rep's sd 6 a day → dispersion 36/25 = 1.44:
+    # counts 1500/1.44 = 1042, 1200/1.44 = 833, π₀ = 60/120
+    assert f.loc["activities_per_day", "p_value"] == pytest.approx(stats.binomtest(1042, 1875, 0.5).pvalue)
+    # opportunities per activity, a ratio of two varying counts: Wald on the log scale,
+    # se² = 1/60.5 + 1.8/1500.5 + 1/60.5 + 1.8/1200.5 (activities quasi-Poisson with φ = 1.8)
+    diff = math.log(60.5 / 1500.5) - math.log(60.5 / 1200.5)
+    se = math.sqrt(2 / 60.5 + 1.8 / 1500.5 + 1.8 / 1200.5)
+    assert f.loc["opps_per_activity", "p_value"] == pytest.approx(2 * stats.norm.sf(abs(diff) / se))
+    assert f.loc["win_rate", "p_value"] == pytest.approx(stats.fisher_exact([[30, 20], [20, 30]]).pvalue)
+    welch = stats.ttest_ind(np.log(a.won_amounts), np.log(b.won_amounts), equal_var=False)
+    assert f.loc["avg_deal_size", "p_value"] == pytest.approx(welch.pvalue)
+    assert f.loc["win_rate", "model"] == "binomial" and f.loc["avg_deal_size", "model"] == "log_normal"
 
 
-def test_win_rate_factor_uses_fishers_test_and_beta_posteriors():
+def test_no_factor_error_can_collapse():
+    """The cases that gave SE ~1e-6 and z ≈ 4 before: no activities, more opportunities than
+    activities, a side with no closed deals. Each is either untested or has a proper interval."""
+    crm_only = decompose(side("A", acts=0, sd=float("nan")), side("B", acts=0, sd=float("nan"))).frame()
+    assert np.isnan(crm_only.loc[["activities_per_day", "opps_per_activity"], "p_value"]).all()
+    assert not crm_only["established"].any()
+    # 60 opportunities from 40 activities vs 60 from 45: the activity counts carry their own
+    # variance (sd 6 a day over 60 days: φ = 36 / (40/60) = 54), so the interval is wide
+    many = decompose(side("A", acts=40, opps=60), side("B", acts=45, opps=60)).frame()
+    row = many.loc["opps_per_activity"]
+    se = math.sqrt(2 / 60.5 + 54 / 40.5 + 54 / 45.5)
+    assert row["hi"] - row["lo"] == pytest.approx(2 * 1.6449 * se, rel=1e-4)
+    assert row["p_value"] > 0.9 and not row["established"]
+    # no closed deals on one side: win rate is not tested (no phantom z); only the real gap,
+    # 0 vs 50 deals closed of 60 opportunities, is claimed
+    none = decompose(side("A", closed=0, wins=0), side("B")).frame()
+    assert np.isnan(none.loc["win_rate", "p_value"])
+    assert none.index[none["established"]].tolist() == ["close_pace"]
+
+
+def test_no_wins_yet_has_an_interval_from_zero():
+    """0 of 12 closed against 20 of 50: the ratio's interval starts at 0 (it used to raise)."""
+    row = decompose(side("A", closed=12, wins=0), side("B", wins=20)).frame().loc["win_rate"]
+    assert row["lo"] == -math.inf and math.isfinite(row["hi"]) and row["a_value"] == 0.0
+    assert row["p_value"] == pytest.approx(stats.fisher_exact([[0, 12], [20, 30]]).pvalue)
+
+
+def test_win_rate_interval_and_verdict():
     a, b = side("A", wins=30), side("B", wins=10)
     row = decompose(a, b).frame().loc["win_rate"]
     # scipy oracle: fisher_exact([[30, 20], [10, 40]])
     assert row["p_value"] == pytest.approx(stats.fisher_exact([[30, 20], [10, 40]]).pvalue)
-    assert row["prob_a_greater"] > 0.999
     assert row["established"] and row["direction"] == "higher"
+    # MOVER from the two Jeffreys intervals (scipy's beta quantiles), around p̃ = (x + ½)/(n + 1)
+    la, ua = stats.beta.ppf([0.05, 0.95], 30.5, 20.5)
+    lb, ub = stats.beta.ppf([0.05, 0.95], 10.5, 40.5)
+    pa, pb = 30.5 / 51, 10.5 / 51
+    centre = math.log(pa / pb)
+    lo = centre - math.hypot(math.log(pa / la), math.log(ub / pb))
+    hi = centre + math.hypot(math.log(ua / pa), math.log(pb / lb))
+    assert (row["lo"], row["hi"]) == pytest.approx((lo, hi))
 
 
 def test_equal_sides_are_not_established_and_say_so():
     d = decompose(side("A"), side("B"))
-    assert not d.joint.established and not d.established
+    assert not d.established
     assert d.summary.startswith("Not enough data to tell")
     assert all(f.direction == "not established" for f in d.factors)
 
 
-def test_a_thin_sample_is_too_uncertain_even_with_a_big_ratio():
-    # 3 of 4 vs 1 of 4 closed: ratio 3, but the interval spans far more than e^1.1
-    a = Funnel("A", 1, 10, 200, 4.0, 5, 4, 3, 300.0, (100.0,) * 3)
+def test_a_thin_sample_is_not_established_even_with_a_big_ratio():
+    # 3 of 4 vs 1 of 4 closed: ratio 3, Fisher p = 0.49; 3 wins vs 1: no deal-size test at all
+    a = Funnel("A", 1, 10, 200, 4.0, 5, 4, 3, 600.0, (200.0,) * 3)
     b = Funnel("B", 1, 10, 200, 4.0, 5, 4, 1, 100.0, (100.0,))
-    row = decompose(a, b).frame().loc["win_rate"]
-    assert row["wide"] and not row["established"]
+    f = decompose(a, b).frame()
+    assert not f.loc["win_rate", "established"]
+    assert np.isnan(f.loc["avg_deal_size", "p_value"]) and "10 wins" in f.loc["avg_deal_size", "why_untested"]
+
+
+def test_deal_size_needs_min_wins_on_each_side():
+    """The threshold bites: 9 wins on a side is no test, 10 is (1.5× the deal size)."""
+    from metrics.coaching import MIN_WINS
+
+    def wins(n, size):
+        return side(wins=n, closed=40, size=size)
+
+    nine = decompose(wins(MIN_WINS - 1, 150.0), wins(30, 100.0)).frame().loc["avg_deal_size"]
+    ten = decompose(wins(MIN_WINS, 150.0), wins(30, 100.0)).frame().loc["avg_deal_size"]
+    assert np.isnan(nine["p_value"]) and not nine["established"]
+    assert ten["p_value"] < 0.001 and ten["established"]
 
 
 def test_holm_adjustment():
@@ -123,14 +181,15 @@ def test_funnel_counts_from_frames(cal, reps):
         closed_at=["2025-01-14 10:00Z", "2025-01-16 10:00Z", "2025-01-14 10:00Z"],
     )
     f = funnel(cal.week("2025-01-13"), reps=reps, activities=acts, deals=deals, rep_ids=[1])
-    # week 13–17 Jan: 5 working days; rep 1 has 3 activities in it (the 25th is outside)
-    assert (f.rep_days, f.activities, f.opportunities, f.closed, f.wins, f.revenue) == (5, 3, 2, 2, 1, 500.0)
-    # daily counts 2, 0, 1, 0, 0: mean 0.6, Σ(x − 0.6)² = 3.2, sd = sqrt(3.2 / 4) = sqrt(0.8)
-    assert f.activity_sd == pytest.approx(math.sqrt(0.8))
+    # week 13–17 Jan: 5 working days, but the org logged activities on the 13th and 15th only:
+    # 2 days played; rep 1 has 3 activities in them (the 25th is outside)
+    assert (f.rep_days, f.activities, f.opportunities, f.closed, f.wins, f.revenue) == (2, 3, 2, 2, 1, 500.0)
+    # daily counts 2, 1: sd = sqrt(0.5)
+    assert f.activity_sd == pytest.approx(math.sqrt(0.5))
     pooled = funnel(cal.week("2025-01-13"), reps=reps, activities=acts, deals=deals, rep_ids=[1, 2])
-    assert (pooled.rep_days, pooled.activities, pooled.wins) == (10, 4, 2)
-    # medians per rep: activities/day 3/5 and 1/5 → 0.4
-    assert pooled.factor_medians["activities_per_day"] == pytest.approx(0.4)
+    assert (pooled.rep_days, pooled.activities, pooled.wins) == (4, 4, 2)
+    # medians per rep: activities/day 3/2 and 1/2 → 1.0
+    assert pooled.factor_medians["activities_per_day"] == pytest.approx(1.0)
 
 
 # ------------------------------------------------------------------------------ stages, segments
@@ -167,7 +226,7 @@ def test_stage_conversions_reached_and_shrunk(cal):
     assert out.loc["demo → proposal", "shrunk"] == pytest.approx((1 + 10 * m) / 12)
 
 
-def test_segment_win_rates_and_joint_test(cal):
+def test_segment_win_rates(cal):
     n = 40
     deals = build(
         "deals",
@@ -193,13 +252,12 @@ def test_segment_win_rates_and_joint_test(cal):
     t = out.table.set_index("segment")
     assert t.loc["referral", ["wins", "closed", "ref_wins", "ref_closed"]].tolist() == [16, 20, 16, 20]
     assert t.index[0] == "referral"  # sorted by the reference's rate, best first
-    assert out.rep_test.established  # 16/20 vs 4/20 (chi-square oracle below)
-    chi = stats.chi2_contingency([[16, 4], [4, 16]], correction=False)
-    assert out.rep_test.p_value == pytest.approx(chi.pvalue)
+    # both reps have the same segments: Fisher p = 1 each, nothing established
+    assert t["p_value"].tolist() == pytest.approx([1.0, 1.0]) and not t["established"].any()
     persona = segment_win_rates(
         deals, contacts, cal.month("2025-01-10"), rep_ids=[1], reference_ids=[2], by="persona"
     )
-    assert persona.table["segment"].tolist() == ["CFO"] and not persona.rep_test.established
+    assert persona.table["segment"].tolist() == ["CFO"] and not persona.table["established"].any()
 
 
 # ------------------------------------------------------------------------------ control charts
@@ -226,8 +284,44 @@ def test_u_chart_limits_and_rule_1():
     out = control_chart(w, indicators=["activities_per_day"])
     last = out.iloc[-1]
     assert last["d"] == pytest.approx(4.5 / math.sqrt(2))
-    assert last["lcl"] == pytest.approx(10 - 3 * math.sqrt(2)) and last["rules"] == "1"
+    # rule 1, and the CUSUM: S = max(0, 0 + 3.18 − 0.5) = 2.68 > 2.5 (rule 5)
+    assert last["lcl"] == pytest.approx(10 - 3 * math.sqrt(2)) and last["rules"] == "1,5"
     assert out["baseline"].tolist()[:6] == [0] * 6  # six baseline weeks needed
+
+
+def test_cusum_sees_a_sustained_shift_the_western_electric_rules_miss():
+    # 1.6σ below for two weeks: d = 1.6/1.414·... (u-chart centre 10, σ = 1.414): weeks at
+    # 7.75/day are d = 2.25/1.414 = 1.59; S = 1.09, then 2.18, then 3.27 > 2.5 on the third
+    w = _weekly([10.0] * 8 + [7.75] * 3)
+    out = control_chart(w, indicators=["activities_per_day"], baseline_weeks=8)
+    assert out["rules"].tolist()[-3:] == ["", "", "5"]
+    assert control_chart(w, indicators=["activities_per_day"], rules=("1", "2", "3"))["rules"].tolist()[
+        -3:
+    ] == [
+        "",
+        "",
+        "",
+    ]
+
+
+def test_exact_chart_for_new_sqls_worked_within_a_day():
+    """A week of 3 new SQLs none of them worked within a day, against a baseline of 80%:
+    P(X = 0 | 3, 0.8) = 0.008, mid-p 0.004, d = Φ⁻¹(1 − 0.004) = 2.65 — no 3σ alarm for a week
+    of three leads; two such weeks in three are (rule 2)."""
+    w = _weekly([10.0] * 10)
+    w["speed_to_lead_n"] = [5] * 8 + [3, 3]
+    w["leads_fast"] = [4] * 8 + [0, 0]
+    out = control_chart(w, indicators=["followed_up_in_a_day"])
+    assert out["d"].iloc[-2] == pytest.approx(stats.norm.isf(0.5 * 0.2**3))
+    assert out["rules"].iloc[-2] == ""  # not beyond 3σ; CUSUM 2.65 − 0.5 = 2.15 < 2.5
+    # the next week's baseline holds the first: centre 32/43, d = Φ⁻¹(1 − ½·(11/43)³) = 2.39
+    assert out["d"].iloc[-1] == pytest.approx(stats.norm.isf(0.5 * (11 / 43) ** 3))
+    assert "2" in out["rules"].iloc[-1].split(",")
+    # probability limits: binomial 0.135% and 99.865% quantiles of 3 trials at 0.8, over 3
+    assert (out["lcl"].iloc[-2], out["ucl"].iloc[-2]) == (
+        stats.binom.ppf(0.00135, 3, 0.8) / 3,
+        stats.binom.ppf(0.99865, 3, 0.8) / 3,
+    )
 
 
 def test_rule_2_and_4_and_only_the_bad_side():
@@ -414,3 +508,15 @@ def test_empty_inputs_do_not_fail(cal, reps):
             deals=empty("deals"),
         )
     ).empty
+
+
+@pytest.mark.parametrize("lang", [None, "nb_NO.UTF-8", "en_US.UTF-8"])
+def test_holiday_names_do_not_depend_on_the_servers_language(cal, monkeypatch, lang):
+    """The holidays package names holidays in the language of LANG (Norwegian with it unset):
+    Matchday pins English, so pages and the suite read the same on every server."""
+    if lang is None:
+        monkeypatch.delenv("LANG", raising=False)
+    else:
+        monkeypatch.setenv("LANG", lang)
+    names = cal.holidays("2025-05-01", "2025-05-31")["name"].tolist()
+    assert names == ["Labor Day", "Constitution Day", "Ascension Day"]

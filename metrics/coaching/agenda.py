@@ -1,0 +1,259 @@
+"""The 1:1: strengths and work-ons, how last time's focus moved, and the agenda built from the
+drilldown's findings."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from metrics.coaching.control import INDICATORS, RULES
+from metrics.coaching.decomposition import Decomposition, decompose  # noqa: F401  (doctest)
+from metrics.coaching.findings import Findings
+from metrics.coaching.segments import SegmentRates
+
+__all__ = ["AgendaItem", "FocusProgress", "agenda", "focus_review", "ordinal", "strengths_and_work_ons"]
+
+
+def strengths_and_work_ons(
+    percentiles: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+    *,
+    top: int = 3,
+    high: float = 70.0,
+    low: float = 30.0,
+) -> tuple[list[str], list[str]]:
+    """Up to ``top`` strengths (percentile ≥ ``high``) and work-ons (≤ ``low``), in neutral words.
+
+    ``percentiles`` is one rep's rows of :func:`metrics.percentiles.percentiles` (``stat``,
+    ``percentile``, ``provisional``). Provisional stats are left out: a thin sample is no
+    strength and no weakness yet.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> p = pd.DataFrame({"stat": ["calls", "wins", "speed"], "percentile": [82.0, 25.0, 10.0],
+    ...                   "provisional": [False, False, True]})
+    >>> strengths_and_work_ons(p, {"calls": "calls per day", "wins": "win rate"})
+    (['calls per day: 82nd percentile of peers'], ['win rate: 25th percentile of peers, room to grow'])
+    """
+    labels = labels or {}
+    rows = percentiles.loc[~percentiles["provisional"].astype(bool) & percentiles["percentile"].notna()]
+    rows = rows.sort_values("percentile", ascending=False)
+    strong = rows[rows["percentile"] >= high].head(top)
+    weak = rows[rows["percentile"] <= low].sort_values("percentile").head(top)
+    s = [
+        f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers"
+        for r in strong.itertuples()
+    ]
+    w = [
+        f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers, room to grow"
+        for r in weak.itertuples()
+    ]
+    return s, w
+
+
+def ordinal(value: float) -> str:
+    """``34.4`` → ``"34th"``; ``1`` → ``"1st"``; ``22`` → ``"22nd"``.
+
+    Examples
+    --------
+    >>> [ordinal(v) for v in (1, 2, 3, 11, 12, 13, 21, 52.4)]
+    ['1st', '2nd', '3rd', '11th', '12th', '13th', '21st', '52nd']
+    """
+    n = int(round(float(value)))
+    suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+    return f"{n}{suffix}"
+
+
+@dataclass(frozen=True)
+class FocusProgress:
+    """A focus metric from the last 1:1 and where it stands now."""
+
+    stat: str
+    label: str
+    before: float
+    after: float
+    change: float
+    text: str
+
+
+def focus_review(
+    focus: Sequence[Mapping[str, object]],
+    percentiles: pd.DataFrame,
+    labels: Mapping[str, str] | None = None,
+) -> list[FocusProgress]:
+    """Compare the focus metrics saved at the last 1:1 with the rep's current percentiles.
+
+    ``focus`` items are ``{"stat": ..., "percentile": ...}`` (as saved with a coaching note);
+    ``percentiles`` is the rep's current rows of :func:`metrics.percentiles.percentiles`.
+    ``change = after − before`` in percentile points.
+
+    Examples
+    --------
+    >>> import pandas as pd
+    >>> now = pd.DataFrame({"stat": ["speed_to_lead_hours"], "percentile": [52.0]})
+    >>> focus_review([{"stat": "speed_to_lead_hours", "percentile": 34.0}], now,
+    ...              {"speed_to_lead_hours": "speed to lead"})[0].text
+    'speed to lead 34th → 52nd percentile'
+    """
+    labels = labels or {}
+    current = percentiles.set_index("stat")["percentile"]
+    out = []
+    for item in focus:
+        stat = str(item.get("stat"))
+        before = float(item.get("percentile", np.nan))  # type: ignore[arg-type]
+        after = float(current.get(stat, np.nan))
+        label = labels.get(stat, stat)
+        if np.isfinite(before) and np.isfinite(after):
+            text = f"{label} {ordinal(before)} → {ordinal(after)} percentile"
+        else:
+            text = f"{label}: not enough data to compare"
+        out.append(FocusProgress(stat, label, before, after, after - before, text))
+    return out
+
+
+@dataclass(frozen=True)
+class AgendaItem:
+    """One point of the 1:1 agenda: what, why (the evidence), and a suggested next step."""
+
+    topic: str
+    evidence: str
+    suggestion: str
+
+
+def agenda(
+    *,
+    findings: Findings | None = None,
+    decomposition: Decomposition | None = None,
+    segments: Sequence[SegmentRates] = (),
+    chart: pd.DataFrame | None = None,
+    shots: pd.DataFrame | None = None,
+    review: Sequence[FocusProgress] = (),
+    recent_weeks: int = 4,
+    max_items: int = 6,
+) -> list[AgendaItem]:
+    """A 1:1 agenda built from the drilldown, most actionable first.
+
+    Order: (1) last 1:1's focus metrics and how they moved; (2) established funnel gaps, then
+    the largest established advantage to keep; (3) early warnings from the control chart in the
+    last ``recent_weeks`` weeks; (4) stale open deals (up to 3, largest expected value first);
+    (5) stage steps and segments where the rep is established lower. With ``findings``
+    (:func:`metrics.coaching.rep_findings`) the evidence is each finding's sentence and only
+    what the page's one multiplicity rule establishes is raised; ``decomposition`` and
+    ``segments`` alone are read with their own adjustment. When nothing in the funnel is
+    established, it says so instead of inventing a gap.
+
+    Returns
+    -------
+    list of AgendaItem
+
+    Examples
+    --------
+    Ada wins 20 of 100 closed deals, her team 200 of 500; all else equal:
+
+    >>> from metrics.coaching.decomposition import Funnel
+    >>> a = Funnel("Ada", 1, 120, 2400, 6.0, 120, 100, 20, 2000.0, (90.0, 110.0) * 10)
+    >>> b = Funnel("team", 5, 600, 12000, 6.0, 600, 500, 200, 20000.0, (90.0, 110.0) * 100)
+    >>> [i.topic for i in agenda(decomposition=decompose(a, b))]
+    ['Win rate']
+    """
+    items: list[AgendaItem] = []
+    for r in review:
+        items.append(
+            AgendaItem(
+                f"Since last 1:1: {r.label}",
+                r.text,
+                "Keep the focus" if r.change >= 0 else "Revisit what got in the way",
+            )
+        )
+    if findings is not None:
+        decomposition = findings.decomposition
+        segments = ()
+    if decomposition is not None:
+        d = decomposition
+        said = {f.key: f.sentence for f in findings.of("factor")} if findings is not None else {}
+        for f in d.gaps:
+            items.append(
+                AgendaItem(
+                    f.label.capitalize(),
+                    said.get(f.factor)
+                    or f"{_fmt(f.a_value, f.factor)} vs {_fmt(f.b_value, f.factor)} for {d.b.label} "
+                    f"(×{f.ratio:.2f}; n = {f.a_n}); explains {abs(f.share):.0%} of the gap",
+                    _SUGGEST[f.factor],
+                )
+            )
+        for f in d.advantages[:1]:
+            items.append(
+                AgendaItem(
+                    f"Keep: {f.label}",
+                    said.get(f.factor)
+                    or f"{_fmt(f.a_value, f.factor)} vs {_fmt(f.b_value, f.factor)} (×{f.ratio:.2f})",
+                    "Name what works so it can be kept up (and shared with the team)",
+                )
+            )
+        if not d.established:
+            items.append(AgendaItem("Funnel", d.summary, "Look at the trend and the open deals instead"))
+    if chart is not None and len(chart):
+        weeks = list(dict.fromkeys(chart["week"]))[-recent_weeks:]
+        recent = chart[chart["week"].isin(weeks) & chart["flagged"]]
+        for ind, rows in recent.groupby("indicator", sort=False):
+            first = rows.iloc[0]
+            side = "below" if INDICATORS[str(ind)][1] == "down" else "above"
+            items.append(
+                AgendaItem(
+                    f"Early warning: {INDICATORS[str(ind)][0]}",
+                    f"{side} the rep's own baseline since {first['week']} "
+                    f"(rule: {', '.join(RULES[r] for r in str(first['rules']).split(','))})",
+                    "Ask what changed in those weeks, before results show it",
+                )
+            )
+    if shots is not None and len(shots):
+        for s in shots[shots["stale"]].sort_values("expected", ascending=False).head(3).itertuples():
+            items.append(
+                AgendaItem(
+                    f"Stale deal #{s.deal_id} ({s.stage})",
+                    s.reason,
+                    "Agree a next step with a date, or close it",
+                )
+            )
+    if findings is not None:
+        for f in findings.established:
+            if f.kind != "factor" and f.direction == "lower":
+                topic = {"stage": "Stage", "lead_source": "Lead source", "persona": "Persona"}[f.kind]
+                items.append(
+                    AgendaItem(f"{topic}: {f.key}", f.sentence, "Review two lost deals from here together")
+                )
+    for seg in segments:
+        low = seg.table[seg.table["established"] & (seg.table["rate"] < seg.table["ref_rate"])]
+        for r in low.itertuples():
+            items.append(
+                AgendaItem(
+                    f"{'Lead source' if seg.by == 'lead_source' else 'Persona'}: {r.segment}",
+                    f"win rate {r.wins}/{r.closed} vs {r.ref_wins}/{r.ref_closed} for the comparison "
+                    f"(Holm-adjusted p {'< 0.001' if r.p_adjusted < 0.001 else f'= {r.p_adjusted:.3f}'})",
+                    "Review two lost deals from this segment together",
+                )
+            )
+    return items[:max_items]
+
+
+_SUGGEST = {
+    "activities_per_day": "Plan the week's call blocks; check what eats selling time",
+    "opps_per_activity": "Listen to two calls together: discovery questions and the ask for a meeting",
+    "close_pace": "Walk the open pipeline: next steps and close dates",
+    "win_rate": "Review two lost deals: where did they stall, who else was involved",
+    "avg_deal_size": "Look at scoping: more seats, modules, multi-year",
+}
+
+
+def _fmt(value: float, factor: str) -> str:
+    if not np.isfinite(value):
+        return "–"
+    if factor in ("win_rate", "opps_per_activity", "close_pace"):
+        return f"{value:.0%}" if factor != "opps_per_activity" else f"{value:.3f}"
+    if factor == "avg_deal_size":
+        return f"{value / 100:,.0f}".replace(",", "\u202f")
+    return f"{value:.1f}"
