@@ -40,9 +40,9 @@ from metrics.coaching import (
     shot_map,
     weekly_indicators,
 )
+from metrics.coaching.findings import format_value
 from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
-from metrics.coaching.findings import format_value
 from metrics.pipeline import probability_map
 
 from . import charts, db, numbers
@@ -162,7 +162,7 @@ def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, da
     reference_period = None
     if ref_ids is None and not w.default:
         reference_period = period_before(w)[0]
-        ref_label = f"the previous period ({reference_period.label})"
+        ref_label = f"the previous period, {reference_period.label}"
     return rep_findings(
         w.period,
         rep_id=int(rep.id),  # type: ignore[arg-type]

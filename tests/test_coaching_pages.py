@@ -92,7 +92,6 @@ def test_findings_and_decomposition_table_are_metrics_output(org, cast, now):
     assert "p = 0.000" not in page
     # what the read API will serialise is the same page, as data
     with org.app.test_request_context():
-        cal = numbers.calendar()
         served = coaching.coaching_findings(rep, "team", coaching.default_window(now, 60)).as_dict()
     assert json.dumps(served, allow_nan=False) == json.dumps(want.as_dict(), allow_nan=False)
 
