@@ -1,5 +1,5 @@
 """The API: ``POST /api/v1/events`` (docs/ingest.md, scope ``ingest``), ``GET /api/v1/stats``
-(docs/api.md, scope ``read``) and the OpenAPI document of both.
+and ``GET /api/v1/reps/<id>/coaching`` (docs/api.md, scope ``read``) and the OpenAPI document.
 
 Every endpoint but the OpenAPI document needs ``Authorization: Bearer <api token>``: no or a wrong
 token is a 401, a token without the endpoint's scope a 403 naming the scope it needs."""
@@ -9,15 +9,16 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from flask import Blueprint, current_app, jsonify, request
+from flask import Blueprint, abort, current_app, jsonify, request
 from flask.typing import ResponseReturnValue
 from pydantic import TypeAdapter
 from werkzeug.exceptions import HTTPException
 
-from . import db
+from . import coaching, db
 from .exports import csv_response
 from .ingest import ingest
 from .ingest.records import Record, RecordErrors
+from .models import Rep
 from .stat_rows import stat_keys, stat_rows
 from .tokens import has_scope, verify_token
 from .window import window_from_request
@@ -111,6 +112,41 @@ def get_stats() -> Any:
             "rows": rows,
         }
     )
+
+
+@bp.get("/reps/<int:rep_id>/coaching")
+def get_coaching(rep_id: int) -> Any:
+    """The drilldown's findings for a rep (scope ``read``; docs/api.md): each with its sentence,
+    ratio, interval, Holm-adjusted p and whether it is established, for ``period``/``asof``
+    against ``compare`` = ``team`` (default), ``previous`` or ``rep:<id>``."""
+    if (refused := _refused("read")) is not None:
+        return refused
+    rep = _rep_or_404(rep_id)
+    if rep.role != "rep":
+        return _error(404, f"rep {rep_id} is a {rep.role}, not a rep: there is nothing to coach")
+    window = window_from_request(api=True)
+    compare = request.args.get("compare", "team")
+    if compare not in ("team", "previous") and not (compare.startswith("rep:") and compare[4:].isdigit()):
+        return _error(400, f"compare: {compare!r} is not team, previous or rep:<id>", parameter="compare")
+    if compare == f"rep:{rep_id}":
+        return _error(400, "compare: a rep cannot be compared with themself", parameter="compare")
+    found = coaching.coaching_findings(rep, compare, window, other=_rep_or_404)
+    return jsonify(
+        {
+            "rep_id": rep_id,
+            "period": window.spec,
+            "label": window.period.label,
+            "asof": window.asof.isoformat() if window.asof else None,
+            **found.as_dict(),
+        }
+    )
+
+
+def _rep_or_404(rep_id: int) -> Rep:
+    rep = db.session().get(Rep, rep_id)
+    if rep is None:
+        abort(_error(404, f"no rep {rep_id}"))
+    return rep
 
 
 def _flat(rows: list[dict[str, Any]], by: str) -> list[dict[str, Any]]:
@@ -230,6 +266,7 @@ def openapi_document() -> dict[str, Any]:
                 }
             },
             "/api/v1/stats": {"get": _stats_operation()},
+            "/api/v1/reps/{rep_id}/coaching": {"get": _coaching_operation()},
         },
         "components": {
             "schemas": {**components, **_read_schemas()},
@@ -295,10 +332,75 @@ def _stats_operation() -> dict[str, Any]:
     }
 
 
+def _coaching_operation() -> dict[str, Any]:
+    return {
+        "summary": "A rep's coaching findings, as the drilldown states them",
+        "security": [{"bearer": []}],
+        "parameters": [
+            {"name": "rep_id", "in": "path", "required": True, "schema": {"type": "integer"}},
+            _PERIOD_PARAM,
+            _ASOF_PARAM,
+            {
+                "name": "compare",
+                "in": "query",
+                "description": "team (the rest of the rep's team), previous (the rep's own previous "
+                "period) or rep:<id>",
+                "schema": {"type": "string", "default": "team"},
+            },
+        ],
+        "responses": {
+            "200": _resp("The findings, adjusted together (Holm over every test)", "Findings"),
+            "400": _resp("A bad period, asof or compare (the error names it)", "ParameterError"),
+            "401": _resp("Missing, wrong or revoked token", "Error"),
+            "403": _resp("The token lacks the read scope", "ScopeError"),
+            "404": _resp("No such rep, or not a rep", "Error"),
+        },
+    }
+
+
 def _read_schemas() -> dict[str, Any]:
     number = {"type": ["number", "null"]}
     keys = [spec.key for spec in stat_keys()]
     return {
+        "Finding": {
+            "type": "object",
+            "properties": {
+                "kind": {"type": "string", "description": "factor, stage, lead_source or persona"},
+                "key": {"type": "string"},
+                "label": {"type": "string"},
+                "sentence": {"type": "string", "description": "what a manager can say out loud"},
+                "a_value": number,
+                "b_value": number,
+                "a_n": {"type": ["integer", "null"]},
+                "b_n": {"type": ["integer", "null"]},
+                "unit": {"type": "string", "description": "what the samples count"},
+                "ratio": {**number, "description": "the rep's value / the reference's"},
+                "lo": {**number, "description": "lower end of the ratio's interval"},
+                "hi": {**number, "description": "upper end of the ratio's interval"},
+                "p_value": number,
+                "p_adjusted": {**number, "description": "Holm-adjusted over every test on the page"},
+                "established": {"type": "boolean", "description": "p_adjusted < alpha"},
+                "direction": {"type": "string"},
+                "statistics": {"type": "string"},
+            },
+        },
+        "Findings": {
+            "type": "object",
+            "properties": {
+                "rep_id": {"type": "integer"},
+                "period": {"type": "string"},
+                "label": {"type": "string"},
+                "asof": {"type": ["string", "null"]},
+                "rep": {"type": "string"},
+                "reference": {"type": "string"},
+                "compare": {"type": "string", "enum": ["team", "rep", "previous"]},
+                "level": {"type": "number"},
+                "alpha": {"type": "number"},
+                "tests": {"type": "integer", "description": "the size of Holm's family"},
+                "multiplicity": {"type": "string"},
+                "findings": {"type": "array", "items": {"$ref": "#/components/schemas/Finding"}},
+            },
+        },
         "ScopeError": {
             "type": "object",
             "properties": {"error": {"type": "string"}, "required_scope": {"type": "string"}},

@@ -7,6 +7,7 @@ from __future__ import annotations
 import csv
 import html
 import io
+import json
 import re
 from datetime import UTC, datetime
 
@@ -149,6 +150,10 @@ def test_openapi_lists_the_read_endpoint(org):
     assert "403" in doc["paths"]["/api/v1/events"]["post"]["responses"]
     listed = doc["components"]["schemas"]["StatsRow"]["properties"]["stats"]["properties"]
     assert set(listed) == set(CATALOGUE)  # every catalogue stat
+    coaching = doc["paths"]["/api/v1/reps/{rep_id}/coaching"]["get"]
+    assert {p["name"] for p in coaching["parameters"]} == {"rep_id", "period", "asof", "compare"}
+    finding = doc["components"]["schemas"]["Finding"]["properties"]
+    assert {"sentence", "ratio", "lo", "hi", "p_adjusted", "established"} <= set(finding)
 
 
 def test_cli_creates_a_token_with_scopes(org):
@@ -183,3 +188,88 @@ def test_migration_0003_keeps_existing_tokens_ingest_only(tmp_path):
     app = make_app(tmp_path, url)
     token, _ = create_token(db.engine_for(app), "api", "new", scopes=("read",))
     assert token.scopes == "read"
+
+
+# ------------------------------------------------------------------ GET /api/v1/reps/<id>/coaching
+
+
+def _team_of(org, email):
+    team = dict(org.by_role("rep"))[email]
+    return [org.rep(e) for e, t in org.by_role("rep") if t == team and e != email]
+
+
+def _independent_findings(org, rep, period, reference_ids, reference_label, reference_period=None):
+    """metrics.rep_findings straight from the frames, with the quarter built by the calendar (not
+    by the period parser the API uses) and numbers standing at the quarter's end."""
+    from metrics.coaching import rep_findings
+    from scoreboard import numbers
+
+    with org.app.app_context():
+        f, cal = numbers.frames(), numbers.calendar()
+    q = cal.quarter(period)
+    return rep_findings(
+        q,
+        rep_id=rep.id,
+        reps=f.reps,
+        activities=f.activities,
+        deals=f.deals,
+        deal_stages=f.deal_stages,
+        contacts=f.contacts,
+        reference_ids=reference_ids,
+        now=q.end,
+        calendar=cal,
+        rep_label=rep.name,
+        reference_label=reference_label,
+        reference_period=cal.quarter(reference_period) if reference_period else None,
+    )
+
+
+def test_coaching_api_serves_the_drilldowns_findings(org, tokens):
+    """The findings for 2024-Q3 against the team and against the rep's own 2024-Q2 equal
+    metrics.rep_findings computed from the frames, and every sentence is on the manager's page."""
+    email = org.by_role("rep")[0][0]
+    rep, mates = org.rep(email), _team_of(org, email)
+    client = org.app.test_client()
+    team = _get(client, f"/api/v1/reps/{rep.id}/coaching?period=2024-Q3", tokens["read"])
+    assert team.status_code == 200, team.get_data(as_text=True)
+    body = team.get_json()
+    want = _independent_findings(org, rep, "2024-07-01", [m.id for m in mates], "the rest of the team")
+    assert body["findings"] == json.loads(json.dumps(want.as_dict()["findings"]))
+    assert (body["compare"], body["period"], body["tests"]) == ("team", "2024-Q3", want.tests)
+    assert body["multiplicity"] == "Holm over every test on the page"
+    assert all(f["established"] == (f["p_adjusted"] < 0.05) for f in body["findings"] if f["p_adjusted"])
+
+    prev = _get(client, f"/api/v1/reps/{rep.id}/coaching?period=2024-Q3&compare=previous", tokens["read"])
+    body = prev.get_json()
+    assert body["reference"] == "the previous period, 2024-Q2"
+    want = _independent_findings(
+        org, rep, "2024-07-01", None, "the previous period, 2024-Q2", reference_period="2024-04-01"
+    )
+    assert body["findings"] == json.loads(json.dumps(want.as_dict()["findings"]))
+
+    page = login_session(org.app.test_client(), ADMIN, PASSWORD).get(
+        f"/coach/{rep.id}?period=2024-Q3&compare=previous"
+    )
+    text = " ".join(html.unescape(page.get_data(as_text=True)).split())
+    for f in body["findings"]:
+        if f["kind"] == "factor" or f["established"]:
+            assert " ".join(f["sentence"].split()) in text, f["sentence"]
+
+
+def test_coaching_api_refuses_what_it_cannot_answer(org, tokens):
+    email = org.by_role("rep")[0][0]
+    rep, other = org.rep(email), _team_of(org, email)[0]
+    manager = org.rep(org.by_role("manager")[0][0])
+    client = org.app.test_client()
+    url = f"/api/v1/reps/{rep.id}/coaching"
+    assert client.get(url).status_code == 401
+    refused = _get(client, url, tokens["ingest"])
+    assert refused.status_code == 403 and refused.get_json()["required_scope"] == "read"
+    assert _get(client, f"{url}?compare=rep:{other.id}", tokens["read"]).get_json()["compare"] == "rep"
+    for query, parameter in (("compare=boss", "compare"), (f"compare=rep:{rep.id}", "compare"),
+                             ("period=2024-Q9", "period")):  # fmt: skip
+        resp = _get(client, f"{url}?{query}", tokens["read"])
+        assert resp.status_code == 400 and resp.get_json()["parameter"] == parameter, query
+    assert _get(client, "/api/v1/reps/99999/coaching", tokens["read"]).status_code == 404
+    assert _get(client, f"/api/v1/reps/{manager.id}/coaching", tokens["read"]).status_code == 404
+    assert _get(client, f"{url}?compare=rep:99999", tokens["read"]).status_code == 404
