@@ -152,3 +152,8 @@ def test_a_manager_named_by_a_team_record_coaches_that_team_and_the_teams_below(
     assert nina.get(f"/coach/{reps['sara@acme.no'].id}").status_code == 403  # Stockholm is not
     roster = nina.get("/coach").get_data(as_text=True)
     assert "Oslo" in roster and "Nordics" in roster and "Stockholm" not in roster
+
+
+def test_a_rep_record_with_a_team_makes_no_unassigned_team(post_events, engine):
+    assert post_events([ORG[2]]).status_code == 200
+    assert [t.name for t in rows(engine, Team)] == ["Oslo Enterprise"]
