@@ -107,7 +107,7 @@ def test_a_team_record_adopts_the_team_a_rep_record_created_by_name(post_events,
     assert post_events([ORG[2]]).status_code == 200  # creates "Oslo Enterprise" by name
     resp = post_events([ORG[0], ORG[1]])
     assert resp.get_json()["by_type"]["team"] == {"created": 1, "updated": 1, "duplicates": 0, "stale": 0}
-    assert sorted(t.name for t in rows(engine, Team)) == ["Nordics", "Oslo Enterprise", "Unassigned"]
+    assert sorted(t.name for t in rows(engine, Team)) == ["Nordics", "Oslo Enterprise"]
 
 
 def test_bad_team_and_account_references_are_refused(post_events, engine):
