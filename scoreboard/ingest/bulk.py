@@ -233,12 +233,15 @@ def copy_insert(
 
 
 def write_upserts(
-    conn: Connection, table: Table, state: dict[Key, dict[str, Any]], dirty: set[Key]
+    conn: Connection, table: Table, state: dict[Key, dict[str, Any]], dirty: dict[Key, set[str]]
 ) -> dict[Key, int]:
-    """Insert the new rows of ``state`` and update the dirty existing ones; return all ids.
+    """Insert the new rows of ``state`` and update the changed columns (``dirty``) of stored ones;
+    return all ids.
 
     SQLite: new rows get the ids after the largest stored one (writers are serialised, so nobody
-    else takes them) and go in with one ``executemany``; PostgreSQL: COPY, ids from ``RETURNING``.
+    else takes them) and go in with one ``executemany``; stored rows are updated with one
+    ``executemany`` per set of changed columns, so indexes of columns that did not change are not
+    rewritten. PostgreSQL: COPY, ids from ``RETURNING``; updates set every column.
     """
     ids = {key: row["id"] for key, row in state.items() if row.get("id") is not None}
     new = [row for row in state.values() if row.get("id") is None]
@@ -251,20 +254,23 @@ def write_upserts(
         sqlite_insert(conn, table, rows)
         for row in rows:
             ids[(row["source"], row["external_id"])] = row["id"]
-    changed = [state[key] for key in dirty if state[key].get("id") is not None]
-    if changed:
-        columns = [c.name for c in table.columns if c.name not in ("id", "source", "external_id")]
-        if conn.dialect.name == "sqlite":
-            sqlite_update(conn, table, columns, changed)
-        else:
-            from sqlalchemy import bindparam, update
+    changed = {key: columns for key, columns in dirty.items() if state[key].get("id") is not None}
+    if not changed:
+        return ids
+    if conn.dialect.name == "sqlite":
+        groups: dict[tuple[str, ...], list[dict[str, Any]]] = defaultdict(list)
+        for key, columns in changed.items():
+            groups[tuple(sorted(columns))].append(state[key])
+        for columns, rows in groups.items():
+            sqlite_update(conn, table, list(columns), rows)
+    else:
+        from sqlalchemy import bindparam, update
 
-            stmt = (
-                update(table)
-                .where(table.c.id == bindparam("_id"))
-                .values({c: bindparam(f"_{c}") for c in columns})
-            )
-            conn.execute(stmt, [{"_id": row["id"]} | {f"_{c}": row[c] for c in columns} for row in changed])
+        names = [c.name for c in table.columns if c.name not in ("id", "source", "external_id")]
+        stmt = (
+            update(table).where(table.c.id == bindparam("_id")).values({c: bindparam(f"_{c}") for c in names})
+        )
+        conn.execute(stmt, [{"_id": state[k]["id"]} | {f"_{c}": state[k][c] for c in names} for k in changed])
     return ids
 
 

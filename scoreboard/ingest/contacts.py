@@ -21,7 +21,7 @@ TRACKED = {"owner_rep_id": "owner", "persona_id": "persona", "lead_source": "lea
 def upsert(b: Batch, items: list[tuple[int, ContactRecord]]) -> None:
     existing = bulk.load(b.conn, T_CONTACT, {(r.source, r.id) for _, r in items})
     state: dict[Key, dict[str, Any]] = {}
-    dirty: set[Key] = set()
+    dirty: dict[Key, set[str]] = {}  # stored contacts: the columns changed
     stages: list[tuple[Key, dict[str, Any]]] = []
     changes: list[tuple[Key, dict[str, Any]]] = []
     corrections: list[tuple[int, Key, dict[str, Any], datetime]] = []
@@ -76,7 +76,7 @@ def upsert(b: Batch, items: list[tuple[int, ContactRecord]]) -> None:
                 changes.append((key, _change(b, name, cur[name], diff[name], at)))
         b.touch_reps(cur["owner_rep_id"], diff.get("owner_rep_id"))
         cur.update(diff, updated_at=at)
-        dirty.add(key)
+        dirty.setdefault(key, {"updated_at"}).update(diff)
         b.result.count("contact", "updated")
     if b.errors:
         return

@@ -45,7 +45,7 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
     account_names = _account_names(b, {b.account_ids.get((r.source, r.account_id)) for _, r in items})
     stored_lines = _stored_lines(b, [existing[k]["id"] for k in _keys(items, products=True) if k in existing])
     state: dict[Key, dict[str, Any]] = {}
-    dirty: set[Key] = set()
+    dirty: dict[Key, set[str]] = {}  # stored deals: the columns changed
     lines: dict[Key, Lines] = {}
     stages: list[tuple[Key, dict[str, Any]]] = []
     changes: list[tuple[Key, dict[str, Any]]] = []
@@ -129,7 +129,7 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
             if cur[name] != before[name]:
                 changes.append((key, _change(b, name, before[name], cur[name], at)))
         b.touch_reps(before["owner_rep_id"], cur["owner_rep_id"])
-        dirty.add(key)
+        dirty.setdefault(key, set()).update(k for k, v in cur.items() if before[k] != v)
         b.result.count("deal", "updated")
     if b.errors:
         return

@@ -230,7 +230,7 @@ def accounts(b: Batch, items: list[tuple[int, AccountRecord]]) -> None:
         return
     existing = bulk.load(b.conn, T_ACCOUNT, {(r.source, r.id) for _, r in items})
     state: dict[Key, dict[str, Any]] = {}
-    dirty: set[Key] = set()
+    dirty: dict[Key, set[str]] = {}
     for _, rec in items:
         key = (rec.source, rec.id)
         wanted = {f: getattr(rec, f) for f in ACCOUNT_FIELDS if getattr(rec, f) is not None}
@@ -244,7 +244,7 @@ def accounts(b: Batch, items: list[tuple[int, AccountRecord]]) -> None:
         changes = {k: v for k, v in wanted.items() if cur[k] != v}
         if changes:
             cur.update(changes, updated_at=b.received_at)
-            dirty.add(key)
+            dirty.setdefault(key, {"updated_at"}).update(changes)
             b.result.count("account", "updated")
         else:
             b.result.count("account", "duplicates")
