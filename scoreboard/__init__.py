@@ -44,7 +44,21 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(db.engine_for(app))
 
-    from . import api, auth, cards, cli, coaching, live, numbers, pages, privacy, security, simulator, tv
+    from . import (
+        admin_data,
+        api,
+        auth,
+        cards,
+        cli,
+        coaching,
+        live,
+        numbers,
+        pages,
+        privacy,
+        security,
+        simulator,
+        tv,
+    )
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
@@ -68,6 +82,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     live.init_app(app)  # after SocketIO(app): binds to this app's Socket.IO server
     tv.init_app(app)
     privacy.init_app(app)
+    admin_data.init_app(app)
     cli.init_app(app)
     app.jinja_env.globals["form_rule"] = FORM_RULE  # printed wherever form is shown
 

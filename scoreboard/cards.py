@@ -36,6 +36,7 @@ from . import charts, db, numbers, snapshot
 from .exports import card_rows, csv_response
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Contact, Rep
+from .teams import managed_team_ids
 from .window import picker, window_at, window_from_request
 
 bp = Blueprint("cards", __name__)
@@ -134,7 +135,7 @@ def may_view(rep: Rep, *, coaching: bool = False) -> bool:
         return True
     if role == "manager":
         own = db.session().get(Rep, current_user.rep_id) if current_user.rep_id else None
-        return own is not None and own.team_id == rep.team_id
+        return own is not None and rep.team_id in managed_team_ids(db.session(), own.id, own.team_id)
     return not coaching and current_user.rep_id is not None and current_user.rep_id == rep.id
 
 

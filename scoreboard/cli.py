@@ -2,7 +2,9 @@
 
 Commands: ``run`` (serve; ``python app.py`` does the same), ``seed-demo``, ``create-user``,
 ``create-api-token``, ``simulate on|off``, ``db-upgrade``; people's data and backups: ``set-password``,
-``backup``, ``restore``, ``erase-contact``, ``prune-touches``.
+``backup``, ``restore``, ``erase-contact``, ``prune-touches``. API tokens, exchange rates and logins for
+imported reps (``list-api-tokens``, ``revoke-api-token``, ``set-rate``, ``list-rates``,
+``create-logins``) are in :mod:`scoreboard.admin_data`, display tokens in :mod:`scoreboard.tv`.
 """
 
 from __future__ import annotations

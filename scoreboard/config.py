@@ -60,6 +60,8 @@ DEFAULTS: dict[str, Any] = {
     "SOCKETIO_MESSAGE_QUEUE": None,
     # Ingest API limits.
     "INGEST_MAX_RECORDS": 5000,
+    # Days a one-time link to set one's password stays valid (``create-logins``, /admin/logins).
+    "LOGIN_LINK_DAYS": 7,
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
     # Cookies.
     "SESSION_COOKIE_HTTPONLY": True,

@@ -19,7 +19,7 @@ from .frames import FrameCache, Frames
 
 
 def init_app(app: Flask) -> None:
-    cache = FrameCache(db.engine_for(app))
+    cache = FrameCache(db.engine_for(app), currency=app.config["CURRENCY"])
     app.extensions["matchday.frames"] = cache
     app.extensions["matchday.snapshots"] = snapshot.SnapshotStore(cache)
 
