@@ -120,7 +120,8 @@ def subject_or_403(rep_id: int, *, coaching: bool = False) -> Rep:
     """The rep whose card (or drilldown) is asked for, if the current user may see it.
 
     Rules: an admin sees everyone; a manager the reps of their own team (the team of the rep row
-    linked to their login); a rep only themselves, and never a drilldown. A rep the user may not see
+    linked to their login), of the teams team records name them manager of, and of every team
+    below those (:func:`scoreboard.teams.managed_team_ids`); a rep only themselves, and never a drilldown. A rep the user may not see
     is a 404, like an unknown one: the answer never tells which ids exist.
     """
     rep = db.session().get(Rep, rep_id)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -111,9 +112,13 @@ def team_reps(team_id: int) -> list[Rep]:
     )  # type: ignore[arg-type]
 
 
-def parse_compare(rep: Rep, value: str | None) -> tuple[str, list[int] | None, str]:
-    """(key, reference rep ids or None for "previous window", label); 400 on a bad value, 403 for
-    a rep the user may not see."""
+def parse_compare(
+    rep: Rep, value: str | None, other: Callable[[int], Rep] | None = None
+) -> tuple[str, list[int] | None, str]:
+    """(key, reference rep ids or None for "previous window", label); 400 on a bad value. ``other``
+    looks up the rep of ``rep:<id>`` (default: :func:`subject_or_403`, a 404 for a rep the user
+    may not see; the read API, whose token sees the whole org, passes its own)."""
+    other = other or (lambda rep_id: subject_or_403(rep_id, coaching=True))
     value = value or "team"
     if value == "team":
         ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
@@ -121,10 +126,10 @@ def parse_compare(rep: Rep, value: str | None) -> tuple[str, list[int] | None, s
     if value == "previous":
         return value, None, ""
     if value.startswith("rep:") and value[4:].isdigit():
-        other = subject_or_403(int(value[4:]), coaching=True)
-        if other.id == rep.id:
+        them = other(int(value[4:]))
+        if them.id == rep.id:
             abort(400)
-        return value, [int(other.id)], other.name  # type: ignore[arg-type]
+        return value, [int(them.id)], them.name  # type: ignore[arg-type]
     abort(400)
 
 
@@ -148,12 +153,14 @@ def default_window(now: pd.Timestamp | None, days: int) -> Window:
     return resolve_window(None, None, numbers.calendar(), clock, default=f"last-{days}-working-days")
 
 
-def coaching_findings(rep: Rep, compare: str, window: Window) -> Findings:
+def coaching_findings(
+    rep: Rep, compare: str, window: Window, other: Callable[[int], Rep] | None = None
+) -> Findings:
     """The findings of the drilldown for ``rep`` in ``window`` against ``compare`` (``team``,
     ``previous`` or ``rep:<id>``; 400/403 as for the page): what
     ``GET /api/v1/reps/<id>/coaching`` serialises with :meth:`metrics.coaching.Findings.as_dict`.
     The page's findings are these same numbers."""
-    _key, ref_ids, ref_label = parse_compare(rep, compare)
+    _key, ref_ids, ref_label = parse_compare(rep, compare, other)
     return _findings(rep, ref_ids, ref_label, window, numbers.frames())
 
 
