@@ -42,11 +42,25 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     if app.config["AUTO_MIGRATE"]:
         db.upgrade(db.engine_for(app))
 
-    from . import api, auth, cards, cli, coaching, live, numbers, pages, simulator, tv
+    from . import (
+        api,
+        auth,
+        cards,
+        cli,
+        coaching,
+        data_admin,
+        live,
+        numbers,
+        pages,
+        simulator,
+        tv,
+        webhook_api,
+    )
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
+    csrf.exempt(webhook_api.bp)  # webhooks authenticate by signature or basic auth
     htmx.init_app(app)
     SocketIO(  # one per app (it registers itself as app.extensions["socketio"]): apps in one
         app,  # process, with and without a message queue, each keep their own server and queue
@@ -59,6 +73,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(cards.bp)
     app.register_blueprint(coaching.bp)
+    app.register_blueprint(webhook_api.bp)
+    data_admin.init_app(app)
     cards.init_app(app)
     simulator.init_app(app)
     numbers.init_app(app)

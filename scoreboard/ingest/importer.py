@@ -31,8 +31,8 @@ from . import identity
 from .files import read_table
 from .presets import FIELDS, PRESETS, Mapping, map_row, missing_columns, resolve_columns
 from .records import RecordErrors, parse_batch
-from .values import fold
 from .tables import ImportJob, ImportMapping
+from .values import fold
 
 T_JOB: Table = ImportJob.__table__  # type: ignore[attr-defined]
 T_MAPPING: Table = ImportMapping.__table__  # type: ignore[attr-defined]
