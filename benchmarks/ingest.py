@@ -6,7 +6,13 @@ into SQLite and (when it runs) PostgreSQL; prints records per second. In the sam
 same number of activity-shaped rows with plain ``sqlite3`` ``executemany`` into a bare table with the
 same unique key, as the baseline, and prints the ratio.
 
-Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000]``
+The CSV import (``--csv-rows``, default 100,000) writes a HubSpot engagements export (calls with
+outcome, duration, deal and contact) and a HubSpot deals export of that many rows, and imports each
+with ``prepare`` + ``run`` (what ``matchday import`` does: read, map, resolve owners, validate, then
+``ingest()`` in chunks of 5,000) into a fresh SQLite database; the time covers reading the file to
+the last commit. The deals for the engagements' references are stored first, untimed.
+
+Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000] [--csv-rows 100000] [--only csv]``
 """
 
 from __future__ import annotations
@@ -198,6 +204,120 @@ def plain_sqlite(n: int) -> float:
     return n / elapsed
 
 
+def write_exports(d: str, n: int) -> tuple[str, str, list[dict]]:
+    """A HubSpot deals export and an engagements export of ``n`` rows each (US dates, owner names)."""
+    import csv
+
+    owners = [f"Rep Number{i}" for i in range(50)]
+    stages = [
+        "Appointment Scheduled",
+        "Qualified To Buy",
+        "Presentation Scheduled",
+        "Contract Sent",
+        "Closed Won",
+        "Closed Lost",
+    ]
+    deals_path, calls_path = os.path.join(d, "deals.csv"), os.path.join(d, "calls.csv")
+    with open(deals_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "Record ID",
+                "Deal Name",
+                "Deal Stage",
+                "Amount",
+                "Close Date",
+                "Create Date",
+                "Deal owner",
+                "Last Modified Date",
+            ]
+        )
+        for i in range(n):
+            w.writerow(
+                [
+                    f"D{i}",
+                    f"Deal {i}",
+                    stages[i % 6],
+                    f"{1000 + i % 9000}.50",
+                    f"{1 + i % 12}/{1 + i % 28}/2026",
+                    f"{1 + i % 12}/{1 + i % 28}/2025 09:{i % 60:02d}",
+                    owners[i % 50],
+                    f"{1 + i % 12}/{1 + i % 28}/2026 17:00",
+                ]
+            )
+    with open(calls_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "Record ID",
+                "Activity type",
+                "Activity date",
+                "Activity assigned to",
+                "Call outcome",
+                "Call duration",
+                "Associated Deal IDs",
+            ]
+        )
+        outcomes = ["Connected", "No answer", "Left voicemail", "Busy"]
+        for i in range(n):
+            w.writerow(
+                [
+                    f"C{i}",
+                    "Call",
+                    f"{1 + i % 12}/{1 + i % 28}/2026 {8 + i % 9}:{i % 60:02d}",
+                    owners[i % 50],
+                    outcomes[i % 4],
+                    f"0:{i % 60:02d}:{i % 60:02d}",
+                    f"D{i % 2000}",
+                ]
+            )
+    reps = [
+        {"type": "rep", "source": "hr", "id": str(i), "email": f"rep{i}@bench.no", "name": o}
+        for i, o in enumerate(owners)
+    ]
+    return deals_path, calls_path, reps
+
+
+def csv_import(n: int) -> list[tuple[str, float]]:
+    """Records per second of ``matchday import`` (prepare + run) for the two exports."""
+    from scoreboard import db as mdb
+    from scoreboard.ingest import importer, ingest
+
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        deals_path, calls_path, reps = write_exports(d, n)
+        for label, path, preset in (
+            ("engagements (calls)", calls_path, "hubspot-engagements"),
+            ("deals", deals_path, "hubspot-deals"),
+        ):
+            engine = mdb.make_engine(f"sqlite:///{d}/{preset}.db")
+            mdb.upgrade(engine)
+            ingest(engine, reps)
+            if preset == "hubspot-engagements":  # the deals the calls are about, untimed
+                deals = [
+                    {
+                        "type": "deal",
+                        "source": "hubspot",
+                        "id": f"D{i}",
+                        "owner": "rep0@bench.no",
+                        "stage": "discovery",
+                        "created_at": "2026-01-05T09:00:00+00:00",
+                    }
+                    for i in range(2000)
+                ]
+                ingest(engine, deals)
+            mapping = importer.load_mapping(engine, preset)
+            started = time.perf_counter()
+            prepared = importer.prepare(engine, path, mapping, timezone="Europe/Oslo")
+            job = importer.create_job(engine, path, "bench", mapping, prepared.total_rows)
+            summary = importer.run(engine, prepared, job_id=job)
+            elapsed = time.perf_counter() - started
+            assert summary.created == n, summary.describe()
+            out.append((label, n / elapsed))
+            engine.dispose()
+    return out
+
+
 def postgres_url() -> str | None:
     server = os.environ.get("MATCHDAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
     try:
@@ -215,9 +335,20 @@ def postgres_url() -> str | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=200_000)
+    parser.add_argument("--csv-rows", type=int, default=100_000)
+    parser.add_argument("--only", choices=["http", "csv"], default=None)
     args = parser.parse_args()
     baseline = plain_sqlite(args.records)
     print(f"baseline  plain sqlite3 executemany (5,000/tx)  {baseline:>10,.0f} rows/s")
+    if args.only != "http":
+        sys.path.insert(0, str(ROOT))
+        for label, rate in csv_import(args.csv_rows):
+            print(
+                f"sqlite    CSV import, {args.csv_rows:,} rows of {label:<20} {rate:>10,.0f} records/s"
+                f"   ratio to baseline {rate / baseline:.2f}"
+            )
+        if args.only == "csv":
+            return
     targets = [("sqlite", lambda d: f"sqlite:///{d}/bench.db")]
     if postgres_url():
         targets.append(("postgres", lambda d: postgres_url()))  # fresh database per run

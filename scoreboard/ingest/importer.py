@@ -29,7 +29,7 @@ from ..db import write_transaction
 from ..models import Contact, Deal, utcnow
 from . import identity
 from .files import read_table
-from .presets import FIELDS, PRESETS, Mapping, map_row, missing_columns, resolve_columns
+from .presets import FIELDS, PRESETS, Mapping, map_row, missing_columns, resolve_columns, row_tables
 from .records import RecordErrors, parse_batch
 from .tables import ImportJob, ImportMapping
 from .values import fold
@@ -136,11 +136,12 @@ def prepare(
     tz = ZoneInfo(timezone)
     field_name = identity.OWNER_FIELD[mapping.record]
     status: dict[int, str] = {}
+    tables = row_tables(mapping)
     spelling: dict[str, str] = {}  # one spelling per owner: "ÅSA LINDQVIST" waits with "Åsa Lindqvist"
     with engine.connect() as conn:
         resolver = identity.Resolver(conn, mapping.source, mapping.owners)
         for number, row in zip(table.numbers, table.rows, strict=True):
-            mapped = map_row(mapping, header, row, tz)
+            mapped = map_row(mapping, header, row, tz, tables)
             if mapped.owner is not None:
                 mapped.owner = spelling.setdefault(fold(mapped.owner), mapped.owner)
             if mapped.problems:

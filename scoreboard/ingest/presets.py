@@ -500,9 +500,23 @@ class Mapped:
     skipped: str | None = None
 
 
+class _Tables:
+    """A mapping's value tables with folded keys, computed once per file rather than once per row."""
+
+    def __init__(self, mapping: Mapping):
+        def folded(table: dict[str, str]) -> dict[str, str]:
+            return {v.fold(k): ours for k, ours in table.items()}
+
+        self.stages, self.statuses = folded(mapping.stages), folded(mapping.statuses)
+        self.lifecycle, self.kinds = folded(mapping.lifecycle), folded(mapping.kinds)
+        self.outcomes, self.lead_sources = folded(mapping.outcomes), folded(mapping.lead_sources)
+
+
 class _Row:
-    def __init__(self, mapping: Mapping, header: dict[str, str], row: dict[str, Any], tz: ZoneInfo):
-        self.mapping, self.header, self.row, self.tz = mapping, header, row, tz
+    def __init__(
+        self, mapping: Mapping, header: dict[str, str], row: dict[str, Any], tz: ZoneInfo, tables: _Tables
+    ):
+        self.mapping, self.header, self.row, self.tz, self.tables = mapping, header, row, tz, tables
         self.problems: list[tuple[str, str]] = []
 
     def column(self, name: str) -> str:
@@ -525,12 +539,11 @@ class _Row:
             self.problems.append((self.column(name), str(exc)))
             return None
 
-    def lookup(self, name: str, table: dict[str, str], allowed: tuple[str, ...], what: str) -> str | None:
+    def lookup(self, name: str, folded: dict[str, str], allowed: tuple[str, ...], what: str) -> str | None:
         value = self.get(name)
         if value is None:
             return None
         key = v.fold(value)
-        folded = {v.fold(k): ours for k, ours in table.items()}
         if key in folded:
             return folded[key]
         if key in allowed:
@@ -542,6 +555,10 @@ class _Row:
 
     def time(self, name: str) -> datetime | None:
         return self.get(name, v.parse_time, self.mapping.date_format, self.tz)
+
+
+def row_tables(mapping: Mapping) -> _Tables:
+    return _Tables(mapping)
 
 
 def resolve_columns(mapping: Mapping, columns: list[str]) -> dict[str, str]:
@@ -565,9 +582,14 @@ def missing_columns(mapping: Mapping, header: dict[str, str]) -> list[str]:
     return [f"{f} ({' / '.join(mapping.columns.get(f, [f]))})" for f in needed]
 
 
-def map_row(mapping: Mapping, header: dict[str, str], row: dict[str, Any], tz: ZoneInfo) -> Mapped:
-    """One row of the file as an ingest record (docs/ingest.md), owner left as written in the CRM."""
-    r = _Row(mapping, header, row, tz)
+def map_row(
+    mapping: Mapping, header: dict[str, str], row: dict[str, Any], tz: ZoneInfo, tables: _Tables | None = None
+) -> Mapped:
+    """One row of the file as an ingest record (docs/ingest.md), owner left as written in the CRM.
+
+    Pass ``tables=row_tables(mapping)`` when mapping many rows.
+    """
+    r = _Row(mapping, header, row, tz, tables or _Tables(mapping))
     ext_id = r.get("id")
     if ext_id is None:
         return Mapped(None, problems=[(r.column("id"), "required")] + r.problems)
@@ -581,9 +603,11 @@ def _deal(r: _Row, record: dict[str, Any]) -> Mapped:
     m = r.mapping
     owner = r.get("owner")
     status = (
-        r.lookup("status", m.statuses, ("open", "won", "lost"), "status") if "status" in r.header else None
+        r.lookup("status", r.tables.statuses, ("open", "won", "lost"), "status")
+        if "status" in r.header
+        else None
     )
-    stage = r.lookup("stage", m.stages, DEAL_STAGES, "stage")
+    stage = r.lookup("stage", r.tables.stages, DEAL_STAGES, "stage")
     if status in ("won", "lost"):
         stage = status
     elif status == "open" and stage in ("won", "lost"):
@@ -627,7 +651,6 @@ def _deal(r: _Row, record: dict[str, Any]) -> Mapped:
 
 
 def _contact(r: _Row, record: dict[str, Any]) -> Mapped:
-    m = r.mapping
     name = r.get("name")
     if name is None:
         name = " ".join(p for p in (r.get("first_name"), r.get("last_name")) if p) or None
@@ -639,7 +662,9 @@ def _contact(r: _Row, record: dict[str, Any]) -> Mapped:
         "email": email.lower() if email else None,
         "company": r.get("company"),
         "title": r.get("title"),
-        "lifecycle_stage": r.lookup("lifecycle_stage", m.lifecycle, LIFECYCLE_STAGES, "lifecycle stage"),
+        "lifecycle_stage": r.lookup(
+            "lifecycle_stage", r.tables.lifecycle, LIFECYCLE_STAGES, "lifecycle stage"
+        ),
         "lead_source": _lead_source(r),
         "created_at": created,
         "at": modified or created,
@@ -653,8 +678,7 @@ def _lead_source(r: _Row) -> str | None:
     if value is None:
         return None
     key = v.fold(value)
-    table = {v.fold(k): ours for k, ours in r.mapping.lead_sources.items()}
-    return table.get(key, key if key in LEAD_SOURCES else "other")
+    return r.tables.lead_sources.get(key, key if key in LEAD_SOURCES else "other")
 
 
 def _activity(r: _Row, record: dict[str, Any]) -> Mapped:
@@ -666,8 +690,8 @@ def _activity(r: _Row, record: dict[str, Any]) -> Mapped:
     if raw_kind is None:
         kind = m.default_kind
     else:
-        table = {v.fold(k): ours for k, ours in m.kinds.items()}
-        kind = table.get(v.fold(raw_kind), v.fold(raw_kind) if v.fold(raw_kind) in ACTIVITY_KINDS else None)
+        folded = v.fold(raw_kind)
+        kind = r.tables.kinds.get(folded, folded if folded in ACTIVITY_KINDS else None)
         if kind is None:
             r.problems.append(
                 (
@@ -691,8 +715,7 @@ def _activity(r: _Row, record: dict[str, Any]) -> Mapped:
     outcome = None
     raw_outcome = r.get("outcome")
     if raw_outcome is not None:
-        table = {v.fold(k): ours for k, ours in m.outcomes.items()}
-        outcome = table.get(v.fold(raw_outcome))
+        outcome = r.tables.outcomes.get(v.fold(raw_outcome))
         if outcome is None and v.fold(raw_outcome).replace(" ", "_") in OUTCOMES:
             outcome = v.fold(raw_outcome).replace(" ", "_")
     values = {

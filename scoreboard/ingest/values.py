@@ -35,7 +35,10 @@ def text(value: Any) -> str:
     """A cell as clean text: NFC-normalised, trimmed, NUL bytes refused."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # spreadsheet readers give ids as 12345.0
-    out = unicodedata.normalize("NFC", str(value)).strip()
+    out = str(value)
+    if not out.isascii():
+        out = unicodedata.normalize("NFC", out)
+    out = out.strip()
     if "\x00" in out:
         raise ValueError("contains a NUL byte")
     return out
@@ -47,7 +50,16 @@ def fold(value: Any) -> str:
     >>> fold(" Closed Won ") == fold("closed won")
     True
     """
-    return unicodedata.normalize("NFKC", str(value)).strip().casefold()
+    key = str(value)
+    found = _FOLDED.get(key)
+    if found is None:
+        found = unicodedata.normalize("NFKC", key).strip().casefold()
+        if len(_FOLDED) < 100_000:  # owner names, stages, kinds: few distinct values, many rows
+            _FOLDED[key] = found
+    return found
+
+
+_FOLDED: dict[str, str] = {}
 
 
 def parse_time(value: Any, fmt: str, tz: ZoneInfo) -> datetime:
