@@ -527,16 +527,21 @@ class _Row:
         if column is None:
             return None
         value = self.row.get(column)
-        return None if v.blank(value) else value
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return value
 
     def get(self, name: str, parse: Any = None, *args: Any) -> Any:
-        value = self.raw(name)
-        if value is None:
+        column = self.header.get(name)
+        if column is None:
+            return None
+        value = self.row.get(column)
+        if value is None or (isinstance(value, str) and not value.strip()):
             return None
         try:
             return parse(value, *args) if parse else v.text(value)
         except ValueError as exc:
-            self.problems.append((self.column(name), str(exc)))
+            self.problems.append((column, str(exc)))
             return None
 
     def lookup(self, name: str, folded: dict[str, str], allowed: tuple[str, ...], what: str) -> str | None:
