@@ -40,11 +40,19 @@ def post_events() -> Any:
     secret = header[7:].strip() if header[:7].lower() == "bearer " else None
     if verify_token(db.engine_for(), "api", secret) is None:
         return _error(401, "missing, wrong or revoked API token" if secret else "missing bearer token")
+    if request.mimetype != "application/json" and not request.mimetype.endswith("+json"):
+        return _error(415, f"send JSON: Content-Type application/json, not {request.mimetype or 'none'!r}")
+    if (request.mimetype_params.get("charset") or "utf-8").lower().replace("_", "-") != "utf-8":
+        return _error(415, "send the body in UTF-8")
     raw = request.get_data(cache=False)
     try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        body = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return _error(400, f"the body is not UTF-8: byte {exc.start} ({raw[exc.start : exc.start + 1]!r})")
+    except json.JSONDecodeError as exc:
         return _error(400, f"malformed JSON: {exc}")
+    except RecursionError:
+        return _error(400, "malformed JSON: nested too deeply")
     if not isinstance(body, dict) or not isinstance(body.get("events"), list):
         return _error(400, 'the body must be a JSON object {"events": [...]}')
     events = body["events"]
@@ -52,7 +60,12 @@ def post_events() -> Any:
     if len(events) > limit:
         return _error(413, f"too many records: {len(events)} (at most {limit} per request)")
     try:
-        result = ingest(db.engine_for(), events, currency=current_app.config["CURRENCY"])
+        result = ingest(
+            db.engine_for(),
+            events,
+            currency=current_app.config["CURRENCY"],
+            timezone=current_app.config["TIMEZONE"],
+        )
     except RecordErrors as exc:
         return _error(422, f"{len(exc.errors)} invalid record(s); nothing was stored", errors=exc.errors)
     return jsonify(result.as_json())
@@ -82,9 +95,21 @@ def openapi_document() -> dict[str, Any]:
             "reason": {"type": "string"},
         },
     }
+    components["StaleRecord"] = {
+        "type": "object",
+        "description": "an upsert older than the stored version: not applied (send it with "
+        '"correction": true to add it to the history)',
+        "properties": {
+            "index": {"type": "integer"},
+            "type": {"type": "string"},
+            "source": {"type": "string"},
+            "id": {"type": "string"},
+            "stored_at": {"type": "string", "format": "date-time"},
+        },
+    }
     counts = {
         "type": "object",
-        "properties": {k: {"type": "integer"} for k in ("created", "updated", "duplicates")},
+        "properties": {k: {"type": "integer"} for k in ("created", "updated", "duplicates", "stale")},
     }
     return {
         "openapi": "3.1.0",
@@ -126,15 +151,20 @@ def openapi_document() -> dict[str, Any]:
                                         "properties": {
                                             **counts["properties"],
                                             "created_reps": {"type": "array", "items": {"type": "string"}},
+                                            "stale_records": {
+                                                "type": "array",
+                                                "items": {"$ref": "#/components/schemas/StaleRecord"},
+                                            },
                                             "by_type": {"type": "object", "additionalProperties": counts},
                                         },
                                     }
                                 }
                             },
                         },
-                        "400": _resp('Malformed JSON or not {"events": [...]}', "Error"),
+                        "400": _resp('Malformed JSON, not UTF-8, or not {"events": [...]}', "Error"),
                         "401": _resp("Missing, wrong or revoked token", "Error"),
                         "413": _resp("More than 5,000 records or a body over the size limit", "Error"),
+                        "415": _resp("Not Content-Type application/json in UTF-8", "Error"),
                         "422": {
                             "description": "Invalid records; nothing was stored",
                             "content": {

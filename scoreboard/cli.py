@@ -198,6 +198,7 @@ def import_file(
                 prepared,
                 job_id=job_id,
                 currency=cfg["CURRENCY"],
+                timezone=cfg["TIMEZONE"],
                 skip_invalid=skip_invalid,
                 progress=advance,
             )

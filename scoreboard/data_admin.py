@@ -187,7 +187,14 @@ def identity_map() -> Any:
     if not source or not value:
         abort(400)
     try:
-        released = identity.map_owner(engine, source, value, email, currency=current_app.config["CURRENCY"])
+        released = identity.map_owner(
+            engine,
+            source,
+            value,
+            email,
+            currency=current_app.config["CURRENCY"],
+            timezone=current_app.config["TIMEZONE"],
+        )
     except ValueError as exc:
         flash(f"{value}: {exc}", "error")
         return redirect(url_for(".identities")), 303

@@ -45,11 +45,17 @@ def utcnow() -> datetime:
 
 
 class Team(SQLModel, table=True):
-    """A sales team. Its manager is its member with the role ``manager``."""
+    """A sales team. Its manager is the rep a ``team`` record named (:class:`TeamManager`), else its
+    member with the role ``manager``. ``parent_id`` makes regions and divisions of teams."""
 
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=120, unique=True)
     created_at: datetime = Field(default_factory=utcnow)
+    source: str | None = Field(default=None, max_length=64)
+    external_id: str | None = Field(default=None, max_length=128)
+    region: str | None = Field(default=None, max_length=200)
+    parent_id: int | None = Field(default=None, foreign_key="team.id")
 
 
 class Rep(SQLModel, table=True):
@@ -64,6 +70,15 @@ class Rep(SQLModel, table=True):
     source: str | None = Field(default=None, max_length=64)
     external_id: str | None = Field(default=None, max_length=128)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class TeamManager(SQLModel, table=True):
+    """The manager a ``team`` record named (its own table: ``team`` and ``rep`` already point at
+    each other one way)."""
+
+    __tablename__ = "team_manager"
+    team_id: int = Field(foreign_key="team.id", primary_key=True, ondelete="CASCADE")
+    rep_id: int = Field(foreign_key="rep.id", index=True, ondelete="CASCADE")
 
 
 class Persona(SQLModel, table=True):
@@ -110,7 +125,25 @@ class Contact(SQLModel, table=True):
     updated_at: datetime
 
 
+class Account(SQLModel, table=True):
+    """A customer company (``account`` records): deals name it by ``account_id``."""
+
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=64)
+    external_id: str = Field(max_length=128)
+    name: str = Field(max_length=200)
+    industry: str | None = Field(default=None, max_length=200)
+    size: str | None = Field(default=None, max_length=200)
+    country: str | None = Field(default=None, max_length=200)
+    updated_at: datetime
+
+
 class Deal(SQLModel, table=True):
+    """A deal's latest state. ``amount`` is always in the org's currency (``currency``); a deal sent
+    in another currency keeps what was sent in ``amount_original`` / ``currency_original`` and the
+    rate that converted it in ``fx_rate`` (org currency per unit, as text)."""
+
     __table_args__ = (UniqueConstraint("source", "external_id"),)
     id: int | None = Field(default=None, primary_key=True)
     source: str = Field(max_length=64)
@@ -129,6 +162,40 @@ class Deal(SQLModel, table=True):
     outcome: str = Field(default="open", max_length=8)
     lost_reason: str | None = Field(default=None, max_length=200)
     updated_at: datetime
+    account_id: int | None = Field(default=None, foreign_key="account.id", index=True)
+    amount_original: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    currency_original: str | None = Field(default=None, max_length=3)
+    fx_rate: str | None = Field(default=None, max_length=32)
+
+
+class DealProduct(SQLModel, table=True):
+    """A line item of a deal; a deal record with ``products`` replaces all of its lines.
+
+    ``unit_amount`` is in minor units of the org's currency (converted like the deal's amount);
+    ``quantity`` is in thousandths (1.5 hours = 1500).
+    """
+
+    __tablename__ = "deal_product"
+    id: int | None = Field(default=None, primary_key=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True, ondelete="CASCADE")
+    position: int = 0
+    name: str = Field(max_length=200)
+    quantity_milli: int = Field(sa_column=Column(BigInteger, nullable=False))
+    unit_amount: int = Field(sa_column=Column(BigInteger, nullable=False))
+
+
+class CurrencyRate(SQLModel, table=True):
+    """How many units of the org's currency one unit of ``currency`` is worth; kept by an admin.
+
+    Deals sent in ``currency`` are converted at the rate stored when they arrive; the rate used is
+    kept beside each deal (``deal.fx_rate``).
+    """
+
+    __tablename__ = "currency_rate"
+    currency: str = Field(primary_key=True, max_length=3)
+    rate: str = Field(max_length=32)  # a decimal as text: exact on SQLite and PostgreSQL alike
+    updated_at: datetime = Field(default_factory=utcnow)
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
 
 
 class Activity(SQLModel, table=True):
@@ -237,6 +304,18 @@ class User(SQLModel, table=True):
     rep_id: int | None = Field(default=None, foreign_key="rep.id")
     active: bool = True
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class LoginLink(SQLModel, table=True):
+    """A one-time link with which a person sets their own password (only the SHA-256 is stored)."""
+
+    __tablename__ = "login_link"
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(foreign_key="user.id", index=True, ondelete="CASCADE")
+    token_hash: str = Field(max_length=64, unique=True)
+    created_at: datetime = Field(default_factory=utcnow)
+    expires_at: datetime
+    used_at: datetime | None = None
 
 
 class Token(SQLModel, table=True):

@@ -88,7 +88,7 @@ def seed_demo_org(
         for persona in org.personas:
             s.add(Persona(name=persona.name, description=persona.description))
     for start in range(0, len(org.events), BATCH):
-        ingest(engine, org.events[start : start + BATCH], currency=currency)
+        ingest(engine, org.events[start : start + BATCH], currency=currency, timezone=app.config["TIMEZONE"])
     password = app.config["DEMO_PASSWORD"]
     logins = _store_goals_and_logins(engine, org, password)
     for key, value in {"demo_seed": seed, "demo_reps": reps, "demo_quarters": quarters}.items():

@@ -19,8 +19,8 @@ from sqlalchemy import Engine, text
 
 from . import db
 from .ingest import ingest
-from .models import utcnow
 from .ingest.records import RecordErrors
+from .models import utcnow
 from .store import get_setting
 
 if TYPE_CHECKING:  # the generator is imported only when the simulator runs
@@ -79,7 +79,7 @@ class Simulator:
                 records = feed.tick(now, (now - last).total_seconds())
                 last = now
                 if records:
-                    ingest(self.engine, records, currency=cfg["CURRENCY"])
+                    ingest(self.engine, records, currency=cfg["CURRENCY"], timezone=cfg["TIMEZONE"])
                     self.batches += 1
                     self.records += len(records)
             except RecordErrors as exc:  # the data moved under the feed: take a fresh snapshot

@@ -73,7 +73,11 @@ def receive(source: str) -> Any:
             422, f"{len(delivery.errors)} invalid event(s); nothing was stored", errors=delivery.errors
         )
     try:
-        result = ingest(engine, delivery.ready, currency=cfg["CURRENCY"]) if delivery.ready else None
+        result = (
+            ingest(engine, delivery.ready, currency=cfg["CURRENCY"], timezone=cfg["TIMEZONE"])
+            if delivery.ready
+            else None
+        )
     except RecordErrors as exc:
         return _error(422, f"{len(exc.errors)} invalid record(s); nothing was stored", errors=exc.errors)
     if delivery.held:

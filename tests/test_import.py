@@ -237,7 +237,10 @@ def test_a_reimport_is_all_duplicates(app: Any) -> None:
     before = row_counts(engine)
     again = run_cli(app, path, "--preset", "hubspot-deals")
     assert again.exit_code == 0, again.output
-    assert "5 rows: 0 created, 0 updated, 4 duplicates, 1 waiting for an owner" in again.output
+    assert (
+        "5 rows: 0 created, 0 updated, 4 duplicates, 0 stale (older than the stored version), 1 waiting for an owner"
+        in again.output
+    )
     after = row_counts(engine)
     assert after | {"import_job": 0} == before | {"import_job": 0}  # only the job log grew
     assert after["import_job"] == before["import_job"] + 1

@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from sqlmodel import Session
 
 from scoreboard import db
+from scoreboard.ingest.rates import set_rate
 from scoreboard.models import (
     Activity,
     Contact,
@@ -127,7 +128,7 @@ def test_mixed_batch_is_stored_with_money_in_minor_units(post_events, engine):
     assert resp.status_code == 200, resp.get_json()
     body = resp.get_json()
     assert (body["created"], body["updated"], body["duplicates"]) == (7, 0, 0)
-    assert body["by_type"]["activity"] == {"created": 2, "updated": 0, "duplicates": 0}
+    assert body["by_type"]["activity"] == {"created": 2, "updated": 0, "duplicates": 0, "stale": 0}
     with Session(engine) as s:
         rep = s.exec(select(Rep).where(Rep.email == "kari.nordmann@acme.no")).scalar_one()
         assert rep.name == "Kari Nordmann" and rep.start_date == date(2025, 1, 6)
@@ -189,7 +190,7 @@ def test_bad_json_shapes_get_readable_errors(client, api_token):
         {
             "index": 0,
             "field": "type",
-            "reason": "required; one of rep, content, contact, deal, activity, touch",
+            "reason": "required; one of team, account, rep, content, contact, deal, activity, touch",
         },
         {"index": 1, "field": "", "reason": "a record must be a JSON object"},
     ]
@@ -275,7 +276,11 @@ def test_a_deal_upserted_three_times_keeps_a_replayable_history(post_events, eng
     for version, outcome in ((v1, "created"), (v2, "updated"), (v3, "updated")):
         body = post_events([version]).get_json()
         assert body["by_type"]["deal"][outcome] == 1, body
-    assert post_events([v2]).get_json()["duplicates"] == 1  # a late re-delivery of v2 is stale
+    late = post_events([v2]).get_json()  # a late re-delivery of v2 is stale, not a duplicate
+    assert (late["duplicates"], late["stale"]) == (0, 1)
+    assert late["stale_records"] == [
+        {"index": 0, "type": "deal", "source": "crm", "id": "d9", "stored_at": "2026-11-10T10:00:00+00:00"}
+    ]
     with Session(engine) as s:
         deal = s.exec(select(Deal)).scalar_one()
         assert (deal.stage, deal.outcome, deal.amount) == ("won", "won", 8_000_000)
@@ -358,12 +363,37 @@ def test_concurrent_batches_from_two_threads_lose_nothing(app, api_token, engine
         assert s.execute(select(func.count()).select_from(Contact)).scalar_one() == 1
 
 
-@pytest.mark.parametrize("amount,currency,expected", [(1200, "JPY", 1200), ("0.05", "EUR", 5)])
-def test_money_is_stored_in_minor_units_of_its_currency(post_events, engine, amount, currency, expected):
+# Until this branch a deal in JPY or EUR was stored in that currency beside NOK deals, and one such
+# deal made every page 500 ("several currencies"); now it is converted at the admin's rate.
+@pytest.mark.parametrize(
+    "amount,currency,rate,original,expected",
+    [(1200, "JPY", "0.07", 1200, 8400), ("2.00", "EUR", "11.5", 200, 2300), ("0.05", "NOK", None, None, 5)],
+)
+def test_money_is_stored_in_minor_units_of_the_orgs_currency(
+    post_events, engine, amount, currency, rate, original, expected
+):
+    if rate:  # 1200 JPY x 0.07 = 84.00 NOK; 2.00 EUR x 11.5 = 23.00 NOK
+        set_rate(engine, currency, rate, "NOK")
     resp = post_events([deal_version(T0, owner="k@acme.no", amount=amount, currency=currency)])
     assert resp.status_code == 200, resp.get_json()
     with Session(engine) as s:
-        assert s.exec(select(Deal.amount)).scalar_one() == expected
+        deal = s.exec(select(Deal)).scalar_one()
+    assert (deal.amount, deal.currency) == (expected, "NOK")
+    assert (deal.amount_original, deal.fx_rate) == (original, rate)
+    assert deal.currency_original == (currency if rate else None)
+
+
+def test_a_currency_without_a_rate_is_refused_naming_the_field(post_events, engine):
+    resp = post_events([deal_version(T0, owner="k@acme.no", amount=10, currency="eur")])
+    assert resp.status_code == 422
+    (error,) = resp.get_json()["errors"]
+    assert (error["index"], error["field"]) == (0, "currency")
+    assert "no exchange rate from EUR to NOK" in error["reason"]
+    assert table_counts(engine)["Deal"] == table_counts(engine)["Rep"] == 0
+    resp = post_events([deal_version(T0, owner="k@acme.no", amount=10, currency="AAA")])
+    assert resp.get_json()["errors"] == [
+        {"index": 0, "field": "currency", "reason": "'AAA' is not an ISO 4217 currency code"}
+    ]
 
 
 def test_fractional_amount_in_a_currency_without_minor_unit_is_refused(post_events):
@@ -377,6 +407,8 @@ def test_openapi_document_describes_every_record_type(client):
     assert doc["openapi"].startswith("3.1")
     schemas = doc["components"]["schemas"]
     for name in (
+        "TeamRecord",
+        "AccountRecord",
         "RepRecord",
         "ContentRecord",
         "ContactRecord",
@@ -386,7 +418,14 @@ def test_openapi_document_describes_every_record_type(client):
     ):
         assert name in schemas
     assert "amount" in schemas["DealRecord"]["properties"]
-    assert set(doc["paths"]["/api/v1/events"]["post"]["responses"]) == {"200", "400", "401", "413", "422"}
+    assert set(doc["paths"]["/api/v1/events"]["post"]["responses"]) == {
+        "200",
+        "400",
+        "401",
+        "413",
+        "415",
+        "422",
+    }
 
 
 def test_engine_is_configured_for_concurrent_writers(app):

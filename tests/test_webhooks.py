@@ -250,9 +250,18 @@ def test_pipedrive_versions_out_of_order_and_replayed(app_factory: Any, tmp_path
     v1 = pipedrive_deal("2026-03-01T10:00:00Z", stage_id=1)
     v2 = pipedrive_deal("2026-03-05T10:00:00Z", stage_id=2, value=60000)
     v3 = pipedrive_deal("2026-03-09T10:00:00Z", status="won", won_time="2026-03-09T10:00:00Z")
+    answers = []
     for body in (v1, v3, v2, v3, v1):  # v2 arrives after v3; v3 and v1 are replayed
         r = client.post("/api/v1/webhooks/pipedrive", json=body, headers=auth)
         assert r.status_code == 200, r.get_json()
+        answers.append({k: r.get_json()[k] for k in ("created", "updated", "duplicates", "stale")})
+    assert answers == [
+        {"created": 1, "updated": 0, "duplicates": 0, "stale": 0},
+        {"created": 0, "updated": 1, "duplicates": 0, "stale": 0},
+        {"created": 0, "updated": 0, "duplicates": 0, "stale": 1},  # v2, older than v3: nothing changes
+        {"created": 0, "updated": 0, "duplicates": 1, "stale": 0},
+        {"created": 0, "updated": 0, "duplicates": 0, "stale": 1},
+    ]
     d = deal_state(engine, "5")
     assert (d["stage"], d["outcome"], d["amount"]) == ("won", "won", 5_400_000)
     assert d["closed_at"] == datetime(2026, 3, 9, 10, tzinfo=UTC)

@@ -183,6 +183,7 @@ def map_owner(
     email: str,
     *,
     currency: str = "NOK",
+    timezone: str = "Europe/Oslo",
     received_at: datetime | None = None,
 ) -> Released:
     """Alias ``value`` (of ``source``) to ``email`` and store the records waiting on it through ``ingest()``.
@@ -227,7 +228,11 @@ def map_owner(
             held.append((deals_waiting[deal], record | {field: owner, "_owner": owner_value}))
         else:
             ready.append(record | {field: owner})
-    result = ingest(engine, ready, currency=currency, received_at=received_at) if ready else None
+    result = (
+        ingest(engine, ready, currency=currency, timezone=timezone, received_at=received_at)
+        if ready
+        else None
+    )
     with write_transaction(engine) as conn:
         save_aliases(conn, source, {value: email})
         conn.execute(delete(T_WAITING).where(T_WAITING.c.id.in_([r.id for r in rows])))

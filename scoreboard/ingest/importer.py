@@ -167,7 +167,7 @@ def prepare(
                 status[number] = f"waits for owner {mapped.owner!r}"
         if mapping.record == "activity":
             _check_references(conn, prepared, status)
-    _validate(prepared, status, field_name)
+    _validate(prepared, status, field_name, timezone, currency)
     rows = {n: r for n, r in prepared.ready} | {n: r for n, _, r in prepared.held}
     for number in table.numbers[:PREVIEW_ROWS]:
         prepared.preview.append(
@@ -245,7 +245,9 @@ def _stored(conn: Any, table: Table, source: str, ids: set[str]) -> set[str]:
     return found
 
 
-def _validate(prepared: Prepared, status: dict[int, str], field_name: str) -> None:
+def _validate(
+    prepared: Prepared, status: dict[int, str], field_name: str, timezone: str, currency: str
+) -> None:
     """Every record through the ingest format's validation; errors named by row and column."""
     entries = [(n, r) for n, r in prepared.ready] + [
         (n, {k: val for k, val in r.items() if k != "_owner"} | {field_name: PLACEHOLDER})
@@ -262,7 +264,7 @@ def _validate(prepared: Prepared, status: dict[int, str], field_name: str) -> No
     for start in range(0, len(entries), CHUNK):
         part = entries[start : start + CHUNK]
         try:
-            parse_batch([r for _, r in part])
+            parse_batch([r for _, r in part], timezone=timezone, currency=currency)
         except RecordErrors as exc:
             for err in exc.errors:
                 number = part[err["index"]][0]
@@ -282,6 +284,7 @@ class Summary:
     created: int = 0
     updated: int = 0
     duplicates: int = 0
+    stale: int = 0
     waiting: int = 0
     skipped: int = 0
     invalid: int = 0
@@ -293,11 +296,12 @@ class Summary:
         self.created += result.created
         self.updated += result.updated
         self.duplicates += result.duplicates
+        self.stale += getattr(result, "stale", 0)
         self.created_reps += result.created_reps
         for kind, counts in result.by_type.items():
-            mine = self.by_type.setdefault(kind, {"created": 0, "updated": 0, "duplicates": 0})
+            mine = self.by_type.setdefault(kind, {})
             for outcome, n in counts.items():
-                mine[outcome] += n
+                mine[outcome] = mine.get(outcome, 0) + n
 
     def as_json(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -305,7 +309,7 @@ class Summary:
     def describe(self) -> str:
         lines = [
             f"{self.rows} rows: {self.created} created, {self.updated} updated, {self.duplicates} duplicates, "
-            f"{self.waiting} waiting for an owner, {self.skipped} skipped, {self.invalid} invalid"
+            f"{self.stale} stale (older than the stored version), {self.waiting} waiting for an owner, {self.skipped} skipped, {self.invalid} invalid"
         ]
         if self.created_reps:
             lines.append("new reps: " + ", ".join(self.created_reps))
@@ -380,6 +384,7 @@ def run(
     *,
     job_id: int,
     currency: str = "NOK",
+    timezone: str = "Europe/Oslo",
     skip_invalid: bool = False,
     chunk: int = CHUNK,
     received_at: datetime | None = None,
@@ -406,7 +411,9 @@ def run(
     try:
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
-            result = ingest(engine, [r for _, r in part], currency=currency, received_at=received_at)
+            result = ingest(
+                engine, [r for _, r in part], currency=currency, timezone=timezone, received_at=received_at
+            )
             summary.add(result)
             if check_waiting:
                 with write_transaction(engine) as conn:
