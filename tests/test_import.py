@@ -356,11 +356,26 @@ def test_salesforce_samples_import_as_written_by_hand(app_factory: Any, tmp_path
             None,
         ),
     }
+    # the accounts the report names, once each, and the deals linked to them
+    with engine.connect() as conn:
+        accounts = conn.execute(
+            text("SELECT external_id, name, industry, size, country FROM account WHERE source = 'salesforce'")
+        ).all()
+    assert sorted(tuple(a) for a in accounts) == [
+        ("0015g00000AcMeAAAA", "Acme Freight", "Transportation", "250", "United States"),
+        ("0015g00000HaNsAAAA", "Hanse Logistik GmbH", "Transportation", "1200", "Germany"),
+        ("0015g00000LaKeAAAA", "Lakeside Dental", "Healthcare", "40", "United States"),
+        ("0015g00000SuMmAAAA", "Summit Outdoor", "Retail", "85", "Canada"),
+    ]
+    assert stored["0065g00000AbCdGAAV"]["account"] == "Hanse Logistik GmbH"
+    assert (
+        stored["0065g00000AbCdGAAV"]["account_id"] == stored["0065g00000AbCdFAAV"]["account_id"] is not None
+    )
     assert history(engine, "salesforce")["0065g00000AbCdEAAV"] == [(None, "won", utc(2026, 3, 27, 17))]
     assert history(engine, "salesforce")["0065g00000AbCdIAAV"] == [(None, "discovery", utc(2026, 3, 10, 17))]
     # the saved mapping works as a preset: a re-import through it is all duplicates
     r = run_cli(app, str(SAMPLES / "salesforce-opportunities.csv"), "--preset", "salesforce-us")
-    assert "5 rows: 0 created, 0 updated, 5 duplicates" in r.output, r.output
+    assert "5 rows: 0 created, 0 updated, 9 duplicates" in r.output, r.output  # 5 deals, 4 accounts
     r = run_cli(app, str(SAMPLES / "salesforce-activities.csv"), "--preset", "salesforce-activities")
     assert r.exit_code == 0, r.output
     assert activities(engine, "salesforce") == {

@@ -137,6 +137,7 @@ def prepare(
     field_name = identity.OWNER_FIELD[mapping.record]
     status: dict[int, str] = {}
     tables = row_tables(mapping)
+    seen: set[tuple[str, str]] = set()
     spelling: dict[str, str] = {}  # one spelling per owner: "ÅSA LINDQVIST" waits with "Åsa Lindqvist"
     with engine.connect() as conn:
         resolver = identity.Resolver(conn, mapping.source, mapping.owners)
@@ -153,6 +154,11 @@ def prepare(
             record = mapped.record
             if record is None or mapped.problems:
                 continue
+            for extra in mapped.also:  # a deal's account, once per file (its first row)
+                key = (extra["type"], extra["id"])
+                if key not in seen:
+                    seen.add(key)
+                    prepared.ready.append((number, extra))
             email = resolver.email(mapped.owner) if mapped.owner else None
             if email is not None:
                 prepared.ready.append((number, record | {field_name: email}))
@@ -418,7 +424,10 @@ def run(
             if check_waiting:
                 with write_transaction(engine) as conn:
                     identity.forget(
-                        conn, mapping.source, mapping.record, {r["id"] for _, r in part} - held_keys
+                        conn,
+                        mapping.source,
+                        mapping.record,
+                        {r["id"] for _, r in part if r["type"] == mapping.record} - held_keys,
                     )
             done = min(part[-1][0] - 1, prepared.total_rows)
             _update_job(engine, job_id, rows_done=done, summary=summary.as_json())

@@ -44,6 +44,10 @@ FIELDS: dict[str, tuple[str, ...]] = {
         "lost_time",
         "lost_reason",
         "account",
+        "account_id",
+        "industry",
+        "employees",
+        "country",
         "lead_source",
         "modified_at",
     ),
@@ -286,6 +290,7 @@ PRESETS: dict[str, Mapping] = {
                 "close_date": ["Close Date"],
                 "lost_reason": ["Closed Lost Reason"],
                 "account": ["Associated Company (Primary)", "Associated Company"],
+                "account_id": ["Associated Company IDs (Primary)", "Associated Company ID"],
                 "modified_at": ["Last Modified Date"],
             },
             stages=_HUBSPOT_STAGES,
@@ -354,6 +359,10 @@ PRESETS: dict[str, Mapping] = {
                 "name": ["Opportunity Name"],
                 "owner": ["Opportunity Owner"],
                 "account": ["Account Name"],
+                "account_id": ["Account ID", "Account ID (18)"],
+                "industry": ["Industry", "Account: Industry"],
+                "employees": ["Employees", "Account: Employees"],
+                "country": ["Billing Country", "Account: Billing Country"],
                 "stage": ["Stage"],
                 "amount": ["Amount"],
                 "currency": ["Opportunity Currency", "Amount Currency"],
@@ -436,6 +445,10 @@ PRESETS: dict[str, Mapping] = {
                 "lost_time": ["Deal - Lost time", "Lost time"],
                 "lost_reason": ["Deal - Lost reason", "Lost reason"],
                 "account": ["Deal - Organization", "Organization"],
+                "account_id": ["Organization - ID", "Deal - Organization ID"],
+                "industry": ["Organization - Industry"],
+                "employees": ["Organization - Number of employees", "Organization - Employees"],
+                "country": ["Organization - Country", "Organization - Address - Country"],
                 "modified_at": ["Deal - Update time", "Update time"],
             },
             stages=_PIPEDRIVE_STAGES,
@@ -498,6 +511,8 @@ class Mapped:
     owner: str | None = None
     problems: list[tuple[str, str]] = field(default_factory=list)  # (column, reason)
     skipped: str | None = None
+    #: records the row also describes and that need no owner (a deal's account)
+    also: list[dict[str, Any]] = field(default_factory=list)
 
 
 class _Tables:
@@ -650,9 +665,24 @@ def _deal(r: _Row, record: dict[str, Any]) -> Mapped:
     times = [t for t in (modified, closed_at, created) if t is not None]
     values["at"] = max(times) if times else None
     record.update({k: _json(val) for k, val in values.items() if val is not None})
+    also = []
+    account_id = r.get("account_id")
+    if account_id is not None:
+        account = {
+            "type": "account",
+            "source": m.source,
+            "id": account_id,
+            "name": values["account"] or account_id,
+        }
+        for name, key in (("industry", "industry"), ("employees", "size"), ("country", "country")):
+            value = r.get(name)
+            if value is not None:
+                account[key] = value
+        record["account_id"] = account_id
+        also.append(account)
     if owner is None:
         r.problems.append((r.column("owner"), "required"))
-    return Mapped(record, owner=owner)
+    return Mapped(record, owner=owner, also=also)
 
 
 def _contact(r: _Row, record: dict[str, Any]) -> Mapped:
