@@ -56,6 +56,8 @@ def receive(source: str) -> Any:
                 payload,
                 load_mapping(engine, cfg.get("WEBHOOK_HUBSPOT_MAPPING") or "hubspot-deals"),
                 load_mapping(engine, "hubspot-contacts"),
+                timezone=cfg["TIMEZONE"],
+                currency=cfg["CURRENCY"],
             )
         else:
             delivery = webhooks.pipedrive_event(

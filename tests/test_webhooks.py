@@ -19,7 +19,7 @@ from sqlalchemy import select
 
 from scoreboard import db
 from scoreboard.ingest import identity, ingest
-from scoreboard.models import Deal, DealChange, Rep, StageChange
+from scoreboard.models import Contact, Deal, DealChange, Rep, StageChange
 
 SECRET = "hubspot-app-secret"
 URL = "http://localhost/api/v1/webhooks/hubspot"
@@ -290,3 +290,81 @@ def test_pipedrive_versions_out_of_order_and_replayed(app_factory: Any, tmp_path
     assert client.post("/api/v1/webhooks/pipedrive", json=planned, headers=auth).get_json()["ignored"] == 1
     assert client.post("/api/v1/webhooks/pipedrive", json=call, headers=auth).get_json()["created"] == 1
     assert client.post("/api/v1/webhooks/pipedrive", json=call, headers=auth).get_json()["duplicates"] == 1
+
+
+def test_a_bad_hubspot_value_is_refused_and_not_kept(hooked: Any) -> None:
+    engine = db.engine_for(hooked)
+    client = hooked.test_client()
+    t0 = ms(2026, 3, 2, 9)
+    good = [
+        change(1, 99, "hubspot_owner_id", "123", t0),
+        change(2, 99, "dealstage", "appointmentscheduled", t0),
+    ]
+    bad = change(3, 99, "amount", "lots", t0 + 1000)
+    r = hubspot_post(client, [*good, bad])
+    assert r.status_code == 422
+    assert r.get_json()["errors"][0]["field"] == "amount" and "deal 99" in r.get_json()["errors"][0]["reason"]
+    with engine.connect() as conn:
+        assert conn.execute(select(Deal.id)).first() is None
+    # the bad amount was not kept as the deal's latest property: the same events without it go in
+    r = hubspot_post(client, good)
+    assert r.status_code == 200 and r.get_json()["created"] == 1
+    assert deal_state(engine, "99")["stage"] == "qualification"
+
+
+def test_hubspot_contacts_and_malformed_deliveries(hooked: Any) -> None:
+    engine = db.engine_for(hooked)
+    client = hooked.test_client()
+    t0 = ms(2026, 3, 2, 9)
+    events = [
+        {"eventId": 1, "occurredAt": t0, "subscriptionType": "contact.creation", "objectId": 501},
+        {
+            "eventId": 2,
+            "occurredAt": t0,
+            "subscriptionType": "contact.propertyChange",
+            "objectId": 501,
+            "propertyName": "email",
+            "propertyValue": "Ingrid@Nordlys.example",
+        },
+        {
+            "eventId": 3,
+            "occurredAt": t0,
+            "subscriptionType": "contact.propertyChange",
+            "objectId": 501,
+            "propertyName": "lifecyclestage",
+            "propertyValue": "salesqualifiedlead",
+        },
+        {
+            "eventId": 4,
+            "occurredAt": t0,
+            "subscriptionType": "contact.propertyChange",
+            "objectId": 501,
+            "propertyName": "hubspot_owner_id",
+            "propertyValue": "123",
+        },
+        {"eventId": 5, "occurredAt": t0, "subscriptionType": "ticket.creation", "objectId": 7},
+    ]
+    r = hubspot_post(client, events)
+    assert r.status_code == 200 and (r.get_json()["created"], r.get_json()["ignored"]) == (1, 1)
+    with engine.connect() as conn:
+        row = conn.execute(
+            select(Contact.email, Contact.lifecycle_stage, Rep.email).join(
+                Rep, Rep.id == Contact.owner_rep_id
+            )
+        ).one()
+    assert tuple(row) == ("ingrid@nordlys.example", "sql", DANA)
+    assert hubspot_post(client, {"not": "a list"}).status_code == 400  # type: ignore[arg-type]
+    r = hubspot_post(client, [{"subscriptionType": "deal.creation"}])
+    assert r.status_code == 422 and r.get_json()["errors"][0]["field"] == "objectId"
+    body = b"[" * 100_000 + b"]" * 100_000
+    ts = str(int(time.time() * 1000))
+    signature = base64.b64encode(
+        hmac.new(SECRET.encode(), b"POST" + URL.encode() + body + ts.encode(), hashlib.sha256).digest()
+    ).decode()
+    r = client.post(
+        "/api/v1/webhooks/hubspot",
+        data=body,
+        content_type="application/json",
+        headers={"X-HubSpot-Signature-v3": signature, "X-HubSpot-Request-Timestamp": ts},
+    )
+    assert r.status_code == 400  # nesting too deep for JSON: refused, not a 500

@@ -37,12 +37,14 @@ from ..models import ACTIVITY_KINDS, DEAL_STAGES, LIFECYCLE_STAGES, Deal, utcnow
 from . import identity
 from . import values as v
 from .presets import Mapping
+from .records import RecordErrors, parse_batch
 from .tables import CrmObject
 
 T_OBJECT: Table = CrmObject.__table__  # type: ignore[attr-defined]
 T_DEAL: Table = Deal.__table__  # type: ignore[attr-defined]
 MAX_AGE_MS = 5 * 60 * 1000
 SOURCES = ("hubspot", "pipedrive")
+PLACEHOLDER = "waiting@owner.invalid"  # stands in for an unmatched owner while validating
 
 
 class WebhookRejected(Exception):
@@ -116,13 +118,21 @@ def _pd_time(value: Any) -> datetime | None:
 HUBSPOT_OBJECTS = {"deal": "deal", "contact": "contact", "0-3": "deal", "0-1": "contact"}
 
 
-def hubspot_events(engine: Engine, events: Any, mapping: Mapping, contact_mapping: Mapping) -> Delivery:
+def hubspot_events(
+    engine: Engine,
+    events: Any,
+    mapping: Mapping,
+    contact_mapping: Mapping,
+    *,
+    timezone: str = "Europe/Oslo",
+    currency: str = "NOK",
+) -> Delivery:
     """Merge HubSpot events into each object's latest properties and build one record per object."""
     if not isinstance(events, list):
         raise WebhookRejected(400, "a HubSpot delivery is a JSON array of events")
     delivery = Delivery()
     touched: dict[tuple[str, str], None] = {}
-    with write_transaction(engine) as conn:
+    with write_transaction(engine, serialise=True) as conn:
         for index, event in enumerate(events):
             if not isinstance(event, dict) or "objectId" not in event or "occurredAt" not in event:
                 delivery.errors.append(
@@ -183,25 +193,52 @@ def hubspot_events(engine: Engine, events: Any, mapping: Mapping, contact_mappin
             ).scalars()
         }
         resolver = identity.Resolver(conn, "hubspot")
-    for (kind, object_id), props in objects.items():
-        record = _hubspot_record(
-            kind, object_id, props, mapping if kind == "deal" else contact_mapping, delivery
-        )
-        if record is None:
-            continue
-        owner = props.get("hubspot_owner_id", [None])[0]
-        email = resolver.email(str(owner)) if not v.blank(owner) else None
-        if email:
-            record["owner"] = email
-            delivery.ready.append(record)
-        elif not v.blank(owner):
-            if kind == "contact":
+        for (kind, object_id), props in objects.items():
+            record = _hubspot_record(
+                kind, object_id, props, mapping if kind == "deal" else contact_mapping, delivery
+            )
+            if record is None:
+                continue
+            owner = props.get("hubspot_owner_id", [None])[0]
+            email = resolver.email(str(owner)) if not v.blank(owner) else None
+            if email:
+                record["owner"] = email
                 delivery.ready.append(record)
-            delivery.held.append((str(owner), record))
-        elif kind == "contact" or object_id in stored_deals:
-            delivery.ready.append(record)
-        # else: a new deal without an owner yet; it is built when the owner arrives
+            elif not v.blank(owner):
+                if kind == "contact":
+                    delivery.ready.append(record)
+                delivery.held.append((str(owner), record))
+            elif kind == "contact" or object_id in stored_deals:
+                delivery.ready.append(record)
+            # else: a new deal without an owner yet; it is built when the owner arrives
+        _check(delivery, timezone, currency)  # raises inside the transaction: nothing is kept
     return delivery
+
+
+def _check(delivery: Delivery, timezone: str, currency: str) -> None:
+    """Refuse the delivery (422) when an event was malformed or a record it builds is invalid, so
+    that a bad value is never kept as an object's latest property."""
+    if delivery.errors:
+        raise WebhookRejected(
+            422, f"{len(delivery.errors)} invalid event(s); nothing was stored", delivery.errors
+        )
+    records = delivery.ready + [r | {identity.OWNER_FIELD[r["type"]]: PLACEHOLDER} for _, r in delivery.held]
+    try:
+        parse_batch(
+            [{k: val for k, val in r.items() if k != "_owner"} for r in records],
+            timezone=timezone,
+            currency=currency,
+        )
+    except RecordErrors as exc:
+        errors = [
+            {
+                "index": None,
+                "field": e["field"],
+                "reason": f"{records[e['index']]['type']} {records[e['index']]['id']}: {e['reason']}",
+            }
+            for e in exc.errors
+        ]
+        raise WebhookRejected(422, f"{len(errors)} invalid record(s); nothing was stored", errors) from None
 
 
 def _hubspot_record(
