@@ -141,14 +141,12 @@ def import_file(
     from pathlib import Path
 
     from .ingest import files, importer
-    from .ingest.presets import Mapping
 
     engine = db.engine_for()
     cfg = current_app.config
     try:
-        mapping = importer.load_mapping(engine, preset_name)
-        if mapping_file:
-            mapping = Mapping.from_json(Path(mapping_file).read_text(encoding="utf-8"), mapping)
+        overrides = Path(mapping_file).read_text(encoding="utf-8") if mapping_file else None
+        mapping = importer.load_mapping(engine, preset_name, overrides)
         if save_as:
             mapping = mapping.renamed(save_as)
             if not dry_run:

@@ -54,9 +54,11 @@ def _stored_file(job: dict[str, Any]) -> Path:
 
 
 def _choices(engine: Any) -> list[tuple[str, str]]:
-    return [(name, f"{name}: {m.description}") for name, m in PRESETS.items()] + [
-        (name, f"{name} (saved)") for name in importer.saved_mappings(engine)
-    ]
+    return (
+        [(name, f"{name}: {m.description}") for name, m in PRESETS.items()]
+        + [(name, f"{name} (saved)") for name in importer.saved_mappings(engine)]
+        + [(importer.GENERIC, "generic: the JSON below says everything (source, record, columns ...)")]
+    )
 
 
 @bp.get("/import")
@@ -90,9 +92,7 @@ def import_dry_run() -> Any:
     if Path(name).suffix.lower() not in SUFFIXES:
         return again(f"{name}: a CSV or XLSX export, please.")
     try:
-        mapping = importer.load_mapping(engine, form["preset"])
-        if form["mapping"].strip():
-            mapping = Mapping.from_json(form["mapping"], mapping)
+        mapping = importer.load_mapping(engine, form["preset"], form["mapping"].strip() or None)
         if form["save_as"].strip():
             mapping = mapping.renamed(form["save_as"].strip())
             importer.save_mapping(engine, mapping, base=form["preset"] if form["preset"] in PRESETS else None)

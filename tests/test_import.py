@@ -536,3 +536,50 @@ def test_unmatched_owners_are_listed_with_what_waits_on_them(sqlite_app: Any) ->
     }
     with engine.connect() as conn:
         assert conn.execute(select(func.count()).select_from(Deal)).scalar_one() == 0
+
+
+def test_a_generic_mapping_of_a_european_export_is_saved_and_reused(sqlite_app: Any, tmp_path: Any) -> None:
+    """A CRM without a preset: semicolons, Windows-1252, D.M.YYYY dates, decimal commas, its own stage
+    names (any number of them, "won"/"lost" marked) and owners given as ids."""
+    engine = db.engine_for(sqlite_app)
+    seed_reps(engine, (DANA, "Dana Whitfield"), (JURGEN, "Jürgen Weiß"))
+    export = tmp_path / "salg.csv"
+    export.write_bytes(
+        (
+            "Nr;Tittel;Fase;Beløp;Opprettet;Lukket;Selger\n"
+            "S-1;Fjordkraft;Tilbud sendt;125.000,50;03.02.2026;;u-17\n"
+            "S-2;Havbruk AS;VUNNET;80.000,00;10.01.2026 09:30;27.03.2026;u-17\n"
+            "S-3;Tromsø Fisk;tapt;12.000,00;15.01.2026;12.03.2026;u-42\n"
+            "S-4;Lofoten Lys;Møte booket;;01.03.2026;;u-42\n"
+        ).encode("cp1252")
+    )
+    mapping = tmp_path / "mapping.json"
+    mapping.write_text(
+        """{"source": "superoffice", "record": "deal",
+            "columns": {"id": "Nr", "name": "Tittel", "stage": "Fase", "amount": "Beløp",
+                        "created_at": "Opprettet", "close_date": "Lukket", "owner": "Selger"},
+            "stages": {"Møte booket": "demo", "Tilbud sendt": "proposal", "Vunnet": "won", "Tapt": "lost"},
+            "owners": {"u-17": "dana@acme.example", "U-42": "jurgen@acme.example"},
+            "date_format": "D.M.YYYY", "decimal_comma": true}""",
+        encoding="utf-8",
+    )
+    r = run_cli(
+        sqlite_app, str(export), "--preset", "generic", "--mapping", str(mapping), "--save-as", "superoffice"
+    )
+    assert r.exit_code == 0, r.output
+    stored = deals(engine, "superoffice")
+    assert {
+        k: (d["name"], d["email"], d["stage"], d["amount"], d["created_at"], d["closed_at"])
+        for k, d in stored.items()
+    } == {
+        "S-1": ("Fjordkraft", DANA, "proposal", 12_500_050, utc(2026, 2, 3, 11), None),
+        "S-2": ("Havbruk AS", DANA, "won", 8_000_000, utc(2026, 1, 10, 8, 30), utc(2026, 3, 27, 11)),
+        "S-3": ("Tromsø Fisk", JURGEN, "lost", 1_200_000, utc(2026, 1, 15, 11), utc(2026, 3, 12, 11)),
+        "S-4": ("Lofoten Lys", JURGEN, "demo", 0, utc(2026, 3, 1, 11), None),
+    }
+    again = run_cli(sqlite_app, str(export), "--preset", "superoffice")
+    assert "4 rows: 0 created, 0 updated, 4 duplicates" in again.output, again.output
+    # a generic mapping without columns is refused before anything is read
+    (tmp_path / "thin.json").write_text('{"source": "x", "record": "deal"}', encoding="utf-8")
+    r = run_cli(sqlite_app, str(export), "--preset", "generic", "--mapping", str(tmp_path / "thin.json"))
+    assert r.exit_code != 0 and "mapping needs columns" in r.output

@@ -84,14 +84,33 @@ class ImportRefused(Exception):
 
 
 # ------------------------------------------------------------------------------------ mappings
-def load_mapping(engine: Engine, name: str) -> Mapping:
-    """A preset, or a mapping saved under ``name``."""
+GENERIC = "generic"  # no preset: the mapping JSON says everything (name, source, record, columns ...)
+
+
+def load_mapping(engine: Engine, name: str, overrides: str | dict[str, Any] | None = None) -> Mapping:
+    """A preset, or a mapping saved under ``name``, with ``overrides`` (mapping JSON) applied.
+
+    ``generic`` starts from nothing: ``overrides`` must then name the source, the record type and
+    the columns.
+    """
+    if name == GENERIC:
+        if not overrides:
+            raise ValueError("the generic mapping needs a mapping JSON (source, record, columns ...)")
+        data = json.loads(overrides) if isinstance(overrides, str) else dict(overrides)
+        return Mapping.from_json({"name": GENERIC} | data)
+    mapping = _load(engine, name)
+    return Mapping.from_json(overrides, mapping) if overrides else mapping
+
+
+def _load(engine: Engine, name: str) -> Mapping:
     if name in PRESETS:
         return PRESETS[name]
     with engine.connect() as conn:
         raw = conn.execute(select(T_MAPPING.c.config).where(T_MAPPING.c.name == name)).scalar()
     if raw is None:
-        raise ValueError(f"unknown preset or saved mapping {name!r}; presets: {', '.join(sorted(PRESETS))}")
+        raise ValueError(
+            f"unknown preset or saved mapping {name!r}; presets: {', '.join(sorted(PRESETS))}, or generic"
+        )
     data = json.loads(raw)
     base = PRESETS.get(data.pop("base", ""), None)
     return Mapping.from_json(data, base)
@@ -104,7 +123,7 @@ def saved_mappings(engine: Engine) -> list[str]:
 
 def save_mapping(engine: Engine, mapping: Mapping, base: str | None = None) -> None:
     """Save ``mapping`` under its name (not a preset's); its owners become aliases of its source."""
-    if mapping.name in PRESETS:
+    if mapping.name in PRESETS or mapping.name == GENERIC:
         raise ValueError(f"{mapping.name!r} is a preset; save the mapping under another name")
     data = json.loads(mapping.to_json()) | ({"base": base} if base else {})
     config = json.dumps(data, ensure_ascii=False)
