@@ -32,6 +32,8 @@ T_WAITING: Table = WaitingRecord.__table__  # type: ignore[attr-defined]
 T_REP: Table = Rep.__table__  # type: ignore[attr-defined]
 #: The field of each record type that names its rep.
 OWNER_FIELD = {"deal": "owner", "contact": "owner", "activity": "rep"}
+#: Stands in for an owner that matched no rep while a waiting record is validated.
+PLACEHOLDER = "waiting@owner.invalid"
 
 
 class Resolver:

@@ -40,7 +40,6 @@ T_DEAL: Table = Deal.__table__  # type: ignore[attr-defined]
 T_CONTACT: Table = Contact.__table__  # type: ignore[attr-defined]
 PREVIEW_ROWS = 20
 CHUNK = 5000
-PLACEHOLDER = "waiting@owner.invalid"  # stands in for an unmatched owner while validating
 
 
 @dataclass(frozen=True)
@@ -275,7 +274,7 @@ def _validate(
 ) -> None:
     """Every record through the ingest format's validation; errors named by row and column."""
     entries = [(n, r) for n, r in prepared.ready] + [
-        (n, {k: val for k, val in r.items() if k != "_owner"} | {field_name: PLACEHOLDER})
+        (n, {k: val for k, val in r.items() if k != "_owner"} | {field_name: identity.PLACEHOLDER})
         for n, _, r in prepared.held
     ]
     reverse = {f: c for f, c in prepared.columns.items()}

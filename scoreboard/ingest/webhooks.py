@@ -44,7 +44,6 @@ T_OBJECT: Table = CrmObject.__table__  # type: ignore[attr-defined]
 T_DEAL: Table = Deal.__table__  # type: ignore[attr-defined]
 MAX_AGE_MS = 5 * 60 * 1000
 SOURCES = ("hubspot", "pipedrive")
-PLACEHOLDER = "waiting@owner.invalid"  # stands in for an unmatched owner while validating
 
 
 class WebhookRejected(Exception):
@@ -222,7 +221,9 @@ def _check(delivery: Delivery, timezone: str, currency: str) -> None:
         raise WebhookRejected(
             422, f"{len(delivery.errors)} invalid event(s); nothing was stored", delivery.errors
         )
-    records = delivery.ready + [r | {identity.OWNER_FIELD[r["type"]]: PLACEHOLDER} for _, r in delivery.held]
+    records = delivery.ready + [
+        r | {identity.OWNER_FIELD[r["type"]]: identity.PLACEHOLDER} for _, r in delivery.held
+    ]
     try:
         parse_batch(
             [{k: val for k, val in r.items() if k != "_owner"} for r in records],
