@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass, field, replace
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -525,6 +525,8 @@ class _Tables:
         self.stages, self.statuses = folded(mapping.stages), folded(mapping.statuses)
         self.lifecycle, self.kinds = folded(mapping.lifecycle), folded(mapping.kinds)
         self.outcomes, self.lead_sources = folded(mapping.outcomes), folded(mapping.lead_sources)
+        #: parsed times by cell text: exports repeat dates (close dates, due dates) over many rows
+        self.times: dict[Any, datetime] = {}
 
 
 class _Row:
@@ -574,7 +576,25 @@ class _Row:
         return None
 
     def time(self, name: str) -> datetime | None:
-        return self.get(name, v.parse_time, self.mapping.date_format, self.tz)
+        return self.get(name, self._time)
+
+    def _time(self, value: Any) -> datetime:
+        memo = self.tables.times
+        try:
+            return memo[value]
+        except (KeyError, TypeError):  # TypeError: an unhashable cell
+            parsed = v.parse_time(value, self.mapping.date_format, self.tz)
+            if len(memo) < 50_000:
+                memo[value] = parsed
+            return parsed
+
+    def day(self, name: str) -> date | None:
+        """A calendar date in the org's time zone (through the same memo as times)."""
+        value = self.raw(name)
+        if isinstance(value, date) and not isinstance(value, datetime):
+            return value
+        found = self.get(name, self._time)
+        return None if found is None else found.astimezone(self.tz).date()
 
 
 def row_tables(mapping: Mapping) -> _Tables:
@@ -633,7 +653,7 @@ def _deal(r: _Row, record: dict[str, Any]) -> Mapped:
     elif status == "open" and stage in ("won", "lost"):
         r.problems.append((r.column("stage"), f"stage {stage!r} but status open"))
     created = r.time("created_at")
-    close = r.get("close_date", v.parse_date, m.date_format, r.tz)
+    close = r.day("close_date")
     closed_at = None
     if stage in ("won", "lost"):
         closed_at = r.time("won_time" if stage == "won" else "lost_time")
@@ -641,7 +661,7 @@ def _deal(r: _Row, record: dict[str, Any]) -> Mapped:
             closed_at = r.time("close_date")
         if closed_at is None:
             r.problems.append((r.column("close_date"), f"a {stage} deal needs its close date"))
-    expected = r.get("expected_close", v.parse_date, m.date_format, r.tz)
+    expected = r.day("expected_close")
     if expected is None and stage not in ("won", "lost"):
         expected = close
     if created is None and r.raw("created_at") is None:
