@@ -55,6 +55,8 @@ DEFAULTS: dict[str, Any] = {
     # stage ids, so its mapping needs the account's ids under "stages", e.g. {"1": "qualification"}).
     "WEBHOOK_HUBSPOT_MAPPING": "hubspot-deals",
     "WEBHOOK_PIPEDRIVE_MAPPING": "pipedrive-deals",
+    # The largest export the admin import page accepts (the CLI reads files of any size).
+    "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
     # Ingest API limits.
     "INGEST_MAX_RECORDS": 5000,
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,

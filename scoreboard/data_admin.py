@@ -17,8 +17,10 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
+from wtforms import ValidationError
 
 from . import db
 from .auth import require_role
@@ -34,8 +36,9 @@ THREADS = "matchday.import_threads"
 
 
 def init_app(app: Flask) -> None:
-    from . import pages
+    from . import csrf, pages
 
+    csrf.exempt(import_dry_run)  # checks its token itself, after raising the upload limit
     app.register_blueprint(bp)
     app.extensions[THREADS] = []
     for item in NAV:
@@ -76,6 +79,13 @@ def import_dry_run() -> Any:
     """Store the upload in the instance folder and show the dry run; nothing is imported yet."""
     engine = db.engine_for()
     cfg = current_app.config
+    # Exports are larger than API batches: the limit is raised for this view, before the body is
+    # read, so the CSRF token is checked here rather than by CSRFProtect (which reads it first).
+    request.max_content_length = cfg["IMPORT_MAX_BYTES"]
+    try:
+        validate_csrf(request.form.get("csrf_token"))
+    except ValidationError as exc:
+        abort(400, str(exc))
     upload = request.files.get("file")
     form = {k: request.form.get(k, "") for k in ("preset", "mapping", "save_as")}
 
@@ -120,8 +130,11 @@ def import_start(job_id: int) -> Any:
     job = importer.job(engine, job_id)
     if job is None:
         abort(404)
-    if job["state"] in ("running", "done"):
+    if job["state"] == "done" or (job["state"] == "running" and _alive(job_id)):
         return redirect(url_for(".import_job", job_id=job_id))
+    if not _stored_file(job).exists():
+        flash("The uploaded file is gone; upload it again.", "error")
+        return redirect(url_for(".imports"))
     importer._update_job(engine, job_id, state="running")  # the page shows a bar at once
     app = current_app._get_current_object()  # type: ignore[attr-defined]
     thread = threading.Thread(
@@ -133,6 +146,11 @@ def import_start(job_id: int) -> Any:
     app.extensions[THREADS].append(thread)
     thread.start()
     return redirect(url_for(".import_job", job_id=job_id))
+
+
+def _alive(job_id: int) -> bool:
+    """Whether this process runs the import now (a job left "running" by a stopped server is not)."""
+    return any(t.name == f"import-{job_id}" and t.is_alive() for t in current_app.extensions[THREADS])
 
 
 def _run_job(app: Flask, job_id: int, skip_invalid: bool) -> None:
@@ -147,8 +165,14 @@ def _run_job(app: Flask, job_id: int, skip_invalid: bool) -> None:
             engine, path, mapping, timezone=app.config["TIMEZONE"], currency=app.config["CURRENCY"]
         )
         importer.run(
-            engine, prepared, job_id=job_id, currency=app.config["CURRENCY"], skip_invalid=skip_invalid
+            engine,
+            prepared,
+            job_id=job_id,
+            currency=app.config["CURRENCY"],
+            timezone=app.config["TIMEZONE"],
+            skip_invalid=skip_invalid,
         )
+        path.unlink(missing_ok=True)  # kept until then, so that an interrupted import can resume
     except importer.ImportRefused:
         pass  # run() marked the job failed with the number of problems
     except Exception as exc:  # noqa: BLE001 - the job page shows what went wrong; nothing half-stored per chunk
@@ -161,6 +185,7 @@ def import_job(job_id: int) -> Any:
     job = importer.job(db.engine_for(), job_id)
     if job is None:
         abort(404)
+    job["stalled"] = job["state"] == "running" and not _alive(job_id)
     if request.headers.get("HX-Request"):
         return render_template("_import_progress.html", job=job)
     return render_template("admin_import_job.html", job=job)

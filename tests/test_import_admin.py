@@ -4,6 +4,7 @@ summary, and mapping an unmatched owner, all through the real forms (CSRF includ
 from __future__ import annotations
 
 import re
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -96,7 +97,12 @@ def test_a_running_import_polls_its_progress(sqlite_app: Any) -> None:
     mapping = importer.load_mapping(engine, "hubspot-deals")
     job_id = importer.create_job(engine, "big.csv", "x" * 64, mapping, 100_000)
     importer._update_job(engine, job_id, state="running", rows_done=25_000)
+    release = threading.Event()  # stands in for the import thread, mid-file
+    worker = threading.Thread(target=release.wait, name=f"import-{job_id}", daemon=True)
+    sqlite_app.extensions[THREADS].append(worker)
+    worker.start()
     fragment = client.get(f"/admin/import/{job_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    release.set()
     assert 'hx-trigger="every 1s"' in fragment
     assert '<progress max="100000" value="25000"' in fragment
     assert "style=" not in fragment and "<script" not in fragment  # the strict CSP holds
@@ -169,3 +175,53 @@ def test_only_admins_see_the_data_pages(sqlite_app: Any) -> None:
     client = login_session(sqlite_app.test_client(), "rep@acme.example", "correct-horse")
     assert client.get("/admin/import").status_code == 403
     assert client.get("/admin/identity").status_code == 403
+
+
+def test_an_import_stopped_by_a_restart_resumes_from_its_page(sqlite_app: Any) -> None:
+    from scoreboard.ingest import importer
+
+    client = admin_client(sqlite_app)
+    engine = db.engine_for(sqlite_app)
+    html = upload(client, "hubspot-deals.csv", "hubspot-deals").get_data(as_text=True)
+    job_id = int(re.search(r'action="/admin/import/(\d+)/start"', html).group(1))  # type: ignore[union-attr]
+    job = importer.job(engine, job_id)
+    mapping = importer.load_mapping(engine, "hubspot-deals")
+    path = Path(sqlite_app.instance_path) / "imports" / f"{job['sha256']}.csv"
+    prepared = importer.prepare(engine, path, mapping, timezone="Europe/Oslo")
+
+    def die(done: int, total: int) -> None:  # the server stops after the first chunk of two rows
+        raise SystemExit
+
+    try:
+        importer.run(engine, prepared, job_id=job_id, chunk=2, progress=die)
+    except SystemExit:
+        pass
+    importer._update_job(engine, job_id, state="running", error=None)  # no handler ran: still "running"
+    assert deal_count(sqlite_app) == 2
+    page = client.get(f"/admin/import/{job_id}").get_data(as_text=True)
+    assert "This import stopped" in page and "from row 3." in page and "hx-trigger" not in page
+    resp = client.post(f"/admin/import/{job_id}/start", data={"csrf_token": csrf(page)})
+    assert resp.status_code == 302
+    for thread in sqlite_app.extensions[THREADS]:
+        thread.join(60)
+    fragment = client.get(f"/admin/import/{job_id}", headers={"HX-Request": "true"}).get_data(as_text=True)
+    assert re.search(r"data-created>2<", fragment) and re.search(r"data-duplicates>0<", fragment)
+    assert deal_count(sqlite_app) == 4
+    assert not path.exists()  # the upload is removed once imported
+
+
+def test_the_upload_limit_is_the_import_setting(app_factory: Any, tmp_path: Any) -> None:
+    app = app_factory(f"sqlite:///{tmp_path / 'm.db'}", IMPORT_MAX_BYTES=300)
+    client = admin_client(app)
+    assert upload(client, "hubspot-deals.csv", "hubspot-deals").status_code == 413
+    big = app_factory(f"sqlite:///{tmp_path / 'n.db'}", MAX_CONTENT_LENGTH=300)  # the API's limit
+    client = admin_client(big)
+    assert upload(client, "hubspot-deals.csv", "hubspot-deals").status_code == 200
+    # the view checks its CSRF token itself: without one, nothing is read
+    with open(SAMPLES / "hubspot-deals.csv", "rb") as f:
+        resp = client.post(
+            "/admin/import",
+            data={"preset": "hubspot-deals", "file": (f, "x.csv")},
+            content_type="multipart/form-data",
+        )
+    assert resp.status_code == 400
