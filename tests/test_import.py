@@ -583,3 +583,28 @@ def test_a_generic_mapping_of_a_european_export_is_saved_and_reused(sqlite_app: 
     (tmp_path / "thin.json").write_text('{"source": "x", "record": "deal"}', encoding="utf-8")
     r = run_cli(sqlite_app, str(export), "--preset", "generic", "--mapping", str(tmp_path / "thin.json"))
     assert r.exit_code != 0 and "mapping needs columns" in r.output
+
+
+def test_an_activity_on_a_waiting_deal_waits_for_the_deals_owner(sqlite_app: Any, tmp_path: Any) -> None:
+    engine = db.engine_for(sqlite_app)
+    seed_reps(engine, (DANA, "Dana Whitfield"), (ASA, "Åsa Lindqvist"))
+    assert (
+        run_cli(sqlite_app, str(SAMPLES / "pipedrive-deals.csv"), "--preset", "pipedrive-deals").exit_code
+        == 0
+    )
+    calls = tmp_path / "calls.csv"
+    calls.write_text(
+        "Activity - ID,Activity - Type,Activity - Due date,Activity - Due time,Activity - Done,"
+        "Activity - Assigned to user,Deal - ID\n"
+        "401,Call,2026-03-11,09:00,Done,Dana Whitfield,105\n",  # Dana calls on Marco Rossi's deal
+        encoding="utf-8",
+    )
+    r = run_cli(sqlite_app, str(calls), "--preset", "pipedrive-activities", "--dry-run")
+    assert "row     2  waits for owner 'Marco Rossi' (of deal 105)" in r.output, r.output
+    assert run_cli(sqlite_app, str(calls), "--preset", "pipedrive-activities").exit_code == 0
+    assert waiting(engine) == {("deal", "105"): "Marco Rossi", ("activity", "401"): "Marco Rossi"}
+    # Marco Rossi becomes a rep who does not exist yet: the call keeps Dana as its rep
+    released = identity.map_owner(engine, "pipedrive", "Marco Rossi", MARCO)
+    assert (released.stored, released.still_waiting) == (2, 0)
+    assert activities(engine, "pipedrive")["401"] == (DANA, "call", utc(2026, 3, 11, 9), None, None)
+    assert deals(engine, "pipedrive")["105"]["email"] == MARCO

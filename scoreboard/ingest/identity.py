@@ -222,7 +222,7 @@ def map_owner(
     for record in records:
         field = OWNER_FIELD[record["type"]]
         owner_value = record.pop("_owner", None) or value
-        owner = resolver.email(owner_value)
+        owner = record.get(field) or resolver.email(owner_value)  # set: it waited on its deal's owner
         deal = record.get("deal")
         if owner is None:
             held.append((owner_value, record | {"_owner": owner_value}))
