@@ -227,6 +227,14 @@ def test_hubspot_samples_import_as_written_by_hand(app: Any) -> None:
     assert deals(engine, "hubspot")["9005"]["email"] == MARCO
     assert contacts(engine, "hubspot")["504"][4] == MARCO
     assert activities(engine, "hubspot")["7005"] == (MARCO, "email", utc(2026, 3, 6, 7, 5), None, None)
+    # the reps: the two that were there, and Marco Rossi, created by the mapping with the CRM's name
+    with engine.connect() as conn:
+        reps = conn.execute(select(Rep.email, Rep.name).order_by(Rep.email)).all()
+    assert [tuple(r) for r in reps] == [
+        (ASA, "Åsa Lindqvist"),
+        (DANA, "Dana Whitfield"),
+        (MARCO, "Marco Rossi"),
+    ]
 
 
 def test_a_reimport_is_all_duplicates(app: Any) -> None:

@@ -171,6 +171,12 @@ def aliases(engine: Engine) -> list[dict[str, Any]]:
         return [dict(r) for r in rows]
 
 
+def _looks_like_a_name(value: str) -> bool:
+    """``"Marco Rossi"`` is a name; ``"18487521"``, ``"00558000001abcD"`` and emails are not."""
+    words = value.split()
+    return "@" not in value and len(words) >= 2 and all(any(c.isalpha() for c in w) for w in words)
+
+
 @dataclass
 class Released:
     stored: int
@@ -230,6 +236,10 @@ def map_owner(
             held.append((deals_waiting[deal], record | {field: owner, "_owner": owner_value}))
         else:
             ready.append(record | {field: owner})
+    stored = len(ready)
+    if ready and email not in resolver.emails and _looks_like_a_name(value):
+        # a new rep, named as the CRM names the owner ("Marco Rossi", not "Marco" from the email)
+        ready.insert(0, {"type": "rep", "source": source, "id": email, "email": email, "name": value.strip()})
     result = (
         ingest(engine, ready, currency=currency, timezone=timezone, received_at=received_at)
         if ready
@@ -239,4 +249,4 @@ def map_owner(
         save_aliases(conn, source, {value: email})
         conn.execute(delete(T_WAITING).where(T_WAITING.c.id.in_([r.id for r in rows])))
         hold(conn, held)
-    return Released(stored=len(ready), still_waiting=len(held), result=result)
+    return Released(stored=stored, still_waiting=len(held), result=result)
