@@ -44,6 +44,7 @@ def test_import_in_a_browser(sqlite_app, serve, page, screenshot):
     screenshot(page, "import-done")
     page.click("text=Map them")
     page.wait_for_selector("text=CRM owners and reps")
+    screenshot(page, "import-identities")
     page.fill("tr[data-owner='Åsa Lindqvist'] input[name=email]", "asa@acme.example")
     page.click("tr[data-owner='Åsa Lindqvist'] button")
     page.wait_for_selector("text=2 waiting record(s) stored")
