@@ -228,7 +228,9 @@ def rank_board(
         at = before_ids.get_indexer(stats[id_col].to_numpy())
         before_rank = before["rank"].astype("Int64").to_numpy(dtype="float64", na_value=np.nan)
         found = at >= 0
-        prev = np.where(found, before_rank[np.where(found, at, 0)], np.nan)
+        # an empty reference board (no rows yet) has no rank to look up, not even at position 0
+        looked_up = before_rank[np.where(found, at, 0)] if len(before_rank) else np.full(len(at), np.nan)
+        prev = np.where(found, looked_up, np.nan)
         previous_missing = np.isnan(prev)
         previous = np.nan_to_num(prev).astype("int64")
         new_row = ~found

@@ -43,12 +43,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         db.upgrade(db.engine_for(app))
 
     from . import (
+        admin_data,
         api,
         auth,
         cards,
         cli,
         coaching,
-        data_admin,
+        import_admin,
         live,
         numbers,
         pages,
@@ -74,12 +75,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(cards.bp)
     app.register_blueprint(coaching.bp)
     app.register_blueprint(webhook_api.bp)
-    data_admin.init_app(app)
+    import_admin.init_app(app)
     cards.init_app(app)
     simulator.init_app(app)
     numbers.init_app(app)
     live.init_app(app)  # after SocketIO(app): binds to this app's Socket.IO server
     tv.init_app(app)
+    admin_data.init_app(app)
     cli.init_app(app)
 
     @app.after_request

@@ -1,7 +1,10 @@
 """Command line: ``matchday <command>`` or ``flask --app app <command>``.
 
 Commands: ``run`` (serve; ``python app.py`` does the same), ``seed-demo``, ``create-user``,
-``create-api-token``, ``simulate on|off``, ``db-upgrade``, ``import FILE --preset NAME``.
+``create-api-token``, ``simulate on|off``, ``db-upgrade``, ``import FILE --preset NAME``. API tokens,
+exchange rates and logins for imported reps (``list-api-tokens``, ``revoke-api-token``, ``set-rate``,
+``list-rates``, ``create-logins``) are in :mod:`scoreboard.admin_data`, display tokens in
+:mod:`scoreboard.tv`.
 """
 
 from __future__ import annotations

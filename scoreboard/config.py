@@ -59,6 +59,8 @@ DEFAULTS: dict[str, Any] = {
     "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
     # Ingest API limits.
     "INGEST_MAX_RECORDS": 5000,
+    # Days a one-time link to set one's password stays valid (``create-logins``, /admin/logins).
+    "LOGIN_LINK_DAYS": 7,
     "MAX_CONTENT_LENGTH": 8 * 1024 * 1024,
     # Cookies.
     "SESSION_COOKIE_HTTPONLY": True,

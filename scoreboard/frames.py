@@ -7,12 +7,15 @@ returns tz-aware values.
 
 from __future__ import annotations
 
+import logging
 import threading
 import weakref
 from collections import OrderedDict
 from collections.abc import Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime
+from decimal import Decimal
+from typing import Any
 
 import pandas as pd
 from sqlalchemy import Engine, text
@@ -20,6 +23,9 @@ from sqlalchemy import Engine, text
 from metrics.frames import CONTRACTS, concat, upsert, validate
 
 from .ingest import IngestResult, data_revision
+from .ingest.rates import convert
+
+log = logging.getLogger(__name__)
 
 QUERIES: dict[str, str] = {
     "reps": """
@@ -91,8 +97,16 @@ WRITES = {
 UPSERTED = {"contacts": ("contact_id", "c.id"), "deals": ("deal_id", "id")}
 
 
-def load_frames(engine: Engine, since: datetime | None = None, until: datetime | None = None) -> Frames:
-    """Load every frame; activities and touches only in [since, until) when given (tz-aware)."""
+def load_frames(
+    engine: Engine,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    currency: str | None = None,
+) -> Frames:
+    """Load every frame; activities and touches only in [since, until) when given (tz-aware).
+
+    ``currency`` is the org's (default: the currency most deals are stored in); see :func:`_read`.
+    """
     params = {"since": _bound(engine, since or FAR_PAST), "until": _bound(engine, until or FAR_FUTURE)}
     loaded = {}
     with engine.connect() as conn:
@@ -100,8 +114,47 @@ def load_frames(engine: Engine, since: datetime | None = None, until: datetime |
             sql = QUERIES[f.name]
             if f.name in ("activities", "touches"):
                 sql = _where(sql, "at >= :since AND at < :until")
-            loaded[f.name] = _typed(pd.read_sql_query(text(sql), conn, params=params), f.name)
+            loaded[f.name] = _read(conn, f.name, sql, params, currency)
     return Frames(**loaded)
+
+
+def _read(
+    conn: Any, name: str, sql: str, params: dict[str, Any] | None, currency: str | None
+) -> pd.DataFrame:
+    """One frame, typed and validated; deals in one currency (the org's).
+
+    Ingest stores every amount in the org's currency. Deals stored in another currency before it
+    did (they used to make every page fail) are converted here at the admin's rate, or count with
+    amount 0 until a rate exists (the admin's rates page lists them); setting the rate converts
+    them in the database (:func:`scoreboard.ingest.rates.set_rate`).
+    """
+    frame = pd.read_sql_query(text(sql), conn, params=params)
+    if name == "deals" and len(frame):
+        frame = _one_currency(conn, frame, currency)
+    return _typed(frame, name)
+
+
+def _one_currency(conn: Any, deals: pd.DataFrame, currency: str | None) -> pd.DataFrame:
+    currency = currency or str(deals["currency"].mode().iloc[0])
+    foreign = deals["currency"] != currency
+    if not foreign.any():
+        return deals
+    rates = {c: Decimal(r) for c, r in conn.execute(text("SELECT currency, rate FROM currency_rate"))}
+    deals = deals.copy()
+    for code in sorted(deals.loc[foreign, "currency"].unique()):
+        mask = deals["currency"] == code
+        rate = rates.get(code)
+        if rate is None:
+            log.warning(
+                "%d deal(s) in %s and no rate to %s: counted with amount 0", mask.sum(), code, currency
+            )
+            deals.loc[mask, "amount"] = 0
+        else:
+            deals.loc[mask, "amount"] = [
+                convert(int(a), code, rate, currency) for a in deals.loc[mask, "amount"]
+            ]
+    deals.loc[foreign, "currency"] = currency
+    return deals
 
 
 def _where(sql: str, condition: str) -> str:
@@ -139,8 +192,9 @@ class FrameCache:
     order: reading ``last < id <= upto`` with ``upto`` taken first never skips a row.
     """
 
-    def __init__(self, engine: Engine):
+    def __init__(self, engine: Engine, currency: str | None = None):
         self.engine = engine
+        self.currency = currency
         self._lock = threading.Lock()
         self._frames: Frames | None = None
         self._revision = -1
@@ -210,7 +264,9 @@ class FrameCache:
             in_step = self._frames is not None and revisions == list(
                 range(self._revision + 1, self._revision + 1 + len(fresh))
             )
-            self._refresh(changed=_merge(fresh) if in_step else None)
+            if any(r.rewrote_history for r in fresh):  # a correction: history rows came in out of order
+                self._frames = None
+            self._refresh(changed=_merge(fresh) if in_step and self._frames is not None else None)
             assert self._frames is not None
             return self._frames
 
@@ -228,7 +284,7 @@ class FrameCache:
                 )
             if self._frames is None:
                 current = {
-                    f.name: _typed(pd.read_sql_query(text(QUERIES[f.name]), conn), f.name)
+                    f.name: _read(conn, f.name, QUERIES[f.name], None, self.currency)
                     if f.name not in APPENDED
                     else None
                     for f in fields(Frames)
@@ -255,11 +311,13 @@ class FrameCache:
                 for name, (key, id_col) in UPSERTED.items():
                     ids = None if changed is None else getattr(changed, key.replace("_id", "_ids"))
                     if ids is None:
-                        current[name] = _typed(pd.read_sql_query(text(QUERIES[name]), conn), name)
+                        current[name] = _read(conn, name, QUERIES[name], None, self.currency)
                     elif ids:
                         marks = ", ".join(str(int(i)) for i in sorted(ids))
-                        fresh = pd.read_sql_query(text(_where(QUERIES[name], f"{id_col} IN ({marks})")), conn)
-                        current[name] = upsert(current[name], _typed(fresh, name), name)
+                        sql = _where(QUERIES[name], f"{id_col} IN ({marks})")
+                        current[name] = upsert(
+                            current[name], _read(conn, name, sql, None, self.currency), name
+                        )
                 if changed is None or "rep" in changed.types_changed or changed.created_reps:
                     current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
                 if changed is None or "content" in changed.types_changed:
@@ -277,4 +335,5 @@ def _merge(results: list[IngestResult]) -> IngestResult:
         merged.contact_ids |= r.contact_ids
         merged.deal_ids |= r.deal_ids
         merged.created_reps += r.created_reps
+        merged.rewrote_history |= r.rewrote_history
     return merged

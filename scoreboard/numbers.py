@@ -26,7 +26,7 @@ MEMO_SIZE = 64
 
 
 def init_app(app: Flask) -> None:
-    app.extensions["matchday.frames"] = FrameCache(db.engine_for(app))
+    app.extensions["matchday.frames"] = FrameCache(db.engine_for(app), currency=app.config["CURRENCY"])
     app.extensions["matchday.memo"] = (threading.Lock(), OrderedDict())
 
 

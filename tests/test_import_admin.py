@@ -13,7 +13,7 @@ from sqlalchemy import func, select
 
 from scoreboard import db
 from scoreboard.auth import create_user
-from scoreboard.data_admin import THREADS
+from scoreboard.import_admin import THREADS
 from scoreboard.ingest import ingest
 from scoreboard.models import Deal
 

@@ -46,7 +46,7 @@ def parse_rate(currency: str, rate: str | Decimal, org_currency: str) -> tuple[s
         raise ValueError(f"the rate must be above 0 and at most {MAX_RATE:,}")
     if value.as_tuple().exponent < -10:  # type: ignore[operator]
         raise ValueError("the rate has at most 10 decimals")
-    return code, value.normalize()
+    return code, Decimal(format(value.normalize(), "f"))  # "10", not "1E+1"
 
 
 def rates(conn: Connection) -> dict[str, Decimal]:

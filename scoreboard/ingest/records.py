@@ -95,10 +95,10 @@ Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max
 Text = Annotated[str, StringConstraints(strip_whitespace=True, max_length=200)]
 Url = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=1000)]
 Money = Annotated[
-    Decimal, BeforeValidator(_no_bool), Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False)
+    Decimal, Field(ge=0, max_digits=15, decimal_places=2, allow_inf_nan=False), BeforeValidator(_no_bool)
 ]
 Quantity = Annotated[
-    Decimal, BeforeValidator(_no_bool), Field(ge=0, max_digits=12, decimal_places=3, allow_inf_nan=False)
+    Decimal, Field(ge=0, max_digits=12, decimal_places=3, allow_inf_nan=False), BeforeValidator(_no_bool)
 ]
 Count = Annotated[int, Field(ge=0, le=10**7, strict=True)]
 Day = Annotated[date, AfterValidator(_date_in_range)]

@@ -29,8 +29,8 @@ from .ingest.presets import PRESETS, Mapping
 from .ingest.records import RecordErrors
 from .models import Rep
 
-bp = Blueprint("data_admin", __name__, url_prefix="/admin")
-NAV = [("data_admin.imports", "Import", ("admin",)), ("data_admin.identities", "Identities", ("admin",))]
+bp = Blueprint("import_admin", __name__, url_prefix="/admin")
+NAV = [("import_admin.imports", "Import", ("admin",))]  # identities: from the data pages' own links
 SUFFIXES = (".csv", ".txt", ".xlsx", ".xlsm", ".xls", ".ods")
 THREADS = "matchday.import_threads"
 
