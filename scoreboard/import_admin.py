@@ -196,9 +196,11 @@ def import_job(job_id: int) -> Any:
 def identities() -> Any:
     engine = db.engine_for()
     reps = db.session().exec(select(Rep.email, Rep.name).order_by(Rep.name)).all()  # type: ignore[call-overload]
+    unmatched = identity.unmatched(engine)
     return render_template(
         "admin_identity.html",
-        unmatched=identity.unmatched(engine),
+        unmatched=unmatched,
+        suggested=identity.suggestions(engine, unmatched),
         aliases=identity.aliases(engine),
         reps=reps,
     )

@@ -165,6 +165,21 @@ def unmatched(engine: Engine) -> list[Unmatched]:
     return sorted(found, key=lambda u: (-u.total, u.source, v.fold(u.value)))
 
 
+def suggestions(engine: Engine, owners: list[Unmatched]) -> dict[tuple[str, str], str]:
+    """The rep each waiting owner now matches (a rep created since, or an alias made elsewhere)."""
+    found: dict[tuple[str, str], str] = {}
+    with engine.connect() as conn:
+        resolvers: dict[str, Resolver] = {}
+        for owner in owners:
+            resolver = resolvers.get(owner.source) or resolvers.setdefault(
+                owner.source, Resolver(conn, owner.source)
+            )
+            email = resolver.email(owner.value)
+            if email:
+                found[(owner.source, owner.value)] = email
+    return found
+
+
 def aliases(engine: Engine) -> list[dict[str, Any]]:
     with engine.connect() as conn:
         rows = conn.execute(select(T_ALIAS).order_by(T_ALIAS.c.source, T_ALIAS.c.value)).mappings()
