@@ -1,18 +1,25 @@
 """Ingest throughput through the real HTTP API, against plain sqlite3 executemany.
 
-Posts 200,000 mixed records (activities, touches, contact and deal upserts, a few reps and content)
-to ``POST /api/v1/events`` of a server running in its own process, in batches of 1,000 and of 5,000,
-into SQLite and (when it runs) PostgreSQL; prints records per second. In the same run it inserts the
-same number of activity-shaped rows with plain ``sqlite3`` ``executemany`` into a bare table with the
-same unique key, as the baseline, and prints the ratio.
+Mixed run: posts 200,000 mixed records (activities, touches, contact and deal upserts, a few reps and
+content) to ``POST /api/v1/events`` of a server running in its own process, in batches of 1,000 and of
+5,000, into SQLite and (when it runs) PostgreSQL; prints records per second. In the same run it inserts
+the same number of activity-shaped rows with plain ``sqlite3`` ``executemany`` into a bare table with
+the same unique key, as the baseline, and prints the ratio.
 
-The CSV import (``--csv-rows``, default 100,000) writes a HubSpot engagements export (calls with
+Deal-heavy run: 200,000 deal records in batches of 5,000: half create deals (with a contact, an
+account reference, a stage and an amount), half move each of them on (a new stage and amount), so
+every record writes a stage change and amount history beside the upsert. Its baseline is a bare
+``executemany`` of as many deal-shaped rows.
+
+CSV import (``--csv-rows``, default 100,000): writes a HubSpot engagements export (calls with
 outcome, duration, deal and contact) and a HubSpot deals export of that many rows, and imports each
 with ``prepare`` + ``run`` (what ``matchday import`` does: read, map, resolve owners, validate, then
 ``ingest()`` in chunks of 5,000) into a fresh SQLite database; the time covers reading the file to
-the last commit. The deals for the engagements' references are stored first, untimed.
+the last commit. The deals for the engagements' references are stored first, untimed. Its baseline
+is the mixed run's bare ``executemany`` of as many activity-shaped rows.
 
-Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000] [--csv-rows 100000] [--only csv]``
+Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000] [--deals 200000] [--csv-rows 100000]
+[--only deals|csv|mixed]``
 """
 
 from __future__ import annotations
@@ -127,13 +134,63 @@ def records(n: int, tag: str) -> list[dict]:
     return out[:n]
 
 
+STAGES = ("qualification", "discovery", "demo", "proposal", "negotiation", "won", "lost")
+
+
+def deal_records(n: int, tag: str) -> list[dict]:
+    """``n`` deal upserts: ``n // 2`` new deals, then one later version of each (stage and amount move).
+
+    Reps and accounts are sent first (50 reps, 500 accounts); they are not counted in ``n``.
+    """
+    t0 = datetime(2026, 6, 1, 8, tzinfo=UTC)
+    reps = [f"rep{i}@bench.no" for i in range(50)]
+    out: list[dict] = [
+        {"type": "rep", "source": tag, "id": f"r{i}", "email": email, "team": f"Team {i % 5}"}
+        for i, email in enumerate(reps)
+    ]
+    out += [
+        {"type": "account", "source": tag, "id": f"acc{i}", "name": f"Account {i}", "industry": "Shipping"}
+        for i in range(500)
+    ]
+    half = n // 2
+    for i in range(half):
+        out.append(
+            {
+                "type": "deal",
+                "source": tag,
+                "id": f"d{i}",
+                "name": f"Deal {i}",
+                "owner": reps[i % 50],
+                "account_id": f"acc{i % 500}",
+                "lead_source": "web",
+                "amount": 10_000 + i % 9_000,
+                "stage": STAGES[i % 3],
+                "created_at": (t0 + timedelta(seconds=i * 30)).isoformat(),
+                "expected_close": "2026-12-15",
+            }
+        )
+    for i in range(n - half):
+        out.append(
+            {
+                "type": "deal",
+                "source": tag,
+                "id": f"d{i % half}",
+                "amount": 12_000 + i % 9_000,
+                "stage": STAGES[3 + i % 4],
+                "at": (t0 + timedelta(days=60, seconds=i * 30)).isoformat(),
+            }
+        )
+    return out
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def through_http(url: str, recs: list[dict], batch: int) -> float:
+def through_http(url: str, recs: list[dict], batch: int, counted: int | None = None) -> float:
+    """Records per second through HTTP (``counted`` records of ``recs``: default all)."""
     port = free_port()
     with tempfile.TemporaryDirectory() as instance:
         proc = subprocess.Popen(
@@ -164,7 +221,51 @@ def through_http(url: str, recs: list[dict], batch: int) -> float:
         finally:
             proc.terminate()
             proc.wait(10)
-    return len(recs) / elapsed
+    return (counted or len(recs)) / elapsed
+
+
+def plain_deals(n: int) -> float:
+    """Bare ``executemany`` of ``n`` deal-shaped rows (5,000 per transaction), the deal-heavy baseline."""
+    with tempfile.TemporaryDirectory() as d:
+        conn = sqlite3.connect(os.path.join(d, "plain.db"))
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=NORMAL")
+        conn.execute(
+            "CREATE TABLE deal (id INTEGER PRIMARY KEY, source TEXT, external_id TEXT, name TEXT, owner_rep_id INT,"
+            " account_id INT, lead_source TEXT, amount INT, currency TEXT, stage TEXT, created_at TEXT,"
+            " expected_close TEXT, outcome TEXT, updated_at TEXT, UNIQUE (source, external_id))"
+        )
+        t0 = datetime(2026, 6, 1, tzinfo=UTC)
+        rows = [
+            (
+                "bench",
+                f"d{i}",
+                f"Deal {i}",
+                i % 50,
+                i % 500,
+                "web",
+                1_000_000 + i,
+                "NOK",
+                "demo",
+                (t0 + timedelta(seconds=i)).isoformat(),
+                "2026-12-15",
+                "open",
+                (t0 + timedelta(seconds=i)).isoformat(),
+            )
+            for i in range(n)
+        ]
+        started = time.perf_counter()
+        for i in range(0, n, 5000):
+            with conn:
+                conn.executemany(
+                    "INSERT INTO deal (source, external_id, name, owner_rep_id, account_id, lead_source, amount,"
+                    " currency, stage, created_at, expected_close, outcome, updated_at)"
+                    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+                    rows[i : i + 5000],
+                )
+        elapsed = time.perf_counter() - started
+        conn.close()
+    return n / elapsed
 
 
 def plain_sqlite(n: int) -> float:
@@ -335,21 +436,46 @@ def postgres_url() -> str | None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--records", type=int, default=200_000)
-    parser.add_argument("--csv-rows", type=int, default=100_000)
-    parser.add_argument("--only", choices=["http", "csv"], default=None)
+    parser.add_argument("--records", type=int, default=200_000, help="records of the mixed run")
+    parser.add_argument("--deals", type=int, default=200_000, help="deal records of the deal-heavy run")
+    parser.add_argument("--csv-rows", type=int, default=100_000, help="rows of each CSV export")
+    parser.add_argument("--only", choices=("mixed", "deals", "csv"), default=None)
     args = parser.parse_args()
+    if args.only in (None, "deals"):
+        deals_run(args.deals)
+    if args.only in (None, "csv"):
+        csv_run(args.csv_rows)
+    if args.only in (None, "mixed"):
+        mixed_run(args.records)
+
+
+def csv_run(n: int) -> None:
+    baseline = plain_sqlite(n)
+    print(f"baseline  plain sqlite3 executemany (5,000/tx)  {baseline:>10,.0f} rows/s")
+    sys.path.insert(0, str(ROOT))
+    for label, rate, per_cpu in csv_import(n):
+        print(
+            f"sqlite    CSV import, {n:,} rows of {label:<20} {rate:>10,.0f} records/s"
+            f"   ratio to baseline {rate / baseline:.2f}   ({per_cpu:,.0f} per CPU-second)"
+        )
+
+
+def deals_run(n: int) -> None:
+    baseline = plain_deals(n)
+    print(f"deals     {n:,} deal records (half new, half moved on), batches of 5,000")
+    print(f"baseline  plain sqlite3 executemany of deal rows   {baseline:>10,.0f} rows/s")
+    with tempfile.TemporaryDirectory() as d:
+        recs = deal_records(n, "deals")
+        rate = through_http(f"sqlite:///{d}/bench.db", recs, 5000, counted=n)
+    print(
+        f"sqlite    HTTP, deal upserts with history          {rate:>10,.0f} records/s   ratio to baseline {rate / baseline:.2f}"
+    )
+
+
+def mixed_run(n: int) -> None:
+    args = argparse.Namespace(records=n)
     baseline = plain_sqlite(args.records)
     print(f"baseline  plain sqlite3 executemany (5,000/tx)  {baseline:>10,.0f} rows/s")
-    if args.only != "http":
-        sys.path.insert(0, str(ROOT))
-        for label, rate, per_cpu in csv_import(args.csv_rows):
-            print(
-                f"sqlite    CSV import, {args.csv_rows:,} rows of {label:<20} {rate:>10,.0f} records/s"
-                f"   ratio to baseline {rate / baseline:.2f}   ({per_cpu:,.0f} per CPU-second)"
-            )
-        if args.only == "csv":
-            return
     targets = [("sqlite", lambda d: f"sqlite:///{d}/bench.db")]
     if postgres_url():
         targets.append(("postgres", lambda d: postgres_url()))  # fresh database per run

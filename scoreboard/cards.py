@@ -31,6 +31,7 @@ from metrics.scouting import scouting_list
 
 from . import charts, db, numbers
 from .models import CoachingNote, Contact, Rep
+from .teams import managed_team_ids
 
 bp = Blueprint("cards", __name__)
 
@@ -123,7 +124,7 @@ def may_view(rep: Rep, *, coaching: bool = False) -> bool:
         return True
     if role == "manager":
         own = db.session().get(Rep, current_user.rep_id) if current_user.rep_id else None
-        return own is not None and own.team_id == rep.team_id
+        return own is not None and rep.team_id in managed_team_ids(db.session(), own.id, own.team_id)
     return not coaching and current_user.rep_id is not None and current_user.rep_id == rep.id
 
 

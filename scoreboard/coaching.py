@@ -56,6 +56,7 @@ from .cards import (
 )
 from .db import write_session
 from .models import CoachingNote, Rep, Team
+from .teams import managed_team_ids
 
 bp = Blueprint("coaching", __name__)
 
@@ -245,7 +246,8 @@ def team() -> Any:
         teams = list(db.session().exec(select(Team).order_by(Team.name)).all())
     else:
         own = db.session().get(Rep, current_user.rep_id) if current_user.rep_id else None
-        teams = [db.session().get(Team, own.team_id)] if own else []
+        ids = managed_team_ids(db.session(), own.id, own.team_id) if own else set()  # type: ignore[arg-type]
+        teams = sorted((db.session().get(Team, i) for i in ids), key=lambda t: (t.id != own.team_id, t.name))  # type: ignore[union-attr]
     rows = []
     for t in teams:
         members = []

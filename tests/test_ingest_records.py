@@ -130,3 +130,25 @@ def test_bad_team_and_account_references_are_refused(post_events, engine):
     ]
     errors = post_events(cycle).get_json()["errors"]
     assert [(e["index"], e["field"]) for e in errors] == [(1, "parent_id")]
+
+
+def test_a_manager_named_by_a_team_record_coaches_that_team_and_the_teams_below(post_events, app, engine):
+    from demo_org_app import login_session
+
+    from scoreboard.auth import create_user
+
+    org = [
+        {"type": "team", "source": "crm", "id": "t-n", "name": "Nordics", "manager_email": "nina@acme.no"},
+        {"type": "team", "source": "crm", "id": "t-o", "name": "Oslo", "parent_id": "t-n"},
+        {"type": "team", "source": "crm", "id": "t-s", "name": "Stockholm", "manager_email": "sven@acme.no"},
+        {"type": "rep", "source": "crm", "id": "u1", "email": "ola@acme.no", "team": "Oslo"},
+        {"type": "rep", "source": "crm", "id": "u2", "email": "sara@acme.no", "team": "Stockholm"},
+    ]
+    assert post_events(org).status_code == 200
+    reps = {r.email: r for r in rows(engine, Rep)}
+    create_user(engine, "nina@acme.no", "Nina", "nina-password", "manager")
+    nina = login_session(app.test_client(), "nina@acme.no", "nina-password")
+    assert nina.get(f"/coach/{reps['ola@acme.no'].id}").status_code == 200  # Oslo is below Nordics
+    assert nina.get(f"/coach/{reps['sara@acme.no'].id}").status_code == 403  # Stockholm is not
+    roster = nina.get("/coach").get_data(as_text=True)
+    assert "Oslo" in roster and "Nordics" in roster and "Stockholm" not in roster

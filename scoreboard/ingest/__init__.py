@@ -20,6 +20,7 @@ After the commit the :data:`ingested` signal carries an :class:`IngestResult` to
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -109,12 +110,18 @@ def ingest(
     that currency, and date-only times fall at noon in that zone. Raises
     :class:`~scoreboard.ingest.records.RecordErrors` (nothing stored) when any record is invalid.
     """
-    records = parse_batch(list(raw), timezone=timezone, currency=currency)
-    received_at = received_at or utcnow()
-    with write_transaction(engine, serialise=True) as conn:
-        result = Batch(conn, received_at, currency, IngestResult()).apply(records)
-        if result.types_changed:
-            result.revision = bump_revision(conn)
+    collecting = gc.isenabled()
+    gc.disable()  # a batch makes tens of thousands of objects, no cycles: collections only cost time
+    try:
+        records = parse_batch(list(raw), timezone=timezone, currency=currency)
+        received_at = received_at or utcnow()
+        with write_transaction(engine, serialise=True) as conn:
+            result = Batch(conn, received_at, currency, IngestResult()).apply(records)
+            if result.types_changed:
+                result.revision = bump_revision(conn)
+    finally:
+        if collecting:
+            gc.enable()
     ingested.send(engine, result=result)
     return result
 

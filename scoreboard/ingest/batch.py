@@ -31,6 +31,7 @@ from ..models import (
     TeamManager,
     Touch,
 )
+from . import bulk
 from .bulk import Key
 from .records import (
     AccountRecord,
@@ -87,11 +88,22 @@ class Batch:
         self._rates: dict[str, Decimal] | None = None
 
     def apply(self, records: list[Any]) -> IngestResult:
-        from . import contacts, deals, events, org
-
         by_type: dict[type, list[tuple[int, Any]]] = defaultdict(list)
         for index, record in enumerate(records):
             by_type[type(record)].append((index, record))
+        self.conn.info[bulk.TIMES] = {}
+        try:
+            self._apply(by_type, records)
+        finally:
+            self.conn.info.pop(bulk.TIMES, None)
+        if self.errors:
+            self.errors.sort(key=lambda e: (e["index"], e["field"]))
+            raise RecordErrors(self.errors)
+        return self.result
+
+    def _apply(self, by_type: dict[type, list[tuple[int, Any]]], records: list[Any]) -> None:
+        from . import contacts, deals, events, org
+
         org.teams(self, by_type[TeamRecord])
         org.reps(self, by_type[RepRecord], records)
         org.managers(self, by_type[TeamRecord])
@@ -101,10 +113,6 @@ class Batch:
         deals.upsert(self, by_type[DealRecord])
         events.activities(self, by_type[ActivityRecord])
         events.touches(self, by_type[TouchRecord])
-        if self.errors:
-            self.errors.sort(key=lambda e: (e["index"], e["field"]))
-            raise RecordErrors(self.errors)
-        return self.result
 
     def error(self, index: int, field_name: str, reason: str) -> None:
         self.errors.append({"index": index, "field": field_name, "reason": reason})
@@ -117,7 +125,9 @@ class Batch:
         )
 
     def touch_reps(self, *rep_ids: int | None) -> None:
-        self.result.rep_ids.update(r for r in rep_ids if r is not None)
+        for rep_id in rep_ids:
+            if rep_id is not None:
+                self.result.rep_ids.add(rep_id)
 
     def ref(self, index: int, name: str, ids: dict[Key, int], source: str, ext: str | None) -> int | None:
         """The database id of the record ``ext`` of ``source``, or an error naming the field."""

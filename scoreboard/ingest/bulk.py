@@ -8,10 +8,13 @@ SQLite gets one ``executemany`` on the driver's cursor; PostgreSQL gets ``COPY``
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
+from datetime import UTC, date, datetime
+from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Table, and_, bindparam, insert, select, update
+from sqlalchemy import Column, Connection, Table, and_, func, select
+from sqlalchemy import types as sqltypes
 
 CHUNK = 500  # keys per IN (...) lookup: far below SQLite's and PostgreSQL's parameter limits
 
@@ -40,10 +43,53 @@ def key_filters(table: Table, keys: Iterable[Key]) -> Iterable[Any]:
 def load(conn: Connection, table: Table, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
     """Current rows of ``table`` for the given (source, external_id) keys."""
     found: dict[Key, dict[str, Any]] = {}
+    if conn.dialect.name == "sqlite":
+        return _sqlite_load(conn, table, keys)
     for where in key_filters(table, keys):
         for row in conn.execute(select(table).where(where)).mappings():
             found[(row["source"], row["external_id"])] = dict(row)
     return found
+
+
+def _sqlite_load(conn: Connection, table: Table, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
+    """SQLite: the same rows read on the driver's cursor, times and dates parsed as SQLAlchemy would."""
+    columns = [c.name for c in table.columns]
+    readers = [(i, _reader(c)) for i, c in enumerate(table.columns) if _reader(c) is not None]
+    by_source: dict[str, list[str]] = defaultdict(list)
+    for source, external_id in keys:
+        by_source[source].append(external_id)
+    names = ", ".join(f'"{c}"' for c in columns)
+    found: dict[Key, dict[str, Any]] = {}
+    cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    try:
+        for source in sorted(by_source):
+            for chunk in chunks(sorted(by_source[source])):
+                sql = f'SELECT {names} FROM "{table.name}" WHERE source = ? AND external_id IN ({", ".join("?" * len(chunk))})'
+                for raw in cursor.execute(sql, [source, *chunk]):
+                    row = list(raw)
+                    for i, read in readers:
+                        if row[i] is not None:
+                            row[i] = read(row[i])
+                    record = dict(zip(columns, row, strict=True))
+                    found[(record["source"], record["external_id"])] = record
+    finally:
+        cursor.close()
+    return found
+
+
+def _reader(column: Column[Any]) -> Callable[[Any], Any] | None:
+    affinity = column.type._type_affinity
+    if affinity is sqltypes.DateTime:
+        return _utc_from_text
+    if affinity is sqltypes.Date:
+        return date.fromisoformat
+    if affinity is sqltypes.Boolean:
+        return bool
+    return None
+
+
+def _utc_from_text(text: str) -> datetime:
+    return datetime.fromisoformat(text).replace(tzinfo=UTC)
 
 
 def resolve(conn: Connection, table: Table, ids: dict[Key, int], keys: set[Key]) -> None:
@@ -70,29 +116,88 @@ def append(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> set[Ke
 def sqlite_insert(conn: Connection, table: Table, rows: list[dict[str, Any]]) -> None:
     """SQLite: one ``executemany`` on the driver's cursor (rows all with the same keys).
 
-    Values pass through each column's own bind processor, so they are stored exactly as SQLAlchemy
-    would store them; skipping its per-row statement machinery makes large batches about twice as fast.
+    Values are stored exactly as SQLAlchemy would store them (:func:`_processors`); skipping its
+    per-row statement machinery makes large batches several times faster.
     """
     if not rows:
         return
     columns = list(rows[0])
-    dialect = conn.dialect
-    processors = [table.c[c].type._cached_bind_processor(dialect) for c in columns]
     sql = 'INSERT INTO "{}" ({}) VALUES ({})'.format(
         table.name, ", ".join(f'"{c}"' for c in columns), ", ".join("?" * len(columns))
     )
-    if all(p is None for p in processors):
-        params: list[Any] = [tuple(r.values()) for r in rows]
-    else:
-        params = [
-            [v if p is None or v is None else p(v) for v, p in zip(r.values(), processors, strict=True)]
-            for r in rows
-        ]
+    _executemany(conn, sql, _params(conn, table, columns, rows))
+
+
+def sqlite_update(conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> None:
+    """SQLite: ``UPDATE ... WHERE id = ?`` of ``columns`` for each row, in one ``executemany``."""
+    if not rows:
+        return
+    sql = 'UPDATE "{}" SET {} WHERE id = ?'.format(table.name, ", ".join(f'"{c}" = ?' for c in columns))
+    _executemany(conn, sql, _params(conn, table, [*columns, "id"], rows))
+
+
+def _executemany(conn: Connection, sql: str, params: list[Any]) -> None:
     cursor = conn.connection.driver_connection.cursor()  # type: ignore[union-attr]
     try:
         cursor.executemany(sql, params)
     finally:
         cursor.close()
+
+
+def _params(conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> list[Any]:
+    processors = [_processor(table.c[c], conn.dialect) for c in columns]
+    values = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
+    if all(p is None for p in processors):
+        return [values(r) for r in rows]
+    times = [i for i, p in enumerate(processors) if p is _sqlite_time]
+    others = [(i, p) for i, p in enumerate(processors) if p is not None and p is not _sqlite_time]
+    seen: dict[int, tuple[Any, str]] = conn.info.get(TIMES, {})
+    out = []
+    for row in rows:
+        item = list(values(row))
+        for i in times:  # inline: this loop runs for every history row of a batch
+            value = item[i]
+            if value is not None:
+                hit = seen.get(id(value))
+                if hit is None or hit[0] is not value:
+                    hit = seen[id(value)] = (value, _sqlite_time(value))
+                item[i] = hit[1]
+        for i, p in others:
+            if item[i] is not None:
+                item[i] = p(item[i])
+        out.append(item)
+    return out
+
+
+#: key of ``Connection.info``: the times a batch converted to text, by object (a deal's version time
+#: is also its ``updated_at`` and the time of its stage and field changes: one object, converted
+#: once). The batch keeps it while it writes and drops it when done; holding each value keeps its
+#: ``id`` from being reused meanwhile.
+TIMES = "matchday.ingest.times"
+
+
+def _processor(column: Column[Any], dialect: Any) -> Callable[[Any], Any] | None:
+    """The column's bind processor; for SQLite's times and dates a fast one that stores the same text."""
+    affinity = column.type._type_affinity
+    if dialect.name == "sqlite" and affinity is sqltypes.DateTime:
+        return _sqlite_time
+    if dialect.name == "sqlite" and affinity is sqltypes.Date:
+        return date.isoformat
+    return column.type._cached_bind_processor(dialect)
+
+
+def _sqlite_time(value: datetime) -> str:
+    """An aware time as SQLAlchemy's SQLite dialect stores it: UTC, ``YYYY-MM-DD HH:MM:SS.ffffff``.
+
+    >>> from datetime import timedelta, timezone
+    >>> _sqlite_time(datetime(2026, 11, 26, 9, 15, tzinfo=timezone(timedelta(hours=1))))
+    '2026-11-26 08:15:00.000000'
+    """
+    if value.tzinfo is not UTC:
+        if value.utcoffset() is None:
+            raise ValueError("Datetime values must have timezone information")
+        value = value.astimezone(UTC)
+    return value.isoformat(" ", "microseconds")[:26]
 
 
 def copy_insert(
@@ -130,27 +235,36 @@ def copy_insert(
 def write_upserts(
     conn: Connection, table: Table, state: dict[Key, dict[str, Any]], dirty: set[Key]
 ) -> dict[Key, int]:
-    """Insert the new rows of ``state`` and update the dirty existing ones; return all ids."""
+    """Insert the new rows of ``state`` and update the dirty existing ones; return all ids.
+
+    SQLite: new rows get the ids after the largest stored one (writers are serialised, so nobody
+    else takes them) and go in with one ``executemany``; PostgreSQL: COPY, ids from ``RETURNING``.
+    """
     ids = {key: row["id"] for key, row in state.items() if row.get("id") is not None}
     new = [row for row in state.values() if row.get("id") is None]
     if new and conn.dialect.name == "postgresql":
         for row_id, source, external_id in copy_insert(conn, table, new, "id, source, external_id"):
             ids[(source, external_id)] = row_id
     elif new:
-        stmt = insert(table).returning(table.c.id, table.c.source, table.c.external_id)
-        for start in range(0, len(new), 2000):
-            for row in conn.execute(stmt, new[start : start + 2000]):
-                ids[(row.source, row.external_id)] = row.id
+        first = int(conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
+        rows = [{"id": first + n} | row for n, row in enumerate(new)]
+        sqlite_insert(conn, table, rows)
+        for row in rows:
+            ids[(row["source"], row["external_id"])] = row["id"]
     changed = [state[key] for key in dirty if state[key].get("id") is not None]
     if changed:
         columns = [c.name for c in table.columns if c.name not in ("id", "source", "external_id")]
-        stmt = (
-            update(table)
-            .where(table.c.id == bindparam("_id"))
-            .values({c: bindparam(f"_{c}") for c in columns})
-        )
-        params = [{"_id": row["id"]} | {f"_{c}": row[c] for c in columns} for row in changed]
-        conn.execute(stmt, params)
+        if conn.dialect.name == "sqlite":
+            sqlite_update(conn, table, columns, changed)
+        else:
+            from sqlalchemy import bindparam, update
+
+            stmt = (
+                update(table)
+                .where(table.c.id == bindparam("_id"))
+                .values({c: bindparam(f"_{c}") for c in columns})
+            )
+            conn.execute(stmt, [{"_id": row["id"]} | {f"_{c}": row[c] for c in columns} for row in changed])
     return ids
 
 

@@ -21,6 +21,17 @@ from .records import DealRecord, to_minor_units
 CLOSED = {"won": "won", "lost": "lost"}
 #: the fields whose every change is kept in ``deal_change`` (name there)
 TRACKED = {"amount": "amount", "expected_close": "expected_close", "owner_rep_id": "owner"}
+#: the fields a deal record sets as they are
+PLAIN = (
+    "name",
+    "account",
+    "lead_source",
+    "stage",
+    "expected_close",
+    "closed_at",
+    "lost_reason",
+    "created_at",
+)
 Lines = tuple[tuple[str, int, int], ...]  # (name, quantity in thousandths, unit amount in minor units)
 
 
@@ -153,13 +164,8 @@ def _fields(
     b: Batch, index: int, rec: DealRecord, cur: dict[str, Any] | None, account_names: dict[int, str]
 ) -> tuple[dict[str, Any], Lines | None] | None:
     """The stored fields a record sets, and its line items (None: not sent); None after an error."""
-    wanted: dict[str, Any] = {}
-    for attr in ("name", "account", "lead_source", "stage", "expected_close", "closed_at", "lost_reason"):
-        value = getattr(rec, attr)
-        if value is not None:
-            wanted[attr] = value
-    if rec.created_at is not None:
-        wanted["created_at"] = rec.created_at
+    sent = rec.__dict__
+    wanted: dict[str, Any] = {a: sent[a] for a in PLAIN if sent[a] is not None}
     if rec.owner is not None:
         wanted["owner_rep_id"] = b.rep_ids[rec.owner]
     errors = len(b.errors)

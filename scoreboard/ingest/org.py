@@ -19,7 +19,15 @@ from .batch import (
     Batch,
 )
 from .bulk import Key
-from .records import AccountRecord, ContentRecord, RepRecord, TeamRecord
+from .records import (
+    AccountRecord,
+    ActivityRecord,
+    ContactRecord,
+    ContentRecord,
+    DealRecord,
+    RepRecord,
+    TeamRecord,
+)
 
 
 # ------------------------------------------------------------------------------------------ teams
@@ -132,13 +140,22 @@ def managers(b: Batch, items: list[tuple[int, TeamRecord]]) -> None:
 
 
 # ------------------------------------------------------------------------------------------- reps
+#: the fields of each record type that name a rep by email
+PEOPLE = {
+    ActivityRecord: ("rep",),
+    ContactRecord: ("owner",),
+    DealRecord: ("owner",),
+    TeamRecord: ("manager_email",),
+}
+
+
 def reps(b: Batch, items: list[tuple[int, RepRecord]], records: list[Any]) -> None:
     """Upsert reps by email; every email a record references and no rep has creates a rep."""
     emails = {r.email for _, r in items}
     for record in records:
-        for attr in ("rep", "owner", "manager_email"):
-            value = getattr(record, attr, None)
-            if isinstance(value, str):
+        for attr in PEOPLE.get(type(record), ()):
+            value = getattr(record, attr)
+            if value is not None:
                 emails.add(value)
     existing: dict[str, dict[str, Any]] = {}
     for chunk in bulk.chunks(sorted(emails)):

@@ -132,6 +132,7 @@ Currency = Annotated[
 ]
 
 
+@lru_cache(maxsize=512)
 def minor_digits(currency: str) -> int:
     """Digits of ``currency``'s minor unit as Matchday stores it: 0 (JPY, ISK, ...) or 2."""
     from babel.numbers import get_currency_precision
@@ -342,21 +343,30 @@ def _deal_errors(index: int, record: DealRecord, org_currency: str) -> list[dict
     return errors
 
 
+_NESTED = (dict, list)
+
+
 def _shape_errors(index: int, item: Any, path: str = "", depth: int = 0) -> list[dict[str, Any]]:
     """NUL characters anywhere and nesting beyond :data:`MAX_DEPTH`: refused before validation."""
-    if depth > MAX_DEPTH:
-        return [{"index": index, "field": path, "reason": f"nested deeper than {MAX_DEPTH} levels"}]
     if isinstance(item, str):
         return (
             [{"index": index, "field": path, "reason": "contains a NUL character"}] if "\x00" in item else []
         )
-    children: Any = ()
     if isinstance(item, dict):
-        children = item.items()
+        children: Any = item.items()
     elif isinstance(item, list):
         children = enumerate(item)
-    errors = []
+    else:
+        return []
+    if depth >= MAX_DEPTH:
+        return [{"index": index, "field": path, "reason": f"nested deeper than {MAX_DEPTH} levels"}]
+    errors: list[dict[str, Any]] = []
     for key, value in children:
+        kind = value.__class__
+        if (kind is str and "\x00" not in value or kind not in _NESTED and kind is not str) and (
+            key.__class__ is not str or "\x00" not in key
+        ):
+            continue  # the common case (a clean scalar), without building a field name
         name = f"{path}.{key}" if path else str(key)
         if isinstance(key, str) and "\x00" in key:
             errors.append(
