@@ -63,6 +63,9 @@ class Prepared:
     skipped: list[tuple[int, str]] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     preview: list[dict[str, Any]] = field(default_factory=list)
+    #: the validated record of each ready dict (by ``id()``): ``ingest()`` takes it as it is rather
+    #: than validating the same record a second time
+    models: dict[int, Any] = field(default_factory=dict, repr=False)
 
     @property
     def unmatched(self) -> dict[str, int]:
@@ -285,10 +288,13 @@ def _validate(
         "closed_at": "close_date",
     }
     bad: set[int] = set()
+    ready = len(prepared.ready)
     for start in range(0, len(entries), CHUNK):
         part = entries[start : start + CHUNK]
         try:
-            parse_batch([r for _, r in part], timezone=timezone, currency=currency)
+            models = parse_batch([r for _, r in part], timezone=timezone, currency=currency)
+            for offset, model in enumerate(models[: max(0, ready - start)]):
+                prepared.models[id(part[offset][1])] = model
         except RecordErrors as exc:
             for err in exc.errors:
                 number = part[err["index"]][0]
@@ -435,9 +441,8 @@ def run(
     try:
         for start in range(0, len(todo), chunk):
             part = todo[start : start + chunk]
-            result = ingest(
-                engine, [r for _, r in part], currency=currency, timezone=timezone, received_at=received_at
-            )
+            records = [prepared.models.get(id(r), r) for _, r in part]
+            result = ingest(engine, records, currency=currency, timezone=timezone, received_at=received_at)
             summary.add(result)
             if check_waiting:
                 with write_transaction(engine) as conn:
