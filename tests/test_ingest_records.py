@@ -107,7 +107,7 @@ def test_a_team_record_adopts_the_team_a_rep_record_created_by_name(post_events,
     assert post_events([ORG[2]]).status_code == 200  # creates "Oslo Enterprise" by name
     resp = post_events([ORG[0], ORG[1]])
     assert resp.get_json()["by_type"]["team"] == {"created": 1, "updated": 1, "duplicates": 0, "stale": 0}
-    assert sorted(t.name for t in rows(engine, Team)) == ["Nordics", "Oslo Enterprise", "Unassigned"]
+    assert sorted(t.name for t in rows(engine, Team)) == ["Nordics", "Oslo Enterprise"]
 
 
 def test_bad_team_and_account_references_are_refused(post_events, engine):
@@ -152,3 +152,8 @@ def test_a_manager_named_by_a_team_record_coaches_that_team_and_the_teams_below(
     assert nina.get(f"/coach/{reps['sara@acme.no'].id}").status_code == 403  # Stockholm is not
     roster = nina.get("/coach").get_data(as_text=True)
     assert "Oslo" in roster and "Nordics" in roster and "Stockholm" not in roster
+
+
+def test_a_rep_record_with_a_team_makes_no_unassigned_team(post_events, engine):
+    assert post_events([ORG[2]]).status_code == 200
+    assert [t.name for t in rows(engine, Team)] == ["Oslo Enterprise"]

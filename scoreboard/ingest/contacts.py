@@ -3,7 +3,7 @@ their time (``stage_change`` and ``contact_change``)."""
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import update
@@ -11,7 +11,7 @@ from sqlalchemy import update
 from . import bulk
 from .batch import T_CONTACT, T_CONTACT_CHANGE, T_STAGE, Batch
 from .bulk import Key
-from .history import stage_then, value_then
+from .history import replay, stage_row
 from .records import ContactRecord
 
 #: the fields whose every change is kept in ``contact_change`` (name there)
@@ -91,28 +91,20 @@ def upsert(b: Batch, items: list[tuple[int, ContactRecord]]) -> None:
 def _correct(b: Batch, key: Key, cur: dict[str, Any], wanted: dict[str, Any], at: datetime) -> None:
     """Replay an older version into the history (see :mod:`.history`)."""
     contact_id = b.contact_ids[key]
-    now: dict[str, Any] = {}
-    history = False
-    stage = wanted.get("lifecycle_stage")
-    if stage is not None:
-        then, later = stage_then(b, "contact", contact_id, at)
-        if then != stage:
-            row = stage_row("contact", then, stage, at, cur["owner_rep_id"])
-            bulk.write_history(b.conn, T_STAGE, "contact_id", {key: contact_id}, [(key, row)])
-            history = True
-            if not later:
-                now["lifecycle_stage"] = stage
-    for name, field_name in TRACKED.items():
-        if name not in wanted:
-            continue
-        text = _change(b, name, None, wanted[name], at)["new"]
-        then, later = value_then(b, T_CONTACT_CHANGE, "contact_id", contact_id, field_name, at)
-        if then != text:
-            row = {"field": field_name, "old": then, "new": text, "at": at}
-            bulk.write_history(b.conn, T_CONTACT_CHANGE, "contact_id", {key: contact_id}, [(key, row)])
-            history = True
-            if not later:
-                now[name] = wanted[name]
+    fields = {n: (f, _change(b, n, None, wanted[n], at)["new"]) for n, f in TRACKED.items() if n in wanted}
+    current, history = replay(
+        b,
+        "contact",
+        key,
+        contact_id,
+        at,
+        stage=wanted.get("lifecycle_stage"),
+        rep_id=cur["owner_rep_id"],
+        changes=T_CONTACT_CHANGE,
+        fields=fields,
+    )
+    names = {n: "lifecycle_stage" if n == "stage" else n for n in current}
+    now = {name: wanted[name] for name in names.values()}
     if "created_at" in wanted:
         now["created_at"] = wanted["created_at"]
     for name in ("email", "name", "company", "title"):  # no history: only fill what is missing
@@ -153,24 +145,3 @@ def _change(b: Batch, name: str, old: Any, new: Any, at: datetime) -> dict[str, 
         names = {v: k for k, v in b.persona_names().items()}
         old, new = names.get(old), names.get(new)
     return {"field": TRACKED[name], "old": old, "new": new, "at": at}
-
-
-def stage_row(obj: str, old: str | None, new: str, at: datetime, rep_id: int | None) -> dict[str, Any]:
-    """A ``stage_change`` row (without the id of its contact or deal)."""
-    return {
-        "object": obj,
-        "from_stage": old,
-        "to_stage": new,
-        "at": at,
-        "rep_id": rep_id,
-        "contact_id" if obj == "deal" else "deal_id": None,
-    }
-
-
-def text(value: Any) -> str | None:
-    """A value as the change tables keep it."""
-    if value is None:
-        return None
-    if isinstance(value, date | datetime):
-        return value.isoformat()
-    return str(value)

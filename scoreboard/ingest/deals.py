@@ -13,8 +13,7 @@ from sqlalchemy import delete, select, update
 from . import bulk
 from .batch import T_ACCOUNT, T_CONTACT, T_DEAL, T_DEAL_CHANGE, T_DEAL_PRODUCT, T_STAGE, Batch
 from .bulk import Key
-from .contacts import stage_row, text
-from .history import stage_then, value_then
+from .history import replay, stage_row, text
 from .rates import MAX_MINOR, convert
 from .records import DealRecord, to_minor_units
 
@@ -312,34 +311,25 @@ def _correct(
 ) -> None:
     """Replay an older version into the history (see :mod:`.history`)."""
     deal_id = b.deal_ids[key]
-    now: dict[str, Any] = {}
-    history = False
-    stage = wanted.get("stage")
-    if stage is not None:
-        then, later = stage_then(b, "deal", deal_id, at)
-        if then != stage:
-            row = stage_row("deal", then, stage, at, wanted.get("owner_rep_id", cur["owner_rep_id"]))
-            bulk.write_history(b.conn, T_STAGE, "deal_id", {key: deal_id}, [(key, row)])
-            history = True
-            if not later:
-                now["stage"] = stage
-    for name, field_name in TRACKED.items():
-        if name not in wanted:
-            continue
-        new_text = _change(b, name, None, wanted[name], at)["new"]
-        then, later = value_then(b, T_DEAL_CHANGE, "deal_id", deal_id, field_name, at)
-        if then != new_text:
-            row = {"field": field_name, "old": then, "new": new_text, "at": at}
-            bulk.write_history(b.conn, T_DEAL_CHANGE, "deal_id", {key: deal_id}, [(key, row)])
-            history = True
-            if not later:
-                now[name] = wanted[name]
-                if name == "amount":
-                    now |= {
-                        k: wanted[k]
-                        for k in ("currency", "amount_original", "currency_original", "fx_rate")
-                        if k in wanted
-                    }
+    fields = {n: (f, _change(b, n, None, wanted[n], at)["new"]) for n, f in TRACKED.items() if n in wanted}
+    current, history = replay(
+        b,
+        "deal",
+        key,
+        deal_id,
+        at,
+        stage=wanted.get("stage"),
+        rep_id=wanted.get("owner_rep_id", cur["owner_rep_id"]),
+        changes=T_DEAL_CHANGE,
+        fields=fields,
+    )
+    now = {name: wanted[name] for name in current}
+    if "amount" in current:  # the money sent and its rate go with the amount
+        now |= {
+            k: wanted[k]
+            for k in ("currency", "amount_original", "currency_original", "fx_rate")
+            if k in wanted
+        }
     for name in ("created_at", "closed_at"):
         if name in wanted:
             now[name] = wanted[name]

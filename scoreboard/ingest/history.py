@@ -10,12 +10,14 @@ value it was recorded with.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import Table, select
 
+from . import bulk
 from .batch import T_STAGE, Batch
+from .bulk import Key
 
 
 def stage_then(b: Batch, obj: str, record_id: int, at: datetime) -> tuple[str | None, bool]:
@@ -41,3 +43,64 @@ def value_then(b: Batch, table: Table, fk: str, record_id: int, field: str, at: 
     ).all()
     before = [r.new for r in rows if r.at <= at]
     return (before[-1] if before else None), any(r.at > at for r in rows)
+
+
+def replay(
+    b: Batch,
+    obj: str,
+    key: Key,
+    record_id: int,
+    at: datetime,
+    *,
+    stage: str | None,
+    rep_id: int | None,
+    changes: Table,
+    fields: dict[str, tuple[str, str | None]],
+) -> tuple[set[str], bool]:
+    """Add what a correction at ``at`` changes to the history of a contact or deal (``obj``).
+
+    ``stage`` is the corrected stage (None: not sent); ``fields`` maps each tracked field sent to its
+    name in ``changes`` and its value as text. Returns the names whose corrected value is current
+    (``"stage"`` for the stage; no later change of them is stored), and whether history was added.
+    """
+    current: set[str] = set()
+    added = False
+    fk = f"{obj}_id"
+    if stage is not None:
+        then, later = stage_then(b, obj, record_id, at)
+        if then != stage:
+            row = stage_row(obj, then, stage, at, rep_id)
+            bulk.write_history(b.conn, T_STAGE, fk, {key: record_id}, [(key, row)])
+            added = True
+            if not later:
+                current.add("stage")
+    for name, (field_name, new) in fields.items():
+        then, later = value_then(b, changes, fk, record_id, field_name, at)
+        if then != new:
+            row = {"field": field_name, "old": then, "new": new, "at": at}
+            bulk.write_history(b.conn, changes, fk, {key: record_id}, [(key, row)])
+            added = True
+            if not later:
+                current.add(name)
+    return current, added
+
+
+def stage_row(obj: str, old: str | None, new: str, at: datetime, rep_id: int | None) -> dict[str, Any]:
+    """A ``stage_change`` row (without the id of its contact or deal)."""
+    return {
+        "object": obj,
+        "from_stage": old,
+        "to_stage": new,
+        "at": at,
+        "rep_id": rep_id,
+        "contact_id" if obj == "deal" else "deal_id": None,
+    }
+
+
+def text(value: Any) -> str | None:
+    """A value as the change tables keep it."""
+    if value is None:
+        return None
+    if isinstance(value, date | datetime):
+        return value.isoformat()
+    return str(value)

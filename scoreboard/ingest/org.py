@@ -171,7 +171,11 @@ def reps(b: Batch, items: list[tuple[int, RepRecord]], records: list[Any]) -> No
         if rec.team is not None:
             wanted["team_id"] = b.team_id(rec.team)
         if row is None:
-            values = _new_rep(b, rec.email) | {"source": rec.source, "external_id": rec.id} | wanted
+            values = _new_rep(b, rec.email, wanted.get("team_id")) | {
+                "source": rec.source,
+                "external_id": rec.id,
+            }
+            values |= wanted
             values["id"] = b.conn.execute(insert(T_REP).values(**values).returning(T_REP.c.id)).scalar_one()
             existing[rec.email] = values
             b.result.count("rep", "created")
@@ -193,14 +197,14 @@ def reps(b: Batch, items: list[tuple[int, RepRecord]], records: list[Any]) -> No
     b.rep_email = {v: k for k, v in b.rep_ids.items()}
 
 
-def _new_rep(b: Batch, email: str) -> dict[str, Any]:
-    """A rep known only by email: in the team they manage, else in "Unassigned"."""
-    team_id = b.manager_teams.get(email)
+def _new_rep(b: Batch, email: str, team_id: int | None = None) -> dict[str, Any]:
+    """A new rep: in ``team_id``, else in the team they manage, else in "Unassigned"."""
+    manages = b.manager_teams.get(email)
     return {
         "name": name_from_email(email),
         "email": email,
-        "team_id": team_id or b.team_id(UNASSIGNED_TEAM),
-        "role": "manager" if team_id else "rep",
+        "team_id": team_id or manages or b.team_id(UNASSIGNED_TEAM),
+        "role": "manager" if manages else "rep",
         "active": True,
         "start_date": None,
         "tv_opt_out": False,
