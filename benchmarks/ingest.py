@@ -11,7 +11,15 @@ account reference, a stage and an amount), half move each of them on (a new stag
 every record writes a stage change and amount history beside the upsert. Its baseline is a bare
 ``executemany`` of as many deal-shaped rows.
 
-Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000] [--deals 200000] [--only deals|mixed]``
+CSV import (``--csv-rows``, default 100,000): writes a HubSpot engagements export (calls with
+outcome, duration, deal and contact) and a HubSpot deals export of that many rows, and imports each
+with ``prepare`` + ``run`` (what ``matchday import`` does: read, map, resolve owners, validate, then
+``ingest()`` in chunks of 5,000) into a fresh SQLite database; the time covers reading the file to
+the last commit. The deals for the engagements' references are stored first, untimed. Its baseline
+is the mixed run's bare ``executemany`` of as many activity-shaped rows.
+
+Run: ``.venv/bin/python benchmarks/ingest.py [--records 200000] [--deals 200000] [--csv-rows 100000]
+[--only deals|csv|mixed]``
 """
 
 from __future__ import annotations
@@ -312,6 +320,121 @@ def plain_sqlite(n: int) -> float:
     return n / elapsed
 
 
+def write_exports(d: str, n: int) -> tuple[str, str, list[dict]]:
+    """A HubSpot deals export and an engagements export of ``n`` rows each (US dates, owner names)."""
+    import csv
+
+    owners = [f"Rep Number{i}" for i in range(50)]
+    stages = [
+        "Appointment Scheduled",
+        "Qualified To Buy",
+        "Presentation Scheduled",
+        "Contract Sent",
+        "Closed Won",
+        "Closed Lost",
+    ]
+    deals_path, calls_path = os.path.join(d, "deals.csv"), os.path.join(d, "calls.csv")
+    with open(deals_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "Record ID",
+                "Deal Name",
+                "Deal Stage",
+                "Amount",
+                "Close Date",
+                "Create Date",
+                "Deal owner",
+                "Last Modified Date",
+            ]
+        )
+        for i in range(n):
+            w.writerow(
+                [
+                    f"D{i}",
+                    f"Deal {i}",
+                    stages[i % 6],
+                    f"{1000 + i % 9000}.50",
+                    f"{1 + i % 12}/{1 + i % 28}/2026",
+                    f"{1 + i % 12}/{1 + i % 28}/2025 09:{i % 60:02d}",
+                    owners[i % 50],
+                    f"{1 + i % 12}/{1 + i % 28}/2026 17:00",
+                ]
+            )
+    with open(calls_path, "w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(
+            [
+                "Record ID",
+                "Activity type",
+                "Activity date",
+                "Activity assigned to",
+                "Call outcome",
+                "Call duration",
+                "Associated Deal IDs",
+            ]
+        )
+        outcomes = ["Connected", "No answer", "Left voicemail", "Busy"]
+        for i in range(n):
+            w.writerow(
+                [
+                    f"C{i}",
+                    "Call",
+                    f"{1 + i % 12}/{1 + i % 28}/2026 {8 + i % 9}:{i % 60:02d}",
+                    owners[i % 50],
+                    outcomes[i % 4],
+                    f"0:{i % 60:02d}:{i % 60:02d}",
+                    f"D{i % 2000}",
+                ]
+            )
+    reps = [
+        {"type": "rep", "source": "hr", "id": str(i), "email": f"rep{i}@bench.no", "name": o}
+        for i, o in enumerate(owners)
+    ]
+    return deals_path, calls_path, reps
+
+
+def csv_import(n: int) -> list[tuple[str, float, float]]:
+    """Records per second of ``matchday import`` (prepare + run) for the two exports: per second of
+    wall-clock time, and per second of this process's CPU time (the machine may be shared)."""
+    from scoreboard import db as mdb
+    from scoreboard.ingest import importer, ingest
+
+    out = []
+    with tempfile.TemporaryDirectory() as d:
+        deals_path, calls_path, reps = write_exports(d, n)
+        for label, path, preset in (
+            ("engagements (calls)", calls_path, "hubspot-engagements"),
+            ("deals", deals_path, "hubspot-deals"),
+        ):
+            engine = mdb.make_engine(f"sqlite:///{d}/{preset}.db")
+            mdb.upgrade(engine)
+            ingest(engine, reps)
+            if preset == "hubspot-engagements":  # the deals the calls are about, untimed
+                deals = [
+                    {
+                        "type": "deal",
+                        "source": "hubspot",
+                        "id": f"D{i}",
+                        "owner": "rep0@bench.no",
+                        "stage": "discovery",
+                        "created_at": "2026-01-05T09:00:00+00:00",
+                    }
+                    for i in range(2000)
+                ]
+                ingest(engine, deals)
+            mapping = importer.load_mapping(engine, preset)
+            started, cpu = time.perf_counter(), time.process_time()
+            prepared = importer.prepare(engine, path, mapping, timezone="Europe/Oslo")
+            job = importer.create_job(engine, path, "bench", mapping, prepared.total_rows)
+            summary = importer.run(engine, prepared, job_id=job)
+            elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+            assert summary.created == n, summary.describe()
+            out.append((label, n / elapsed, n / cpu))
+            engine.dispose()
+    return out
+
+
 def postgres_url() -> str | None:
     server = os.environ.get("MATCHDAY_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/test")
     try:
@@ -330,12 +453,26 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--records", type=int, default=200_000, help="records of the mixed run")
     parser.add_argument("--deals", type=int, default=200_000, help="deal records of the deal-heavy run")
-    parser.add_argument("--only", choices=("mixed", "deals"), default=None)
+    parser.add_argument("--csv-rows", type=int, default=100_000, help="rows of each CSV export")
+    parser.add_argument("--only", choices=("mixed", "deals", "csv"), default=None)
     args = parser.parse_args()
-    if args.only != "mixed":
+    if args.only in (None, "deals"):
         deals_run(args.deals)
-    if args.only != "deals":
+    if args.only in (None, "csv"):
+        csv_run(args.csv_rows)
+    if args.only in (None, "mixed"):
         mixed_run(args.records)
+
+
+def csv_run(n: int) -> None:
+    baseline = plain_sqlite(n)
+    print(f"baseline  plain sqlite3 executemany (5,000/tx)  {baseline:>10,.0f} rows/s")
+    sys.path.insert(0, str(ROOT))
+    for label, rate, per_cpu in csv_import(n):
+        print(
+            f"sqlite    CSV import, {n:,} rows of {label:<20} {rate:>10,.0f} records/s"
+            f"   ratio to baseline {rate / baseline:.2f}   ({per_cpu:,.0f} per CPU-second)"
+        )
 
 
 def deals_run(n: int) -> None:

@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cards,
         cli,
         coaching,
+        import_admin,
         live,
         numbers,
         pages,
@@ -58,11 +59,13 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         security,
         simulator,
         tv,
+        webhook_api,
     )
 
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies
+    csrf.exempt(webhook_api.bp)  # webhooks authenticate by signature or basic auth
     htmx.init_app(app)
     SocketIO(  # one per app (it registers itself as app.extensions["socketio"]): apps in one
         app,  # process, with and without a message queue, each keep their own server and queue
@@ -76,6 +79,8 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     app.register_blueprint(pages.bp)
     app.register_blueprint(cards.bp)
     app.register_blueprint(coaching.bp)
+    app.register_blueprint(webhook_api.bp)
+    import_admin.init_app(app)
     cards.init_app(app)
     simulator.init_app(app)
     numbers.init_app(app)

@@ -1,10 +1,11 @@
 """Command line: ``matchday <command>`` or ``flask --app app <command>``.
 
 Commands: ``run`` (serve; ``python app.py`` does the same), ``seed-demo``, ``create-user``,
-``create-api-token``, ``simulate on|off``, ``db-upgrade``; people's data and backups: ``set-password``,
-``backup``, ``restore``, ``erase-contact``, ``prune-touches``. API tokens, exchange rates and logins for
-imported reps (``list-api-tokens``, ``revoke-api-token``, ``set-rate``, ``list-rates``,
-``create-logins``) are in :mod:`scoreboard.admin_data`, display tokens in :mod:`scoreboard.tv`.
+``create-api-token``, ``simulate on|off``, ``db-upgrade``, ``import FILE --preset NAME``; people's data
+and backups: ``set-password``, ``backup``, ``restore``, ``erase-contact``, ``prune-touches``. API tokens,
+exchange rates and logins for imported reps (``list-api-tokens``, ``revoke-api-token``, ``set-rate``,
+``list-rates``, ``create-logins``) are in :mod:`scoreboard.admin_data`, display tokens in
+:mod:`scoreboard.tv`.
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from . import db
 
 
 def init_app(app: Flask) -> None:
-    for command in (seed_demo, create_user_cmd, create_api_token, simulate, db_upgrade, serve):
+    for command in (seed_demo, create_user_cmd, create_api_token, simulate, db_upgrade, serve, import_file):
         app.cli.add_command(command)
     for command in (set_password_cmd, backup_cmd, restore_cmd, erase_contact_cmd, prune_touches_cmd):
         app.cli.add_command(command)
@@ -201,3 +202,97 @@ def main() -> None:
     from . import create_app
 
     FlaskGroup(create_app=lambda: create_app(), help="Matchday: match stats for sales teams.")()
+
+
+@click.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False))
+@click.option(
+    "--preset", "preset_name", required=True, help="A preset (e.g. hubspot-deals) or a saved mapping."
+)
+@click.option(
+    "--mapping",
+    "mapping_file",
+    type=click.Path(exists=True, dir_okay=False),
+    help="JSON overriding parts of the preset (columns, stages, owners, date_format ...).",
+)
+@click.option("--save-as", help="Save the resulting mapping under this name (use it later as --preset).")
+@click.option(
+    "--dry-run", is_flag=True, help="Show the first 20 rows as they will be stored and every problem."
+)
+@click.option("--skip-invalid", is_flag=True, help="Import the valid rows and leave out those with problems.")
+@with_appcontext
+def import_file(
+    file: str,
+    preset_name: str,
+    mapping_file: str | None,
+    save_as: str | None,
+    dry_run: bool,
+    skip_invalid: bool,
+) -> None:
+    """Import a CRM export (CSV or XLSX) through a preset or saved mapping."""
+    import json
+    from pathlib import Path
+
+    from .ingest import files, importer
+
+    engine = db.engine_for()
+    cfg = current_app.config
+    try:
+        overrides = Path(mapping_file).read_text(encoding="utf-8") if mapping_file else None
+        mapping = importer.load_mapping(engine, preset_name, overrides)
+        if save_as:
+            mapping = mapping.renamed(save_as)
+            if not dry_run:
+                importer.save_mapping(
+                    engine, mapping, base=preset_name if preset_name in importer.PRESETS else None
+                )
+        prepared = importer.prepare(engine, file, mapping, timezone=cfg["TIMEZONE"], currency=cfg["CURRENCY"])
+    except (ValueError, files.FileProblem) as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(
+        f"{Path(file).name}: {prepared.total_rows} rows, mapping {mapping.name} → {mapping.record} records"
+    )
+    if dry_run:
+        for item in prepared.preview:
+            click.echo(f"row {item['row']:>5}  {item['status']}")
+            if item["record"]:
+                click.echo("           " + json.dumps(item["record"], ensure_ascii=False))
+    for problem in prepared.problems:
+        click.echo(f"problem: {problem}", err=True)
+    for owner, n in prepared.unmatched.items():
+        click.echo(f"unmatched owner {owner!r}: {n} record(s) will wait until it is mapped")
+    if dry_run:
+        click.echo(
+            f"dry run: {len(prepared.ready)} ready, {len(prepared.held)} waiting, {len(prepared.skipped)} skipped, "
+            f"{len(prepared.problems)} problem(s); nothing was stored"
+        )
+        return
+    if prepared.problems and (not skip_invalid or any(p.row is None for p in prepared.problems)):
+        raise click.ClickException(
+            f"{len(prepared.problems)} problem(s); nothing was stored (fix them, or run again with --skip-invalid)"
+        )
+    digest = files.sha256(file)
+    job_id = importer.unfinished_job(engine, digest, mapping) or importer.create_job(
+        engine, Path(file).name, digest, mapping, prepared.total_rows
+    )
+
+    with click.progressbar(length=max(prepared.total_rows, 1), label="importing", file=None) as bar:
+        state = {"done": 0}
+
+        def advance(done: int, _total: int) -> None:
+            bar.update(done - state["done"])
+            state["done"] = done
+
+        try:
+            summary = importer.run(
+                engine,
+                prepared,
+                job_id=job_id,
+                currency=cfg["CURRENCY"],
+                timezone=cfg["TIMEZONE"],
+                skip_invalid=skip_invalid,
+                progress=advance,
+            )
+        except importer.ImportRefused as exc:
+            raise click.ClickException(f"{exc} (fix them, or run again with --skip-invalid)") from exc
+    click.echo(summary.describe())

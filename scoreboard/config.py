@@ -58,6 +58,17 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_PUSH_INTERVAL": 0.05,
     # Flask-SocketIO message queue for several server processes, e.g. ``redis://127.0.0.1:6379/0``.
     "SOCKETIO_MESSAGE_QUEUE": None,
+    # CRM webhooks (POST /api/v1/webhooks/<source>): HubSpot's app client secret (signature v3), and
+    # the HTTP basic auth user and password set on the Pipedrive webhook. Unset: that webhook is off.
+    "WEBHOOK_HUBSPOT_SECRET": None,
+    "WEBHOOK_PIPEDRIVE_USER": None,
+    "WEBHOOK_PIPEDRIVE_PASSWORD": None,
+    # The mapping each webhook reads deals through: a preset or a saved mapping (Pipedrive sends
+    # stage ids, so its mapping needs the account's ids under "stages", e.g. {"1": "qualification"}).
+    "WEBHOOK_HUBSPOT_MAPPING": "hubspot-deals",
+    "WEBHOOK_PIPEDRIVE_MAPPING": "pipedrive-deals",
+    # The largest export the admin import page accepts (the CLI reads files of any size).
+    "IMPORT_MAX_BYTES": 200 * 1024 * 1024,
     # Ingest API limits.
     "INGEST_MAX_RECORDS": 5000,
     # Days a one-time link to set one's password stays valid (``create-logins``, /admin/logins).

@@ -149,7 +149,9 @@ def test_a_manager_named_by_a_team_record_coaches_that_team_and_the_teams_below(
     create_user(engine, "nina@acme.no", "Nina", "nina-password", "manager")
     nina = login_session(app.test_client(), "nina@acme.no", "nina-password")
     assert nina.get(f"/coach/{reps['ola@acme.no'].id}").status_code == 200  # Oslo is below Nordics
-    assert nina.get(f"/coach/{reps['sara@acme.no'].id}").status_code == 404  # Stockholm is not: hidden, like an unknown id
+    assert (
+        nina.get(f"/coach/{reps['sara@acme.no'].id}").status_code == 404
+    )  # Stockholm is not: hidden, like an unknown id
     roster = nina.get("/coach").get_data(as_text=True)
     assert "Oslo" in roster and "Nordics" in roster and "Stockholm" not in roster
 
