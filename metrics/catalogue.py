@@ -70,7 +70,7 @@ class StatDef:
     --------
     >>> s = stat("win_rate")
     >>> s.column, s.better, s.sample, s.minimum, s.face
-    ('win_rate_shrunk', 'higher', 'win_rate_n', 10, 'finishing')
+    ('win_rate_shrunk', 'higher', 'win_rate_n', 10, None)
     >>> s.lower_is_better, stat("speed_to_lead_hours").lower_is_better
     (False, True)
     """
@@ -196,12 +196,11 @@ _STATS = (
         "Weighted pipeline (xPipe)",
         "money",
         "higher",
-        "open_deals",
-        1,
-        "open deals",
+        *_DAYS,
         "pipeline",
-        "sum over open deals of amount × the stage's win probability",
-        "no open deals",
+        "sum over open deals of amount × the stage's win probability (no open deals: 0)",
+        _NO_DAYS,
+        face="progression",
     ),
     StatDef(
         "content_assists",
@@ -286,7 +285,6 @@ _STATS = (
         "deal_flow",
         "forward deal-stage moves ÷ working days played",
         card_group="Progression",
-        face="progression",
         board=False,
     ),
     _per_day(
@@ -308,6 +306,7 @@ _STATS = (
         "revenue won ÷ working days played",
         _NO_DAYS,
         card_group="Finishing",
+        face="finishing",
         board=False,
     ),
     # -- rates and times: each rests on its own sample
@@ -371,7 +370,6 @@ _STATS = (
         "deals the rep closed (beta-binomial, prior fitted on every rep), with a 90% interval",
         "no closed deals in this period",
         card_group="Finishing",
-        face="finishing",
         interval=("win_rate_lo", "win_rate_hi"),
         raw=("wins", "win_rate_n"),
     ),
@@ -444,7 +442,7 @@ def face_stats() -> dict[str, StatDef]:
     Examples
     --------
     >>> {f: s.column for f, s in face_stats().items()}["finishing"]
-    'win_rate_shrunk'
+    'revenue_won_per_day'
     """
     return {s.face: s for s in CATALOGUE.values() if s.face is not None}
 

@@ -4,7 +4,8 @@ Each face stat is a rep's percentile against peers of the same role on one match
 rating is a weighted mean of the six. The weights are not a matter of taste: they were fitted to
 predict the **next** period's revenue (see "Where the weights come from" below).
 
-The faces (:data:`DEFAULT_FACES`, one table so a stat catalogue can take it over):
+The faces (:data:`DEFAULT_FACES`: each face's stat as :mod:`metrics.catalogue` declares it, plus
+its error model, :data:`FACE_ERRORS`):
 
 ===========  ==========================================  ======  =================  ===========  ======
 face         match stat (column)                         better  sample (minimum)   error model  weight
@@ -79,9 +80,12 @@ import numpy as np
 import pandas as pd
 from scipy import special, stats
 
+from .catalogue import face_stats
+
 __all__ = [
     "AMOUNT_CV",
     "DEFAULT_FACES",
+    "FACE_ERRORS",
     "FACE_STATS",
     "FaceStat",
     "MIN_EVIDENCE",
@@ -168,24 +172,40 @@ class FaceStat:
             raise ValueError(f"FaceStat: error={self.error!r} needs a sample column")
 
 
-#: Where each face stat comes from: columns of :func:`metrics.stats.match_stats` (see the table
-#: in the module docstring).
-DEFAULT_FACES: Mapping[str, FaceStat] = MappingProxyType(
+#: How each face's sampling error is modelled (:class:`FaceStat`'s ``error`` and ``count``): the
+#: one thing about a face the rating adds to its stat's declaration in :mod:`metrics.catalogue`.
+FACE_ERRORS: Mapping[str, tuple[str, str | None]] = MappingProxyType(
     {
-        "work_rate": FaceStat("activities_per_day", sample="working_days", minimum=20),
-        "pressing": FaceStat(
-            "speed_to_lead_hours", lower_is_better=True, sample="speed_to_lead_n", minimum=5, error="median"
-        ),
-        "creation": FaceStat("meetings_booked_per_day", sample="working_days", minimum=20),
-        "progression": FaceStat(
-            "xpipe", sample="working_days", minimum=20, error="money", count="open_deals"
-        ),
-        "finishing": FaceStat(
-            "revenue_won_per_day", sample="working_days", minimum=20, error="money", count="wins"
-        ),
-        "control": FaceStat("pipeline_hygiene", sample="open_deals", minimum=5, error="share"),
+        "work_rate": ("count", None),
+        "pressing": ("median", None),
+        "creation": ("count", None),
+        "progression": ("money", "open_deals"),
+        "finishing": ("money", "wins"),
+        "control": ("share", None),
     }
 )
+
+
+def _faces_from_catalogue() -> Mapping[str, FaceStat]:
+    faces = face_stats()
+    return MappingProxyType(
+        {
+            face: FaceStat(
+                faces[face].column,
+                lower_is_better=faces[face].lower_is_better,
+                sample=faces[face].sample,
+                minimum=faces[face].minimum,
+                error=FACE_ERRORS[face][0],
+                count=FACE_ERRORS[face][1],
+            )
+            for face in FACE_STATS
+        }
+    )
+
+
+#: Where each face stat comes from: the catalogue's stat for the face (column, direction, sample
+#: and minimum; see the table in the module docstring) with :data:`FACE_ERRORS`.
+DEFAULT_FACES: Mapping[str, FaceStat] = _faces_from_catalogue()
 
 #: Face-stat weights per rated role (fitted: see the module docstring); each sums to 1. Roles
 #: without a template are not rated.
