@@ -168,12 +168,6 @@ class CardData:
     asof: pd.Timestamp | None = None
 
 
-def _memo(key: tuple[Any, ...], build: Callable[[], Any]) -> Any:
-    """``build()`` kept in the app's snapshot store under ``key`` (for the drilldown, which keys
-    its results itself; the card's own numbers are read from :mod:`scoreboard.snapshot`)."""
-    return snapshot.store().get(("drilldown",) + tuple(key), build)
-
-
 def now_utc() -> pd.Timestamp:
     return pd.Timestamp.now(tz="UTC")
 

@@ -46,14 +46,13 @@ from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
 from metrics.pipeline import probability_map
 
-from . import charts, db, numbers
+from . import charts, db, numbers, snapshot
 from .auth import require_role
 from .cards import (
     CARD_STATS,
     STAT_BY_COLUMN,
     WINDOW_DAYS,
     CardData,
-    _memo,
     card_data,
     latest_note,
     now_utc,
@@ -62,6 +61,7 @@ from .cards import (
 )
 from .db import write_session
 from .exports import csv_response, roster_rows
+from .frames import FRAME_NAMES
 from .models import CoachingNote, Rep, Team
 from .teams import managed_team_ids
 from .window import picker, window_from_request
@@ -138,13 +138,13 @@ def drilldown_data(
 ) -> Drilldown:
     """The drilldown of ``rep`` over ``window`` (default: the last ``days`` working days to ``now``)."""
     w = window if window is not None else default_window(now, days)
-    now = w.now
-    data = numbers.frames()
+    snap = snapshot.of(w.period, w.now)
     key, ref_ids, ref_label = parse_compare(rep, compare)
     note = latest_note(int(rep.id))  # type: ignore[arg-type]  # a saved 1:1 shows at once
-    return _memo(
-        ("drill", rep.id, key, w.period, id(data), now.floor("min"), note["id"] if note else None),
-        lambda: _drilldown(rep, key, ref_ids, ref_label, days, w, data),
+    return snap.remember(  # type: ignore[no-any-return]
+        ("drill", rep.id, key, days, note["id"] if note else None),
+        FRAME_NAMES,
+        lambda: _drilldown(rep, key, ref_ids, ref_label, days, w, snap.data),
     )
 
 
@@ -218,8 +218,9 @@ def _drilldown(
         content=data.content,
         now=now,
     )
-    probs = _memo(  # org-wide: the same for every rep's drilldown of this minute
-        ("stage_probabilities", id(data), now.floor("min")),
+    probs = snapshot.of(window, now, data=data).remember(  # org-wide: every rep's drilldown
+        ("stage_probabilities",),
+        ("deals", "deal_stages"),
         lambda: probability_map(
             stage_win_probabilities(data.deals, data.deal_stages, DEFAULT_STAGE_PROBABILITIES, until=now)
         ),
