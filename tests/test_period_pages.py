@@ -213,3 +213,16 @@ def test_card_and_roster_tables_download_as_csv_equal_to_the_page(client, rep):
             1
         )
         assert rating == (line["rating"] or "–")
+
+
+def test_a_past_quarter_card_shows_that_quarters_quota_with_its_pace_as_money(client, rep):
+    """A card for 2024-Q3 showed "Quota 2024-Q4" (the period's clock is its exclusive end, which lies
+    in the next quarter) and its pace as a raw number ("pace +259156 NOK")."""
+    page = _page(client, f"/reps/{rep.id}?period=2024-Q3")
+    assert re.search(r'id="h-quota"[^>]*>Quota 2024-Q3<', page), "the quarter the window ends in"
+    quota = page[page.index("data-quota") :]
+    quota = quota[: quota.index("</p>")]
+    assert "of quota won" in quota, quota  # the seeded org has quotas for its past quarters
+    pace = re.search(r"data-pace>([^<]*)<", quota).group(1)
+    # Whole major units, thin-space thousands, the org's currency (the money filter's form).
+    assert re.fullmatch(r"[+-]\d{1,3}(\u202f\d{3})* NOK", pace), pace
