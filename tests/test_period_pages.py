@@ -226,3 +226,20 @@ def test_a_past_quarter_card_shows_that_quarters_quota_with_its_pace_as_money(cl
     pace = re.search(r"data-pace>([^<]*)<", quota).group(1)
     # Whole major units, thin-space thousands, the org's currency (the money filter's form).
     assert re.fullmatch(r"[+-]\d{1,3}(\u202f\d{3})* NOK", pace), pace
+
+
+def test_a_card_of_an_empty_window_rates_no_one_as_the_roster_does(client, rep):
+    """The default window of an org whose data is all old holds nothing: the roster said "–" for
+    the rep's rating while the card said 70 (every face a tie at the 50th percentile)."""
+    ovr = r'class="player-hero__ovr num">([^<]*)<'
+    for url in [f"/reps/{rep.id}", f"/coach/{rep.id}"]:
+        page = _page(client, url)
+        assert "No data in" in page
+        assert re.search(ovr, page).group(1) == "–", url
+        assert re.search(r"data-not-rated>([^<]*)<", page).group(1) == "no data", url
+        faces = re.findall(r'class="face-stat__value num">([^<]*)<', page)
+        assert faces and set(faces) == {"–"}, (url, faces)
+    roster = _page(client, "/coach")
+    assert set(re.findall(r'<td class="num"><strong>([^<]*)</strong>', roster)) == {"–"}
+    # A period with data rates the rep on both.
+    assert re.search(ovr, _page(client, f"/reps/{rep.id}?period=2024-Q3")).group(1).isdigit()
