@@ -121,6 +121,13 @@ def test_a_deal_imported_closed_is_not_shown_closed_while_it_was_open(sqlite_app
     hooli = hooli[: hooli.index("</tr>")]
     assert "<td>unknown</td>" in hooli and "lost" not in hooli, hooli
     assert "(lost)" not in page  # nor in the 1:1 agenda
+    # Q1 had no activity and no closed deal: no factor has data on both sides, said as such
+    # (it read "not established to differ on any of the 0 factors").
+    previous = html.unescape(
+        client.get(f"/coach/{rep_id}?period=2025-Q2&compare=previous").get_data(as_text=True)
+    )
+    assert "0 factors" not in previous
+    assert "no factor has data on both sides" in previous
 
 
 def _rep_id_of(app, email):
