@@ -245,7 +245,7 @@ def test_a_batch_only_touches_boards_its_activities_can_change(app: Any, org: di
 def test_a_league_table_without_targets_shows_no_pace(sqlite_app):
     """An org that set no goals: the league table's pace was the revenue itself ("+39.2 k", green,
     "ahead of target pace"). No target, no pace: "—"."""
-    from conftest import login_session
+    from demo_org_app import login_session
 
     from scoreboard.auth import create_user
     from scoreboard.ingest import ingest
