@@ -289,7 +289,8 @@ def expected_pipeline(
     --------
     - *open at asof*: ``created_at < asof`` and not closed before ``asof``
     - ``xpipe = Σ_open amount × p(stage at asof)``, the stage being the last ``deal_stages`` move
-      before ``asof`` (else ``deals.stage``); ``open_deals = #open``, ``open_amount = Σ amount``
+      before ``asof`` (else ``deals.stage``, unless that is ``won``/``lost``: then unknown, at the
+      lowest probability given); ``open_deals = #open``, ``open_amount = Σ amount``
     - ``expected_won = Σ_closed amount × p(last open stage before closing)`` over deals closed
       won or lost in the window (no hindsight: the probability of the stage the deal was in)
     - ``finishing = revenue won in the window − expected_won``, ``finishing_n = #closed``
@@ -358,6 +359,9 @@ def _expected_pipeline(
             open_only=False,
         )
         stage = hist.fillna(pd.Series(open_deals["stage"].astype(object).to_numpy()))
+    # Open at asof yet stored as won/lost with no move before asof (an import without stage
+    # history): its stage then is unknown, and its outcome must not leak back (the fallback).
+    stage = stage.where(~_bool(stage.isin(_CLOSED)), None)
     p_open = _probabilities_of(stage, probs, fallback)
     amount_open = open_deals["amount"].to_numpy(dtype="float64")
 

@@ -343,6 +343,7 @@ def _columns(stat: Stat, board: Board, by: str) -> list[str]:
             "league_l",
             "league_points",
             "pace",
+            "quota",
             "reps",
         ]
     return list(dict.fromkeys(columns))
@@ -407,6 +408,8 @@ def _rows(
         if board.kind == "league":
             form = [c for c in str(src["form"][i]) if c in "WDL-"]
             pace = _num(src["pace"][i])
+            # No target, no pace: without one the "pace" is the revenue itself, shown as ahead.
+            target = _num(src["quota"][i]) if "quota" in src else 1.0
             row.update(
                 played=int(src["league_played"][i]),
                 w=int(src["league_w"][i]),
@@ -414,7 +417,7 @@ def _rows(
                 l=int(src["league_l"][i]),
                 points=int(src["league_points"][i]),
                 pace=pace,
-                pace_display=display(pace, "money", app, signed=True),
+                pace_display=display(pace if target else None, "money", app, signed=True),
                 form=form,
                 reps=int(src["reps"][i]),
             )

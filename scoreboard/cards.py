@@ -316,7 +316,9 @@ def _card_data(rep_id: int, snap: snapshot.Snapshot, w: Window, note: dict[str, 
         pct = card_percentiles(peer_stats)
     my_pct = pct[pct["rep_id"] == rep_id].reset_index(drop=True)
     peer_values = peer_stats.loc[peer_stats.index != rep_id, list(PEER_STATS)].reset_index(drop=True)
-    quarter = cal.quarter(now)
+    # The quarter the window ends in: a past period's clock is its (exclusive) end, which already
+    # lies in the next quarter.
+    quarter = cal.quarter(window.last_date if now >= window.end else now)
     qstats = snapshot.of(quarter, now, data=data, app=snap.app).stats()
 
     spark_days = cal.working_dates(cal.rolling(SPARK_DAYS, now).start_date, window.end_date)

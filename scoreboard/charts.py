@@ -228,7 +228,10 @@ def peer_strip(peers: pd.DataFrame, me: pd.Series, labels: Mapping[str, str]) ->
         alt.Chart(data)
         .mark_point(filled=True, opacity=0.85)
         .encode(
-            x=alt.X("value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(tickCount=4)),
+            # "~g": no padding zeros (a domain of [0, 0], every peer at 0, printed "0.000000").
+            x=alt.X(
+                "value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(tickCount=4, format="~g")
+            ),
             color=alt.Color(
                 "who:N",
                 scale=alt.Scale(domain=["peer", "you"], range=[GREY, BLUE]),

@@ -14,7 +14,7 @@ import pandas as pd
 from flask import Flask, current_app
 
 from metrics.catalogue import CATALOGUE, StatDef
-from metrics.periods import Window
+from metrics.periods import Window, data_span
 
 from . import snapshot
 from .cards import card_percentiles
@@ -64,6 +64,13 @@ def stat_rows(window: Window, by: str = "rep", app: Flask | None = None) -> list
             r = snap.ratings(role)
             rated.update({int(i): row for i, row in r.set_index("rep_id").iterrows()})
         pct = pd.concat(parts, ignore_index=True) if parts else pd.DataFrame(columns=["rep_id", "stat"])
+    # A window without any data ranks and rates no one (the pages say "No data in ..." and "–"):
+    # every tie at the 50th percentile is no evidence of anything.
+    has_data, _ = data_span(
+        [data.activities["at"], data.deals["created_at"], data.deals["closed_at"]], window
+    )
+    if not has_data:
+        pct, rated = pct.iloc[0:0], {}
     pct_of = {(int(r.rep_id), str(r.stat)): r for r in pct.itertuples()}
     out = []
     for row_id in [i for i in stats.index if i in set(keep)]:

@@ -6,6 +6,7 @@ All events happen on Wednesday 12 March 2025 (Europe/Oslo); boards are computed 
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pandas as pd
@@ -239,3 +240,33 @@ def test_a_batch_only_touches_boards_its_activities_can_change(app: Any, org: di
     assert not affected(meetings, email, reps) and affected(meetings, demo, reps)
     assert not affected(speed, email, reps) and not affected(speed, demo, reps)
     assert affected(speed, follow_up, reps)
+
+
+def test_a_league_table_without_targets_shows_no_pace(sqlite_app):
+    """An org that set no goals: the league table's pace was the revenue itself ("+39.2 k", green,
+    "ahead of target pace"). No target, no pace: "—"."""
+    from demo_org_app import login_session
+
+    from scoreboard.auth import create_user
+    from scoreboard.ingest import ingest
+
+    engine = db.engine_for(sqlite_app)
+    create_user(engine, "boss@acme.no", "Boss", "correct horse", "admin")
+    ingest(
+        engine,
+        [
+            {"type": "rep", "source": "t", "id": "1", "email": "ann@acme.no", "team": "East"},
+            {"type": "deal", "source": "t", "id": "d1", "owner": "ann@acme.no", "name": "Deal"}
+            | {"amount": 3_920_000, "stage": "won"},
+        ],
+    )
+    with Session(engine) as s:
+        league = Board(title="League", kind="league", stat="form_points", entity="team")
+        s.add(league)
+        s.commit()
+        league_id = league.id
+    client = sqlite_app.test_client()
+    login_session(client, "boss@acme.no", "correct horse")
+    page = client.get(f"/boards/{league_id}").get_data(as_text=True)
+    pace = re.findall(r'<td class="num pace [^"]*">([^<]*)</td>', page)
+    assert pace == ["—"], pace

@@ -84,3 +84,40 @@ def test_drilldown_renders_with_charts(org, serve, page, screenshot):
     assert all(s == "ready" for s in states), states
     screenshot(page, "coach-laptop")
     assert page.errors == []
+
+
+def test_card_of_a_deals_only_org_prints_no_raw_axis_numbers(sqlite_app, serve, page, screenshot):
+    """An org that sends deals and no activities: every peer does 0 activities a day, and the
+    among-peers strip's axis (a domain of [0, 0]) printed "0.000000" under each stat."""
+    from scoreboard import db
+    from scoreboard.auth import create_user
+    from scoreboard.ingest import ingest
+
+    engine = db.engine_for(sqlite_app)
+    reps = [f"r{i}@acme.no" for i in range(3)]
+    ingest(
+        engine,
+        [{"type": "rep", "source": "t", "id": e, "email": e, "team": "East"} for e in reps]
+        + [
+            {"type": "deal", "source": "t", "id": f"d{i}", "owner": e, "name": f"Deal {i}"}
+            | {"amount": 10_000 * (i + 1), "stage": "won" if i != 1 else "lost"}
+            for i, e in enumerate(reps)
+        ],
+    )
+    create_user(engine, reps[0], "Rep Zero", PASSWORD, "rep")
+    server = serve(sqlite_app)
+    login(page, server.url, reps[0])
+    page.goto(server.url + "/me")
+    states = wait_for_charts(page)
+    assert states and all(s == "ready" for s in states), states
+    strip = " | ".join(page.locator('[data-spec-url*="peers"] svg text').all_text_contents())
+    assert "Activities per day" in strip
+    assert "0.000000" not in strip, strip
+    # The match log shows all its columns at a laptop's width (Won and Revenue were scrolled away
+    # in the narrow column of the grid).
+    assert page.evaluate(
+        "(() => { const w = document.querySelector('.match-log').parentElement;"
+        " return w.scrollWidth <= w.clientWidth; })()"
+    )
+    screenshot(page, "card-deals-only")
+    assert page.errors == []

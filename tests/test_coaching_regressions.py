@@ -90,3 +90,50 @@ def test_url_only_buyer_shows_the_pages_visited(org, client):
     app_org, _now = org
     page = html.unescape(client.get(f"/reps/{_rep_id(app_org, 'url.only@x.test')}").get_data(as_text=True))
     assert "Buyer Url" in page and "https://example.test/pricing" in page
+
+
+def test_a_deal_imported_closed_is_not_shown_closed_while_it_was_open(sqlite_app):
+    """A CRM export carries each deal's final stage and no history. A deal created in March and
+    lost in July was, at the end of Q2, open: the Q2 drilldown listed it as a stale open deal in
+    stage "lost" (and xPipe weighed it at that stage's probability: its outcome leaking back)."""
+    from scoreboard.auth import create_user
+
+    engine = db.engine_for(sqlite_app)
+    create_user(engine, "boss@acme.test", "Boss", "boss-password-1", "admin")
+    deal = {"type": "deal", "source": "hubspot", "owner": "ole@acme.test", "amount": 30000}
+    ingest(
+        engine,
+        [
+            {"type": "rep", "source": "hubspot", "id": "ole", "email": "ole@acme.test", "name": "Ole Berg"},
+            deal | {"id": "9003", "name": "Initech", "stage": "won", "created_at": "2025-02-10T12:00:00Z"}
+            | {"closed_at": "2025-05-20T12:00:00Z", "at": "2025-05-20T12:00:00Z"},
+            deal | {"id": "9005", "name": "Hooli", "stage": "lost", "created_at": "2025-03-05T12:00:00Z"}
+            | {"closed_at": "2025-07-14T12:00:00Z", "at": "2025-07-14T12:00:00Z"},
+        ],
+    )  # fmt: skip
+    client = sqlite_app.test_client()
+    login_session(client, "boss@acme.test", "boss-password-1")
+    rep_id = _rep_id_of(sqlite_app, "ole@acme.test")
+    resp = client.get(f"/coach/{rep_id}?period=2025-Q2")
+    assert resp.status_code == 200
+    page = html.unescape(resp.get_data(as_text=True))
+    hooli = page[page.index('<th scope="row">#') :]
+    hooli = hooli[: hooli.index("</tr>")]
+    assert "<td>unknown</td>" in hooli and "lost" not in hooli, hooli
+    assert "(lost)" not in page  # nor in the 1:1 agenda
+    # Q1 had no activity and no closed deal: no factor has data on both sides, said as such
+    # (it read "not established to differ on any of the 0 factors").
+    previous = html.unescape(
+        client.get(f"/coach/{rep_id}?period=2025-Q2&compare=previous").get_data(as_text=True)
+    )
+    assert "0 factors" not in previous
+    assert "no factor has data on both sides" in previous
+
+
+def _rep_id_of(app, email):
+    from sqlmodel import Session, select
+
+    from scoreboard.models import Rep
+
+    with Session(db.engine_for(app)) as s:
+        return s.exec(select(Rep.id).where(Rep.email == email)).one()

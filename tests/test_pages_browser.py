@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+from sqlmodel import Session
+
 from scoreboard import db
 from scoreboard.auth import create_user
 from scoreboard.ingest import ingest
+from scoreboard.models import Board
 
 
 def test_home_page_shows_todays_floor_in_a_browser(sqlite_app, serve, page, screenshot):
@@ -20,4 +23,52 @@ def test_home_page_shows_todays_floor_in_a_browser(sqlite_app, serve, page, scre
     page.wait_for_selector("text=Today on the floor")
     assert page.locator("table tbody th").all_inner_texts() == ["North"]
     screenshot(page, "home")
+    assert page.errors == []
+
+
+def test_on_a_phone_no_page_scrolls_sideways(sqlite_app, serve, page, screenshot):
+    """On a 390 px phone the league table (wider than the screen) scrolls inside its card and the
+    admin tables' hidden column names ("Actions", absolutely positioned) stay inside theirs: before,
+    /boards/<id> was 660 px wide and /admin/boards 668 px, so the whole page slid sideways."""
+    engine = db.engine_for(sqlite_app)
+    create_user(engine, "boss@acme.no", "Boss", "correct horse", "admin")
+    ingest(
+        engine,
+        [
+            {"type": "rep", "source": "t", "id": str(i), "email": f"r{i}@acme.no", "team": team}
+            for i, team in enumerate(["Bergen Mid-Market", "Oslo Enterprise", "Trondheim SMB"])
+        ]
+        + [
+            {"type": "deal", "source": "t", "id": f"d{i}", "owner": f"r{i}@acme.no", "name": f"Deal {i}"}
+            | {"amount": 1_234_567 * (i + 1), "stage": "won"}
+            for i in range(3)
+        ],
+    )
+    with Session(engine) as s:
+        league = Board(title="League table", kind="league", stat="form_points", entity="team")
+        s.add(league)
+        s.add(Board(title="Revenue", stat="revenue_won"))
+        s.commit()
+        league_id = league.id
+    server = serve(sqlite_app)
+    page.set_viewport_size({"width": 390, "height": 844})
+    page.goto(server.url + "/login")
+    page.fill("#email", "boss@acme.no")
+    page.fill("#password", "correct horse")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Today on the floor")
+    for path in [f"/boards/{league_id}", "/boards", "/admin/boards", "/admin/api-tokens", "/admin/logins"]:
+        page.goto(server.url + path)
+        if path.startswith("/boards"):
+            assert page.locator(".board__row").count() >= 3, path  # the teams are on the board
+        width = page.evaluate("document.documentElement.scrollWidth")
+        assert width <= 390, (path, width)
+    page.goto(server.url + f"/boards/{league_id}")
+    # Points and form are what a phone shows of the league table (P/W/D/L are on the TV and desk).
+    assert page.locator(".board__table th:visible").all_inner_texts()[-3:] == [
+        "PACE",
+        "PTS",
+        "FORM oldest → latest",
+    ]
+    screenshot(page, "phone-league-table")
     assert page.errors == []

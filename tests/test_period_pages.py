@@ -213,3 +213,33 @@ def test_card_and_roster_tables_download_as_csv_equal_to_the_page(client, rep):
             1
         )
         assert rating == (line["rating"] or "–")
+
+
+def test_a_past_quarter_card_shows_that_quarters_quota_with_its_pace_as_money(client, rep):
+    """A card for 2024-Q3 showed "Quota 2024-Q4" (the period's clock is its exclusive end, which lies
+    in the next quarter) and its pace as a raw number ("pace +259156 NOK")."""
+    page = _page(client, f"/reps/{rep.id}?period=2024-Q3")
+    assert re.search(r'id="h-quota"[^>]*>Quota 2024-Q3<', page), "the quarter the window ends in"
+    quota = page[page.index("data-quota") :]
+    quota = quota[: quota.index("</p>")]
+    assert "of quota won" in quota, quota  # the seeded org has quotas for its past quarters
+    pace = re.search(r"data-pace>([^<]*)<", quota).group(1)
+    # Whole major units, thin-space thousands, the org's currency (the money filter's form).
+    assert re.fullmatch(r"[+-]\d{1,3}(\u202f\d{3})* NOK", pace), pace
+
+
+def test_a_card_of_an_empty_window_rates_no_one_as_the_roster_does(client, rep):
+    """The default window of an org whose data is all old holds nothing: the roster said "–" for
+    the rep's rating while the card said 70 (every face a tie at the 50th percentile)."""
+    ovr = r'class="player-hero__ovr num">([^<]*)<'
+    for url in [f"/reps/{rep.id}", f"/coach/{rep.id}"]:
+        page = _page(client, url)
+        assert "No data in" in page
+        assert re.search(ovr, page).group(1) == "–", url
+        assert re.search(r"data-not-rated>([^<]*)<", page).group(1) == "no data", url
+        faces = re.findall(r'class="face-stat__value num">([^<]*)<', page)
+        assert faces and set(faces) == {"–"}, (url, faces)
+    roster = _page(client, "/coach")
+    assert set(re.findall(r'<td class="num"><strong>([^<]*)</strong>', roster)) == {"–"}
+    # A period with data rates the rep on both.
+    assert re.search(ovr, _page(client, f"/reps/{rep.id}?period=2024-Q3")).group(1).isdigit()

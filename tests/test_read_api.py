@@ -273,3 +273,21 @@ def test_coaching_api_refuses_what_it_cannot_answer(org, tokens):
     assert _get(client, "/api/v1/reps/99999/coaching", tokens["read"]).status_code == 404
     assert _get(client, f"/api/v1/reps/{manager.id}/coaching", tokens["read"]).status_code == 404
     assert _get(client, f"{url}?compare=rep:99999", tokens["read"]).status_code == 404
+
+
+def test_an_empty_window_rates_and_ranks_no_one_as_the_pages_say(org, tokens):
+    """The default window of this org (its data ends in November 2024) holds nothing: the roster
+    and the card say "–", while the API gave every rep a rating (70-ish) and every stat the 50th
+    percentile, the ties of an empty window."""
+    client = org.app.test_client()
+    body = _get(client, "/api/v1/stats", tokens["read"]).get_json()
+    assert body["rows"]
+    assert {r["rating"] for r in body["rows"]} == {None}
+    assert {s["percentile"] for r in body["rows"] for s in r["stats"].values()} == {None}
+    roster = login_session(org.app.test_client(), ADMIN, PASSWORD).get("/coach").get_data(as_text=True)
+    assert "No data in" in roster
+    assert set(re.findall(r'<td class="num"><strong>([^<]*)</strong>', html.unescape(roster))) == {"–"}
+    # A period with data: ratings and percentiles again.
+    past = _get(client, "/api/v1/stats?period=2024-Q3", tokens["read"]).get_json()
+    assert any(isinstance(r["rating"], int) for r in past["rows"])
+    assert any(s["percentile"] is not None for r in past["rows"] for s in r["stats"].values())

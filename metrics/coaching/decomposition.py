@@ -172,9 +172,12 @@ class Decomposition:
         """One plain sentence: what explains the gap, or that there is not enough data to tell."""
         if not self.established:
             tested = sum(f.tested for f in self.factors)
+            if tested == 0:
+                return f"Not enough data to tell: no factor has data on both sides ({self.a.label}, {self.b.label})."
+            factors = "the one factor" if tested == 1 else f"any of the {tested} factors"
             return (
                 f"Not enough data to tell: {self.a.label} and {self.b.label} are not established to "
-                f"differ on any of the {tested} factors that could be compared."
+                f"differ on {factors} that could be compared."
             )
         parts = []
         if self.advantages:

@@ -10,7 +10,12 @@ import pandas as pd
 from metrics.coaching._common import _bool
 from metrics.frames import validate
 
-__all__ = ["shot_map"]
+__all__ = ["UNKNOWN_STAGE", "shot_map"]
+
+#: The stage of a deal open at ``asof`` whose stored stage is already ``won``/``lost`` and that has
+#: no stage move before ``asof`` (imported without history).
+UNKNOWN_STAGE = "unknown"
+_CLOSED = ("won", "lost")
 
 
 def shot_map(
@@ -28,7 +33,8 @@ def shot_map(
 
     For each deal of the rep open at ``asof``:
 
-    - ``days_in_stage = asof − last move into the current stage`` (its creation if none);
+    - ``days_in_stage = asof − last move into the current stage`` (its creation if none); a deal
+      stored as won/lost without a move before ``asof`` is in stage ``"unknown"`` then;
     - ``probability`` = the calibrated win probability of the stage (``probabilities``);
     - ``norm_days`` = the median days that deals later **won** spent in that stage (org-wide,
       from ``deal_stages``: time from entering the stage to the next move), NaN if none;
@@ -75,6 +81,9 @@ def shot_map(
         .reindex(open_["deal_id"])
         .fillna(pd.Series(open_["stage"].to_numpy(), index=open_["deal_id"]))
     )
+    # Open at asof yet stored as won/lost with no move before asof (an import without stage
+    # history): the stage it was in is unknown, at the lowest open-stage probability.
+    stage = stage.where(~_bool(stage.isin(_CLOSED)), UNKNOWN_STAGE)
     entered = (
         last["at"]
         .reindex(open_["deal_id"])
@@ -95,7 +104,11 @@ def shot_map(
         dtype="float64", na_value=np.nan
     )
     since = np.where(np.isnan(since), np.inf, since)
-    prob = np.array([float(probabilities.get(str(s), 0.0)) for s in stage], dtype="float64")
+    lowest = min((float(v) for k, v in probabilities.items() if k not in _CLOSED), default=0.0)
+    prob = np.array(
+        [lowest if s == UNKNOWN_STAGE else float(probabilities.get(str(s), 0.0)) for s in stage],
+        dtype="float64",
+    )
     norm = np.array([float(norms.get(str(s), np.nan)) for s in stage], dtype="float64")
     dis = days_in.to_numpy(dtype="float64")
     old = np.isfinite(norm) & (dis > stale_factor * norm)

@@ -581,3 +581,22 @@ def test_adding_a_won_deal_never_lowers_wins_or_revenue(existing, extra, outcome
     assert (after["revenue_won"] >= before["revenue_won"]).all()
     assert after["wins"].sum() == before["wins"].sum() + 1
     assert after["revenue_won"].sum() == before["revenue_won"].sum() + extra[1]
+
+
+def test_xpipe_of_a_past_window_does_not_know_how_an_imported_deal_ended():
+    """An export carries a deal's final stage and no history: as of 31 Jan the deal below (won
+    on 20 Feb) was open in a stage nobody recorded. It is weighed at the lowest probability given
+    (0.4), not at p(won) = 1.0, which is its future leaking back: 1000 × 0.4 = 400."""
+    from metrics.periods import OrgCalendar
+
+    reps = build("reps", rep_id=[1], name=["Ada"], role="rep", active=True, tv_opt_out=False)
+    deals = build(
+        "deals", deal_id=[1], owner_rep_id=1, amount=[1000], currency="NOK", stage=["won"], outcome=["won"],
+        created_at="2025-01-02 12:00Z", closed_at=["2025-02-20 12:00Z"],
+    )  # fmt: skip
+    stages = build("deal_stages", deal_id=[1], to_stage=["won"], at=["2025-02-20 12:00Z"])
+    out = expected_pipeline(
+        deals, stages, OrgCalendar().month("2025-01-10"), reps=reps, probabilities={"demo": 0.4, "won": 1.0}
+    )
+    assert out.loc[1, "open_deals"] == 1
+    assert out.loc[1, "xpipe"] == pytest.approx(400.0)
