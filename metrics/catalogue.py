@@ -108,9 +108,13 @@ class StatDef:
 
 _DAYS = ("working_days", 20, "working days")
 _NO_DAYS = "no working days played in this period"
+#: Why an activity rate per day has no value (:data:`metrics.stats.ACTIVITY_PER_DAY`).
+_NO_ACTIVITY = "no working days played, or nobody in the org logged an activity in this period"
 
 
-def _per_day(key: str, label: str, family: str, definition: str, **more: object) -> StatDef:
+def _per_day(
+    key: str, label: str, family: str, definition: str, no_value: str = _NO_DAYS, **more: object
+) -> StatDef:
     return StatDef(
         key,
         key,
@@ -120,7 +124,7 @@ def _per_day(key: str, label: str, family: str, definition: str, **more: object)
         *_DAYS,
         family,
         definition,
-        _NO_DAYS,
+        no_value,
         **more,  # type: ignore[arg-type]
     )
 
@@ -245,6 +249,7 @@ _STATS = (
         "activities ÷ working days played",
         card_group="Activity",
         face="work_rate",
+        no_value=_NO_ACTIVITY,
     ),
     _per_day(
         "activities_call_per_day",
@@ -253,6 +258,7 @@ _STATS = (
         "calls ÷ working days played",
         card_group="Activity",
         board=False,
+        no_value=_NO_ACTIVITY,
     ),
     _per_day(
         "meetings_booked_per_day",
@@ -262,6 +268,7 @@ _STATS = (
         card_group="Creation",
         face="creation",
         board=False,
+        no_value=_NO_ACTIVITY,
     ),
     _per_day(
         "opportunities_per_day",
@@ -278,6 +285,7 @@ _STATS = (
         "content shares ÷ working days played",
         card_group="Creation",
         board=False,
+        no_value=_NO_ACTIVITY,
     ),
     _per_day(
         "stage_advances_per_day",

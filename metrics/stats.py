@@ -201,7 +201,8 @@ def match_stats(
       :func:`metrics.quota.quota_stats`; form and streaks (last ``form_weeks`` complete weeks
       before ``asof``, ``form_metric`` vs weekly target): :func:`metrics.quota.form_stats`
     - ``<count>_per_day = <count> / working_days`` for every count in :data:`PER_DAY` (NaN
-      when 0); ``working_days`` = selling days played (:meth:`metrics.squad.Squad.days_played`)
+      when 0; the activity counts' rates, :data:`ACTIVITY_PER_DAY`, also NaN for everyone when
+      nobody in the org logged an activity in the window: a deals-only CRM export); ``working_days`` = selling days played (:meth:`metrics.squad.Squad.days_played`)
     - ``pipeline_hygiene`` = share of open deals neither stale, overdue nor slipped:
       :func:`metrics.pipeline.pipeline_hygiene`
 
@@ -332,6 +333,12 @@ def match_stats(
         {c: stats[c].to_numpy(dtype="float64") for c in PER_DAY if c in stats.columns}, days
     ):
         stats[f"{column}_per_day"] = rate
+    if "activities" in stats.columns and not _org_logged(activities, period, asof):
+        # a CRM export with deals and no activities (or a window before logging began): nobody's
+        # rate per day rests on anything, so none has a value (a real 0 needs someone to log)
+        for column in ACTIVITY_PER_DAY:
+            if column in stats.columns:
+                stats[column] = np.nan
 
     if "wins" in stats.columns:
         counts = pd.DataFrame({"wins": stats["wins"], "closed": stats["win_rate_n"]})
@@ -378,6 +385,12 @@ def _per_day(counts: Mapping[str, np.ndarray], days: np.ndarray) -> Iterable[tup
         yield column, np.where(days > 0, np.asarray(values, dtype="float64") / safe, np.nan)
 
 
+def _org_logged(activities: pd.DataFrame, period: Period, asof: pd.Timestamp) -> bool:
+    """Whether anyone in the org logged an activity in ``[period.start, asof)``."""
+    at = activities["at"]
+    return bool(((at >= period.start) & (at < asof)).any())
+
+
 #: Columns of the activity family that are sums over activities (so they add up across rows).
 ADDITIVE: tuple[str, ...] = (
     "activities",
@@ -387,6 +400,8 @@ ADDITIVE: tuple[str, ...] = (
     "meetings_booked",
     "content_shares",
 )
+#: Per-day rates of activity counts: no value where nobody in the org logged an activity.
+ACTIVITY_PER_DAY: tuple[str, ...] = tuple(f"{c}_per_day" for c in ADDITIVE if c != "connect_rate_n")
 
 
 def add_activities(

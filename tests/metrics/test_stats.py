@@ -600,3 +600,35 @@ def test_xpipe_of_a_past_window_does_not_know_how_an_imported_deal_ended():
     )
     assert out.loc[1, "open_deals"] == 1
     assert out.loc[1, "xpipe"] == pytest.approx(400.0)
+
+
+def test_a_deals_only_org_has_no_activity_rates_and_they_leave_the_rating():
+    """A CRM export with deals and no activities: nobody's activities or meetings per day rest on
+    anything, so they have no value (not 0.0 at the 50th percentile) and the rating leaves the
+    work-rate and creation faces out; deal rates keep their values. One logged call by anyone makes
+    the others' 0 a real 0 again."""
+    from metrics.periods import OrgCalendar
+    from metrics.rating import rating
+
+    cal = OrgCalendar()
+    period = cal.month("2025-03-03")
+    now = pd.Timestamp("2025-03-31 20:00", tz="UTC")
+    reps = build("reps", rep_id=[1, 2, 3], name=["Ada", "Bo", "Cy"], role="rep", active=True,
+                 tv_opt_out=False, start_date="2024-01-01")  # fmt: skip
+    deals = build(
+        "deals", deal_id=[1, 2, 3, 4], owner_rep_id=[1, 1, 2, 3], amount=1000, currency="NOK",
+        stage=["won", "lost", "won", "demo"], outcome=["won", "lost", "won", "open"],
+        created_at="2025-03-04 12:00Z", closed_at=["2025-03-20 12:00Z", "2025-03-21 12:00Z",
+                                                   "2025-03-22 12:00Z", None],
+    )  # fmt: skip
+    common = dict(now=now, calendar=cal, reps=reps, deals=deals)
+    stats = match_stats(period, activities=empty("activities"), **common)
+    for column in ("activities_per_day", "meetings_booked_per_day", "content_shares_per_day"):
+        assert stats[column].isna().all(), column
+    assert stats.loc[1, "opportunities_per_day"] == pytest.approx(2 / stats.loc[1, "working_days"])
+    rated = rating(stats).set_index("rep_id")
+    assert rated["work_rate"].isna().all() and rated["creation"].isna().all()
+    one_call = build("activities", activity_id=[1], rep_id=[3], kind="call", at=["2025-03-05 09:00Z"])
+    stats = match_stats(period, activities=one_call, **common)
+    assert stats.loc[1, "activities_per_day"] == 0.0  # Ada logged nothing while Cy did: a real 0
+    assert stats.loc[3, "activities_per_day"] == pytest.approx(1 / stats.loc[3, "working_days"])
