@@ -56,6 +56,7 @@ import logging
 import multiprocessing
 import pickle
 import queue
+import signal
 import threading
 import time
 from collections import OrderedDict, deque
@@ -307,8 +308,11 @@ class LiveHub:
         """A push process died (killed, out of memory). If it was the one pushing, a thread of this
         process pushes from now on: its frames catch up on the next batch, and batches in flight to
         the dead process are covered by that catch-up (the next push carries the state after them).
-        A new push process is started (within the budget) and takes over once ready."""
+        A new push process is started (within the budget) and takes over once ready. After
+        :meth:`stop` (the server is stopping) a push process ending is expected: nothing is done."""
         with self.lock:
+            if self.stopped.is_set():
+                return
             if link is self._child:
                 self._child = None
                 self._worker = threading.Thread(target=self._work, name="matchday-live", daemon=True)
@@ -838,8 +842,13 @@ class _ChildHub(LiveHub):
 
 
 def _child_main(config: dict[str, Any], conn: Any) -> None:
-    """The push process: its own app (frames, memos, tallies) and worker; exits with its parent."""
+    """The push process: its own app (frames, memos, tallies) and worker; exits with its parent.
+
+    Ctrl+C reaches the whole process group: the push process leaves it to its parent, which
+    stops it (or whose end closes the pipe), instead of dying mid-read with a traceback."""
     from . import create_app
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
 
     app = create_app(config)
     server = _PipeServer(conn)

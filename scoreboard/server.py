@@ -126,12 +126,14 @@ def gunicorn_options(app: Flask) -> dict[str, Any]:
 
 
 class MatchdayServer(BaseApplication):  # type: ignore[misc]
-    """gunicorn serving one Matchday app; ``on_worker`` runs in the worker before it serves."""
+    """gunicorn serving one Matchday app; ``on_worker`` runs in the worker before it serves,
+    ``on_exit`` in the worker as it exits (a stop, a restart)."""
 
-    def __init__(self, app: Flask, options: dict[str, Any], on_worker: Any = None):
+    def __init__(self, app: Flask, options: dict[str, Any], on_worker: Any = None, on_exit: Any = None):
         self.application = app
         self.options = options
         self.on_worker = on_worker
+        self.on_exit = on_exit
         super().__init__()
 
     def load_config(self) -> None:
@@ -140,6 +142,9 @@ class MatchdayServer(BaseApplication):  # type: ignore[misc]
         if self.on_worker is not None:
             on_worker = self.on_worker
             self.cfg.set("post_worker_init", lambda worker: on_worker())
+        if self.on_exit is not None:
+            on_exit = self.on_exit
+            self.cfg.set("worker_exit", lambda server, worker: on_exit())
 
     def load(self) -> Flask:
         return self.application
@@ -181,4 +186,9 @@ def serve(app: Flask) -> None:
         f"Matchday is serving on http://{host}:{port}/ (log in there; Ctrl+C stops it) "
         f"with {options['threads']} threads."
     )
-    MatchdayServer(app, options, on_worker=lambda: start_worker(app, seeded)).run()
+    MatchdayServer(
+        app,
+        options,
+        on_worker=lambda: start_worker(app, seeded),
+        on_exit=lambda: live.hub_for(app).stop(),  # the push process ends with its worker, quietly
+    ).run()

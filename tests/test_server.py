@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import re
+import signal
 import subprocess
 import sys
 import threading
@@ -209,6 +210,9 @@ def test_app_py_serves_http_and_websocket_on_gunicorn(server):
     # the access log has the TV request, without its token
     assert re.search(r'"GET /tv/mdd_… HTTP/1.1" 200', log), log[-2000:]
     assert secret[4:] not in log.replace(tv_url, "")
+    # a stop ends the push process with its worker: no "exited" error, no new process, no traceback
+    stopping = log[log.rfind("Handling signal") :] if "Handling signal" in log else log
+    assert "live push process exited" not in stopping and "Traceback" not in stopping, stopping[-3000:]
 
 
 def test_gunicorn_settings_follow_the_config(sqlite_app):
@@ -233,3 +237,55 @@ def test_error_logs_mask_tokens_too():
     logger.error("Exception on %s [%s]", "/tv/mdd_s3cretS3cret", "GET")
     logger.removeHandler(handler)
     assert stream.getvalue() == "Exception on /tv/mdd_… [GET]\n"
+
+
+def test_ctrl_c_stops_the_server_and_its_push_process_quietly(tmp_path):
+    """Ctrl+C reaches the whole process group: gunicorn, its worker and the push process. The push
+    process leaves the stop to its parent: no traceback, no "push process exited", no new push
+    process, and nothing of the group left running."""
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MATCHDAY_")} | {
+        "MATCHDAY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "MATCHDAY_PORT": str(port),
+        "MATCHDAY_DEMO_REPS": "4",
+        "MATCHDAY_DEMO_QUARTERS": "1",
+        "MATCHDAY_SIMULATOR": "false",
+        "MATCHDAY_SERVER_THREADS": "8",
+    }
+    proc = subprocess.Popen(
+        [sys.executable, "app.py"], cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    reader = threading.Thread(target=lambda: lines.extend(proc.stdout), daemon=True)  # type: ignore[arg-type]
+    reader.start()
+    try:
+        started = time.monotonic()
+        while True:
+            assert proc.poll() is None, "".join(lines)
+            assert time.monotonic() - started < 120, "server did not start:\n" + "".join(lines)
+            try:
+                if requests.get(f"http://127.0.0.1:{port}/login", timeout=2).status_code == 200:
+                    break
+            except requests.ConnectionError:
+                time.sleep(0.2)
+        deadline = time.monotonic() + 60  # the push process is up (it reports ready after loading)
+        while len(children(proc.pid)) < 1 and time.monotonic() < deadline:
+            time.sleep(0.2)
+        time.sleep(2)
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(30)
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+    reader.join(5)
+    proc.stdout.close()
+    log = "".join(lines)
+    assert "Handling signal: int" in log, log[-2000:]
+    assert "Traceback" not in log and "push process exited" not in log, log[-3000:]
+    deadline = time.monotonic() + 15  # nothing of the group outlives it for long (no orphan)
+    while alive := subprocess.run(
+        ["pgrep", "-g", str(proc.pid)], capture_output=True, text=True
+    ).stdout.split():
+        assert time.monotonic() < deadline, alive
+        time.sleep(0.2)
