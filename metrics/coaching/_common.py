@@ -128,6 +128,28 @@ def proportion_ratio(x_a: int, n_a: int, x_b: int, n_b: int, level: float) -> tu
     return ratio, math.exp(lo), math.exp(hi)
 
 
+def shrunk_rate(x: int, n: int, ref_x: int, ref_n: int, level: float) -> tuple[float, float, float]:
+    """``x`` of ``n`` pulled toward the reference's rate ``(ref_x + 0.5) / (ref_n + 1)`` with
+    :data:`SHRINK_STRENGTH` pseudo-observations: the Beta posterior's mean and its central
+    ``level`` interval, ``(mean, lo, hi)``.
+
+    Examples
+    --------
+    No sample: the reference's smoothed 1.5/2 = 0.75 with 10 pseudo-observations, Beta(7.5, 2.5)
+    (``scipy.stats.beta.interval(0.9, 7.5, 2.5)`` = (0.508, 0.933)):
+
+    >>> [round(v, 3) for v in shrunk_rate(0, 0, 1, 1, 0.9)]
+    [0.75, 0.508, 0.933]
+    """
+    m = (ref_x + 0.5) / (ref_n + 1.0)
+    a, b = x + SHRINK_STRENGTH * m, n - x + SHRINK_STRENGTH * (1 - m)
+    return (
+        a / (a + b),
+        float(stats.beta.ppf((1 - level) / 2, a, b)),
+        float(stats.beta.ppf((1 + level) / 2, a, b)),
+    )
+
+
 def prob_higher(x: int, n: int, y: int, m: int) -> float:
     """P(rate A > rate B) for x/n against y/m with uniform priors (NaN without both samples)."""
     if not (n and m):

@@ -11,13 +11,13 @@ import pandas as pd
 from scipy import stats
 
 from metrics.coaching._common import (
-    SHRINK_STRENGTH,
     _bool,
     fisher_min_p,
     fisher_p,
     holm_family,
     prob_higher,
     proportion_ratio,
+    shrunk_rate,
 )
 from metrics.coaching.stages import with_adjusted
 from metrics.frames import validate
@@ -146,8 +146,7 @@ def segment_win_rates(
         in_s, in_r = seg == s, ref_seg == s
         n, w = int((in_s & is_rep).sum()), int((in_s & is_rep & won).sum())
         nn, ww = int((in_r & is_ref).sum()), int((in_r & is_ref & ref_won).sum())
-        m = (ww + 0.5) / (nn + 1.0)
-        a_post, b_post = w + SHRINK_STRENGTH * m, n - w + SHRINK_STRENGTH * (1 - m)
+        shrunk, lo, hi = shrunk_rate(w, n, ww, nn, level)
         ratio, rlo, rhi = proportion_ratio(w, n, ww, nn, level)
         tested = n >= MIN_CLOSED and nn >= MIN_CLOSED and s != "unknown"
         rows.append(
@@ -156,9 +155,9 @@ def segment_win_rates(
                 "closed": n,
                 "wins": w,
                 "rate": w / n if n else float("nan"),
-                "shrunk": a_post / (a_post + b_post),
-                "lo": float(stats.beta.ppf((1 - level) / 2, a_post, b_post)),
-                "hi": float(stats.beta.ppf((1 + level) / 2, a_post, b_post)),
+                "shrunk": shrunk,
+                "lo": lo,
+                "hi": hi,
                 "ref_closed": nn,
                 "ref_wins": ww,
                 "ref_rate": ww / nn if nn else float("nan"),

@@ -7,16 +7,15 @@ from collections.abc import Sequence
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from metrics.coaching._common import (
-    SHRINK_STRENGTH,
     _bool,
     fisher_min_p,
     fisher_p,
     holm_family,
     prob_higher,
     proportion_ratio,
+    shrunk_rate,
 )
 from metrics.frames import validate
 from metrics.periods import Period
@@ -133,8 +132,7 @@ def stage_conversions(
     names = order + ["won"]
     for i in range(len(order)):
         n, x, m_n, m_x = int(rn[i]), int(ra[i]), int(bn[i]), int(ba[i])
-        m = (m_x + 0.5) / (m_n + 1.0)
-        a_post, b_post = x + SHRINK_STRENGTH * m, n - x + SHRINK_STRENGTH * (1 - m)
+        shrunk, lo, hi = shrunk_rate(x, n, m_x, m_n, level)
         tested = n >= MIN_REACHED and m_n >= MIN_REACHED
         ratio, rlo, rhi = proportion_ratio(x, n, m_x, m_n, level)
         prob = prob_higher(x, n, m_x, m_n)
@@ -144,9 +142,9 @@ def stage_conversions(
                 "reached": n,
                 "advanced": x,
                 "rate": x / n if n else float("nan"),
-                "shrunk": a_post / (a_post + b_post),
-                "lo": float(stats.beta.ppf((1 - level) / 2, a_post, b_post)),
-                "hi": float(stats.beta.ppf((1 + level) / 2, a_post, b_post)),
+                "shrunk": shrunk,
+                "lo": lo,
+                "hi": hi,
                 "ref_reached": m_n,
                 "ref_advanced": m_x,
                 "ref_rate": m_x / m_n if m_n else float("nan"),
