@@ -59,6 +59,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         security,
         simulator,
         tv,
+        web,
         webhook_api,
     )
 
@@ -89,6 +90,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
     privacy.init_app(app)
     admin_data.init_app(app)
     cli.init_app(app)
+    web.init_app(app)  # the surfaces under scoreboard/web/
     app.jinja_env.globals["form_rule"] = FORM_RULE  # printed wherever form is shown
 
     @app.after_request
