@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.cli import with_appcontext
 from flask_login import current_user
 
@@ -60,7 +60,13 @@ def _api_tokens_page(created: dict[str, Any] | None = None) -> str:
 @require_role("admin")
 def api_tokens() -> Any:
     """API tokens: create (the secret is shown once), list with their last use, revoke."""
-    return _api_tokens_page()
+    # the secret of a token created by the POST just before (POST-redirect-GET: a refresh shows the
+    # list again instead of creating a second live token); popped, so it is shown exactly once
+    return _no_store(_api_tokens_page(session.pop(CREATED_API_TOKEN, None)))
+
+
+#: Session key carrying a new token's secret from the POST to the one GET that shows it.
+CREATED_API_TOKEN = "matchday.created_api_token"
 
 
 @admin.post("/api-tokens")
@@ -68,7 +74,8 @@ def api_tokens() -> Any:
 def api_token_create() -> Any:
     name = (request.form.get("name") or "").strip()[:120] or "api"
     token, secret = create_token(db.engine_for(), "api", name, current_user.id)
-    return _no_store(_api_tokens_page({"id": token.id, "name": name, "secret": secret}))
+    session[CREATED_API_TOKEN] = {"id": token.id, "name": name, "secret": secret}
+    return redirect(url_for("admin_data.api_tokens"), code=303)
 
 
 @admin.post("/api-tokens/<int:token_id>/revoke")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -52,6 +52,16 @@ def money(minor: int, currency: str | None = None) -> str:
 def major(minor: int) -> str:
     """Minor units as whole major units with thin-space thousands, without the currency."""
     return thousands(round(minor / 100))
+
+
+@bp.app_template_filter("local_time")
+def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
+    """A stored instant (UTC; naive values are UTC) in the org's time zone: ``2026-12-01 09:30``."""
+    if moment is None:
+        return ""
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=timezone.utc)
+    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
 
 
 @bp.app_template_filter("thousands")

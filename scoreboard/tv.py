@@ -19,10 +19,10 @@ from typing import Any
 
 import click
 import segno
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
 from flask.cli import with_appcontext
 from flask_login import current_user
-from sqlalchemy import delete
+from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
 from metrics.periods import Window
@@ -321,6 +321,36 @@ def playlist_form(playlist_id: int | None = None) -> Any:
     ), (422 if errors else 200)
 
 
+@admin.post("/playlists/<int:playlist_id>/delete")
+@require_role("admin")
+def playlist_delete(playlist_id: int) -> Any:
+    """Delete a playlist no live display shows (a TV would go blank); revoked displays forget it."""
+    s = db.session()
+    playlist = s.get(Playlist, playlist_id)
+    if playlist is None:
+        abort(404)
+    live = [
+        t.name
+        for t in s.exec(select(Token).where(Token.kind == "display", Token.playlist_id == playlist_id))
+        if t.revoked_at is None
+    ]
+    if live:
+        flash(
+            f"Playlist “{playlist.name}” is shown by {len(live)} live display"
+            f"{'s' if len(live) != 1 else ''} ({', '.join(live)}): revoke "
+            f"{'them' if len(live) != 1 else 'it'} on the Displays page first.",
+            "error",
+        )
+        return redirect(url_for("admin_boards.boards"))
+    name = playlist.name
+    with db.write_session(db.engine_for()) as w:
+        w.execute(update(Token).where(Token.playlist_id == playlist_id).values(playlist_id=None))  # type: ignore[arg-type]
+        w.execute(delete(PlaylistBoard).where(PlaylistBoard.playlist_id == playlist_id))  # type: ignore[arg-type]
+        w.execute(delete(Playlist).where(Playlist.id == playlist_id))  # type: ignore[arg-type]
+    flash(f"Playlist “{name}” deleted.", "info")
+    return redirect(url_for("admin_boards.boards"))
+
+
 # ----------------------------------------------------------------------------- admin: displays
 
 
@@ -348,7 +378,21 @@ def _displays() -> list[tuple[Token, Playlist | None]]:
 def displays() -> Any:
     """Display tokens: create (URL and QR shown once), list, revoke."""
     playlists = list(db.session().exec(select(Playlist).order_by(Playlist.name)))
-    return render_template("admin_displays.html", displays=_displays(), playlists=playlists, created=None)
+    # the display created by the POST just before (POST-redirect-GET: a refresh lists the displays
+    # instead of creating a second live token); popped, so its URL is shown exactly once
+    created = session.pop(CREATED_DISPLAY, None)
+    if created is not None:
+        created["url"] = tv_url(created.pop("secret"))
+        created["qr"] = qr_data_uri(created["url"])
+    response = current_app.make_response(
+        render_template("admin_displays.html", displays=_displays(), playlists=playlists, created=created)
+    )
+    response.headers["Cache-Control"] = "no-store"
+    return response
+
+
+#: Session key carrying a new display's secret from the POST to the one GET that shows its URL.
+CREATED_DISPLAY = "matchday.created_display"
 
 
 @admin.post("/displays")
@@ -363,13 +407,8 @@ def display_create() -> Any:
             "admin_displays.html", displays=_displays(), playlists=playlists, created=None
         ), 422
     token, secret = create_token(db.engine_for(), "display", name, current_user.id, playlist_id=playlist.id)
-    url = tv_url(secret)
-    created = {"name": name, "playlist": playlist.name, "url": url, "qr": qr_data_uri(url), "id": token.id}
-    response = current_app.make_response(
-        render_template("admin_displays.html", displays=_displays(), playlists=playlists, created=created)
-    )
-    response.headers["Cache-Control"] = "no-store"
-    return response
+    session[CREATED_DISPLAY] = {"name": name, "playlist": playlist.name, "secret": secret, "id": token.id}
+    return redirect(url_for("admin_boards.displays"), code=303)
 
 
 @admin.post("/displays/<int:token_id>/revoke")

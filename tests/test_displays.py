@@ -46,6 +46,9 @@ def test_admin_creates_a_display_sees_the_url_once_and_revokes_it(demo: Any) -> 
         "/admin/displays",
         data={"name": "Floor 2", "playlist_id": _playlist(demo).id, "csrf_token": _csrf(page)},
     )
+    assert resp.status_code == 303  # POST-redirect-GET: a refresh cannot create a second live token
+    resp = client.get(resp.headers["Location"])
+    assert resp.headers["Cache-Control"] == "no-store"
     html = resp.get_data(as_text=True)
     url = re.search(r"<code class=\"display-url\" data-tv-url>([^<]+)</code>", html).group(1)  # type: ignore[union-attr]
     assert re.fullmatch(r"http://localhost/tv/mdd_[\w-]{43}", url)
@@ -180,3 +183,40 @@ def test_desk_leaderboards_share_the_board_code(demo: Any) -> None:
     assert 'class="board board--stat"' in fragment and 'class="board board--stat"' in page
     assert "Leaderboards" in page  # the nav entry
     assert client.get("/boards/9999").status_code == 404
+
+
+def test_a_playlist_is_deleted_only_when_no_live_display_shows_it(demo: Any) -> None:
+    client = login_session(demo.test_client(), ADMIN_EMAIL, PASSWORD)
+    playlist = _playlist(demo)
+    token, _ = create_token(db.engine_for(demo), "display", "Floor 2", None, playlist_id=playlist.id)
+    boards = client.get("/admin/boards").get_data(as_text=True)
+    assert f'hx-confirm="Delete the playlist “{playlist.name}”?"' in boards  # asks before deleting
+
+    resp = client.post(f"/admin/playlists/{playlist.id}/delete", data={"csrf_token": _csrf(boards)})
+    assert resp.status_code == 302
+    page = client.get("/admin/boards").get_data(as_text=True)
+    assert "is shown by 1 live display (Floor 2)" in page
+    assert _playlist(demo).id == playlist.id  # still there
+
+    listing = client.get("/admin/displays").get_data(as_text=True)
+    client.post(f"/admin/displays/{token.id}/revoke", data={"csrf_token": _csrf(listing)})
+    client.post(f"/admin/playlists/{playlist.id}/delete", data={"csrf_token": _csrf(listing)})
+    assert f"Playlist “{playlist.name}” deleted." in client.get("/admin/boards").get_data(as_text=True)
+    with Session(db.engine_for(demo)) as s:
+        assert s.exec(select(Playlist)).all() == []
+        assert s.exec(select(PlaylistBoard)).all() == []
+        assert s.get(Token, token.id).playlist_id is None  # the revoked display forgets it
+    assert client.post("/admin/playlists/999/delete", data={"csrf_token": _csrf(listing)}).status_code == 404
+
+
+def test_admin_pages_show_times_in_the_orgs_time_zone(demo: Any) -> None:
+    from datetime import datetime, timezone
+    from zoneinfo import ZoneInfo
+
+    client = login_session(demo.test_client(), ADMIN_EMAIL, PASSWORD)
+    token, _ = create_token(db.engine_for(demo), "display", "Lobby", None, playlist_id=_playlist(demo).id)
+    created = token.created_at.replace(tzinfo=token.created_at.tzinfo or timezone.utc)
+    oslo = created.astimezone(ZoneInfo("Europe/Oslo")).strftime("%Y-%m-%d %H:%M")
+    assert demo.config["TIMEZONE"] == "Europe/Oslo"
+    assert oslo != created.strftime("%Y-%m-%d %H:%M")  # Oslo is never on UTC
+    assert oslo in client.get("/admin/displays").get_data(as_text=True)

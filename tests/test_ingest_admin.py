@@ -63,12 +63,15 @@ def test_admin_creates_sees_once_and_revokes_an_api_token(sqlite_app):
     client = admin_client(sqlite_app)
     page = client.get("/admin/api-tokens").get_data(as_text=True)
     assert "No API tokens yet." in page
-    created = client.post("/admin/api-tokens", data={"name": "Pipedrive", "csrf_token": csrf(page)})
+    posted = client.post("/admin/api-tokens", data={"name": "Pipedrive", "csrf_token": csrf(page)})
+    assert posted.status_code == 303  # POST-redirect-GET: refreshing the page cannot create a second token
+    created = client.get(posted.headers["Location"])
     assert created.headers["Cache-Control"] == "no-store"
     secret = re.search(r"<code data-api-token>(mdk_[^<]+)</code>", created.get_data(as_text=True)).group(1)  # type: ignore[union-attr]
     assert post_events(sqlite_app, secret, REPS).status_code == 200
-    page = client.get("/admin/api-tokens").get_data(as_text=True)
+    page = client.get("/admin/api-tokens").get_data(as_text=True)  # the refresh
     assert secret not in page  # shown once
+    assert page.count("data-token-id=") == 1  # and still one token
     assert re.search(r"data-last-used>\d{4}-\d\d-\d\d \d\d:\d\d<", page)
     token_id = re.search(r'data-token-id="(\d+)"', page).group(1)  # type: ignore[union-attr]
     client.post(f"/admin/api-tokens/{token_id}/revoke", data={"csrf_token": csrf(page)})

@@ -72,3 +72,34 @@ def test_on_a_phone_no_page_scrolls_sideways(sqlite_app, serve, page, screenshot
     ]
     screenshot(page, "phone-league-table")
     assert page.errors == []
+
+
+def test_deleting_a_board_asks_first_and_cancel_keeps_it(sqlite_app, serve, page):
+    engine = db.engine_for(sqlite_app)
+    create_user(engine, "boss@acme.no", "Boss", "correct horse", "admin")
+    with Session(engine) as s:
+        s.add(Board(title="Calls this week", stat="calls"))
+        s.commit()
+    server = serve(sqlite_app)
+    page.goto(server.url + "/login")
+    page.fill("#email", "boss@acme.no")
+    page.fill("#password", "correct horse")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Today on the floor")
+    page.goto(server.url + "/admin/boards")
+    asked: list[str] = []
+
+    def answer(dialog, accept):
+        asked.append(dialog.message)
+        dialog.accept() if accept else dialog.dismiss()
+
+    page.once("dialog", lambda d: answer(d, False))
+    page.click("form[action$='/delete'] button")
+    page.wait_for_timeout(300)
+    assert asked == ["Delete the board “Calls this week”? Playlists that show it stop showing it."]
+    assert page.locator("text=Calls this week").count() == 1  # cancelled: still there
+    page.once("dialog", lambda d: answer(d, True))
+    page.click("form[action$='/delete'] button")
+    page.wait_for_selector("text=Board deleted.")
+    assert page.locator("text=No boards yet.").count() == 1
+    assert page.errors == []
