@@ -15,7 +15,18 @@ from __future__ import annotations
 from typing import Any
 
 import click
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.cli import with_appcontext
 from flask_login import current_user
 

@@ -13,7 +13,6 @@ routes alike); a logged-in user without access gets 404, as for a rep that does 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -32,7 +31,7 @@ from metrics.matchlog import daily_counts, daily_series
 from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
 
-from . import charts, db, numbers, snapshot
+from . import charts, db, notes, numbers, snapshot
 from .exports import card_rows, csv_response
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Contact, Rep
@@ -384,7 +383,7 @@ def latest_note(rep_id: int) -> dict[str, Any] | None:
         "id": note.id,
         "held_at": note.held_at,
         "notes": note.notes,
-        "focus": json.loads(note.focus or "[]"),
+        "focus": notes.saved_focus(note.focus),
     }
 
 
@@ -458,6 +457,7 @@ def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
         stat_by_column=STAT_BY_COLUMN,
         scouting=rows,
         people=people,
+        past=notes.history(rep_id, data.percentiles, STAT_LABELS),
         is_self=current_user.rep_id == rep_id,
         can_coach=current_user.role in ("manager", "admin"),
         picker=picker(w, endpoint, **values),

@@ -46,11 +46,12 @@ from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
 from metrics.pipeline import probability_map
 
-from . import charts, db, numbers, snapshot
+from . import charts, db, notes, numbers, snapshot
 from .auth import require_role
 from .cards import (
     CARD_STATS,
     STAT_BY_COLUMN,
+    STAT_LABELS,
     WINDOW_DAYS,
     CardData,
     card_data,
@@ -293,16 +294,28 @@ def team() -> Any:
 @bp.get("/coach/<int:rep_id>")
 @require_role("manager", "admin")
 def drilldown(rep_id: int) -> Any:
-    rep = subject_or_403(rep_id, coaching=True)
+    return _drilldown_page(subject_or_403(rep_id, coaching=True))
+
+
+def _drilldown_page(
+    rep: Rep, draft: dict[str, Any] | None = None, error: str | None = None, status: int = 200
+) -> Any:
+    """The drilldown page; with ``draft`` (a refused 1:1 form) the typed notes and ticks are kept."""
+    rep_id = int(rep.id)  # type: ignore[arg-type]
     days = _days()
     w = window_from_request(f"last-{days}-working-days", now=now_utc())
     d = drilldown_data(rep, request.args.get("compare", "team"), days, window=w)
     others = [r for r in team_reps(rep.team_id) if r.id != rep.id]
+    past = notes.history(rep_id, d.card.percentiles, STAT_LABELS)
     return render_template(
         "coach.html",
         d=d,
         rep=rep,
         card=d.card,
+        past=past,
+        draft=draft or {"notes": "", "focus": []},
+        note_error=error,
+        max_focus=notes.MAX_FOCUS,
         others=others,
         windows=WINDOWS,
         factor_labels=FACTOR_LABELS,
@@ -315,7 +328,7 @@ def drilldown(rep_id: int) -> Any:
         min_wins=MIN_WINS,
         min_closed=MIN_CLOSED,
         e=math.e,
-    )
+    ), status
 
 
 DRILL_CHARTS = {
@@ -353,12 +366,12 @@ def drilldown_chart(rep_id: int, name: str) -> Any:
 @require_role("manager", "admin")
 def save_note(rep_id: int) -> Any:
     """Save a 1:1: notes and one or two focus metrics with the rep's standing today."""
-    subject_or_403(rep_id, coaching=True)
-    notes = request.form.get("notes", "").strip()[:10000]
-    chosen = [s for s in request.form.getlist("focus") if s in STAT_BY_COLUMN]
-    if len(chosen) > 2:
-        flash("Pick one or two focus metrics.", "error")
-        return redirect(url_for("coaching.drilldown", rep_id=rep_id))
+    rep = subject_or_403(rep_id, coaching=True)
+    draft = notes.draft_from(request.form, set(STAT_BY_COLUMN))
+    text, chosen = draft["notes"].strip(), draft["focus"]
+    if len(chosen) > notes.MAX_FOCUS:  # the form lets no more be ticked; without its script, say so
+        error = f"Pick at most {notes.MAX_FOCUS} focus metrics (you ticked {len(chosen)}); your notes are kept below."
+        return _drilldown_page(rep, draft=draft, error=error, status=422)
     today = card_data(rep_id).percentiles.set_index("stat")
     focus = [
         {
@@ -372,7 +385,7 @@ def save_note(rep_id: int) -> Any:
     ]
     with write_session(db.engine_for()) as s:
         s.add(
-            CoachingNote(rep_id=rep_id, author_user_id=current_user.id, notes=notes, focus=json.dumps(focus))
+            CoachingNote(rep_id=rep_id, author_user_id=current_user.id, notes=text, focus=json.dumps(focus))
         )
     flash("1:1 saved. The focus shows on the rep's card.", "success")
     return redirect(url_for("coaching.drilldown", rep_id=rep_id))

@@ -19,7 +19,18 @@ from typing import Any
 
 import click
 import segno
-from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, session, url_for
+from flask import (
+    Blueprint,
+    Flask,
+    abort,
+    current_app,
+    flash,
+    redirect,
+    render_template,
+    request,
+    session,
+    url_for,
+)
 from flask.cli import with_appcontext
 from flask_login import current_user
 from sqlalchemy import delete, update

@@ -15,7 +15,7 @@ from sqlmodel import Session, select
 from metrics import rating
 from metrics.coaching import rep_findings
 from scoreboard import cards, charts, coaching, db, numbers
-from scoreboard.models import CoachingNote
+from scoreboard.models import CoachingNote, User
 
 
 @pytest.fixture(scope="module")
@@ -171,9 +171,17 @@ def test_one_to_one_is_saved_and_revisited(org, cast, now):
     )
     too_many = client.post(
         f"/coach/{rep.id}/notes",
-        data={"focus": ["connect_rate", "win_rate_shrunk", "proposals_per_day"], "csrf_token": token},
+        data={
+            "notes": "Typed for ten minutes\nsecond line",
+            "focus": ["connect_rate", "win_rate_shrunk", "proposals_per_day"],
+            "csrf_token": token,
+        },
     )
-    assert too_many.status_code == 302
+    assert too_many.status_code == 422  # refused, and nothing typed is lost
+    kept = html.unescape(too_many.get_data(as_text=True))
+    assert "Pick at most 2 focus metrics (you ticked 3)" in kept
+    assert ">Typed for ten minutes\nsecond line</textarea>" in kept
+    assert len(re.findall(r'name="focus" value="[a-z_]+" checked', kept)) == 3
     resp = client.post(
         f"/coach/{rep.id}/notes",
         data={"notes": "Speed first", "focus": ["speed_to_lead_hours", "connect_rate"], "csrf_token": token},
@@ -192,3 +200,23 @@ def test_one_to_one_is_saved_and_revisited(org, cast, now):
     page = html.unescape(client.get(f"/coach/{rep.id}").get_data(as_text=True))
     agenda = re.search(r"<ol class=\"agenda\" data-agenda>.*?</ol>", page, re.S).group(0)
     assert "Since last 1:1: speed to lead" in agenda and "Since last 1:1: connect rate" in agenda
+    # the next 1:1 opens with what was agreed, and the history is on the drilldown and the card
+    last = re.search(r"<div class=\"last-time\" data-last-time>.*?</div>", page, re.S).group(0)
+    assert "Last time we agreed" in last and "“Speed first”" in last
+    speed = round(float(pct.loc["speed_to_lead_hours", "percentile"]))
+    assert (
+        f"Speed to lead</strong>: {cards.ordinal(speed)} percentile at the 1:1 → {cards.ordinal(speed)} now (unchanged)"
+        in last
+    )
+    history = re.search(r"<details class=\"one-on-ones\" data-one-on-ones.*?</details>", page, re.S).group(0)
+    assert "1:1 history (2)" in history and history.count("data-one-on-one=") == 2
+    with Session(db.engine_for(org.app)) as s:
+        manager_name = s.exec(select(User).where(User.email == manager)).one().name
+    newest, older = re.findall(
+        r'<article class="one-on-one" data-one-on-one="\d+">(.*?)</article>', history, re.S
+    )
+    assert manager_name in newest and "Speed first" in newest and "Connect rate</strong>" in newest
+    assert ">n<" in older  # the first 1:1, its unknown focus stats dropped
+    card = html.unescape(client.get(f"/reps/{rep.id}").get_data(as_text=True))
+    assert "1:1 history (2)" in card and "Speed first" in card
+    assert "since last 1:1" not in card  # the old "calls: since last 1:1 calls 31st → 31st" wording

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from datetime import UTC
 from typing import Any
 
 import pytest
@@ -210,12 +211,11 @@ def test_a_playlist_is_deleted_only_when_no_live_display_shows_it(demo: Any) -> 
 
 
 def test_admin_pages_show_times_in_the_orgs_time_zone(demo: Any) -> None:
-    from datetime import datetime, timezone
     from zoneinfo import ZoneInfo
 
     client = login_session(demo.test_client(), ADMIN_EMAIL, PASSWORD)
     token, _ = create_token(db.engine_for(demo), "display", "Lobby", None, playlist_id=_playlist(demo).id)
-    created = token.created_at.replace(tzinfo=token.created_at.tzinfo or timezone.utc)
+    created = token.created_at.replace(tzinfo=token.created_at.tzinfo or UTC)
     oslo = created.astimezone(ZoneInfo("Europe/Oslo")).strftime("%Y-%m-%d %H:%M")
     assert demo.config["TIMEZONE"] == "Europe/Oslo"
     assert oslo != created.strftime("%Y-%m-%d %H:%M")  # Oslo is never on UTC

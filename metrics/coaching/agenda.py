@@ -97,7 +97,7 @@ def focus_review(
     >>> now = pd.DataFrame({"stat": ["speed_to_lead_hours"], "percentile": [52.0]})
     >>> focus_review([{"stat": "speed_to_lead_hours", "percentile": 34.0}], now,
     ...              {"speed_to_lead_hours": "speed to lead"})[0].text
-    'speed to lead 34th → 52nd percentile'
+    '34th percentile at the 1:1 → 52nd now (up 18 points)'
     """
     labels = labels or {}
     current = percentiles.set_index("stat")["percentile"]
@@ -108,11 +108,23 @@ def focus_review(
         after = float(current.get(stat, np.nan))
         label = labels.get(stat, stat)
         if np.isfinite(before) and np.isfinite(after):
-            text = f"{label} {ordinal(before)} → {ordinal(after)} percentile"
+            text = (
+                f"{ordinal(before)} percentile at the 1:1 → {ordinal(after)} now ({_moved(after - before)})"
+            )
+        elif np.isfinite(after):
+            text = f"no value at the 1:1 → {ordinal(after)} percentile now"
         else:
-            text = f"{label}: not enough data to compare"
+            text = "not enough data now to compare"
         out.append(FocusProgress(stat, label, before, after, after - before, text))
     return out
+
+
+def _moved(points: float) -> str:
+    """A change in percentile points as people say it: ``up 18 points``, ``unchanged``."""
+    n = round(points)
+    if n == 0:
+        return "unchanged"
+    return f"{'up' if n > 0 else 'down'} {abs(n)} point{'s' if abs(n) != 1 else ''}"
 
 
 @dataclass(frozen=True)

@@ -486,7 +486,15 @@ def test_strengths_focus_and_agenda():
     s, w = strengths_and_work_ons(pct, {"a": "calls"})
     assert s == ["calls: 91st percentile of peers"] and w == ["b: 12th percentile of peers, room to grow"]
     review = focus_review([{"stat": "b", "percentile": 34.0}], pct, {"b": "speed to lead"})
-    assert review[0].text == "speed to lead 34th → 12th percentile" and review[0].change == -22.0
+    assert (
+        review[0].text == "34th percentile at the 1:1 → 12th now (down 22 points)"
+        and review[0].change == -22.0
+    )
+    same = focus_review([{"stat": "a", "percentile": 91.4}, {"stat": "zz", "percentile": 5.0}], pct)
+    assert [r.text for r in same] == [
+        "91st percentile at the 1:1 → 91st now (unchanged)",
+        "not enough data now to compare",
+    ]
     items = agenda(decomposition=decompose(side("A"), side("B")), review=review)
     assert items[0].topic == "Since last 1:1: speed to lead"
     assert any("Not enough data to tell" in i.evidence for i in items)
