@@ -223,6 +223,8 @@ def board_state(
     now = now if now is not None else pd.Timestamp.now(tz="UTC")
     data = data or numbers.frames(app)
     cal = numbers.calendar(app)
+    if board.kind != "league" and board.stat not in STATS:  # e.g. a stat renamed since the board was saved
+        return _retired_stat_state(board, audience, now)
     stat = LEAGUE if board.kind == "league" else STATS[board.stat]
     fixed = period
     period = fixed if fixed is not None else board_period(cal, board.period, now)
@@ -250,8 +252,17 @@ def board_state(
         table = table.assign(movement=pd.array([pd.NA] * len(table), dtype="Int64"))
 
     qualified = table["qualified"].to_numpy(dtype=bool)
-    shown = np.flatnonzero(qualified)[: max(board.top_n, 0)]
+    ranked = np.flatnonzero(qualified)
+    shown = ranked[: max(board.top_n, 0)]
     rows = _rows(table, shown, stats, board, stat, by, app)
+    # level with the last one shown but beyond the top N: said on the board ("+2 tied"), not hidden
+    beyond = ranked[len(shown) :]
+    last_rank = rows[-1]["rank"] if rows else None
+    tied = (
+        int((table["rank"].to_numpy(dtype=object)[beyond] == last_rank).sum())
+        if last_rank is not None and len(beyond)
+        else 0
+    )
     unranked = []
     if audience == "desk":
         unranked = _rows(table, np.flatnonzero(~qualified), stats, board, stat, by, app)
@@ -274,7 +285,37 @@ def board_state(
         "top_n": int(board.top_n),
         "audience": audience,
         "rows": rows,
+        "tied_beyond": tied,
         "unranked": unranked,
+        "asof": now.isoformat(),
+    }
+
+
+def _retired_stat_state(board: Board, audience: str, now: pd.Timestamp) -> dict[str, Any]:
+    """The state of a board whose stat Matchday no longer has: empty, saying so (never a 500)."""
+    return {
+        "board": board.id,
+        "title": board.title,
+        "kind": board.kind,
+        "stat": board.stat,
+        "stat_label": board.stat,
+        "definition": "",
+        "unit": "count",
+        "entity": board.entity,
+        "period": "",
+        "period_name": PERIODS.get(board.period, board.period),
+        "lower_is_better": False,
+        "min_sample": 0,
+        "sample_label": "",
+        "reference": "",
+        "form_rule": None,
+        "top_n": int(board.top_n),
+        "audience": audience,
+        "rows": [],
+        "tied_beyond": 0,
+        "unranked": [],
+        "empty_reason": f"This board ranks “{board.stat}”, a stat Matchday no longer has: "
+        "an admin can pick another on the Boards page.",
         "asof": now.isoformat(),
     }
 

@@ -270,3 +270,39 @@ def test_a_league_table_without_targets_shows_no_pace(sqlite_app):
     page = client.get(f"/boards/{league_id}").get_data(as_text=True)
     pace = re.findall(r'<td class="num pace [^"]*">([^<]*)</td>', page)
     assert pace == ["—"], pace
+
+
+def test_ties_beyond_the_top_n_are_said_not_hidden(app: Any, org: dict[str, int]) -> None:
+    # Ada and Bo logged one call each (Cy and Di none): a top 1 shows one of them and says the other
+    state = _state(app, "tv", stat="activities", period="quarter", top_n=1)
+    assert [(r["rank"], r["value"]) for r in state["rows"]] == [(1, 1)]
+    assert state["tied_beyond"] == 1
+    with app.app_context():
+        from flask import render_template
+
+        html = render_template("_board.html", state=state)
+    assert "+1 tied on 1" in html
+    assert _state(app, "tv", stat="activities", period="quarter", top_n=2)["tied_beyond"] == 0
+
+
+def test_a_board_whose_stat_no_longer_exists_says_so_instead_of_failing(
+    app: Any, org: dict[str, int]
+) -> None:
+    state = _state(app, "tv", stat="calls_made_v1", period="week")
+    assert state["rows"] == [] and "no longer has" in state["empty_reason"]
+    with Session(db.engine_for(app)) as s:
+        board = Board(title="Old calls board", stat="calls_made_v1", period="week")
+        s.add(board)
+        s.commit()
+        board_id = board.id
+    from conftest import login_session
+
+    from scoreboard.auth import create_user
+
+    create_user(db.engine_for(app), "boss@x.no", "Boss", "correct horse", "admin")
+    client = login_session(app.test_client(), "boss@x.no", "correct horse")
+    for path in (f"/boards/{board_id}", "/boards", "/admin/boards"):
+        resp = client.get(path)
+        assert resp.status_code == 200, path
+    page = client.get(f"/boards/{board_id}?period=2025-Q1").get_data(as_text=True)
+    assert "a stat Matchday no longer has" in page

@@ -206,4 +206,7 @@ def test_focus_from_the_last_one_to_one_shows_on_the_card(org, subject, now):
     )
     pct = expected(org, subject.id, now)["pct"].set_index("stat").loc["speed_to_lead_hours", "percentile"]
     p = cards.ordinal_filter(round(pct, 1))
-    assert f"Speed to lead</strong>: {p} percentile at the 1:1 → {cards.ordinal_filter(pct)} now (unchanged)" in page
+    assert (
+        f"Speed to lead</strong>: {p} percentile at the 1:1 → {cards.ordinal_filter(pct)} now (unchanged)"
+        in page
+    )

@@ -21,11 +21,64 @@
   var seen = {};
   var centreVersion = -1;
 
+  /* -------------------------------------------------------------------------- fit */
+  // The layout scales with the screen (the --u unit in tv.css). When a slide's table still does not
+  // fit (long names, many columns, a portrait panel), its --fit is lowered in 5 % steps, never below
+  // MIN_FIT (rows stay >= 52 px at 1080p). A title that does not fit at TITLE_MIN is shortened by a
+  // rule: the part before " — ", " – ", " - ", ": " or ", " (the whole title stays in its tooltip).
+  var MIN_FIT = 0.66;
+  var TITLE_MIN = 0.7;
+  function cut(el) { return el.scrollWidth > el.clientWidth + 1; }
+  function overflowing(slide) {
+    if (slide.scrollHeight > slide.clientHeight + 1 || slide.scrollWidth > slide.clientWidth + 1) { return true; }
+    var texts = slide.querySelectorAll(".board__table td.name, .board__scroll");
+    for (var i = 0; i < texts.length; i++) { if (cut(texts[i])) { return true; } }
+    return false;
+  }
+  function fitSlide(slide) {
+    var f = 1;
+    slide.style.setProperty("--fit", "1");
+    while (f > MIN_FIT && overflowing(slide)) {
+      f = Math.max(MIN_FIT, f - 0.05);
+      slide.style.setProperty("--fit", f.toFixed(2));
+    }
+  }
+  function fitTitle(el) {
+    // shrink (--title-fit) down to TITLE_MIN, then shorten by the rule; the full title in the tooltip
+    if (!el) { return; }
+    var full = el.getAttribute("data-full-title") || el.textContent;
+    el.setAttribute("data-full-title", full);
+    el.textContent = full;
+    var f = 1;
+    el.style.setProperty("--title-fit", "1");
+    while (f > TITLE_MIN && cut(el)) {
+      f = Math.max(TITLE_MIN, f - 0.05);
+      el.style.setProperty("--title-fit", f.toFixed(2));
+    }
+    if (cut(el)) {
+      var short = full.split(/ [—–-] |: |, /)[0];
+      if (short && short !== full) { el.textContent = short; el.title = full; }
+    }
+  }
+  function fit() {
+    fitTitle(document.querySelector(".tv-top__title"));
+    slides.forEach(function (slide) {
+      if (!slide.classList.contains("is-active")) { return; }
+      fitSlide(slide);
+      slide.querySelectorAll(".board__title").forEach(fitTitle);
+    });
+  }
+  window.MatchdayTV = { fit: fit };
+  window.addEventListener("resize", fit);
+  if (document.fonts && document.fonts.ready) { document.fonts.ready.then(fit); }
+
   /* --------------------------------------------------------------------- rotation */
   function show(index) {
     slides.forEach(function (slide, i) { slide.classList.toggle("is-active", i === index); });
     current = index;
+    fit();
   }
+  fit();
   var cycles = 0;
   setInterval(function () {
     if (paused || slides.length < 2) { return; }
@@ -118,6 +171,7 @@
   /* --------------------------------------------------------------- live events */
   if (!live) { return; }
   live.on("celebration", celebrate);
+  live.on("board", function () { window.requestAnimationFrame(fit); });  // after live.js swapped it
   live.on("ticker", function (item) { addTicker(item.text, item.at, "info"); });
   live.on("match_centre", function (centre) {
     if (centre.version < centreVersion) { return; }
@@ -127,6 +181,7 @@
       var template = document.createElement("template");
       template.innerHTML = centre.html.trim();
       slot.replaceChildren(template.content);
+      window.requestAnimationFrame(fit);
     }
   });
   live.on("revoked", function () {
