@@ -41,7 +41,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from metrics.coaching._common import _bool, holm_family, jeffreys
+from metrics.coaching._common import _bool, holm_family
 from metrics.frames import validate
 
 __all__ = [
@@ -125,46 +125,62 @@ def reached_stages(contacts: pd.DataFrame, lifecycle: pd.DataFrame, deals: pd.Da
 
 def _micros(s: pd.Series | pd.Index) -> np.ndarray:
     """UTC instants as int64 microseconds, NaT → :data:`_NEVER` (callers add it to offsets)."""
-    v = pd.DatetimeIndex(s).as_unit("us").asi8.copy()
-    v[pd.isna(np.asarray(s))] = np.iinfo("int64").min
-    return v
+    return pd.DatetimeIndex(s).as_unit("us").asi8  # NaT is int64's minimum
 
 
-def _cmh(a: pd.Series, n1: pd.Series, b: pd.Series, n0: pd.Series, group: list[pd.Series], level: float):
-    """Per group: standardised comparison rate, Mantel–Haenszel risk ratio with the Greenland–Robins
-    interval, and the Cochran–Mantel–Haenszel p-value, from per-stratum 2×2 counts."""
+def _jeffreys(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`metrics.coaching._common.jeffreys` over arrays (NaN where ``n`` is 0)."""
+    x = np.asarray(x, dtype="float64")
+    n = np.asarray(n, dtype="float64")
+    tail = (1 - level) / 2
+    with np.errstate(invalid="ignore"):
+        lo = np.where(x > 0, stats.beta.ppf(tail, x + 0.5, n - x + 0.5), 0.0)
+        hi = np.where(x < n, stats.beta.ppf(1 - tail, x + 0.5, n - x + 0.5), 1.0)
+    bad = n <= 0
+    return np.where(bad, np.nan, lo), np.where(bad, np.nan, hi)
+
+
+def _cmh(
+    a: np.ndarray, n1: np.ndarray, b: np.ndarray, n0: np.ndarray, group: np.ndarray, n_groups: int, level: float
+) -> dict[str, np.ndarray]:
+    """Per group, from per-stratum 2×2 counts (readers ``a`` of ``n1``, non-readers ``b`` of
+    ``n0``): the counts, the comparison rate standardised to the readers' strata, the
+    Mantel–Haenszel risk ratio with the Greenland–Robins interval, and the Cochran–Mantel–Haenszel
+    p-value (strata without both sides count toward the readers' totals only)."""
     n = n1 + n0
     m1 = a + b
     ok = (n1 > 0) & (n0 > 0)
-    nn = n.where(n > 0, 1)
-    frame = pd.DataFrame(
-        {
-            "a": a,
-            "n1": n1,
-            "b": b,
-            "n0": n0,
-            "exp_ref": np.where(ok, n1 * b / n0.where(n0 > 0, 1), 0.0),
-            "n1_ok": np.where(ok, n1, 0),
-            "R": np.where(ok, a * n0 / nn, 0.0),
-            "S": np.where(ok, b * n1 / nn, 0.0),
-            "P": np.where(ok, (n1 * n0 * m1 - a * b * n) / nn**2, 0.0),
-            "E": np.where(ok, n1 * m1 / nn, 0.0),
-            "V": np.where(ok & (n > 1), n1 * n0 * m1 * (n - m1) / (nn**2 * (n - 1).where(n > 1, 1)), 0.0),
-            "a_ok": np.where(ok, a, 0),
-        }
-    )
-    g = frame.groupby(group, sort=True).sum()
+    nn = np.where(n > 0, n, 1)
+
+    def total(v: np.ndarray) -> np.ndarray:
+        return np.bincount(group, weights=np.where(ok, v, 0.0), minlength=n_groups)
+
     with np.errstate(divide="ignore", invalid="ignore"):
-        ref = g["exp_ref"] / g["n1_ok"].where(g["n1_ok"] > 0)
-        rr = g["R"] / g["S"]
-        se = np.sqrt(g["P"] / (g["R"] * g["S"]))
+        exp_ref = total(n1 * b / np.where(n0 > 0, n0, 1))
+        n1_ok = total(n1)
+        r = total(a * n0 / nn)
+        s = total(b * n1 / nn)
+        p_ = total((n1 * n0 * m1 - a * b * n) / nn**2)
+        e = total(n1 * m1 / nn)
+        v = total(np.where(n > 1, n1 * n0 * m1 * (n - m1) / (nn**2 * np.where(n > 1, n - 1, 1)), 0.0))
+        a_ok = total(a)
+        ref = np.where(n1_ok > 0, exp_ref / n1_ok, np.nan)
+        rr = np.where(s > 0, r / s, np.nan)
+        se = np.sqrt(p_ / (r * s))
         z = stats.norm.ppf((1 + level) / 2)
         lo = np.exp(np.log(rr) - z * se)
         hi = np.exp(np.log(rr) + z * se)
-        chi = (g["a_ok"] - g["E"]) ** 2 / g["V"].where(g["V"] > 0)
-    p = pd.Series(stats.chi2.sf(chi, 1), index=g.index)
-    rr = rr.where(g["S"] > 0)
-    return g, ref, rr, lo.where(np.isfinite(lo)), hi.where(np.isfinite(hi)), p
+        chi = np.where(v > 0, (a_ok - e) ** 2 / v, np.nan)
+    return {
+        "at_risk": np.bincount(group, weights=n1, minlength=n_groups).astype("int64"),
+        "converted": np.bincount(group, weights=a, minlength=n_groups).astype("int64"),
+        "comparison_n": np.bincount(group, weights=n0, minlength=n_groups).astype("int64"),
+        "comparison_rate": ref,
+        "ratio": rr,
+        "ratio_lo": np.where(np.isfinite(lo), lo, np.nan),
+        "ratio_hi": np.where(np.isfinite(hi), hi, np.nan),
+        "p": stats.chi2.sf(chi, 1),
+    }
 
 
 def content_funnel(
@@ -228,12 +244,17 @@ def content_funnel(
         keep &= _bool(created_ts < pd.Timestamp(until))
     cohort = contacts.loc[keep]
     cid = cohort["contact_id"].to_numpy(dtype="int64")
-    n_c = len(cid)
     created = _micros(cohort["created_at"])
-    persona = cohort["persona"].fillna("(no persona)").astype("str").to_numpy(dtype=object)
-    quarter = cohort["created_at"].dt.tz_localize(None).dt.to_period("Q").astype("str").to_numpy(dtype=object)
-    strat_codes, strat_labels = pd.factorize(pd.Series(persona) + "\x1f" + pd.Series(quarter), sort=True)
-    strat_persona = np.array([s.split("\x1f")[0] for s in strat_labels], dtype=object)
+    p_codes, p_labels = pd.factorize(cohort["persona"].fillna("(no persona)").astype("str"), sort=True)
+    when = cohort["created_at"].dt
+    q = (when.year.to_numpy(dtype="int64") * 4 + (when.month.to_numpy(dtype="int64") - 1) // 3) if len(cohort) else np.zeros(0, "int64")
+    q_codes, _ = pd.factorize(q, sort=True)
+    n_q = int(q_codes.max()) + 1 if len(q_codes) else 1
+    strat_codes = p_codes.astype("int64") * n_q + q_codes
+    n_g = len(p_labels) * n_q
+    if n_g * 2 * _NEVER >= np.iinfo("int64").max // 2:
+        raise ValueError(f"too many strata ({n_g}): persona × created quarter must stay below 2 000")
+    strat_persona = np.repeat(np.asarray(p_labels, dtype=object), n_q) if len(p_labels) else np.zeros(0, object)
     reached = reached_stages(cohort, lifecycle, deals)
     offs = {}
     for s in stages:
@@ -241,41 +262,54 @@ def content_funnel(
         offs[s] = np.where(r == np.iinfo("int64").min, _NEVER, r - created)
 
     # -- touches of the cohort within lag_days of creation: first touch per (contact, item)
-    t = touches.loc[_bool(touches["action"].isin(_READ)) & touches["content_id"].notna().to_numpy()]
-    pos = pd.Index(cid).get_indexer(t["contact_id"].to_numpy(dtype="int64"))
+    act = pd.Categorical(touches["action"], categories=_READ).codes
+    t_ok = (act >= 0) & touches["content_id"].notna().to_numpy()
+    pos = pd.Index(cid).get_indexer(touches["contact_id"].to_numpy(dtype="int64")[t_ok])
     item_ids = content["content_id"].to_numpy(dtype="int64")
-    ipos = pd.Index(item_ids).get_indexer(t["content_id"].to_numpy(dtype="int64"))
-    at = _micros(t["at"])
+    ipos = pd.Index(item_ids).get_indexer(touches["content_id"].to_numpy(dtype="float64", na_value=-1)[t_ok].astype("int64"))
+    at = _micros(touches["at"])[t_ok]
+    action = act[t_ok]
     ok = (pos >= 0) & (ipos >= 0)
-    pos, ipos, at, action = pos[ok], ipos[ok], at[ok], t["action"].to_numpy(dtype=object)[ok]
+    pos, ipos, at, action = pos[ok], ipos[ok], at[ok], action[ok]
     lag = at - created[pos]
     ok = lag <= lag_cap
-    pos, ipos, at, lag, action = pos[ok], ipos[ok], at[ok], lag[ok], action[ok]
+    pos, ipos, lag, action = pos[ok], ipos[ok], lag[ok], action[ok]
     n_i = len(item_ids)
-    counts = {a: np.bincount(ipos[action == a], minlength=n_i) for a in _READ}
+    counts = np.bincount(ipos.astype("int64") * 3 + action, minlength=3 * n_i).reshape(n_i, 3)
     key = pos.astype("int64") * n_i + ipos
-    order = np.lexsort((lag, key))
+    order = np.argsort(key, kind="stable")
     key_s = key[order]
-    first = np.ones(len(key_s), dtype=bool)
-    first[1:] = key_s[1:] != key_s[:-1]
-    pair_c = pos[order][first]
-    pair_i = ipos[order][first]
-    pair_lag = lag[order][first]
+    starts = np.flatnonzero(np.r_[True, key_s[1:] != key_s[:-1]]) if len(key_s) else np.zeros(0, "int64")
+    pair_key = key_s[starts]
+    pair_c = pair_key // n_i
+    pair_i = pair_key % n_i
+    pair_lag = np.minimum.reduceat(lag[order], starts) if len(starts) else np.zeros(0, "int64")
     readers = np.bincount(pair_i, minlength=n_i)
     items = content[["content_id", "title", "kind", "buying_phase"]].reset_index(drop=True).copy()
     items["readers"] = readers
-    items["views"], items["downloads"], items["shares"] = counts["view"], counts["download"], counts["share"]
+    items["views"], items["downloads"], items["shares"] = counts[:, 0], counts[:, 1], counts[:, 2]
 
     # -- the comparison point of each (item, stratum): the readers' median lag
     pair_g = strat_codes[pair_c]
-    n_g = len(strat_labels)
-    ig = pair_i.astype("int64") * n_g + pair_g
+    ig = pair_i * n_g + pair_g
     med = pd.Series(pair_lag).groupby(ig).median().round().astype("int64")
     ig_keys = med.index.to_numpy(dtype="int64")
     ig_lag = med.to_numpy()
-    pair_ref_lag = ig_lag[np.searchsorted(ig_keys, ig)]
+    pair_at = np.searchsorted(ig_keys, ig)
+    pair_ref_lag = ig_lag[pair_at]
     g_of = ig_keys % n_g
     size_g = np.bincount(strat_codes, minlength=n_g)
+    # the group of each (item, stratum) cell: the item, or the item and the stratum's persona
+    if by_persona:
+        n_p = max(len(p_labels), 1)
+        cell_group = (ig_keys // n_g) * n_p + g_of // n_q
+    else:
+        cell_group = ig_keys // n_g
+    groups, cell_group = np.unique(cell_group, return_inverse=True)
+    n_cells = len(ig_keys)
+
+    def per_cell(mask: np.ndarray) -> np.ndarray:
+        return np.bincount(pair_at, weights=mask, minlength=n_cells)
 
     rows = []
     for s in stages:
@@ -288,50 +322,31 @@ def content_funnel(
         r_risk = d_pair > pair_ref_lag
         r_conv = r_risk & (d_pair <= pair_ref_lag + window)
         # everyone in the stratum from the comparison point: searchsorted on (stratum, offset)
-        skey = np.sort(strat_codes.astype("int64") * _SHIFT + np.clip(d, -_NEVER, _NEVER))
+        skey = np.sort(strat_codes * _SHIFT + np.clip(d, -_NEVER, _NEVER))
         base = g_of * _SHIFT
-        le_lag = np.searchsorted(skey, base + ig_lag, side="right") - np.searchsorted(skey, base - _NEVER - 1)
-        le_win = np.searchsorted(skey, base + ig_lag + window, side="right") - np.searchsorted(
-            skey, base - _NEVER - 1
-        )
-        all_risk = size_g[g_of] - le_lag
-        all_conv = le_win - le_lag
-        agg = pd.DataFrame({"ig": ig, "a": conv, "n1": at_risk, "rr": r_risk, "rc": r_conv}).groupby("ig").sum()
-        agg = agg.reindex(ig_keys)
-        cell = pd.DataFrame(
-            {
-                "content_id": item_ids[ig_keys // n_g],
-                "persona": strat_persona[g_of],
-                "a": agg["a"].to_numpy(dtype="float64"),
-                "n1": agg["n1"].to_numpy(dtype="float64"),
-                "b": (all_conv - agg["rc"].to_numpy()).astype("float64"),
-                "n0": (all_risk - agg["rr"].to_numpy()).astype("float64"),
-            }
-        )
-        group = ["content_id", "persona"] if by_persona else ["content_id"]
-        g, ref, rr, lo, hi, p = _cmh(
-            cell["a"], cell["n1"], cell["b"], cell["n0"], [cell[c] for c in group], level
-        )
-        out = g.index.to_frame(index=False)
-        out.insert(len(group), "stage", s)
-        out["at_risk"] = g["n1"].to_numpy(dtype="int64")
-        out["converted"] = g["a"].to_numpy(dtype="int64")
-        out["comparison_n"] = g["n0"].to_numpy(dtype="int64")
-        out["comparison_rate"] = ref.to_numpy()
-        out["ratio"], out["ratio_lo"], out["ratio_hi"] = rr.to_numpy(), lo.to_numpy(), hi.to_numpy()
-        out["p"] = p.to_numpy()
+        below = np.searchsorted(skey, base - _NEVER - 1)
+        le_lag = np.searchsorted(skey, base + ig_lag, side="right") - below
+        le_win = np.searchsorted(skey, base + ig_lag + window, side="right") - below
+        a = per_cell(conv)
+        n1 = per_cell(at_risk)
+        b = (le_win - le_lag) - per_cell(r_conv)
+        n0 = (size_g[g_of] - le_lag) - per_cell(r_risk)
+        g = _cmh(a, n1, b, n0, cell_group, len(groups), level)
+        out = pd.DataFrame({"content_id": item_ids[groups // (n_p if by_persona else 1)]})
+        if by_persona:
+            out["persona"] = np.asarray(p_labels, dtype=object)[groups % n_p]
+        out["stage"] = s
+        for k, v in g.items():
+            out[k] = v
         rows.append(out)
     group = ["content_id", "persona"] if by_persona else ["content_id"]
     funnel = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*group, "stage"])
     enough = (funnel["at_risk"] >= min_readers) & (funnel["comparison_n"] >= min_readers)
     with np.errstate(invalid="ignore", divide="ignore"):
         funnel["rate"] = np.where(enough, funnel["converted"] / funnel["at_risk"].where(funnel["at_risk"] > 0), np.nan)
-    ints = [
-        jeffreys(int(x), int(n), level) if e else (np.nan, np.nan)
-        for x, n, e in zip(funnel["converted"], funnel["at_risk"], enough, strict=True)
-    ]
-    funnel["rate_lo"] = [i[0] for i in ints]
-    funnel["rate_hi"] = [i[1] for i in ints]
+    lo, hi = _jeffreys(funnel["converted"].to_numpy(), funnel["at_risk"].to_numpy(), level)
+    funnel["rate_lo"] = np.where(enough, lo, np.nan)
+    funnel["rate_hi"] = np.where(enough, hi, np.nan)
     for c in ("comparison_rate", "ratio", "ratio_lo", "ratio_hi", "p"):
         funnel[c] = funnel[c].where(enough)
     funnel["p_holm"], _ = holm_family(funnel["p"].to_numpy(), np.full(len(funnel), np.nan), alpha)
@@ -428,10 +443,11 @@ def attribution(
         cnt = frame.groupby("content_id")["contact_id"].nunique()
         out[name] = cnt.reindex(out["content_id"], fill_value=0).to_numpy(dtype="int64")
     for name in ("first", "last", "assist"):
-        ints = [jeffreys(int(x), n, level) if n >= min_conversions else (np.nan, np.nan) for x in out[name]]
-        out[f"{name}_share"] = out[name] / n if n >= min_conversions else np.nan
-        out[f"{name}_lo"] = [i[0] for i in ints]
-        out[f"{name}_hi"] = [i[1] for i in ints]
+        lo, hi = _jeffreys(out[name].to_numpy(), np.full(len(out), n), level)
+        enough = n >= min_conversions
+        out[f"{name}_share"] = out[name] / n if enough else np.nan
+        out[f"{name}_lo"] = lo if enough else np.nan
+        out[f"{name}_hi"] = hi if enough else np.nan
     out = out.loc[_bool((out["first"] + out["last"] + out["assist"]) > 0)]
     return out.sort_values(["content_id"]).reset_index(drop=True)
 
@@ -505,9 +521,7 @@ def rep_assists(
     for c in ("opened", "advanced"):
         out[c] = out[c].astype("int64")
         out[f"{c}_rate"] = out[c] / out["shares"]
-        ints = [jeffreys(int(x), int(n), level) for x, n in zip(out[c], out["shares"], strict=True)]
-        out[f"{c}_lo"] = [i[0] for i in ints]
-        out[f"{c}_hi"] = [i[1] for i in ints]
+        out[f"{c}_lo"], out[f"{c}_hi"] = _jeffreys(out[c].to_numpy(), out["shares"].to_numpy(), level)
     cols = ["rep_id", "content_id", "title", "buying_phase", "shares", "opened", "opened_rate", "opened_lo"]
     cols += ["opened_hi", "advanced", "advanced_rate", "advanced_lo", "advanced_hi"]
     return out[cols].sort_values(["rep_id", "shares", "content_id"], ascending=[True, False, True]).reset_index(
