@@ -128,6 +128,14 @@ def _micros(s: pd.Series | pd.Index) -> np.ndarray:
     return pd.DatetimeIndex(s).as_unit("us").asi8  # NaT is int64's minimum
 
 
+def _codes(col: pd.Series, values: tuple[str, ...]) -> np.ndarray:
+    """Position of each entry of ``col`` in ``values`` (-1: not there), cheap for a category."""
+    if isinstance(col.dtype, pd.CategoricalDtype):
+        lut = np.append(pd.Index(values).get_indexer(col.cat.categories.astype("str")), -1)
+        return lut[col.cat.codes.to_numpy()]  # code -1 (missing) reads the appended -1
+    return pd.Index(values).get_indexer(col.astype("str"))
+
+
 def _jeffreys(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, np.ndarray]:
     """:func:`metrics.coaching._common.jeffreys` over arrays (NaN where ``n`` is 0)."""
     x = np.asarray(x, dtype="float64")
@@ -262,7 +270,7 @@ def content_funnel(
         offs[s] = np.where(r == np.iinfo("int64").min, _NEVER, r - created)
 
     # -- touches of the cohort within lag_days of creation: first touch per (contact, item)
-    act = pd.Categorical(touches["action"], categories=_READ).codes
+    act = _codes(touches["action"], _READ)
     t_ok = (act >= 0) & touches["content_id"].notna().to_numpy()
     pos = pd.Index(cid).get_indexer(touches["contact_id"].to_numpy(dtype="int64")[t_ok])
     item_ids = content["content_id"].to_numpy(dtype="int64")
