@@ -72,8 +72,20 @@ def generate(n_items: int, n_contacts: int, n_touches: int, seed: int = 1) -> di
     ids = np.arange(n_contacts)
     parts = [
         pd.DataFrame({"contact_id": ids, "to_stage": "lead", "at": created}),
-        pd.DataFrame({"contact_id": ids[mql], "to_stage": "mql", "at": created[mql] + pd.to_timedelta(t_mql[mql], unit="D")}),
-        pd.DataFrame({"contact_id": ids[sql], "to_stage": "sql", "at": created[sql] + pd.to_timedelta(t_sql[sql], unit="D")}),
+        pd.DataFrame(
+            {
+                "contact_id": ids[mql],
+                "to_stage": "mql",
+                "at": created[mql] + pd.to_timedelta(t_mql[mql], unit="D"),
+            }
+        ),
+        pd.DataFrame(
+            {
+                "contact_id": ids[sql],
+                "to_stage": "sql",
+                "at": created[sql] + pd.to_timedelta(t_sql[sql], unit="D"),
+            }
+        ),
     ]
     lifecycle = pd.concat(parts, ignore_index=True)
     lifecycle["from_stage"] = pd.Series([None] * len(lifecycle), dtype="str")
@@ -102,7 +114,13 @@ def generate(n_items: int, n_contacts: int, n_touches: int, seed: int = 1) -> di
             "buying_phase": np.array(["awareness", "consideration", "decision"])[np.arange(n_items) % 3],
         }
     )
-    frames = {"contacts": contacts, "touches": touches, "lifecycle": lifecycle, "deals": deals, "content": content}
+    frames = {
+        "contacts": contacts,
+        "touches": touches,
+        "lifecycle": lifecycle,
+        "deals": deals,
+        "content": content,
+    }
     return {k: validate(v, k) for k, v in frames.items()}
 
 
@@ -123,15 +141,19 @@ def main() -> None:
     n_items, n_contacts, n_touches = (max(10, int(v * args.scale)) for v in (2_000, 500_000, 5_000_000))
     t0 = time.perf_counter()
     org = generate(n_items, n_contacts, n_touches)
-    print(f"generated {n_items:,} items, {n_contacts:,} contacts, {len(org['touches']):,} touches "
-          f"in {time.perf_counter() - t0:.1f} s")
+    print(
+        f"generated {n_items:,} items, {n_contacts:,} contacts, {len(org['touches']):,} touches "
+        f"in {time.perf_counter() - t0:.1f} s"
+    )
     t = org["touches"]
     base = best(lambda: t.groupby(["content_id", "contact_id"])["at"].min(), args.repeat)
     funnel = best(lambda: content_funnel(**org), args.repeat)
     persona = best(lambda: content_funnel(**org, by_persona=True), args.repeat)
     print(f"{'bare group-by (first touch per item and reader)':52s} {base:6.2f} s")
     print(f"{'content_funnel, 5 stages':52s} {funnel:6.2f} s  ({funnel / base:.1f}x the group-by)")
-    print(f"{'content_funnel, 5 stages, by persona':52s} {persona:6.2f} s  ({persona / base:.1f}x the group-by)")
+    print(
+        f"{'content_funnel, 5 stages, by persona':52s} {persona:6.2f} s  ({persona / base:.1f}x the group-by)"
+    )
     print(f"aim ≤ 3 s: {'met' if funnel <= 3.0 else 'NOT met'}")
 
 

@@ -56,7 +56,9 @@ def _num(v: object) -> float:
     return f if math.isfinite(f) else math.nan
 
 
-def score(value: object, *, handicap: str = "none", better: str = "higher", reference: object = None) -> float:
+def score(
+    value: object, *, handicap: str = "none", better: str = "higher", reference: object = None
+) -> float:
     """An entry's score: the value (``none``) or 100 × the value over its reference (``baseline``,
     ``ramp``; the reference over the value when lower is better). NaN when there is no value, or
     no positive reference.
@@ -103,12 +105,12 @@ def league_table(
     if "division" not in t.columns:
         t["division"] = 1
     ref = t["reference"] if "reference" in t.columns else pd.Series(np.nan, index=t.index)
-    t["score"] = [score(v, handicap=handicap, better=better, reference=r) for v, r in zip(t["value"], ref)]
+    t["score"] = [
+        score(v, handicap=handicap, better=better, reference=r) for v, r in zip(t["value"], ref, strict=True)
+    ]
     direction = better if handicap == "none" else "higher"
     t["rank"] = (
-        t.groupby("division")["score"]
-        .rank(method="min", ascending=(direction == "lower"))
-        .astype("Int64")
+        t.groupby("division")["score"].rank(method="min", ascending=(direction == "lower")).astype("Int64")
     )
     t["movement"] = ""
     if promote > 0:
@@ -125,9 +127,7 @@ def league_table(
     return t.reset_index(drop=True)
 
 
-def team_scores(
-    members: pd.DataFrame, *, handicap: str = "none", better: str = "higher"
-) -> pd.DataFrame:
+def team_scores(members: pd.DataFrame, *, handicap: str = "none", better: str = "higher") -> pd.DataFrame:
     """Each team's score: the mean of its members' scores (members without a score left out).
 
     ``members``: ``team_id``, ``value`` and, for a handicap, ``reference``. Returns ``team_id``,
@@ -139,7 +139,9 @@ def team_scores(
     """
     m = members.copy()
     ref = m["reference"] if "reference" in m.columns else pd.Series(np.nan, index=m.index)
-    m["score"] = [score(v, handicap=handicap, better=better, reference=r) for v, r in zip(m["value"], ref)]
+    m["score"] = [
+        score(v, handicap=handicap, better=better, reference=r) for v, r in zip(m["value"], ref, strict=True)
+    ]
     g = m.groupby("team_id")
     out = pd.DataFrame({"value": g["score"].mean(), "scored": g["score"].count(), "members": g.size()})
     return out.reset_index()
@@ -178,11 +180,13 @@ def fixture_results(
     """
     s = scores.copy()
     ref = s["reference"] if "reference" in s.columns else pd.Series(np.nan, index=s.index)
-    s["score"] = [score(v, handicap=handicap, better=better, reference=r) for v, r in zip(s["value"], ref)]
+    s["score"] = [
+        score(v, handicap=handicap, better=better, reference=r) for v, r in zip(s["value"], ref, strict=True)
+    ]
     look = s.set_index(["round", "entry_id"])["score"]
     f = fixtures.copy()
-    f["home_score"] = [look.get((r, h), np.nan) for r, h in zip(f["round"], f["home"])]
-    f["away_score"] = [look.get((r, a), np.nan) for r, a in zip(f["round"], f["away"])]
+    f["home_score"] = [look.get((r, h), np.nan) for r, h in zip(f["round"], f["home"], strict=True)]
+    f["away_score"] = [look.get((r, a), np.nan) for r, a in zip(f["round"], f["away"], strict=True)]
     sign = -1.0 if (handicap == "none" and better == "lower") else 1.0
     diff = sign * (f["home_score"] - f["away_score"])
     f["result"] = np.select([diff.isna(), diff > 0, diff < 0], ["", "home", "away"], "draw")
@@ -237,7 +241,7 @@ def fixture_table(results: pd.DataFrame, entries: pd.DataFrame) -> pd.DataFrame:
     t["points"] = WIN * t["won"] + DRAW * t["drawn"]
     t["difference"] = t["score_for"] - t["score_against"]
     t = t.sort_values(["points", "difference", "score_for", "name"], ascending=[False, False, False, True])
-    key = list(zip(t["points"], t["difference"].round(9), t["score_for"].round(9)))
+    key = list(zip(t["points"], t["difference"].round(9), t["score_for"].round(9), strict=True))
     ranks, prev = [], None
     for i, k in enumerate(key):
         ranks.append(ranks[-1] if k == prev else i + 1)

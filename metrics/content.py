@@ -149,7 +149,13 @@ def _jeffreys(x: np.ndarray, n: np.ndarray, level: float) -> tuple[np.ndarray, n
 
 
 def _cmh(
-    a: np.ndarray, n1: np.ndarray, b: np.ndarray, n0: np.ndarray, group: np.ndarray, n_groups: int, level: float
+    a: np.ndarray,
+    n1: np.ndarray,
+    b: np.ndarray,
+    n0: np.ndarray,
+    group: np.ndarray,
+    n_groups: int,
+    level: float,
 ) -> dict[str, np.ndarray]:
     """Per group, from per-stratum 2×2 counts (readers ``a`` of ``n1``, non-readers ``b`` of
     ``n0``): the counts, the comparison rate standardised to the readers' strata, the
@@ -255,14 +261,17 @@ def content_funnel(
     created = _micros(cohort["created_at"])
     p_codes, p_labels = pd.factorize(cohort["persona"].fillna("(no persona)").astype("str"), sort=True)
     when = cohort["created_at"].dt
-    q = (when.year.to_numpy(dtype="int64") * 4 + (when.month.to_numpy(dtype="int64") - 1) // 3) if len(cohort) else np.zeros(0, "int64")
+    q = (
+        (when.year.to_numpy(dtype="int64") * 4 + (when.month.to_numpy(dtype="int64") - 1) // 3)
+        if len(cohort)
+        else np.zeros(0, "int64")
+    )
     q_codes, _ = pd.factorize(q, sort=True)
     n_q = int(q_codes.max()) + 1 if len(q_codes) else 1
     strat_codes = p_codes.astype("int64") * n_q + q_codes
     n_g = len(p_labels) * n_q
     if n_g * 2 * _NEVER >= np.iinfo("int64").max // 2:
         raise ValueError(f"too many strata ({n_g}): persona × created quarter must stay below 2 000")
-    strat_persona = np.repeat(np.asarray(p_labels, dtype=object), n_q) if len(p_labels) else np.zeros(0, object)
     reached = reached_stages(cohort, lifecycle, deals)
     offs = {}
     for s in stages:
@@ -274,7 +283,9 @@ def content_funnel(
     t_ok = (act >= 0) & touches["content_id"].notna().to_numpy()
     pos = pd.Index(cid).get_indexer(touches["contact_id"].to_numpy(dtype="int64")[t_ok])
     item_ids = content["content_id"].to_numpy(dtype="int64")
-    ipos = pd.Index(item_ids).get_indexer(touches["content_id"].to_numpy(dtype="float64", na_value=-1)[t_ok].astype("int64"))
+    ipos = pd.Index(item_ids).get_indexer(
+        touches["content_id"].to_numpy(dtype="float64", na_value=-1)[t_ok].astype("int64")
+    )
     at = _micros(touches["at"])[t_ok]
     action = act[t_ok]
     ok = (pos >= 0) & (ipos >= 0)
@@ -351,7 +362,9 @@ def content_funnel(
     funnel = pd.concat(rows, ignore_index=True) if rows else pd.DataFrame(columns=[*group, "stage"])
     enough = (funnel["at_risk"] >= min_readers) & (funnel["comparison_n"] >= min_readers)
     with np.errstate(invalid="ignore", divide="ignore"):
-        funnel["rate"] = np.where(enough, funnel["converted"] / funnel["at_risk"].where(funnel["at_risk"] > 0), np.nan)
+        funnel["rate"] = np.where(
+            enough, funnel["converted"] / funnel["at_risk"].where(funnel["at_risk"] > 0), np.nan
+        )
     lo, hi = _jeffreys(funnel["converted"].to_numpy(), funnel["at_risk"].to_numpy(), level)
     funnel["rate_lo"] = np.where(enough, lo, np.nan)
     funnel["rate_hi"] = np.where(enough, hi, np.nan)
@@ -366,7 +379,9 @@ def content_funnel(
     cols = [*group, "title", "buying_phase", "stage", "at_risk", "converted", "rate", "rate_lo", "rate_hi"]
     cols += ["comparison_n", "comparison_rate", "ratio", "ratio_lo", "ratio_hi", "p", "p_holm", "verdict"]
     funnel = funnel[cols].sort_values([*group, "stage"], key=_stage_key).reset_index(drop=True)
-    return ContentFunnel(items, funnel, int(window_days), int(lag_days), float(level), float(alpha), int(min_readers))
+    return ContentFunnel(
+        items, funnel, int(window_days), int(lag_days), float(level), float(alpha), int(min_readers)
+    )
 
 
 def _stage_key(col: pd.Series) -> pd.Series:
@@ -386,7 +401,9 @@ def best_content(result: ContentFunnel, stage: str = "sql") -> pd.DataFrame:
         raise ValueError("best_content needs content_funnel(..., by_persona=True)")
     f = f.loc[_bool((f["stage"] == stage) & (f["verdict"] == "better"))].copy()
     f["buying_phase"] = f["buying_phase"].fillna("(no phase)")
-    f = f.sort_values(["persona", "buying_phase", "ratio_lo", "content_id"], ascending=[True, True, False, True])
+    f = f.sort_values(
+        ["persona", "buying_phase", "ratio_lo", "content_id"], ascending=[True, True, False, True]
+    )
     best = f.groupby(["persona", "buying_phase"], sort=True).head(1)
     cols = ["persona", "buying_phase", "content_id", "title", "rate", "comparison_rate", "ratio", "ratio_lo"]
     return best[[*cols, "ratio_hi", "at_risk"]].reset_index(drop=True)
@@ -437,7 +454,9 @@ def attribution(
     t = touches.loc[_bool(touches["action"].isin(_READ) & touches["contact_id"].isin(reached.index))]
     t = t.dropna(subset=["content_id"])[["contact_id", "content_id", "at"]].astype({"content_id": "int64"})
     t = t.join(reached.rename("reached_at"), on="contact_id")
-    t = t.loc[_bool((t["at"] < t["reached_at"]) & (t["at"] >= t["reached_at"] - pd.Timedelta(days=window_days)))]
+    t = t.loc[
+        _bool((t["at"] < t["reached_at"]) & (t["at"] >= t["reached_at"] - pd.Timedelta(days=window_days)))
+    ]
     t = t.sort_values(["contact_id", "at", "content_id"])
     first = t.drop_duplicates("contact_id", keep="first")
     last = t.drop_duplicates("contact_id", keep="last")
@@ -532,6 +551,8 @@ def rep_assists(
         out[f"{c}_lo"], out[f"{c}_hi"] = _jeffreys(out[c].to_numpy(), out["shares"].to_numpy(), level)
     cols = ["rep_id", "content_id", "title", "buying_phase", "shares", "opened", "opened_rate", "opened_lo"]
     cols += ["opened_hi", "advanced", "advanced_rate", "advanced_lo", "advanced_hi"]
-    return out[cols].sort_values(["rep_id", "shares", "content_id"], ascending=[True, False, True]).reset_index(
-        drop=True
+    return (
+        out[cols]
+        .sort_values(["rep_id", "shares", "content_id"], ascending=[True, False, True])
+        .reset_index(drop=True)
     )

@@ -59,7 +59,9 @@ def test_admin_creates_a_league_with_a_baseline_handicap_and_sees_the_standings(
         period_start=start.isoformat(),
         period_end=today.isoformat(),
     )
-    resp = client.post("/competitions", data={**data, "reps": [str(r.id) for r in reps]}, headers={"HX-Request": "true"})
+    resp = client.post(
+        "/competitions", data={**data, "reps": [str(r.id) for r in reps]}, headers={"HX-Request": "true"}
+    )
     assert resp.status_code == 204 and resp.headers["HX-Redirect"].startswith("/competitions/")
     page = client.get(resp.headers["HX-Redirect"]).get_data(as_text=True)
     assert "Revenue sprint" in page and "Standings" in page
@@ -78,15 +80,27 @@ def test_admin_creates_a_league_with_a_baseline_handicap_and_sees_the_standings(
     table = page[page.index("competition-table") :]
     shown = [n for n in re.findall(r'<th scope="row">([^<]+)</th>', table)]
     assert shown[: len(expected)] == expected
-    for name, sc in scores.items():
+    for sc in scores.values():
         assert f"{sc:.0f}" in table
 
 
 def test_bad_input_is_a_400_naming_each_field(org, now) -> None:
     client = _client(org, ADMIN)
     rep = org.rep(org.by_role("rep")[0][0])
-    data = _form(client, name="", format="league", stat="nope", handicap="ramp", period_start="2026-02-10", period_end="2026-02-01")
-    resp = client.post("/competitions", data={**data, "reps": [str(rep.id)], f"ramp_{rep.id}": "-3"}, headers={"HX-Request": "true"})
+    data = _form(
+        client,
+        name="",
+        format="league",
+        stat="nope",
+        handicap="ramp",
+        period_start="2026-02-10",
+        period_end="2026-02-01",
+    )
+    resp = client.post(
+        "/competitions",
+        data={**data, "reps": [str(rep.id)], f"ramp_{rep.id}": "-3"},
+        headers={"HX-Request": "true"},
+    )
     body = resp.get_data(as_text=True)
     assert resp.status_code == 400
     for field in ("name", "stat", "period_end", "reps", f"ramp_{rep.id}"):
@@ -129,7 +143,9 @@ def test_archive_shows_past_seasons_with_their_champion(org, now) -> None:
         start, end = today - timedelta(days=40), today - timedelta(days=12)
         st = stats_from_metrics(f, cal.between(start, end + timedelta(days=1), "x"), now, cal)
     with Session(db.engine_for(org.app)) as s:
-        c = Competition(name="Autumn league", season="Autumn", stat="meetings_booked", period_start=start, period_end=end)
+        c = Competition(
+            name="Autumn league", season="Autumn", stat="meetings_booked", period_start=start, period_end=end
+        )
         s.add(c)
         s.flush()
         for r in reps:
@@ -157,9 +173,21 @@ def test_access_rules(org, now) -> None:
     mgr = _client(org, manager)
     form = mgr.get("/competitions/new").get_data(as_text=True)
     assert org.rep(rep_email).name in form and org.rep(other).name not in form  # only their reps
-    data = _form(mgr, name="Raid", format="league", stat="revenue_won", handicap="none", period_start="2026-01-01", period_end="2026-01-31")
-    resp = mgr.post("/competitions", data={**data, "reps": [str(org.rep(rep_email).id), str(org.rep(other).id)]})
-    assert resp.status_code == 400 and "only enter the reps and teams you manage" in resp.get_data(as_text=True)
+    data = _form(
+        mgr,
+        name="Raid",
+        format="league",
+        stat="revenue_won",
+        handicap="none",
+        period_start="2026-01-01",
+        period_end="2026-01-31",
+    )
+    resp = mgr.post(
+        "/competitions", data={**data, "reps": [str(org.rep(rep_email).id), str(org.rep(other).id)]}
+    )
+    assert resp.status_code == 400 and "only enter the reps and teams you manage" in resp.get_data(
+        as_text=True
+    )
     assert rep.get("/competitions/999999").status_code == 404
 
 
@@ -168,7 +196,12 @@ def test_tv_shows_a_live_competition_and_hides_opted_out_names(org, now) -> None
     with org.app.app_context():
         today = numbers.calendar().local_date(now)
     with Session(db.engine_for(org.app)) as s:
-        c = Competition(name="TV derby", stat="activities", period_start=today - timedelta(days=6), period_end=today + timedelta(days=7))
+        c = Competition(
+            name="TV derby",
+            stat="activities",
+            period_start=today - timedelta(days=6),
+            period_end=today + timedelta(days=7),
+        )
         s.add(c)
         s.flush()
         for r in reps:

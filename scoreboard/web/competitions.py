@@ -21,7 +21,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Blueprint, abort, current_app, render_template, request, url_for
-from flask_login import current_user, login_required
+from flask_login import current_user
 from sqlmodel import select
 
 from metrics.catalogue import CATALOGUE, board_stats
@@ -136,7 +136,9 @@ def standings(comp: Competition, now: pd.Timestamp | None = None) -> Standings:
     reps = {r.id: r for r in s.exec(select(Rep))}
     teams = {t.id: t for t in s.exec(select(Team))}
     names = {
-        e.id: (reps[e.rep_id].name if e.rep_id in reps else teams[e.team_id].name if e.team_id in teams else "?")
+        e.id: (
+            reps[e.rep_id].name if e.rep_id in reps else teams[e.team_id].name if e.team_id in teams else "?"
+        )
         for e in entries
     }
     end_ex = comp.period_end + timedelta(days=1)
@@ -155,8 +157,10 @@ def standings(comp: Competition, now: pd.Timestamp | None = None) -> Standings:
         for e in entries:
             if e.rep_id is not None:
                 value[e.id] = float(vals.get(e.rep_id, math.nan))
-                ref[e.id] = float(base.get(e.rep_id, math.nan)) if comp.handicap == "baseline" else (
-                    e.ramp_target if e.ramp_target is not None else math.nan
+                ref[e.id] = (
+                    float(base.get(e.rep_id, math.nan))
+                    if comp.handicap == "baseline"
+                    else (e.ramp_target if e.ramp_target is not None else math.nan)
                 )
             else:
                 members = [r for r in reps.values() if r.team_id == e.team_id and r.active]
@@ -196,13 +200,15 @@ def standings(comp: Competition, now: pd.Timestamp | None = None) -> Standings:
             value, ref = entry_values(start, stop)
             done = stop <= today
             for eid in value:
-                rows.append({"round": r, "entry_id": eid, "value": value[eid], "reference": ref[eid], "done": done})
+                rows.append(
+                    {"round": r, "entry_id": eid, "value": value[eid], "reference": ref[eid], "done": done}
+                )
         sc = pd.DataFrame(rows, columns=["round", "entry_id", "value", "reference", "done"])
         fdf = pd.DataFrame(
             [(f.round, f.home_entry_id, f.away_entry_id) for f in fx], columns=["round", "home", "away"]
         )
         res = fixture_results(fdf, sc, handicap=team_handicap, better=team_better)
-        done = {r: bool(d) for r, d in zip(sc["round"], sc["done"])}
+        done = {r: bool(d) for r, d in zip(sc["round"], sc["done"], strict=True)}
         res.loc[[not done.get(r, False) for r in res["round"]], "result"] = ""
         table = fixture_table(res, pd.DataFrame({"entry_id": list(names), "name": list(names.values())}))
         for r in res.sort_values(["round"]).itertuples():
@@ -300,9 +306,13 @@ def _fmt(v: Any, unit: str, signed: bool = False) -> str:
     return display(f, unit, current_app, signed=signed)
 
 
-def _sentences(comp: Competition, label: str, status: str, rows: list[dict[str, Any]], leaders: list[str]) -> list[str]:
+def _sentences(
+    comp: Competition, label: str, status: str, rows: list[dict[str, Any]], leaders: list[str]
+) -> list[str]:
     if status == "upcoming":
-        return [f"{comp.name} starts on {comp.period_start:%d %B %Y}: {len(rows)} entries on {label.lower()}."]
+        return [
+            f"{comp.name} starts on {comp.period_start:%d %B %Y}: {len(rows)} entries on {label.lower()}."
+        ]
     if not leaders:
         return [f"No entry has a score yet in {comp.name} ({label.lower()})."]
     who = " and ".join(leaders)
@@ -311,9 +321,17 @@ def _sentences(comp: Competition, label: str, status: str, rows: list[dict[str, 
     ups = [r["name"] for r in rows if r.get("movement") == "up"]
     downs = [r["name"] for r in rows if r.get("movement") == "down"]
     if ups:
-        out.append(f"Going up: {', '.join(ups)}." if status == "finished" else f"In the promotion places: {', '.join(ups)}.")
+        out.append(
+            f"Going up: {', '.join(ups)}."
+            if status == "finished"
+            else f"In the promotion places: {', '.join(ups)}."
+        )
     if downs:
-        out.append(f"Going down: {', '.join(downs)}." if status == "finished" else f"In the relegation places: {', '.join(downs)}.")
+        out.append(
+            f"Going down: {', '.join(downs)}."
+            if status == "finished"
+            else f"In the relegation places: {', '.join(downs)}."
+        )
     return out
 
 
@@ -377,7 +395,9 @@ def _form_page(errors: dict[str, str], form: Any, status: int = 200) -> Any:
 @require_role("manager", "admin")
 def new() -> Any:
     today = numbers.calendar().local_date(cards.now_utc())
-    return _form_page({}, {"period_start": today.isoformat(), "period_end": (today + timedelta(days=27)).isoformat()})
+    return _form_page(
+        {}, {"period_start": today.isoformat(), "period_end": (today + timedelta(days=27)).isoformat()}
+    )
 
 
 def _parse(form: Any) -> tuple[dict[str, Any], dict[str, str]]:
@@ -496,7 +516,14 @@ def create() -> Any:
         entries[i] = e.id
     if data["format"] == "fixtures":
         for f in round_robin([entries[i] for i in data["ids"]]).itertuples():
-            s.add(CompetitionFixture(competition_id=comp.id, round=int(f.round), home_entry_id=int(f.home), away_entry_id=int(f.away)))  # type: ignore[arg-type]
+            s.add(
+                CompetitionFixture(
+                    competition_id=comp.id,
+                    round=int(f.round),
+                    home_entry_id=int(f.home),
+                    away_entry_id=int(f.away),
+                )
+            )  # type: ignore[arg-type]
     s.commit()
     target = url_for("competitions.show", comp_id=comp.id)
     if request.headers.get("HX-Request"):

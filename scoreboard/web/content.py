@@ -115,7 +115,12 @@ def content_tip(persona: Any, phase: Any) -> dict[str, Any] | None:
     if not len(hit):
         return None
     r = hit.iloc[0]
-    return {"title": r["title"], "rate": r["rate"], "comparison_rate": r["comparison_rate"], "n": int(r["at_risk"])}
+    return {
+        "title": r["title"],
+        "rate": r["rate"],
+        "comparison_rate": r["comparison_rate"],
+        "n": int(r["at_risk"]),
+    }
 
 
 def _pct(v: Any) -> str:
@@ -167,8 +172,14 @@ def page() -> Any:
     res = _funnel(False, now)
     f = res.funnel
     tested = int(f["p"].notna().sum())
-    rows = f.loc[f["stage"] == stage].merge(res.items[["content_id", "readers", "downloads", "shares"]], on="content_id")
-    rows = rows.sort_values(["verdict", "readers"], ascending=[True, False], key=lambda c: c.map({"better": 0, "worse": 1, "": 2}) if c.name == "verdict" else c)
+    rows = f.loc[f["stage"] == stage].merge(
+        res.items[["content_id", "readers", "downloads", "shares"]], on="content_id"
+    )
+    rows = rows.sort_values(
+        ["verdict", "readers"],
+        ascending=[True, False],
+        key=lambda c: c.map({"better": 0, "worse": 1, "": 2}) if c.name == "verdict" else c,
+    )
     by_p = _funnel(True, now)
     best = best_content(by_p, stage)
     data = numbers.frames()
@@ -232,7 +243,9 @@ def ratios_chart() -> Any:
     if stage not in STAGES:
         abort(400, description=f"stage must be one of {', '.join(STAGES)}")
     res = _funnel(False, cards.now_utc())
-    f = res.funnel.loc[res.funnel["stage"] == stage].merge(res.items[["content_id", "readers"]], on="content_id")
+    f = res.funnel.loc[res.funnel["stage"] == stage].merge(
+        res.items[["content_id", "readers"]], on="content_id"
+    )
     f = f.loc[f["rate"].notna()].sort_values("readers", ascending=False).head(20)
     title = f"Became {STAGE_LABELS[stage]} within {WINDOW_DAYS} days"
     if f.empty:
@@ -240,19 +253,37 @@ def ratios_chart() -> Any:
     rows = []
     for r in f.itertuples():
         rows.append({"item": r.title, "who": "readers", "rate": r.rate, "lo": r.rate_lo, "hi": r.rate_hi})
-        rows.append({"item": r.title, "who": "comparable non-readers", "rate": r.comparison_rate, "lo": None, "hi": None})
+        rows.append(
+            {
+                "item": r.title,
+                "who": "comparable non-readers",
+                "rate": r.comparison_rate,
+                "lo": None,
+                "hi": None,
+            }
+        )
     data = pd.DataFrame(rows)
     order = list(dict.fromkeys(data["item"]))
     dom = ["readers", "comparable non-readers"]
     y = alt.Y("item:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     off = alt.YOffset("who:N", scale=alt.Scale(domain=dom))
-    colour = alt.Color("who:N", scale=alt.Scale(domain=dom, range=[BLUE, GREY]), legend=alt.Legend(title=None))
+    colour = alt.Color(
+        "who:N", scale=alt.Scale(domain=dom, range=[BLUE, GREY]), legend=alt.Legend(title=None)
+    )
     x = alt.X("lo:Q", title="share converted", axis=alt.Axis(format="%"))
     ci = alt.Chart(data).mark_rule(strokeWidth=2).encode(y=y, yOffset=off, x=x, x2="hi:Q", color=colour)
-    pt = alt.Chart(data).mark_point(filled=True, size=70).encode(y=y, yOffset=off, x=alt.X("rate:Q"), color=colour)
+    pt = (
+        alt.Chart(data)
+        .mark_point(filled=True, size=70)
+        .encode(y=y, yOffset=off, x=alt.X("rate:Q"), color=colour)
+    )
     chart = alt.layer(ci, pt).properties(
         width="container",
         height=alt.Step(18),
-        title=alt.Title(title, subtitle=f"the {len(f)} most-read items · bars: {int(res.level * 100)}% intervals", subtitleColor=MUTED),
+        title=alt.Title(
+            title,
+            subtitle=f"the {len(f)} most-read items · bars: {int(res.level * 100)}% intervals",
+            subtitleColor=MUTED,
+        ),
     )
     return jsonify(_config(chart))

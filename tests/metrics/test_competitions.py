@@ -6,7 +6,14 @@ import math
 
 import pandas as pd
 
-from metrics.competitions import champion, fixture_results, fixture_table, league_table, round_robin, team_scores
+from metrics.competitions import (
+    champion,
+    fixture_results,
+    fixture_table,
+    league_table,
+    round_robin,
+    team_scores,
+)
 
 
 def test_baseline_handicap_lets_the_junior_win() -> None:
@@ -32,7 +39,12 @@ def test_baseline_handicap_lets_the_junior_win() -> None:
 def test_ramp_targets_and_a_lower_is_better_stat() -> None:
     # Speed to lead (hours, lower is better) against each person's ramp target.
     e = pd.DataFrame(
-        {"entry_id": [1, 2, 3], "name": ["A", "B", "C"], "value": [4.0, 10.0, 6.0], "reference": [2.0, 20.0, 6.0]}
+        {
+            "entry_id": [1, 2, 3],
+            "name": ["A", "B", "C"],
+            "value": [4.0, 10.0, 6.0],
+            "reference": [2.0, 20.0, 6.0],
+        }
     )
     t = league_table(e, handicap="ramp", better="lower")
     # A: 2/4 = 50 %, B: 20/10 = 200 %, C: 6/6 = 100 %
@@ -82,13 +94,33 @@ def test_fixtures_points_and_table_by_hand() -> None:
     }
     # weekly calls against each one's baseline: 1 is a senior (baseline 100), 3 a junior (baseline 40)
     base = {1: 100, 2: 60, 3: 40}
-    calls = {(1, 1): 110, (1, 2): 66, (1, 3): 60, (2, 1): 90, (2, 2): 60, (2, 3): 40, (3, 1): 100, (3, 2): 54, (3, 3): 48}
+    calls = {
+        (1, 1): 110,
+        (1, 2): 66,
+        (1, 3): 60,
+        (2, 1): 90,
+        (2, 2): 60,
+        (2, 3): 40,
+        (3, 1): 100,
+        (3, 2): 54,
+        (3, 3): 48,
+    }
     scores = pd.DataFrame(
         [{"round": r, "entry_id": e, "value": v, "reference": base[e]} for (r, e), v in calls.items()]
     )
     res = fixture_results(fixtures, scores, handicap="baseline")
     # by hand, per round: scores = calls / baseline × 100
-    by_hand = {(1, 1): 110, (1, 2): 110, (1, 3): 150, (2, 1): 90, (2, 2): 100, (2, 3): 100, (3, 1): 100, (3, 2): 90, (3, 3): 120}
+    by_hand = {
+        (1, 1): 110,
+        (1, 2): 110,
+        (1, 3): 150,
+        (2, 1): 90,
+        (2, 2): 100,
+        (2, 3): 100,
+        (3, 1): 100,
+        (3, 2): 90,
+        (3, 3): 120,
+    }
     for r in res.itertuples():
         assert math.isclose(r.home_score, by_hand[(r.round, r.home)])
         assert math.isclose(r.away_score, by_hand[(r.round, r.away)])
@@ -104,7 +136,11 @@ def test_fixtures_points_and_table_by_hand() -> None:
             pts[r.away] += 1
         else:
             pts[r.home if r.result == "home" else r.away] += 3
-    assert t.loc["Senior", "points"] == pts[1] and t.loc["Mid", "points"] == pts[2] and t.loc["Junior", "points"] == pts[3]
+    assert (
+        t.loc["Senior", "points"] == pts[1]
+        and t.loc["Mid", "points"] == pts[2]
+        and t.loc["Junior", "points"] == pts[3]
+    )
     assert t["played"].tolist() == [2, 2, 2]
     assert table["name"].iloc[0] == "Junior"  # 150 vs 110, 120 vs 90 or 100: the junior wins both
 

@@ -82,20 +82,30 @@ def make_org(seed: int, n: int = 4000, lift: float = 0.35) -> dict[str, pd.DataF
         title=[f"Item {i}" for i in range(1, N_ITEMS + 1)],
         buying_phase=["awareness", "consideration", "decision", "consideration", "decision"] * 2,
     )
-    return {"contacts": contacts, "touches": touches, "lifecycle": lifecycle, "deals": deals, "content": content}
+    return {
+        "contacts": contacts,
+        "touches": touches,
+        "lifecycle": lifecycle,
+        "deals": deals,
+        "content": content,
+    }
 
 
-def plain_counts(org: dict[str, pd.DataFrame], stage: str, window: int = 90, lag_cap: int = 90) -> pd.DataFrame:
+def plain_counts(
+    org: dict[str, pd.DataFrame], stage: str, window: int = 90, lag_cap: int = 90
+) -> pd.DataFrame:
     """The funnel's counts from the definitions, one item and one stratum at a time."""
     contacts = org["contacts"].copy()
-    contacts["stratum"] = contacts["persona"] + "|" + contacts["created_at"].dt.tz_localize(None).dt.to_period("Q").astype(str)
+    contacts["stratum"] = (
+        contacts["persona"] + "|" + contacts["created_at"].dt.tz_localize(None).dt.to_period("Q").astype(str)
+    )
     lc = org["lifecycle"]
     order = ["lead", "mql", "sql", "opportunity", "customer"]
     if stage == "win":
         won = org["deals"][org["deals"]["outcome"] == "won"]
         reached = won.groupby("contact_id")["closed_at"].min()
     else:
-        later = order[order.index(stage):]
+        later = order[order.index(stage) :]
         moves = lc.loc[lc["to_stage"].isin(later), ["contact_id", "at"]]
         if stage == "opportunity":  # or a deal created for the contact
             deals = org["deals"].rename(columns={"created_at": "at"})[["contact_id", "at"]]
@@ -128,7 +138,9 @@ def plain_counts(org: dict[str, pd.DataFrame], stage: str, window: int = 90, lag
             if o_risk.sum() and risk.sum():
                 expected += risk.sum() * o_conv.sum() / o_risk.sum()
         out.append((item, n1, a, n0, expected / n1 if n1 else np.nan, len(first)))
-    return pd.DataFrame(out, columns=["content_id", "at_risk", "converted", "comparison_n", "comparison_rate", "readers"])
+    return pd.DataFrame(
+        out, columns=["content_id", "at_risk", "converted", "comparison_n", "comparison_rate", "readers"]
+    )
 
 
 @pytest.mark.parametrize("stage", ["lead", "sql", "opportunity", "win"])
@@ -212,11 +224,19 @@ def test_attribution_shows_three_models_from_the_touches() -> None:
         contact_id=[1, 1, 1, 2, 2],
         content_id=[5, 6, 7, 7, 5],
         action="view",
-        at=["2025-01-02 00:00Z", "2025-01-03 00:00Z", "2025-01-04 00:00Z", "2025-01-02 00:00Z", "2025-06-01 00:00Z"],
+        at=[
+            "2025-01-02 00:00Z",
+            "2025-01-03 00:00Z",
+            "2025-01-04 00:00Z",
+            "2025-01-02 00:00Z",
+            "2025-06-01 00:00Z",
+        ],
     )
     lc = build("lifecycle", contact_id=[1, 2], to_stage="sql", at="2025-01-05 00:00Z")
     content = build("content", content_id=[5, 6, 7], title=["A", "B", "C"])
-    out = attribution(contacts=c, touches=t, lifecycle=lc, deals=empty("deals"), content=content, min_conversions=1)
+    out = attribution(
+        contacts=c, touches=t, lifecycle=lc, deals=empty("deals"), content=content, min_conversions=1
+    )
     # contact 1: A first, C last, B assists; contact 2: only C before SQL (A came after)
     assert out.set_index("title")[["first", "last", "assist"]].to_dict("index") == {
         "A": {"first": 1, "last": 0, "assist": 0},
@@ -249,5 +269,7 @@ def test_rep_assists_counts_opened_and_advanced() -> None:
     c = build("contacts", contact_id=[1, 2, 3], lifecycle_stage="lead", created_at="2025-01-01 00:00Z")
     lc = build("lifecycle", contact_id=[2], to_stage="mql", at="2025-01-10 00:00Z")
     content = build("content", content_id=[5], title=["ROI"])
-    out = rep_assists(activities=a, touches=t, contacts=c, lifecycle=lc, deals=empty("deals"), content=content)
+    out = rep_assists(
+        activities=a, touches=t, contacts=c, lifecycle=lc, deals=empty("deals"), content=content
+    )
     assert out[["rep_id", "shares", "opened", "advanced"]].values.tolist() == [[1, 2, 1, 1], [2, 1, 0, 0]]
