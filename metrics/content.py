@@ -108,7 +108,7 @@ def reached_stages(contacts: pd.DataFrame, lifecycle: pd.DataFrame, deals: pd.Da
     ids = contacts["contact_id"].to_numpy(dtype="int64")
     out = pd.DataFrame(index=pd.Index(ids, name="contact_id"))
     lc = lifecycle[["contact_id", "to_stage", "at"]]
-    rank = lc["to_stage"].map(_RANK)
+    rank = pd.Series(_codes(lc["to_stage"], tuple(_RANK)), index=lc.index)  # -1: another stage
     d = deals.dropna(subset=["contact_id"])
     opened = d.groupby(d["contact_id"].astype("int64"))["created_at"].min()
     won = d.loc[_bool(d["outcome"] == "won")]

@@ -160,6 +160,25 @@ def test_archive_shows_past_seasons_with_their_champion(org, now) -> None:
     assert best > 0 and "🏆 " + " and ".join(winners) in archive
 
 
+def test_a_stored_competition_the_app_cannot_read_does_not_break_pages(org, now) -> None:
+    with Session(db.engine_for(org.app)) as s:
+        c = Competition(
+            name="Odd one",
+            stat="gone_stat",
+            format="bogus",
+            handicap="weird",
+            period_start=now.date() - timedelta(days=60),
+            period_end=now.date() - timedelta(days=40),
+        )
+        s.add(c)
+        s.commit()
+        cid = c.id
+    client = _client(org, ADMIN)
+    page = client.get(f"/competitions/{cid}")
+    assert page.status_code == 200 and "no standings" in page.get_data(as_text=True)
+    assert client.get("/competitions").status_code == 200
+
+
 def test_access_rules(org, now) -> None:
     rep_email, team = org.by_role("rep")[0]
     manager = next(e for e, t in org.by_role("manager") if t == team)

@@ -130,7 +130,29 @@ def standings(comp: Competition, now: pd.Timestamp | None = None) -> Standings:
     now = now if now is not None else cards.now_utc()
     cal = numbers.calendar()
     today = cal.local_date(now)
-    spec = CATALOGUE[comp.stat]
+    spec = CATALOGUE.get(comp.stat)
+    if (
+        spec is None
+        or comp.format not in FORMATS
+        or comp.handicap not in HANDICAPS
+        or comp.entity not in ("rep", "team")
+    ):
+        # a stored competition this version cannot read (a stat since removed, a hand-edited row):
+        # say so instead of failing the page
+        return Standings(
+            comp,
+            comp.stat,
+            "count",
+            _status(comp, today),
+            [],
+            [],
+            [],
+            [
+                f"{comp.name} uses a stat, format or handicap Matchday no longer knows ({comp.stat}, "
+                f"{comp.format}, {comp.handicap}): no standings."
+            ],
+            "",
+        )
     s = db.session()
     entries = list(s.exec(select(CompetitionEntry).where(CompetitionEntry.competition_id == comp.id)))
     reps = {r.id: r for r in s.exec(select(Rep))}
