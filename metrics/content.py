@@ -50,6 +50,7 @@ __all__ = [
     "attribution",
     "best_content",
     "content_funnel",
+    "holm_together",
     "reached_stages",
     "rep_assists",
 ]
@@ -371,9 +372,7 @@ def content_funnel(
     for c in ("comparison_rate", "ratio", "ratio_lo", "ratio_hi", "p"):
         funnel[c] = funnel[c].where(enough)
     funnel["p_holm"], _ = holm_family(funnel["p"].to_numpy(), np.full(len(funnel), np.nan), alpha)
-    claimed = funnel["p_holm"] < alpha
-    up = funnel["converted"] > funnel["at_risk"] * funnel["comparison_rate"]
-    funnel["verdict"] = np.where(claimed & up, "better", np.where(claimed & ~up, "worse", ""))
+    funnel = _verdicts(funnel, alpha)
     meta = content.set_index("content_id")[["title", "buying_phase"]]
     funnel = funnel.join(meta, on="content_id")
     cols = [*group, "title", "buying_phase", "stage", "at_risk", "converted", "rate", "rate_lo", "rate_hi"]
@@ -382,6 +381,38 @@ def content_funnel(
     return ContentFunnel(
         items, funnel, int(window_days), int(lag_days), float(level), float(alpha), int(min_readers)
     )
+
+
+def _verdicts(funnel: pd.DataFrame, alpha: float) -> pd.DataFrame:
+    claimed = funnel["p_holm"] < alpha
+    up = funnel["converted"] > funnel["at_risk"] * funnel["comparison_rate"]
+    return funnel.assign(verdict=np.where(claimed & up, "better", np.where(claimed & ~up, "worse", "")))
+
+
+def holm_together(results: list[ContentFunnel], alpha: float | None = None) -> list[ContentFunnel]:
+    """The same results with Holm adjusted over all their tests at once: one family for a page
+    that shows several tables (every item, and every item by persona).
+
+    >>> import dataclasses
+    >>> f = pd.DataFrame({"stage": "sql", "at_risk": [50, 50], "converted": [30, 20],
+    ...     "comparison_rate": [0.2, 0.2], "p": [0.02, 0.03], "p_holm": [0.02, 0.03], "verdict": ""})
+    >>> r = ContentFunnel(pd.DataFrame(), f, 90, 90, 0.9, 0.05, 30)
+    >>> a, b = holm_together([r, dataclasses.replace(r, funnel=f.iloc[:1])])
+    >>> a.funnel["p_holm"].round(2).tolist(), b.funnel["verdict"].tolist()
+    ([0.06, 0.06], [''])
+    """
+    if not results:
+        return []
+    alpha = results[0].alpha if alpha is None else alpha
+    p = np.concatenate([r.funnel["p"].to_numpy(dtype="float64") for r in results])
+    adjusted, _ = holm_family(p, np.full(len(p), np.nan), alpha)
+    out, at = [], 0
+    for r in results:
+        n = len(r.funnel)
+        f = _verdicts(r.funnel.assign(p_holm=adjusted[at : at + n]), alpha)
+        out.append(ContentFunnel(r.items, f, r.window_days, r.lag_days, r.level, alpha, r.min_readers))
+        at += n
+    return out
 
 
 def _stage_key(col: pd.Series) -> pd.Series:

@@ -9,7 +9,7 @@ import pandas as pd
 import pytest
 from demo_org_app import ADMIN, login_session, seeded_org
 
-from metrics.content import best_content, content_funnel
+from metrics.content import best_content, content_funnel, holm_together
 from scoreboard import cards, numbers
 from scoreboard.web import content as content_page
 
@@ -52,7 +52,7 @@ def test_content_page_sentences_first_and_numbers_as_metrics_computes_them(org, 
     assert resp.status_code == 200
     page = html.unescape(resp.get_data(as_text=True))
     assert page.index("What the numbers say") < page.index("Statistics (")
-    res = _direct(org, now)
+    res, by_p = holm_together([_direct(org, now), _direct(org, now, by_persona=True)])
     f = res.funnel.loc[res.funnel["stage"] == "sql"]
     better = f.loc[f["verdict"] == "better"]
     if len(better):
@@ -63,7 +63,10 @@ def test_content_page_sentences_first_and_numbers_as_metrics_computes_them(org, 
     # every item's converted/at-risk as metrics computes them
     for r in f.itertuples():
         assert f"{r.converted}/{r.at_risk}" in page
-    tested = int(res.funnel["p"].notna().sum())
+    tested = int(res.funnel["p"].notna().sum() + by_p.funnel["p"].notna().sum())
+    # the persona × phase list is the by-persona table's, under the same family
+    for b in best_content(by_p, "sql").itertuples():
+        assert f"“{b.title}”" in page
     assert f"{tested} tests on this page" in page
     assert "First touch" in page and "Last touch" in page and "Assist" in page
     chart = client.get("/content/charts/ratios.json?stage=sql")

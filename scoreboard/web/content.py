@@ -25,7 +25,7 @@ from flask_login import current_user
 from sqlmodel import select
 
 from metrics.coaching._common import format_p
-from metrics.content import STAGES, attribution, best_content, content_funnel, rep_assists
+from metrics.content import STAGES, attribution, best_content, content_funnel, holm_together, rep_assists
 
 from .. import cards, db, numbers
 from ..auth import require_role
@@ -169,9 +169,10 @@ def page() -> Any:
         abort(400, description=f"stage must be one of {', '.join(STAGES)}")
     now = cards.now_utc()
     since, until = _cohort(now)
-    res = _funnel(False, now)
+    # one multiplicity family for the page: every item, and every item by persona
+    res, by_p = holm_together([_funnel(False, now), _funnel(True, now)])
     f = res.funnel
-    tested = int(f["p"].notna().sum())
+    tested = int(f["p"].notna().sum() + by_p.funnel["p"].notna().sum())
     rows = f.loc[f["stage"] == stage].merge(
         res.items[["content_id", "readers", "downloads", "shares"]], on="content_id"
     )
@@ -180,7 +181,6 @@ def page() -> Any:
         ascending=[True, False],
         key=lambda c: c.map({"better": 0, "worse": 1, "": 2}) if c.name == "verdict" else c,
     )
-    by_p = _funnel(True, now)
     best = best_content(by_p, stage)
     data = numbers.frames()
     attr = _memo(
