@@ -49,3 +49,24 @@ def test_form_errors_in_place_then_standings(org, serve, page, screenshot):
     # the one 400 is the form's answer to the bad field (the browser logs every 4xx); nothing else
     assert [e for e in page.errors if "status of 400" not in e] == []
     assert len(page.errors) <= 1
+
+
+def test_content_page_sentences_then_statistics_and_chart(org, serve, page):
+    server = serve(org.app)
+    page.goto(server.url + "/login")
+    page.fill("input[name=email]", ADMIN)
+    page.fill("input[name=password]", PASSWORD)
+    page.click("button[type=submit]")
+    page.wait_for_load_state()
+    page.goto(server.url + "/content?stage=sql")
+    assert page.locator(".finding").first.is_visible()  # sentences first
+    table = page.locator(".content-table")
+    assert not table.is_visible()  # the statistics wait behind a summary
+    page.locator("#h-funnel ~ details summary").click()
+    assert table.is_visible()
+    chart = page.locator("[data-spec-url]")
+    page.wait_for_function(
+        "document.querySelector('[data-spec-url]').getAttribute('data-chart-state') === 'ready'"
+    )
+    assert chart.locator("svg").count() == 1
+    assert page.errors == []

@@ -208,6 +208,11 @@ def test_access_rules(org, now) -> None:
         as_text=True
     )
     assert rep.get("/competitions/999999").status_code == 404
+    no_token = {k: v for k, v in data.items() if k != "csrf_token"}
+    refused = mgr.post("/competitions", data={**no_token, "reps": [str(org.rep(rep_email).id)]})
+    assert refused.status_code == 400 and "competition-form" not in refused.get_data(
+        as_text=True
+    )  # CSRF, not the form
 
 
 def test_tv_shows_a_live_competition_and_hides_opted_out_names(org, now) -> None:
