@@ -64,6 +64,9 @@ def test_content_page_sentences_first_and_numbers_as_metrics_computes_them(org, 
     for r in f.itertuples():
         assert f"{r.converted}/{r.at_risk}" in page
     tested = int(res.funnel["p"].notna().sum() + by_p.funnel["p"].notna().sum())
+    persona = page[page.index("persona-table") :]
+    shown = by_p.funnel.loc[(by_p.funnel["stage"] == "sql") & by_p.funnel["rate"].notna()]
+    assert persona.count("<tr><td>") == len(shown)
     # the persona × phase list is the by-persona table's, under the same family
     for b in best_content(by_p, "sql").itertuples():
         assert f"“{b.title}”" in page

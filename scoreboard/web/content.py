@@ -161,6 +161,10 @@ def _rep_scope() -> set[int] | None:
     return set(s.exec(select(Rep.id).where(Rep.team_id.in_(teams))).all()) if teams else set()  # type: ignore[attr-defined]
 
 
+def _verdict_order(col: pd.Series) -> pd.Series:
+    return col.map({"better": 0, "worse": 1, "": 2}) if col.name == "verdict" else col
+
+
 @bp.get("/content")
 @require_role("manager", "admin")
 def page() -> Any:
@@ -176,12 +180,12 @@ def page() -> Any:
     rows = f.loc[f["stage"] == stage].merge(
         res.items[["content_id", "readers", "downloads", "shares"]], on="content_id"
     )
-    rows = rows.sort_values(
-        ["verdict", "readers"],
-        ascending=[True, False],
-        key=lambda c: c.map({"better": 0, "worse": 1, "": 2}) if c.name == "verdict" else c,
-    )
+    rows = rows.sort_values(["verdict", "readers"], ascending=[True, False], key=_verdict_order)
     best = best_content(by_p, stage)
+    pf = by_p.funnel
+    persona_rows = pf.loc[(pf["stage"] == stage) & pf["rate"].notna()].sort_values(
+        ["persona", "verdict", "ratio"], ascending=[True, True, False], key=_verdict_order
+    )
     data = numbers.frames()
     attr = _memo(
         ("attr", stage, data.key()),
@@ -221,6 +225,7 @@ def page() -> Any:
         sentences=_sentences(f, stage, tested),
         rows=rows,
         best=best,
+        persona_rows=persona_rows,
         attr=attr.sort_values("last", ascending=False).head(25),
         assists=assists,
         pct=_pct,
