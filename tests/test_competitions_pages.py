@@ -240,3 +240,34 @@ def test_tv_shows_a_live_competition_and_hides_opted_out_names(org, now) -> None
     assert 'data-slide="competition-' in body and "TV derby" in body
     slide = body[body.index("TV derby") :]
     assert reps[0].name in slide and reps[1].name not in slide and "A player" in slide
+
+
+def test_team_vs_team_scores_are_the_mean_of_members(org, now) -> None:
+    client = _client(org, ADMIN)
+    with org.app.app_context():
+        today = numbers.calendar().local_date(now)
+        f, cal = numbers.frames(), numbers.calendar()
+        start = today - timedelta(days=13)
+        st = stats_from_metrics(f, cal.between(start, today + timedelta(days=1), "x"), now, cal)
+        reps = f.reps.loc[f.reps["active"]]
+    teams = sorted(int(t) for t in reps["team_id"].dropna().unique())[:2]
+    data = _form(
+        client,
+        name="Derby",
+        format="team_vs_team",
+        stat="activities",
+        handicap="none",
+        period_start=start.isoformat(),
+        period_end=today.isoformat(),
+    )
+    resp = client.post("/competitions", data={**data, "teams": [str(t) for t in teams]})
+    assert resp.status_code == 303
+    page = client.get(resp.headers["Location"]).get_data(as_text=True)
+    table = page[page.index("competition-table") :]
+    for t in teams:
+        members = reps.loc[reps["team_id"] == t, "rep_id"]
+        mean = st.loc[members, "activities"].astype(float).mean()
+        assert f"<strong>{mean:.0f}</strong>" in table or f"<strong>{round(mean)}</strong>" in table, (
+            t,
+            mean,
+        )
