@@ -418,3 +418,52 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=32)  # "erase_contact" | "prune_touches" | "restore"
     target: str = Field(default="", max_length=200)
     detail: str = Field(default="{}", max_length=4000)
+
+
+class Competition(SQLModel, table=True):
+    """A named competition over a period on one catalogue stat (metrics.competitions).
+
+    ``format`` is ``league``, ``team_vs_team`` or ``fixtures``; ``entity`` says whether entries are
+    ``rep`` or ``team``; ``handicap`` is ``none``, ``baseline`` or ``ramp``; ``promote`` is how many
+    go up and down between divisions; fixtures play one round per ``round_days`` from the start.
+    A competition whose ``period_end`` has passed is in the archive; its champion is computed from
+    the stored entries and the data, never typed in.
+    """
+
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=120)
+    season: str = Field(default="", max_length=60)  # "Q1 2027", groups the archive
+    format: str = Field(default="league", max_length=16)
+    entity: str = Field(default="rep", max_length=8)
+    stat: str = Field(max_length=64)
+    handicap: str = Field(default="none", max_length=16)
+    period_start: date
+    period_end: date  # inclusive
+    round_days: int = 7
+    promote: int = 0
+    on_tv: bool = True
+    created_by: int | None = Field(default=None, foreign_key="user.id")
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class CompetitionEntry(SQLModel, table=True):
+    """One rep or team in a competition, with its division and (ramp handicap) its target."""
+
+    __tablename__ = "competition_entry"
+    id: int | None = Field(default=None, primary_key=True)
+    competition_id: int = Field(foreign_key="competition.id", index=True, ondelete="CASCADE")
+    rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    team_id: int | None = Field(default=None, foreign_key="team.id")
+    division: int = 1
+    ramp_target: float | None = None
+
+
+class CompetitionFixture(SQLModel, table=True):
+    """A head-to-head pairing of two entries in one round."""
+
+    __tablename__ = "competition_fixture"
+    id: int | None = Field(default=None, primary_key=True)
+    competition_id: int = Field(foreign_key="competition.id", index=True, ondelete="CASCADE")
+    round: int
+    home_entry_id: int = Field(foreign_key="competition_entry.id", ondelete="CASCADE")
+    away_entry_id: int = Field(foreign_key="competition_entry.id", ondelete="CASCADE")
