@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import os
 import re
-import threading
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from demo_org_app import make_app
+from demo_org_app import LiveServer, make_app
 from sqlalchemy import text
 
 from scoreboard import db
@@ -136,24 +135,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parent.parent / "test-artifacts"
-
-
-class LiveServer:
-    """An app served over real HTTP and WebSocket on a free loopback port, in a thread."""
-
-    def __init__(self, app: Any):
-        from werkzeug.serving import make_server
-
-        self.app = app
-        self.server = make_server("127.0.0.1", 0, app, threaded=True)
-        self.port = self.server.server_port
-        self.url = f"http://127.0.0.1:{self.port}"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-        self.thread.start()
-
-    def stop(self) -> None:
-        self.server.shutdown()
-        self.thread.join(5)
 
 
 @pytest.fixture

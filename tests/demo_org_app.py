@@ -8,6 +8,7 @@ also on the path, ``import conftest`` resolves to whichever was loaded last in a
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -86,3 +87,21 @@ def stats_from_metrics(frames: Any, period: Any, now: Any, calendar: Any) -> Any
         touches=frames.touches,
         goals=frames.goals,
     )
+
+
+class LiveServer:
+    """An app served over real HTTP and WebSocket on a free loopback port, in a thread."""
+
+    def __init__(self, app: Any):
+        from werkzeug.serving import make_server
+
+        self.app = app
+        self.server = make_server("127.0.0.1", 0, app, threaded=True)
+        self.port = self.server.server_port
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self.server.shutdown()
+        self.thread.join(5)

@@ -295,7 +295,7 @@ def test_a_board_whose_stat_no_longer_exists_says_so_instead_of_failing(
         s.add(board)
         s.commit()
         board_id = board.id
-    from conftest import login_session
+    from demo_org_app import login_session
 
     from scoreboard.auth import create_user
 

@@ -7,7 +7,7 @@ on a POST-only route (405), and a view that raises (500, rendered without the da
 from __future__ import annotations
 
 import pytest
-from conftest import login_session
+from demo_org_app import login_session
 
 from scoreboard import db
 from scoreboard.auth import create_user

@@ -81,8 +81,7 @@ CHECK = r"""
 
 @pytest.fixture(scope="module")
 def tv_url(tmp_path_factory: Any) -> Any:
-    from conftest import LiveServer  # the suite's real threaded server
-    from demo_org_app import make_app
+    from demo_org_app import LiveServer, make_app  # the suite's real threaded server
 
     tmp = tmp_path_factory.mktemp("tv_layout")
     app = make_app(tmp, f"sqlite:///{tmp / 'matchday.db'}")
