@@ -54,7 +54,7 @@ def load(conn: Connection, table: Table, keys: Iterable[Key]) -> dict[Key, dict[
 def _sqlite_load(conn: Connection, table: Table, keys: Iterable[Key]) -> dict[Key, dict[str, Any]]:
     """SQLite: the same rows read on the driver's cursor, times and dates parsed as SQLAlchemy would."""
     columns = [c.name for c in table.columns]
-    readers = [(i, _reader(c)) for i, c in enumerate(table.columns) if _reader(c) is not None]
+    readers = [(i, _memoised(_reader(c))) for i, c in enumerate(table.columns) if _reader(c) is not None]
     by_source: dict[str, list[str]] = defaultdict(list)
     for source, external_id in keys:
         by_source[source].append(external_id)
@@ -75,6 +75,20 @@ def _sqlite_load(conn: Connection, table: Table, keys: Iterable[Key]) -> dict[Ke
     finally:
         cursor.close()
     return found
+
+
+def _memoised(read: Callable[[Any], Any] | None) -> Callable[[Any], Any]:
+    """``read`` answering each distinct stored text once (dates and times repeat across rows)."""
+    assert read is not None
+    seen: dict[Any, Any] = {}
+
+    def cached(raw: Any) -> Any:
+        value = seen.get(raw)
+        if value is None:
+            value = seen[raw] = read(raw)
+        return value
+
+    return cached
 
 
 def _reader(column: Column[Any]) -> Callable[[Any], Any] | None:
