@@ -31,6 +31,8 @@ PLAIN = (
     "lost_reason",
     "created_at",
 )
+#: the columns besides those sent that an update may change (its time, and what :func:`close` sets)
+CLOSE_COLUMNS = ("updated_at", "outcome", "closed_at", "lost_reason")
 Lines = tuple[tuple[str, int, int], ...]  # (name, quantity in thousandths, unit amount in minor units)
 
 
@@ -129,7 +131,8 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
             if cur[name] != before[name]:
                 changes.append((key, _change(b, name, before[name], cur[name], at)))
         b.touch_reps(before["owner_rep_id"], cur["owner_rep_id"])
-        dirty.setdefault(key, set()).update(k for k, v in cur.items() if before[k] != v)
+        # the columns an update can change: those sent, the version time, and what close() keeps
+        dirty.setdefault(key, set()).update(k for k in (*diff, *CLOSE_COLUMNS) if before[k] != cur[k])
         b.result.count("deal", "updated")
     if b.errors:
         return

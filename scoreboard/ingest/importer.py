@@ -145,6 +145,13 @@ def prepare(
     engine: Engine, path: str | Path, mapping: Mapping, *, timezone: str, currency: str = "NOK"
 ) -> Prepared:
     """Read, map, resolve and validate ``path``; store nothing. See the module docstring."""
+    from . import paused_gc
+
+    with paused_gc():
+        return _prepare(engine, path, mapping, timezone=timezone, currency=currency)
+
+
+def _prepare(engine: Engine, path: str | Path, mapping: Mapping, *, timezone: str, currency: str) -> Prepared:
     table = read_table(path)
     header = resolve_columns(mapping, table.columns)
     prepared = Prepared(mapping, len(table.rows), header)
@@ -422,6 +429,34 @@ def run(
 ) -> Summary:
     """Store ``prepared`` through ``ingest()``; raises :class:`ImportRefused` when it has problems
     (unless ``skip_invalid``: then the rows with problems are left out and counted)."""
+    from . import paused_gc
+
+    with paused_gc():
+        return _run(
+            engine,
+            prepared,
+            job_id=job_id,
+            currency=currency,
+            timezone=timezone,
+            skip_invalid=skip_invalid,
+            chunk=chunk,
+            received_at=received_at,
+            progress=progress,
+        )
+
+
+def _run(
+    engine: Engine,
+    prepared: Prepared,
+    *,
+    job_id: int,
+    currency: str,
+    timezone: str,
+    skip_invalid: bool,
+    chunk: int,
+    received_at: datetime | None,
+    progress: Callable[[int, int], None] | None,
+) -> Summary:
     from . import ingest
 
     if prepared.problems and (not skip_invalid or any(p.row is None for p in prepared.problems)):

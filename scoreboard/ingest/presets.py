@@ -515,6 +515,9 @@ class Mapped:
     also: list[dict[str, Any]] = field(default_factory=list)
 
 
+CELL_MEMO = 20_000  # distinct cells memoised per column
+
+
 class _Tables:
     """A mapping's value tables with folded keys, computed once per file rather than once per row."""
 
@@ -527,6 +530,23 @@ class _Tables:
         self.outcomes, self.lead_sources = folded(mapping.outcomes), folded(mapping.lead_sources)
         #: parsed times by cell text: exports repeat dates (close dates, due dates) over many rows
         self.times: dict[Any, datetime] = {}
+        #: field → {cell: (value, problem)}: a column's cells parsed once per distinct text (stages,
+        #: owners, outcomes, amounts and dates repeat down a file); a column whose cells are mostly
+        #: distinct (ids, names) stops being memoised after :data:`CELL_MEMO` entries
+        self.cells: dict[str, dict[Any, tuple[Any, str | None]]] = {}
+        #: ISO text of the memoised times, by object (held in ``times``, so ids stay theirs)
+        self.iso: dict[int, tuple[datetime, str]] = {}
+
+    def json(self, value: Any) -> Any:
+        """``value`` as it goes into the record: times as ISO text (each memoised time converted once)."""
+        if value.__class__ is not datetime and not isinstance(value, datetime):
+            return value
+        hit = self.iso.get(id(value))
+        if hit is None or hit[0] is not value:
+            hit = (value, value.isoformat())
+            if len(self.iso) < 50_000:
+                self.iso[id(value)] = hit
+        return hit[1]
 
 
 class _Row:
@@ -553,13 +573,29 @@ class _Row:
         if column is None:
             return None
         value = self.row.get(column)
-        if value is None or (isinstance(value, str) and not value.strip()):
+        if value is None or (value.__class__ is str and not value.strip()):
             return None
+        memo = self.tables.cells.get(name)
+        if memo is not None and value.__class__ is str:  # a pure function of the cell: same text, same answer
+            hit = memo.get(value)
+            if hit is None:
+                hit = self._parse(column, value, parse, args)
+                memo[value] = hit
+                if len(memo) >= CELL_MEMO:
+                    self.tables.cells[name] = None  # mostly distinct cells: not worth the memory
+            elif hit[1] is not None:
+                self.problems.append((column, hit[1]))
+            return hit[0]
+        if memo is None and name not in self.tables.cells:
+            self.tables.cells[name] = {}
+        return self._parse(column, value, parse, args)[0]
+
+    def _parse(self, column: str, value: Any, parse: Any, args: tuple[Any, ...]) -> tuple[Any, str | None]:
         try:
-            return parse(value, *args) if parse else v.text(value)
+            return (parse(value, *args) if parse else v.text(value)), None
         except ValueError as exc:
             self.problems.append((column, str(exc)))
-            return None
+            return None, str(exc)
 
     def lookup(self, name: str, folded: dict[str, str], allowed: tuple[str, ...], what: str) -> str | None:
         value = self.get(name)
@@ -684,7 +720,7 @@ def _deal(r: _Row, record: dict[str, Any]) -> Mapped:
     }
     times = [t for t in (modified, closed_at, created) if t is not None]
     values["at"] = max(times) if times else None
-    record.update({k: _json(val) for k, val in values.items() if val is not None})
+    record.update({k: r.tables.json(val) for k, val in values.items() if val is not None})
     also = []
     account_id = r.get("account_id")
     if account_id is not None:
@@ -724,7 +760,7 @@ def _contact(r: _Row, record: dict[str, Any]) -> Mapped:
         "created_at": created,
         "at": modified or created,
     }
-    record.update({k: _json(val) for k, val in values.items() if val is not None})
+    record.update({k: r.tables.json(val) for k, val in values.items() if val is not None})
     return Mapped(record, owner=r.get("owner"))
 
 
@@ -781,7 +817,7 @@ def _activity(r: _Row, record: dict[str, Any]) -> Mapped:
         "deal": _first_id(r.get("deal")),
         "contact": _first_id(r.get("contact")),
     }
-    record.update({k: _json(val) for k, val in values.items() if val is not None})
+    record.update({k: r.tables.json(val) for k, val in values.items() if val is not None})
     owner = r.get("owner")
     if owner is None:
         r.problems.append((r.column("owner"), "required"))
