@@ -96,7 +96,7 @@ def rank(prep: Prepared, model: Model, at: pd.Timestamp, contact_ids: np.ndarray
     recent intent touch (smaller ``recency_days``), then contact id; ``tied`` marks a row whose
     shown ``p`` (0.1 percentage points) equals the row above or below it."""
     f = features(prep, at)
-    keep = f["live"].to_numpy()
+    keep = f["live"].to_numpy(dtype=bool, copy=True)
     if contact_ids is not None:
         keep &= np.isin(f["contact_id"].to_numpy(), np.asarray(contact_ids, dtype="int64"))
     f = f.loc[keep].copy()

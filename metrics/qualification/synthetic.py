@@ -135,7 +135,7 @@ def generate(
     by_id = {c[0]: c for c in CONTENT}
     action = np.array([by_id[k][4] for k in tk], dtype=object)
     channel = np.array(["web", "email", "ads", "social"], dtype=object)[rng.integers(4, size=len(tc))]
-    ts = lambda x: pd.to_datetime(np.round(np.asarray(x) * 86_400e9).astype("int64"), utc=True)  # noqa: E731
+    ts = lambda x: pd.to_datetime(np.round(np.asarray(x) * 86_400).astype("int64") * 10**9, utc=True)  # noqa: E731
 
     owner = rng.integers(1, n_reps + 1, n)
     stage_now = np.where(won & (close_at <= t_end), "customer", np.where(opp & (opp_at <= t_end), "opportunity", "lead"))
