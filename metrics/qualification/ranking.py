@@ -104,8 +104,8 @@ def rank(prep: Prepared, model: Model, at: pd.Timestamp, contact_ids: np.ndarray
     f["_rec"] = f["recency_days"].fillna(np.inf)
     f = f.sort_values(["p", "_rec", "contact_id"], ascending=[False, True, True], kind="stable")
     shown = np.round(f["p"].to_numpy() * 1000)
-    same_prev = np.r_[False, shown[1:] == shown[:-1]]
-    same_next = np.r_[shown[:-1] == shown[1:], False]
+    same_prev = np.r_[False, shown[1:] == shown[:-1]][: len(shown)]
+    same_next = np.r_[shown[:-1] == shown[1:], False][: len(shown)]
     f["tied"] = same_prev | same_next
     f["tie_break"] = np.where(same_prev, "more recent intent touch" , "")
     return f.drop(columns="_rec").reset_index(drop=True)

@@ -228,3 +228,17 @@ def test_toml_round_trip_and_errors_name_the_field() -> None:
         R.parse_text("name = ")
     with pytest.raises(R.RuleError, match="gate.fit_grades: 'D'"):
         R.parse({"gate": {"fit_grades": ["D"]}})
+
+
+def test_ranking_of_nobody_is_empty_and_ties_are_marked() -> None:
+    from metrics.qualification.ranking import Model, rank
+
+    r = rules(eng="window_days = 60")
+    c = contacts(3)
+    p = prepare(r, contacts=c, touches=touches([(1, 1, "download", 1), (3, 1, "download", 2)]), content=CONTENT)
+    assert len(rank(p, Model(None, 0, 0), NOW, np.array([], dtype="int64"))) == 0
+    out = rank(p, Model(None, 0, 0), NOW)
+    # contacts 1 and 3 tie on (F + E) / 200 = (35 + 10) / 200; contact 1's download is more recent
+    assert out["contact_id"].tolist() == [1, 3, 2]
+    assert out["tied"].tolist() == [True, True, False]
+    assert out["tie_break"].tolist() == ["", "more recent intent touch", ""]
