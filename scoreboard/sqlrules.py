@@ -62,7 +62,9 @@ def rule_contacts(engine: Engine, data: Frames) -> pd.DataFrame:
                 "LEFT JOIN account a ON a.name = c.company"
             )
         ).all()
-    extra = pd.DataFrame(rows, columns=["contact_id", "title", "industry", "size"]).drop_duplicates("contact_id")
+    extra = pd.DataFrame(rows, columns=["contact_id", "title", "industry", "size"]).drop_duplicates(
+        "contact_id"
+    )
     extra["employees"] = [company_size(s) for s in extra["size"]]
     extra = extra.set_index("contact_id")
     c = data.contacts
@@ -180,15 +182,24 @@ def publish(engine: Engine, data: Frames, version_id: int, actor: str, now: pd.T
     table = SqlRecord.__table__  # type: ignore[attr-defined]
     with write_transaction(engine, serialise=True) as conn:
         conn.execute(
-            update(RuleVersion.__table__).where(RuleVersion.__table__.c.id == version_id).values(  # type: ignore[attr-defined]
+            update(RuleVersion.__table__)
+            .where(RuleVersion.__table__.c.id == version_id)
+            .values(  # type: ignore[attr-defined]
                 published_at=now.to_pydatetime()
             )
         )
         conn.execute(table.delete().where(table.c.version_id == version_id))
         if rows:
             conn.execute(insert(table), [dict(r, version_id=version_id) for r in rows])
-        audit(conn, actor, "publish_rules", f"rule_version:{version_id}", name=v.name, sqls=len(rows),
-              window_days=WINDOW_DAYS)
+        audit(
+            conn,
+            actor,
+            "publish_rules",
+            f"rule_version:{version_id}",
+            name=v.name,
+            sqls=len(rows),
+            window_days=WINDOW_DAYS,
+        )
     return len(rows)
 
 
@@ -216,14 +227,33 @@ def records(engine: Engine, version_id: int) -> pd.DataFrame:
     c = Contact.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
         rows = conn.execute(
-            select(t.c.contact_id, t.c.qualified_at, t.c.fired, t.c.explanation, c.c.owner_rep_id, c.c.name,
-                   c.c.email, c.c.company)
+            select(
+                t.c.contact_id,
+                t.c.qualified_at,
+                t.c.fired,
+                t.c.explanation,
+                c.c.owner_rep_id,
+                c.c.name,
+                c.c.email,
+                c.c.company,
+            )
             .join(c, c.c.id == t.c.contact_id)
             .where(t.c.version_id == version_id)
             .order_by(t.c.qualified_at, t.c.contact_id)
         ).all()
-    df = pd.DataFrame(rows, columns=["contact_id", "qualified_at", "fired", "explanation", "owner_rep_id", "name",
-                                     "email", "company"])
+    df = pd.DataFrame(
+        rows,
+        columns=[
+            "contact_id",
+            "qualified_at",
+            "fired",
+            "explanation",
+            "owner_rep_id",
+            "name",
+            "email",
+            "company",
+        ],
+    )
     df["qualified_at"] = pd.to_datetime(df["qualified_at"], utc=True)
     return df
 
@@ -231,11 +261,15 @@ def records(engine: Engine, version_id: int) -> pd.DataFrame:
 # ----------------------------------------------------------------------------- lists and lift
 
 
-def unworked(engine: Engine, data: Frames, now: pd.Timestamp, rep_ids: list[int] | None = None) -> pd.DataFrame:
+def unworked(
+    engine: Engine, data: Frames, now: pd.Timestamp, rep_ids: list[int] | None = None
+) -> pd.DataFrame:
     """The live version's SQLs nobody has worked since they qualified, oldest first."""
     v = live(engine)
     if v is None:
-        return pd.DataFrame(columns=["contact_id", "qualified_at", "hours_since", "owner_rep_id", "explanation"])
+        return pd.DataFrame(
+            columns=["contact_id", "qualified_at", "hours_since", "owner_rep_id", "explanation"]
+        )
     recs = records(engine, int(v.id))  # type: ignore[arg-type]
     if rep_ids is not None:
         recs = recs.loc[recs["owner_rep_id"].isin(rep_ids).to_numpy()]
@@ -265,14 +299,22 @@ def measured(engine: Engine, data: Frames, now: pd.Timestamp) -> dict[str, Any]:
     opp, _ = ctx.outcomes.times(r["contact_id"].to_numpy(dtype="int64"))
     b, e = back.value / 86_400e9, now.value / 86_400e9
     y = (opp > b) & (opp <= e)
-    ranking = {"n": len(r), "converted": int(y.sum()), "calibrated": model.calibrated, "auc": None, "top_lift": None}
+    ranking = {
+        "n": len(r),
+        "converted": int(y.sum()),
+        "calibrated": model.calibrated,
+        "auc": None,
+        "top_lift": None,
+    }
     if 0 < y.sum() < len(y):
         ranking["auc"] = K.auc(r["p"].to_numpy(), y)
         ranking["top_lift"] = K.top_lift(r["p"].to_numpy(), y)
     return {"version": v, "monthly": table, "ranking": ranking}
 
 
-def call_next(engine: Engine, data: Frames, rep_id: int, now: pd.Timestamp, limit: int = 15) -> dict[str, Any]:
+def call_next(
+    engine: Engine, data: Frames, rep_id: int, now: pd.Timestamp, limit: int = 15
+) -> dict[str, Any]:
     """The rep's "Call next": unworked SQLs (oldest first) and, apart, the ranking by likelihood."""
     v = live(engine)
     follow = unworked(engine, data, now, [rep_id])
@@ -280,7 +322,9 @@ def call_next(engine: Engine, data: Frames, rep_id: int, now: pd.Timestamp, limi
     rules = R.parse_text(v.rules_toml) if v is not None else R.default_rules()
     ctx = context(engine, data, rules, v)
     model = K.calibrate(ctx.prep, ctx.outcomes, now)
-    pool = np.setdiff1d(mine["contact_id"].to_numpy(dtype="int64"), follow["contact_id"].to_numpy(dtype="int64"))
+    pool = np.setdiff1d(
+        mine["contact_id"].to_numpy(dtype="int64"), follow["contact_id"].to_numpy(dtype="int64")
+    )
     ranked = K.rank(ctx.prep, model, now, pool).head(limit)
     ranked["why"] = [S.explain(ctx.prep, int(c), now) for c in ranked["contact_id"]]
     return {"version": v, "follow_up": follow, "ranked": ranked, "model": model}
@@ -292,5 +336,9 @@ def people(engine: Engine, ids: list[int]) -> dict[int, dict[str, Any]]:
         return {}
     c = Contact.__table__  # type: ignore[attr-defined]
     with engine.connect() as conn:
-        rows = conn.execute(select(c.c.id, c.c.name, c.c.email, c.c.title, c.c.company).where(c.c.id.in_(ids))).all()
-    return {int(r[0]): {"name": r[1] or r[2] or f"Contact {r[0]}", "title": r[3], "company": r[4]} for r in rows}
+        rows = conn.execute(
+            select(c.c.id, c.c.name, c.c.email, c.c.title, c.c.company).where(c.c.id.in_(ids))
+        ).all()
+    return {
+        int(r[0]): {"name": r[1] or r[2] or f"Contact {r[0]}", "title": r[3], "company": r[4]} for r in rows
+    }

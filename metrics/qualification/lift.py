@@ -33,21 +33,32 @@ Z90 = 1.6448536269514722
 
 def rate_lift(conv_sql: int, n_sql: int, base_rate: float, z: float = Z90) -> dict:
     """Lift of the SQL rate over ``base_rate`` with its Wilson interval (see module docstring)."""
-    out = {"sql_rate": None, "base_rate": base_rate, "lift": None, "lo": None, "hi": None, "claim": False,
-           "n_sql": n_sql, "conv_sql": conv_sql}
+    out = {
+        "sql_rate": None,
+        "base_rate": base_rate,
+        "lift": None,
+        "lo": None,
+        "hi": None,
+        "claim": False,
+        "n_sql": n_sql,
+        "conv_sql": conv_sql,
+    }
     if n_sql == 0 or not base_rate or not math.isfinite(base_rate):
         return out
     p = conv_sql / n_sql
     d = 1 + z * z / n_sql
     mid = (p + z * z / (2 * n_sql)) / d
     half = z * math.sqrt(p * (1 - p) / n_sql + z * z / (4 * n_sql * n_sql)) / d
-    out.update(sql_rate=p, lift=p / base_rate, lo=max(0.0, mid - half) / base_rate, hi=(mid + half) / base_rate)
+    out.update(
+        sql_rate=p, lift=p / base_rate, lo=max(0.0, mid - half) / base_rate, hi=(mid + half) / base_rate
+    )
     out["claim"] = bool(out["lo"] > 1.0)
     return out
 
 
-def base_rates(at: np.ndarray, created: np.ndarray, excluded_from: np.ndarray, opp: np.ndarray,
-               won: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def base_rates(
+    at: np.ndarray, created: np.ndarray, excluded_from: np.ndarray, opp: np.ndarray, won: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """For each moment in ``at``: the share of leads live then that became an opportunity (won)
     after it. Leads: ``created`` ≤ t < ``excluded_from`` (float days; NaN outcome = never)."""
     ts, inv = np.unique(at, return_inverse=True)
@@ -88,18 +99,26 @@ def outcomes(lifecycle: pd.DataFrame, deals: pd.DataFrame) -> Outcomes:
     dl = deals.loc[deals["contact_id"].notna().to_numpy()]
     dl = dl.assign(contact_id=dl["contact_id"].astype("int64"), _c=_d(dl["created_at"]))
     won_d = dl.loc[(dl["outcome"] == "won").to_numpy() & dl["closed_at"].notna().to_numpy()]
-    opp = pd.concat(
-        [
-            lc.loc[lc["to_stage"].isin(["opportunity", "customer"]).to_numpy(), ["contact_id", "_t"]],
-            dl[["contact_id", "_c"]].rename(columns={"_c": "_t"}),
-        ]
-    ).groupby("contact_id")["_t"].min()
-    won = pd.concat(
-        [
-            lc.loc[(lc["to_stage"] == "customer").to_numpy(), ["contact_id", "_t"]],
-            won_d.assign(_t=_d(won_d["closed_at"]))[["contact_id", "_t"]],
-        ]
-    ).groupby("contact_id")["_t"].min()
+    opp = (
+        pd.concat(
+            [
+                lc.loc[lc["to_stage"].isin(["opportunity", "customer"]).to_numpy(), ["contact_id", "_t"]],
+                dl[["contact_id", "_c"]].rename(columns={"_c": "_t"}),
+            ]
+        )
+        .groupby("contact_id")["_t"]
+        .min()
+    )
+    won = (
+        pd.concat(
+            [
+                lc.loc[(lc["to_stage"] == "customer").to_numpy(), ["contact_id", "_t"]],
+                won_d.assign(_t=_d(won_d["closed_at"]))[["contact_id", "_t"]],
+            ]
+        )
+        .groupby("contact_id")["_t"]
+        .min()
+    )
     return Outcomes(opp=opp, won=won)
 
 
@@ -111,22 +130,57 @@ def monthly(sqls: pd.DataFrame, prep: Any, outc: Outcomes) -> pd.DataFrame:
     Columns: month, sqls, sql_opps, sql_wins, base_opp_rate, base_won_rate, opp_lift, opp_lo,
     opp_hi, opp_claim, won_lift, won_lo, won_hi, won_claim.
     """
-    cols = ["month", "sqls", "sql_opps", "sql_wins", "base_opp_rate", "base_won_rate", "opp_lift", "opp_lo",
-            "opp_hi", "opp_claim", "won_lift", "won_lo", "won_hi", "won_claim"]
+    cols = [
+        "month",
+        "sqls",
+        "sql_opps",
+        "sql_wins",
+        "base_opp_rate",
+        "base_won_rate",
+        "opp_lift",
+        "opp_lo",
+        "opp_hi",
+        "opp_claim",
+        "won_lift",
+        "won_lo",
+        "won_hi",
+        "won_claim",
+    ]
     if len(sqls) == 0:
         return pd.DataFrame(columns=cols)
     q = _d(sqls["qualified_at"]).to_numpy()
     so, sw = outc.times(sqls["contact_id"].to_numpy(dtype="int64"))
     lo_, lw_ = outc.times(prep.ids)
     bo, bw = base_rates(q, prep.created, prep.excluded_from, lo_, lw_)
-    s = pd.DataFrame({
-        "month": sqls["qualified_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m").to_numpy(),
-        "o": so >= q, "w": sw >= q, "bo": bo, "bw": bw,
-    })
+    s = pd.DataFrame(
+        {
+            "month": sqls["qualified_at"].dt.tz_convert("UTC").dt.strftime("%Y-%m").to_numpy(),
+            "o": so >= q,
+            "w": sw >= q,
+            "bo": bo,
+            "bw": bw,
+        }
+    )
     rows = []
     for m, g in s.groupby("month", sort=True):
         ol = rate_lift(int(g["o"].sum()), len(g), float(np.nanmean(g["bo"])))
         wl = rate_lift(int(g["w"].sum()), len(g), float(np.nanmean(g["bw"])))
-        rows.append([m, len(g), int(g["o"].sum()), int(g["w"].sum()), ol["base_rate"], wl["base_rate"],
-                     ol["lift"], ol["lo"], ol["hi"], ol["claim"], wl["lift"], wl["lo"], wl["hi"], wl["claim"]])
+        rows.append(
+            [
+                m,
+                len(g),
+                int(g["o"].sum()),
+                int(g["w"].sum()),
+                ol["base_rate"],
+                wl["base_rate"],
+                ol["lift"],
+                ol["lo"],
+                ol["hi"],
+                ol["claim"],
+                wl["lift"],
+                wl["lo"],
+                wl["hi"],
+                wl["claim"],
+            ]
+        )
     return pd.DataFrame(rows, columns=cols)

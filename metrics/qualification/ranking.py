@@ -42,7 +42,12 @@ def features(prep: Prepared, at: pd.Timestamp) -> pd.DataFrame:
 
 def _X(f: pd.DataFrame) -> np.ndarray:
     return np.column_stack(
-        [np.ones(len(f)), f["fit"].to_numpy() / 100, f["engagement"].to_numpy() / 100, f["hand_raise"].to_numpy()]
+        [
+            np.ones(len(f)),
+            f["fit"].to_numpy() / 100,
+            f["engagement"].to_numpy() / 100,
+            f["hand_raise"].to_numpy(),
+        ]
     )
 
 
@@ -91,7 +96,9 @@ def calibrate(prep: Prepared, outc: Outcomes, at: pd.Timestamp, horizon_days: in
     return Model(fit_logistic(_X(f), y), len(y), pos)
 
 
-def rank(prep: Prepared, model: Model, at: pd.Timestamp, contact_ids: np.ndarray | None = None) -> pd.DataFrame:
+def rank(
+    prep: Prepared, model: Model, at: pd.Timestamp, contact_ids: np.ndarray | None = None
+) -> pd.DataFrame:
     """Live contacts (of ``contact_ids`` if given) by ``p`` descending; ties broken by the most
     recent intent touch (smaller ``recency_days``), then contact id; ``tied`` marks a row whose
     shown ``p`` (0.1 percentage points) equals the row above or below it."""
@@ -107,11 +114,13 @@ def rank(prep: Prepared, model: Model, at: pd.Timestamp, contact_ids: np.ndarray
     same_prev = np.r_[False, shown[1:] == shown[:-1]][: len(shown)]
     same_next = np.r_[shown[:-1] == shown[1:], False][: len(shown)]
     f["tied"] = same_prev | same_next
-    f["tie_break"] = np.where(same_prev, "more recent intent touch" , "")
+    f["tie_break"] = np.where(same_prev, "more recent intent touch", "")
     return f.drop(columns="_rec").reset_index(drop=True)
 
 
-def follow_up(sqls: pd.DataFrame, activities: pd.DataFrame, owners: pd.Series, now: pd.Timestamp) -> pd.DataFrame:
+def follow_up(
+    sqls: pd.DataFrame, activities: pd.DataFrame, owners: pd.Series, now: pd.Timestamp
+) -> pd.DataFrame:
     """SQL records (contact_id, qualified_at, ...) whose owner has no activity on the contact at or
     after ``qualified_at``, oldest first, with ``hours_since`` and ``owner_rep_id``."""
     if len(sqls) == 0:
@@ -120,7 +129,11 @@ def follow_up(sqls: pd.DataFrame, activities: pd.DataFrame, owners: pd.Series, n
     a = activities.loc[activities["contact_id"].notna().to_numpy(), ["rep_id", "contact_id", "at"]]
     a = a.astype({"contact_id": "int64"})
     m = s[["contact_id", "qualified_at", "owner_rep_id"]].merge(a, on="contact_id", how="inner")
-    m = m.loc[((m["at"] >= m["qualified_at"]) & (m["rep_id"] == m["owner_rep_id"])).to_numpy(dtype=bool, na_value=False)]
+    m = m.loc[
+        ((m["at"] >= m["qualified_at"]) & (m["rep_id"] == m["owner_rep_id"])).to_numpy(
+            dtype=bool, na_value=False
+        )
+    ]
     out = s.loc[~s["contact_id"].isin(m["contact_id"]).to_numpy()].copy()
     out["hours_since"] = (pd.Timestamp(now) - out["qualified_at"]) / pd.Timedelta(hours=1)
     return out.sort_values(["qualified_at", "contact_id"], kind="stable").reset_index(drop=True)
@@ -136,7 +149,9 @@ def auc(score_: np.ndarray, y: np.ndarray) -> float:
     return float((r[y].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
-def top_lift(score_: np.ndarray, y: np.ndarray, share: float = 0.1, tiebreak: np.ndarray | None = None) -> float:
+def top_lift(
+    score_: np.ndarray, y: np.ndarray, share: float = 0.1, tiebreak: np.ndarray | None = None
+) -> float:
     """Conversion rate of the top ``share`` by score (ties in the given order) over the overall rate."""
     y = np.asarray(y, dtype=float)
     keys = (np.arange(len(y)),) if tiebreak is None else (tiebreak,)

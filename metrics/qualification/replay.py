@@ -19,7 +19,7 @@ import pandas as pd
 
 from .lift import Outcomes, base_rates, rate_lift
 from .rules import Rules
-from .scoring import DAY_NS, Prepared, _days, _last, engagement_from_groups, gate, prepare, weights
+from .scoring import DAY_NS, Prepared, _days, _last, engagement_from_groups, prepare, weights
 
 __all__ = ["WhatIf", "checkpoints", "replay", "whatif"]
 
@@ -36,51 +36,77 @@ def checkpoints(start: pd.Timestamp, end: pd.Timestamp, step_days: float = 1.0) 
 
 def replay(prep: Prepared, start: pd.Timestamp, end: pd.Timestamp, step_days: float = 1.0) -> pd.DataFrame:
     """Contacts the rules make SQL in ``(start, end]``: contact_id, qualified_at, fit, grade,
-    engagement (at qualification), ordered by qualified_at then contact id."""
+    engagement (at qualification), ordered by qualified_at then contact id.
+
+    Only contacts whose fit grade the gate accepts can qualify, so only their events are walked.
+    """
     r = prep.rules
+    g = r.gate
     ts = checkpoints(start, end, step_days)
-    n, G = len(prep.ids), len(prep.groups)
+    sub = np.flatnonzero(prep.fit_ok)
+    n, G = len(sub), len(prep.groups)
+    remap = np.full(len(prep.ids), -1, dtype=np.int64)
+    remap[sub] = np.arange(n)
+
+    def keep(c: np.ndarray, *arrays: np.ndarray) -> tuple[np.ndarray, ...]:
+        m = remap[c] >= 0
+        return (remap[c[m]], *(a[m] for a in arrays))
+
+    ec, et, eg, ep = keep(prep.ev_c, prep.ev_t, prep.ev_g, prep.ev_p)
+    hr_c, hr_t = keep(prep.hr_c, prep.hr_t)
+    in_c, in_t = keep(prep.in_c, prep.in_t)
+    created, excluded_from = prep.created[sub], prep.excluded_from[sub]
     limit = r.lookback_days if r.window_days is None else min(r.window_days, r.lookback_days)
     half = r.half_life_days
-    et, ec, eg, ep = prep.ev_t, prep.ev_c, prep.ev_g, prep.ev_p
     key = ec * G + eg
+    S = np.zeros(n * G)
 
-    def add(lo: float, hi: float, at: float, sign: float, S: np.ndarray) -> None:
+    def add(lo: float, hi: float, at: float, sign: float) -> None:
         i, j = np.searchsorted(et, [lo, hi], side="right")
         if j > i:
             w = np.power(0.5, (at - et[i:j]) / half) if half is not None else 1.0
-            S += sign * np.bincount(key[i:j], weights=ep[i:j] * w, minlength=n * G).reshape(n, G)
+            np.add.at(S, key[i:j], sign * ep[i:j] * w)
+
+    def sql_at(t: float, last_hr: np.ndarray, last_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        E = engagement_from_groups(S.reshape(n, G), prep.caps, r.total_cap)
+        ok = (
+            ((E >= g.min_engagement) | (t - last_hr <= g.hand_raise_days))
+            & (t - last_in <= g.recency_days)
+            & (excluded_from > t)
+            & (created <= t)
+        )
+        return ok, E
 
     t0 = ts[0]
-    age = t0 - et
-    S = np.bincount(key, weights=ep * weights(r, age), minlength=n * G).reshape(n, G)
-    last_hr = _last(prep.hr_c, prep.hr_t, t0, n)
-    last_in = _last(prep.in_c, prep.in_t, t0, n)
-    done = gate(prep, t0, engagement_from_groups(S, prep.caps, r.total_cap), last_hr, last_in)
+    S += np.bincount(key, weights=ep * weights(r, t0 - et), minlength=n * G)
+    last_hr = _last(hr_c, hr_t, t0, n)
+    last_in = _last(in_c, in_t, t0, n)
+    done, _ = sql_at(t0, last_hr, last_in)
     q_at = np.full(n, np.nan)
     q_e = np.full(n, np.nan)
     for prev, t in zip(ts[:-1], ts[1:], strict=True):
         if half is not None:
             S *= 0.5 ** ((t - prev) / half)
-        add(prev, t, t, 1.0, S)
-        add(prev - limit, t - limit, t, -1.0, S)
+        add(prev, t, t, 1.0)
+        add(prev - limit, t - limit, t, -1.0)
         np.maximum(S, 0.0, out=S)
-        for c_arr, t_arr, last in ((prep.hr_c, prep.hr_t, last_hr), (prep.in_c, prep.in_t, last_in)):
+        for c_arr, t_arr, last in ((hr_c, hr_t, last_hr), (in_c, in_t, last_in)):
             i, j = np.searchsorted(t_arr, [prev, t], side="right")
             if j > i:
                 np.maximum.at(last, c_arr[i:j], t_arr[i:j])
-        E = engagement_from_groups(S, prep.caps, r.total_cap)
-        new = gate(prep, t, E, last_hr, last_in) & ~done
+        ok, E = sql_at(t, last_hr, last_in)
+        new = ok & ~done
         q_at[new] = t
         q_e[new] = E[new]
         done |= new
     hit = np.flatnonzero(~np.isnan(q_at))
+    full = sub[hit]
     out = pd.DataFrame(
         {
-            "contact_id": prep.ids[hit],
+            "contact_id": prep.ids[full],
             "qualified_at": pd.to_datetime(np.round(q_at[hit] * DAY_NS).astype("int64"), utc=True),
-            "fit": prep.fit[hit],
-            "grade": prep.grade[hit],
+            "fit": prep.fit[full],
+            "grade": prep.grade[full],
             "engagement": q_e[hit],
         }
     )
@@ -122,8 +148,9 @@ class WhatIf:
         }
 
 
-def evaluate(name: str, prep: Prepared, sqls: pd.DataFrame, outcomes: Outcomes, start: pd.Timestamp,
-             end: pd.Timestamp) -> WhatIf:
+def evaluate(
+    name: str, prep: Prepared, sqls: pd.DataFrame, outcomes: Outcomes, start: pd.Timestamp, end: pd.Timestamp
+) -> WhatIf:
     """Counts and lifts of ``sqls`` (a :func:`replay` result). ``leads``: contacts that existed by
     ``end`` and were not in an excluded stage at ``start``; ``lead_opps``/``lead_wins``: those that
     converted after ``start``. Lifts are against the time-matched base rate (:mod:`.lift`)."""
@@ -168,6 +195,8 @@ def whatif(
     """Replay ``rules`` over the ``days`` days before ``end`` and evaluate the SQLs it makes."""
     end = pd.Timestamp(end)
     start = end - pd.Timedelta(days=days)
-    prep = prepare(rules, contacts=contacts, touches=touches, content=content, lifecycle=lifecycle, check=check)
+    prep = prepare(
+        rules, contacts=contacts, touches=touches, content=content, lifecycle=lifecycle, check=check
+    )
     sqls = replay(prep, start, end)
     return evaluate(rules.name, prep, sqls, outcomes, start, end)

@@ -230,7 +230,9 @@ def parse(d: Any) -> Rules:
     _ids_unique(fit, "fit.rules")
 
     ed = _table(d.get("engagement"), "engagement")
-    _unknown(ed, {"half_life_days", "window_days", "lookback_days", "total_cap", "caps", "rules"}, "engagement")
+    _unknown(
+        ed, {"half_life_days", "window_days", "lookback_days", "total_cap", "caps", "rules"}, "engagement"
+    )
     half = _num(ed.get("half_life_days"), "engagement.half_life_days", lo=0.01, allow_none=True)
     window = _num(ed.get("window_days"), "engagement.window_days", lo=0.01, allow_none=True)
     if half is not None and window is not None:
@@ -264,7 +266,9 @@ def parse(d: Any) -> Rules:
     _ids_unique(engagement, "engagement.rules")
 
     gd = _table(d.get("gate"), "gate")
-    _unknown(gd, {"fit_grades", "min_engagement", "hand_raise_days", "recency_days", "exclude_stages"}, "gate")
+    _unknown(
+        gd, {"fit_grades", "min_engagement", "hand_raise_days", "recency_days", "exclude_stages"}, "gate"
+    )
     grades = _strs(gd.get("fit_grades", ["A", "B"]), "gate.fit_grades")
     bad = [g for g in grades if g not in ("A", "B", "C")]
     if bad:
@@ -384,7 +388,9 @@ def to_toml(r: Rules) -> str:
         out += ["", "[[fit.rules]]"] + [f"{k} = {_tv(v)}" for k, v in rule.items()]
     out += ["", "[engagement]"]
     out += [f"{k} = {_tv(v)}" for k, v in d["engagement"].items() if k not in ("caps", "rules")]
-    out += ["", "[engagement.caps]"] + [f"{json.dumps(k)} = {_tv(v)}" for k, v in d["engagement"]["caps"].items()]
+    out += ["", "[engagement.caps]"] + [
+        f"{json.dumps(k)} = {_tv(v)}" for k, v in d["engagement"]["caps"].items()
+    ]
     for rule in d["engagement"]["rules"]:
         out += ["", "[[engagement.rules]]"] + [f"{k} = {_tv(v)}" for k, v in rule.items()]
     out += ["", "[gate]"] + [f"{k} = {_tv(v)}" for k, v in d["gate"].items()]

@@ -34,7 +34,12 @@ __all__ = ["Prepared", "explain", "fired_rules", "prepare", "score", "seniority_
 DAY_NS = 86_400 * 10**9
 
 _SENIORITY = (
-    ("C-level", re.compile(r"\b(chief|ceo|cfo|cto|coo|cmo|cro|cio|founder|owner|president|managing director)\b", re.I)),
+    (
+        "C-level",
+        re.compile(
+            r"\b(chief|ceo|cfo|cto|coo|cmo|cro|cio|founder|owner|president|managing director)\b", re.I
+        ),
+    ),
     ("VP", re.compile(r"\b(vp|svp|evp|vice[- ]president)\b", re.I)),
     ("Director", re.compile(r"\b(director|head of)\b", re.I)),
     ("Manager", re.compile(r"\b(manager|lead|leader)\b", re.I)),
@@ -59,18 +64,20 @@ def _days(x: pd.Series | pd.Timestamp) -> np.ndarray | float:
     """UTC instants as float days since 1970 (NaT → NaN)."""
     if isinstance(x, pd.Timestamp):
         return x.value / DAY_NS
-    v = x.astype("datetime64[ns, UTC]").to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+    naive = x.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(x.dtype, "tz", None) is not None else x
+    v = naive.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
     v[x.isna().to_numpy()] = np.nan
     return v / DAY_NS
 
 
 def _in(col: pd.Series, values: tuple[str, ...]) -> np.ndarray:
+    """``col`` (text) is one of ``values``, ignoring case; missing is not."""
     low = {v.lower() for v in values}
-    s = col.astype(object)
-    cats = pd.Categorical(s)
-    keep = np.array([str(c).lower() in low for c in cats.categories], dtype=bool)
-    codes = cats.codes
-    return np.where(codes >= 0, keep[np.maximum(codes, 0)] if len(keep) else False, False)
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    keep = np.array([str(u).lower() in low for u in uniques], dtype=bool)
+    if len(keep) == 0:
+        return np.zeros(len(col), dtype=bool)
+    return np.where(codes >= 0, keep[np.maximum(codes, 0)], False)
 
 
 @dataclass
@@ -95,12 +102,11 @@ class Prepared:
     in_c: np.ndarray  # intent touches
     in_t: np.ndarray
     attrs: pd.DataFrame  # contact attributes used by fit rules (index = contact id)
-    touches: pd.DataFrame  # the touches with content kind/phase/title (for explanations)
+    touches: pd.DataFrame  # _c contact position, _t float days, _k content row (-1: none)
+    content_titles: np.ndarray
     rule_masks: dict[str, np.ndarray]  # engagement rule id → touches it scores (bool per touch)
 
-    @property
-    def fit_ok(self) -> np.ndarray:
-        return np.isin(self.grade, list(self.rules.gate.fit_grades))
+    fit_ok: np.ndarray  # grade is one the gate accepts
 
 
 def _attrs(contacts: pd.DataFrame) -> pd.DataFrame:
@@ -110,7 +116,9 @@ def _attrs(contacts: pd.DataFrame) -> pd.DataFrame:
     if "seniority" in contacts:
         a["seniority"] = contacts["seniority"].astype(object).to_numpy()
     else:
-        a["seniority"] = [seniority_of(t) for t in a["title"]]
+        codes, uniques = pd.factorize(a["title"], use_na_sentinel=True)
+        ranks = np.array([seniority_of(u) for u in uniques] + [None], dtype=object)
+        a["seniority"] = ranks[codes]
     emp = pd.to_numeric(contacts["employees"], errors="coerce") if "employees" in contacts else None
     a["employees"] = emp.to_numpy(dtype="float64") if emp is not None else np.nan
     return a
@@ -128,15 +136,44 @@ def _fit_hit(rule: FitRule, a: pd.DataFrame) -> np.ndarray:
     return _in(a[rule.field], rule.values)
 
 
-def _touch_mask(rule: EngagementRule, t: pd.DataFrame) -> np.ndarray:
-    ok = np.ones(len(t), dtype=bool)
-    for key, col in (("action", "action"), ("content_kind", "kind"), ("phase", "buying_phase"), ("channel", "channel")):
+class _Touches:
+    """The touches' text columns as codes (factorized once), and their content's attributes."""
+
+    def __init__(self, t: pd.DataFrame, content: pd.DataFrame, cidx: np.ndarray):
+        self.n = len(t)
+        self.cols = {k: pd.factorize(t[k], use_na_sentinel=True) for k in ("action", "channel")}
+        self.cidx = cidx
+        self.content = {k: content[k] for k in ("kind", "buying_phase")}
+        self.url = t["url"]
+
+    def isin(self, key: str, values: tuple[str, ...]) -> np.ndarray:
+        if key in self.cols:
+            codes, uniques = self.cols[key]
+        else:  # a content attribute: decide per content row, then look up by the touch's content
+            codes, uniques = self.cidx, self.content[key].to_numpy(dtype=object)
+        low = {v.lower() for v in values}
+        keep = np.array([isinstance(u, str) and u.lower() in low for u in uniques], dtype=bool)
+        if len(keep) == 0:
+            return np.zeros(self.n, dtype=bool)
+        return np.where(codes >= 0, keep[np.maximum(codes, 0)], False)
+
+
+def _touch_mask(rule: EngagementRule, t: _Touches) -> np.ndarray:
+    ok = np.ones(t.n, dtype=bool)
+    for key, col in (
+        ("action", "action"),
+        ("content_kind", "kind"),
+        ("phase", "buying_phase"),
+        ("channel", "channel"),
+    ):
         vals = getattr(rule, key)
         if vals:
-            ok &= _in(t[col], vals)
+            ok &= t.isin(col, vals)
     if rule.url_contains:
-        ok &= t["url"].astype(object).str.contains(rule.url_contains, case=False, regex=False).to_numpy(
-            dtype=bool, na_value=False
+        ok &= (
+            t.url.astype(object)
+            .str.contains(rule.url_contains, case=False, regex=False)
+            .to_numpy(dtype=bool, na_value=False)
         )
     return ok
 
@@ -209,38 +246,29 @@ def prepare(
 
     # touches of known contacts, with their content's kind, phase and title
     pos = pd.Index(ids).get_indexer(touches["contact_id"].to_numpy(dtype="int64"))
-    t = touches.loc[pos >= 0]
-    c = pos[pos >= 0]
-    cidx = pd.Index(content["content_id"].to_numpy(dtype="int64")).get_indexer(
-        t["content_id"].to_numpy(dtype="float64", na_value=np.nan)
-    ) if len(content) else np.full(len(t), -1)
-    def from_content(col: str) -> np.ndarray:
-        v = content[col].astype(object).to_numpy() if len(content) else np.array([], dtype=object)
-        return np.where(cidx >= 0, v[np.maximum(cidx, 0)] if len(v) else None, None)
-    t = pd.DataFrame(
-        {
-            "contact_id": ids[c],
-            "action": t["action"].to_numpy(),
-            "url": t["url"].to_numpy(),
-            "channel": t["channel"].to_numpy(),
-            "at": t["at"].to_numpy(),
-            "kind": from_content("kind"),
-            "buying_phase": from_content("buying_phase"),
-            "title": from_content("title"),
-        }
+    known = pos >= 0
+    t = touches if known.all() else touches.loc[known]
+    c = pos[known]
+    cidx = (
+        pd.Index(content["content_id"].to_numpy(dtype="int64")).get_indexer(
+            t["content_id"].to_numpy(dtype="float64", na_value=np.nan)
+        )
+        if len(content)
+        else np.full(len(t), -1)
     )
     tt = np.asarray(_days(t["at"]), dtype="float64")
+    tx = _Touches(t, content, np.asarray(cidx, dtype=np.int64))
     groups = list(dict.fromkeys(r.group for r in rules.engagement))
     masks: dict[str, np.ndarray] = {}
     ev = []
-    hr = np.zeros(len(t), dtype=bool)
-    intent = np.zeros(len(t), dtype=bool)
+    hr = np.zeros(tx.n, dtype=bool)
+    intent = np.zeros(tx.n, dtype=bool)
     for gi, g in enumerate(groups):
-        pts = np.zeros(len(t))
+        pts = np.zeros(tx.n)
         for r in rules.engagement:
             if r.group != g:
                 continue
-            m = _touch_mask(r, t)
+            m = _touch_mask(r, tx)
             if r.returns_within_days > 0:
                 m = _returns(m, c, tt, r)
             masks[r.id] = m
@@ -269,6 +297,7 @@ def prepare(
         fit=fit,
         grade=grade,
         fit_hits=hits,
+        fit_ok=np.isin(grade, list(rules.gate.fit_grades)),
         groups=groups,
         caps=np.array([rules.engagement_cap(g) for g in groups]),
         ev_c=ev_c[o].astype(np.int64),
@@ -280,7 +309,8 @@ def prepare(
         in_c=c[io],
         in_t=tt[io],
         attrs=attrs,
-        touches=t.assign(_c=c, _t=tt),
+        touches=pd.DataFrame({"_c": c, "_t": tt, "_k": tx.cidx}),
+        content_titles=content["title"].to_numpy(dtype=object),
         rule_masks=masks,
     )
 
@@ -429,12 +459,21 @@ def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | Non
         age = t - tt["_t"].to_numpy()
         m &= weights(prep.rules, age) > 0
         oldest = float(age[m].max()) if m.any() else 0.0
-        when = "this week" if oldest < 7 else ("this month" if oldest < 31 else f"in the last {math.ceil(oldest)} days")
+        when = (
+            "this week"
+            if oldest < 7
+            else ("this month" if oldest < 31 else f"in the last {math.ceil(oldest)} days")
+        )
         label = rule.label or rule.id.replace("_", " ")
         if not rule.content_kind:
-            titles = tt.loc[m, "title"].dropna()
-            if len(titles):
-                label = f"{label} “{titles.value_counts().index[0]}”"
-        phrases.append(f"{label} {_times(v['n'])} {when}" if rule.returns_within_days == 0 else f"{label} ({_times(v['n'])})")
+            k = tt["_k"].to_numpy()[m]
+            k = k[k >= 0]
+            if len(k):
+                label = f"{label} “{prep.content_titles[np.bincount(k).argmax()]}”"
+        phrases.append(
+            f"{label} {_times(v['n'])} {when}"
+            if rule.returns_within_days == 0
+            else f"{label} ({_times(v['n'])})"
+        )
     text = "; ".join(x for x in [fit_text, ", ".join(phrases)] if x)
     return text[:1].upper() + text[1:] if text else "No rule fired"

@@ -138,7 +138,9 @@ def generate(
     ts = lambda x: pd.to_datetime(np.round(np.asarray(x) * 86_400).astype("int64") * 10**9, utc=True)  # noqa: E731
 
     owner = rng.integers(1, n_reps + 1, n)
-    stage_now = np.where(won & (close_at <= t_end), "customer", np.where(opp & (opp_at <= t_end), "opportunity", "lead"))
+    stage_now = np.where(
+        won & (close_at <= t_end), "customer", np.where(opp & (opp_at <= t_end), "opportunity", "lead")
+    )
     contacts = build(
         "contacts",
         contact_id=ids,
@@ -187,8 +189,20 @@ def generate(
         closed_at=ts(close_at[oi]),
         outcome=np.where(won[oi], "won", "lost"),
     )
-    truth = pd.DataFrame({"contact_id": ids, "owner": owner, "f": f, "u": u, "p_opp": p_opp, "opp": opp,
-                          "won": won, "opp_at": opp_at, "b": b, "created": created})
+    truth = pd.DataFrame(
+        {
+            "contact_id": ids,
+            "owner": owner,
+            "f": f,
+            "u": u,
+            "p_opp": p_opp,
+            "opp": opp,
+            "won": won,
+            "opp_at": opp_at,
+            "b": b,
+            "created": created,
+        }
+    )
     from metrics.frames import empty
 
     return Population(contacts, touches, content, lifecycle, deals, empty("activities"), end_ts, truth)

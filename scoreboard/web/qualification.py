@@ -120,7 +120,10 @@ def publish(version_id: int) -> Any:
     if sqlrules.version(engine, version_id) is None:
         abort(404)
     n = sqlrules.publish(engine, numbers.frames(), version_id, _actor(), now_utc())
-    flash(f"Version {version_id} is live: {n} contacts qualified in the last {sqlrules.WINDOW_DAYS} days.", "success")
+    flash(
+        f"Version {version_id} is live: {n} contacts qualified in the last {sqlrules.WINDOW_DAYS} days.",
+        "success",
+    )
     return redirect(url_for("qualification.admin"))
 
 

@@ -82,13 +82,25 @@ def rules(eng: str = "half_life_days = 10", caps: str = "", **gate: float) -> R.
     return R.parse_text(text)
 
 
-CONTENT = build("content", content_id=[1, 2, 3], title=["Pricing guide", "Book a demo", "Pricing"],
-                kind=["whitepaper", "demo_request", "pricing_page"], buying_phase=["decision", "decision", None])
+CONTENT = build(
+    "content",
+    content_id=[1, 2, 3],
+    title=["Pricing guide", "Book a demo", "Pricing"],
+    kind=["whitepaper", "demo_request", "pricing_page"],
+    buying_phase=["decision", "decision", None],
+)
 
 
 def contacts(n: int = 1, **extra: object) -> pd.DataFrame:
-    c = build("contacts", contact_id=list(range(1, n + 1)), owner_rep_id=1, persona="CFO", company="Fjord AS",
-              lifecycle_stage="lead", created_at="2026-01-01 00:00Z")
+    c = build(
+        "contacts",
+        contact_id=list(range(1, n + 1)),
+        owner_rep_id=1,
+        persona="CFO",
+        company="Fjord AS",
+        lifecycle_stage="lead",
+        created_at="2026-01-01 00:00Z",
+    )
     return c.assign(title="CFO", employees=200, industry="Software", **extra)
 
 
@@ -96,12 +108,19 @@ def touches(rows: list[tuple[int, int, str, float]]) -> pd.DataFrame:
     """(contact, content, action, days before NOW)."""
     if not rows:
         return empty("touches")
-    return build("touches", touch_id=list(range(1, len(rows) + 1)), contact_id=[r[0] for r in rows],
-                 content_id=[r[1] for r in rows], action=[r[2] for r in rows],
-                 at=[NOW - pd.Timedelta(days=r[3]) for r in rows])
+    return build(
+        "touches",
+        touch_id=list(range(1, len(rows) + 1)),
+        contact_id=[r[0] for r in rows],
+        content_id=[r[1] for r in rows],
+        action=[r[2] for r in rows],
+        at=[NOW - pd.Timedelta(days=r[3]) for r in rows],
+    )
 
 
-def one(r: R.Rules, rows: list[tuple[int, int, str, float]], c: pd.DataFrame | None = None, at=NOW) -> pd.Series:
+def one(
+    r: R.Rules, rows: list[tuple[int, int, str, float]], c: pd.DataFrame | None = None, at=NOW
+) -> pd.Series:
     p = prepare(r, contacts=c if c is not None else contacts(), touches=touches(rows), content=CONTENT)
     return score(p, at).iloc[0]
 
@@ -180,8 +199,13 @@ def test_excluded_stage_from_its_moment() -> None:
     two = [(1, 1, "download", 1), (1, 1, "download", 2)]
     c = contacts()
     t = touches(two)
-    lc = build("lifecycle", contact_id=[1, 1], from_stage=[None, "lead"], to_stage=["lead", "opportunity"],
-               at=["2026-01-01 00:00Z", (NOW - pd.Timedelta(days=3)).isoformat()])
+    lc = build(
+        "lifecycle",
+        contact_id=[1, 1],
+        from_stage=[None, "lead"],
+        to_stage=["lead", "opportunity"],
+        at=["2026-01-01 00:00Z", (NOW - pd.Timedelta(days=3)).isoformat()],
+    )
     p = prepare(r, contacts=c, touches=t, content=CONTENT, lifecycle=lc)
     assert not score(p, NOW)["sql"].iloc[0]  # an opportunity since 3 days ago
     # without history, the current stage counts from creation
@@ -198,7 +222,7 @@ def test_replay_qualifies_on_the_first_day_the_gate_holds_and_matches_scoring() 
     out = replay(p, NOW - pd.Timedelta(days=10), NOW)
     assert out["contact_id"].tolist() == [1]
     assert out["qualified_at"].iloc[0] == NOW - pd.Timedelta(days=3)
-    assert out["engagement"].iloc[0] == pytest.approx(10 + 10 * 0.5 ** 0.2)
+    assert out["engagement"].iloc[0] == pytest.approx(10 + 10 * 0.5**0.2)
     # scoring from scratch agrees: not SQL the day before, SQL on the day
     assert not score(p, NOW - pd.Timedelta(days=4))["sql"].iloc[0]
     assert score(p, NOW - pd.Timedelta(days=3))["sql"].iloc[0]
@@ -235,7 +259,9 @@ def test_ranking_of_nobody_is_empty_and_ties_are_marked() -> None:
 
     r = rules(eng="window_days = 60")
     c = contacts(3)
-    p = prepare(r, contacts=c, touches=touches([(1, 1, "download", 1), (3, 1, "download", 2)]), content=CONTENT)
+    p = prepare(
+        r, contacts=c, touches=touches([(1, 1, "download", 1), (3, 1, "download", 2)]), content=CONTENT
+    )
     assert len(rank(p, Model(None, 0, 0), NOW, np.array([], dtype="int64"))) == 0
     out = rank(p, Model(None, 0, 0), NOW)
     # contacts 1 and 3 tie on (F + E) / 200 = (35 + 10) / 200; contact 1's download is more recent

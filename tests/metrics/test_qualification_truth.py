@@ -17,8 +17,15 @@ from metrics.qualification import synthetic
 def _run(seed: int, null: bool):
     p = synthetic.generate(seed, null=null)
     oc = L.outcomes(p.lifecycle, p.deals)
-    w = RP.whatif(R.default_rules(), contacts=p.contacts, touches=p.touches, content=p.content,
-                  lifecycle=p.lifecycle, outcomes=oc, end=p.end)
+    w = RP.whatif(
+        R.default_rules(),
+        contacts=p.contacts,
+        touches=p.touches,
+        content=p.content,
+        lifecycle=p.lifecycle,
+        outcomes=oc,
+        end=p.end,
+    )
     return p, oc, w
 
 
@@ -48,8 +55,13 @@ def test_call_next_ranking_beats_targets_and_half_rep_logistic_regression() -> N
     for seed in (0, 1, 2):
         p = synthetic.generate(seed)
         oc = L.outcomes(p.lifecycle, p.deals)
-        prep = S.prepare(R.default_rules(), contacts=p.contacts, touches=p.touches, content=p.content,
-                         lifecycle=p.lifecycle)
+        prep = S.prepare(
+            R.default_rules(),
+            contacts=p.contacts,
+            touches=p.touches,
+            content=p.content,
+            lifecycle=p.lifecycle,
+        )
         model = K.calibrate(prep, oc, p.end)  # the customer's history: 90 days ago -> today
         assert model.calibrated
         r = K.rank(prep, model, p.end)
