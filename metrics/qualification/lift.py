@@ -10,7 +10,7 @@ interval of the SQL rate over the base rate (the base, from all leads, is taken 
 
 >>> r = rate_lift(30, 100, 0.10)
 >>> round(r["lift"], 2), r["claim"], round(r["lo"], 2)
-(3.0, True, 2.32)
+(3.0, True, 2.31)
 >>> rate_lift(12, 100, 0.10)["claim"]
 False
 """

@@ -19,10 +19,10 @@ A rule set has three parts, kept apart as research §4.2 recommends:
                 ``exclude_stages``.
 
 The text form is TOML (read with :mod:`tomllib`, written by :func:`to_toml`), so a version can be
-reviewed as a file and round-trips exactly: ``parse(to_toml(r)) == r``.
+reviewed as a file and round-trips exactly: ``parse_text(to_toml(r)) == r``.
 
 >>> r = default_rules()
->>> parse(to_toml(r)) == r
+>>> parse_text(to_toml(r)) == r
 True
 >>> parse_text('[gate]\\nmin_engagement = "high"')
 Traceback (most recent call last):
