@@ -5,8 +5,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import click
 import pandas as pd
 from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request, url_for
+from flask.cli import with_appcontext
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -24,7 +26,16 @@ MAX_TEXT = 100_000
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.cli.add_command(qualify_cmd)
     NAV_ITEMS.append(("qualification.sql_list", "SQLs", ("manager", "admin")))
+
+
+@click.command("qualify")
+@with_appcontext
+def qualify_cmd() -> None:
+    """Score every contact with the live SQL rules now and record the new SQLs (run it from cron)."""
+    n = sqlrules.refresh(db.engine_for(), numbers.frames(), now_utc())
+    click.echo(f"{n} new SQL(s) recorded." if sqlrules.live(db.engine_for()) else "No SQL rules are live.")
 
 
 def _actor() -> str:
