@@ -102,7 +102,7 @@ class Prepared:
     in_c: np.ndarray  # intent touches
     in_t: np.ndarray
     attrs: pd.DataFrame  # contact attributes used by fit rules (index = contact id)
-    touches: pd.DataFrame  # _c contact position, _t float days, _k content row (-1: none)
+    touches: dict[str, np.ndarray]  # _c contact position, _t float days, _k content row (-1: none)
     content_titles: np.ndarray
     rule_masks: dict[str, np.ndarray]  # engagement rule id → touches it scores (bool per touch)
 
@@ -152,10 +152,9 @@ class _Touches:
         else:  # a content attribute: decide per content row, then look up by the touch's content
             codes, uniques = self.cidx, self.content[key].to_numpy(dtype=object)
         low = {v.lower() for v in values}
-        keep = np.array([isinstance(u, str) and u.lower() in low for u in uniques], dtype=bool)
-        if len(keep) == 0:
-            return np.zeros(self.n, dtype=bool)
-        return np.where(codes >= 0, keep[np.maximum(codes, 0)], False)
+        # one gather: code -1 (missing, or no content) reads the False appended at the end
+        keep = np.array([isinstance(u, str) and u.lower() in low for u in uniques] + [False], dtype=bool)
+        return keep[codes]
 
 
 def _touch_mask(rule: EngagementRule, t: _Touches) -> np.ndarray:
@@ -245,7 +244,7 @@ def prepare(
     grade = np.where(fit >= rules.grade_a, "A", np.where(fit >= rules.grade_b, "B", "C"))
 
     # touches of known contacts, with their content's kind, phase and title
-    pos = pd.Index(ids).get_indexer(touches["contact_id"].to_numpy(dtype="int64"))
+    pos = _positions(ids, touches["contact_id"].to_numpy(dtype="int64"))
     known = pos >= 0
     t = touches if known.all() else touches.loc[known]
     c = pos[known]
@@ -260,11 +259,12 @@ def prepare(
     tx = _Touches(t, content, np.asarray(cidx, dtype=np.int64))
     groups = list(dict.fromkeys(r.group for r in rules.engagement))
     masks: dict[str, np.ndarray] = {}
-    ev = []
     hr = np.zeros(tx.n, dtype=bool)
     intent = np.zeros(tx.n, dtype=bool)
-    for gi, g in enumerate(groups):
-        pts = np.zeros(tx.n)
+    cols = []  # points per touch, one array per group
+    for g in groups:
+        col = np.zeros(tx.n)
+        cols.append(col)
         for r in rules.engagement:
             if r.group != g:
                 continue
@@ -272,19 +272,21 @@ def prepare(
             if r.returns_within_days > 0:
                 m = _returns(m, c, tt, r)
             masks[r.id] = m
-            pts += np.where(m, r.points, 0.0)
+            col += m * r.points
             if r.hand_raise:
                 hr |= m
             if r.intent:
                 intent |= m
-        nz = np.flatnonzero(pts != 0)
-        ev.append((c[nz], np.full(len(nz), gi, dtype=np.int64), tt[nz], pts[nz]))
-    if ev:
-        ev_c, ev_g, ev_t, ev_p = (np.concatenate(x) for x in zip(*ev, strict=True))
-    else:
-        ev_c = ev_g = np.zeros(0, dtype=np.int64)
-        ev_t = ev_p = np.zeros(0)
-    o = np.argsort(ev_t, kind="stable")
+    # events in touch order (one per touch and group with points), then in time order
+    P = np.column_stack(cols) if cols else np.zeros((tx.n, 0))
+    del cols
+    nz = np.flatnonzero(P.ravel())
+    ti, ev_g = np.divmod(nz, max(len(groups), 1))
+    ev_c, ev_t, ev_p = c[ti], tt[ti], P.ravel()[nz]
+    del P
+    o = None if np.all(ev_t[1:] >= ev_t[:-1]) else np.argsort(ev_t, kind="stable")
+    if o is not None:
+        ev_c, ev_g, ev_t, ev_p = ev_c[o], ev_g[o], ev_t[o], ev_p[o]
     hi = np.flatnonzero(hr)
     ho = hi[np.argsort(tt[hi], kind="stable")]
     ii = np.flatnonzero(intent)
@@ -300,19 +302,36 @@ def prepare(
         fit_ok=np.isin(grade, list(rules.gate.fit_grades)),
         groups=groups,
         caps=np.array([rules.engagement_cap(g) for g in groups]),
-        ev_c=ev_c[o].astype(np.int64),
-        ev_g=ev_g[o].astype(np.int64),
-        ev_t=ev_t[o],
-        ev_p=ev_p[o],
+        ev_c=ev_c.astype(np.int64),
+        ev_g=ev_g.astype(np.int64),
+        ev_t=ev_t,
+        ev_p=ev_p,
         hr_c=c[ho],
         hr_t=tt[ho],
         in_c=c[io],
         in_t=tt[io],
         attrs=attrs,
-        touches=pd.DataFrame({"_c": c, "_t": tt, "_k": tx.cidx}),
+        touches={"_c": c, "_t": tt, "_k": tx.cidx},
         content_titles=content["title"].to_numpy(dtype=object),
         rule_masks=masks,
     )
+
+
+def _positions(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Position of each ``x`` in ``keys`` (−1 where absent); ``keys`` sorted or not."""
+    if len(keys) == 0:
+        return np.full(len(x), -1, dtype=np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo >= 0 and hi < 4 * len(keys) + 1024:  # dense ids: a lookup table
+        lut = np.full(hi + 2, -1, dtype=np.int64)
+        lut[keys] = np.arange(len(keys))
+        return lut[np.where((x >= 0) & (x <= hi), x, hi + 1)]
+    order = np.argsort(keys, kind="stable") if np.any(keys[1:] < keys[:-1]) else None
+    sk = keys if order is None else keys[order]
+    p = np.minimum(np.searchsorted(sk, x), len(sk) - 1)
+    hit = sk[p] == x
+    p = p if order is None else order[p]
+    return np.where(hit, p, -1).astype(np.int64)
 
 
 def weights(rules: Rules, age: np.ndarray) -> np.ndarray:
@@ -395,9 +414,9 @@ def fired_rules(prep: Prepared, contact_ids: np.ndarray, at: np.ndarray | pd.Ser
     per = {int(p): i for i, p in enumerate(pos)}
     at_of = np.full(len(prep.ids), np.nan)
     at_of[pos] = ats
-    tc = prep.touches["_c"].to_numpy()
+    tc = prep.touches["_c"]
     sel = np.isin(tc, pos)
-    age = at_of[tc[sel]] - prep.touches["_t"].to_numpy()[sel]
+    age = at_of[tc[sel]] - prep.touches["_t"][sel]
     w = weights(prep.rules, age)
     eng: dict[int, dict[str, dict[str, float]]] = {int(p): {} for p in pos}
     for r in prep.rules.engagement:
@@ -450,13 +469,13 @@ def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | Non
     fit_text = " ".join([str(who)] + parts) if who else (" ".join(parts)[3:] if parts else "")
     t = float(_days(pd.Timestamp(at)))
     tt = prep.touches
-    mine = tt["_c"].to_numpy() == p
+    mine = tt["_c"] == p
     phrases = []
     top = sorted(fired["engagement"].items(), key=lambda kv: -kv[1]["points"])[:2]
     for rid, v in top:
         rule = next(r for r in prep.rules.engagement if r.id == rid)
         m = prep.rule_masks[rid] & mine
-        age = t - tt["_t"].to_numpy()
+        age = t - tt["_t"]
         m &= weights(prep.rules, age) > 0
         oldest = float(age[m].max()) if m.any() else 0.0
         when = (
@@ -466,7 +485,7 @@ def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | Non
         )
         label = rule.label or rule.id.replace("_", " ")
         if not rule.content_kind:
-            k = tt["_k"].to_numpy()[m]
+            k = tt["_k"][m]
             k = k[k >= 0]
             if len(k):
                 label = f"{label} “{prep.content_titles[np.bincount(k).argmax()]}”"
