@@ -87,7 +87,26 @@ class Context:
     data: Frames
 
 
+#: Recent contexts by (database, rules, frame versions): the card's "Call next" and its htmx refresh
+#: reuse the prepared touches until an ingest changes the frames.
+_CACHE: dict[tuple[Any, ...], Context] = {}
+_CACHE_SIZE = 4
+
+
 def context(engine: Engine, data: Frames, rules: R.Rules, version: RuleVersion | None = None) -> Context:
+    key = (str(engine.url), R.to_json(rules), data.versions)
+    hit = _CACHE.get(key)
+    if hit is not None:
+        return Context(version, rules, hit.prep, hit.outcomes, data)
+    ctx = _context(engine, data, rules, version)
+    if data.versions:
+        _CACHE[key] = ctx
+        while len(_CACHE) > _CACHE_SIZE:
+            _CACHE.pop(next(iter(_CACHE)))
+    return ctx
+
+
+def _context(engine: Engine, data: Frames, rules: R.Rules, version: RuleVersion | None = None) -> Context:
     prep = S.prepare(
         rules,
         contacts=rule_contacts(engine, data),

@@ -264,3 +264,33 @@ def test_export_import_round_trip_and_bad_files(org) -> None:
         data={"csrf_token": token, "rules": R.DEFAULT_TOML.replace('field = "industry"', 'field = "shoe"')},
     )
     assert resp.status_code == 400 and "fit.rules[6].field: &#39;shoe&#39;" in resp.get_data(as_text=True)
+
+
+def test_an_empty_org_has_no_values_and_no_errors(sqlite_app) -> None:
+    engine = db.engine_for(sqlite_app)
+    with engine.begin() as conn:
+        conn.execute(
+            text("INSERT INTO team (id, name, created_at) VALUES (1, 'North', '2026-01-01 00:00:00')")
+        )
+        conn.execute(
+            text(
+                "INSERT INTO rep (id, name, email, team_id, role, active, tv_opt_out, created_at) "
+                "VALUES (1, 'Rep 1', 'rep1@x.no', 1, 'rep', 1, 0, '2026-01-01 00:00:00')"
+            )
+        )
+    create_user(engine, "admin@x.no", "Admin", PASSWORD, "admin")
+    client = login_session(app_client := sqlite_app.test_client(), "admin@x.no", PASSWORD)
+    token = _csrf(client.get("/admin/qualification").get_data(as_text=True))
+    loc = client.post("/admin/qualification/versions", data={"csrf_token": token, "rules": R.DEFAULT_TOML})
+    show = client.get(loc.headers["Location"])
+    assert show.status_code == 200 and "data-sqls>0<" in show.get_data(as_text=True)
+    vid = int(loc.headers["Location"].rstrip("/").split("/")[-1])
+    assert (
+        client.post(f"/admin/qualification/versions/{vid}/publish", data={"csrf_token": token}).status_code
+        == 302
+    )
+    page = client.get("/admin/qualification").get_data(as_text=True)
+    assert "No SQLs yet: no value." in page and "Not enough history to test the ranking" in page
+    assert "No unworked SQLs." in client.get("/sqls").get_data(as_text=True)
+    frag = app_client.get("/reps/1/call-next").get_data(as_text=True)
+    assert "No unworked SQLs." in frag and "No open leads." in frag
