@@ -19,7 +19,7 @@ import pandas as pd
 
 from .lift import Outcomes, base_rates, rate_lift
 from .rules import Rules
-from .scoring import DAY_NS, Prepared, _days, _last, engagement_from_groups, prepare, weights
+from .scoring import DAY_NS, Prepared, _days, _last, prepare, weights
 
 __all__ = ["WhatIf", "checkpoints", "replay", "whatif"]
 
@@ -58,8 +58,16 @@ def replay(prep: Prepared, start: pd.Timestamp, end: pd.Timestamp, step_days: fl
     created, excluded_from = prep.created[sub], prep.excluded_from[sub]
     limit = r.lookback_days if r.window_days is None else min(r.window_days, r.lookback_days)
     half = r.half_life_days
-    key = ec * G + eg
-    S = np.zeros(n * G)
+    key = eg * n + ec  # group-major: each group's sums are one contiguous row
+    S = np.zeros(G * n)
+    caps = prep.caps
+    ebuf = np.zeros(n)
+
+    def engagement() -> np.ndarray:
+        ebuf[:] = 0.0
+        for gi in range(G):
+            np.add(ebuf, np.minimum(S[gi * n : (gi + 1) * n], caps[gi]), out=ebuf)
+        return np.minimum(ebuf, r.total_cap)
 
     def add(lo: float, hi: float, at: float, sign: float) -> None:
         i, j = np.searchsorted(et, [lo, hi], side="right")
@@ -68,7 +76,7 @@ def replay(prep: Prepared, start: pd.Timestamp, end: pd.Timestamp, step_days: fl
             np.add.at(S, key[i:j], sign * ep[i:j] * w)
 
     def sql_at(t: float, last_hr: np.ndarray, last_in: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        E = engagement_from_groups(S.reshape(n, G), prep.caps, r.total_cap)
+        E = engagement()
         ok = (
             ((E >= g.min_engagement) | (t - last_hr <= g.hand_raise_days))
             & (t - last_in <= g.recency_days)
