@@ -224,10 +224,10 @@ def prepare(
             lifecycle = validate(lifecycle, "lifecycle")
         lc = lifecycle.loc[_in(lifecycle["to_stage"], tuple(excl_stages))]
         first = lc.groupby("contact_id")["at"].min()
-        pos = pd.Index(ids).get_indexer(first.index)
+        pos = _positions(ids, first.index.to_numpy(dtype="int64"))
         ok = pos >= 0
         had_history = np.zeros(len(ids), dtype=bool)
-        hp = pd.Index(ids).get_indexer(lifecycle["contact_id"].unique())
+        hp = _positions(ids, lifecycle["contact_id"].unique().astype("int64"))
         had_history[hp[hp >= 0]] = True
         excluded_from = np.where(had_history, np.inf, excluded_from)
         excluded_from[pos[ok]] = np.asarray(_days(first), dtype="float64")[ok]
@@ -248,12 +248,8 @@ def prepare(
     known = pos >= 0
     t = touches if known.all() else touches.loc[known]
     c = pos[known]
-    cidx = (
-        pd.Index(content["content_id"].to_numpy(dtype="int64")).get_indexer(
-            t["content_id"].to_numpy(dtype="float64", na_value=np.nan)
-        )
-        if len(content)
-        else np.full(len(t), -1)
+    cidx = _positions(
+        content["content_id"].to_numpy(dtype="int64"), t["content_id"].to_numpy(dtype="int64", na_value=-1)
     )
     tt = np.asarray(_days(t["at"]), dtype="float64")
     tx = _Touches(t, content, np.asarray(cidx, dtype=np.int64))
@@ -278,15 +274,16 @@ def prepare(
             if r.intent:
                 intent |= m
     # events in touch order (one per touch and group with points), then in time order
-    P = np.column_stack(cols) if cols else np.zeros((tx.n, 0))
+    # events: one per touch and group with points; each group's run is in touch order, and a
+    # stable sort by time merges the runs (cheap when the touches come in time order)
+    nzs = [np.flatnonzero(col) for col in cols]
+    ti = np.concatenate(nzs) if nzs else np.zeros(0, dtype=np.int64)
+    ev_g = np.concatenate([np.full(len(nz), gi, dtype=np.int64) for gi, nz in enumerate(nzs)]) if nzs else ti
+    ev_p = np.concatenate([col[nz] for col, nz in zip(cols, nzs, strict=True)]) if nzs else np.zeros(0)
     del cols
-    nz = np.flatnonzero(P.ravel())
-    ti, ev_g = np.divmod(nz, max(len(groups), 1))
-    ev_c, ev_t, ev_p = c[ti], tt[ti], P.ravel()[nz]
-    del P
-    o = None if np.all(ev_t[1:] >= ev_t[:-1]) else np.argsort(ev_t, kind="stable")
-    if o is not None:
-        ev_c, ev_g, ev_t, ev_p = ev_c[o], ev_g[o], ev_t[o], ev_p[o]
+    ev_c, ev_t = c[ti], tt[ti]
+    o = np.argsort(ev_t, kind="stable")
+    ev_c, ev_g, ev_t, ev_p = ev_c[o], ev_g[o], ev_t[o], ev_p[o]
     hi = np.flatnonzero(hr)
     ho = hi[np.argsort(tt[hi], kind="stable")]
     ii = np.flatnonzero(intent)
@@ -302,8 +299,8 @@ def prepare(
         fit_ok=np.isin(grade, list(rules.gate.fit_grades)),
         groups=groups,
         caps=np.array([rules.engagement_cap(g) for g in groups]),
-        ev_c=ev_c.astype(np.int64),
-        ev_g=ev_g.astype(np.int64),
+        ev_c=ev_c.astype(np.int64, copy=False),
+        ev_g=ev_g.astype(np.int64, copy=False),
         ev_t=ev_t,
         ev_p=ev_p,
         hr_c=c[ho],
