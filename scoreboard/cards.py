@@ -458,11 +458,23 @@ def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
         scouting=rows,
         people=people,
         past=notes.history(rep_id, data.percentiles, STAT_LABELS),
+        call_next=_call_next(rep_id, data.asof),
         is_self=current_user.rep_id == rep_id,
         can_coach=current_user.role in ("manager", "admin"),
         picker=picker(w, endpoint, **values),
         window_query=w.query,
     )
+
+
+def _call_next(rep_id: int, now: pd.Timestamp) -> dict[str, Any] | None:
+    """The "Call next" section (scoreboard.web.qualification), when that surface is registered."""
+    from flask import current_app
+
+    if "qualification.call_next" not in current_app.view_functions:
+        return None
+    from .web.qualification import call_next_context
+
+    return call_next_context(rep_id, now)
 
 
 @bp.get("/reps/<int:rep_id>/scouting")

@@ -37,7 +37,7 @@ from .ingest import REVISION_KEY, data_revision
 from .models import AuditEntry, Contact, Setting, Touch, utcnow
 
 #: Tables whose rows pointing at a contact are about that person, and go with them.
-ERASED_WITH_CONTACT = ("touch", "stage_change", "contact_change")
+ERASED_WITH_CONTACT = ("touch", "stage_change", "contact_change", "sql_record")
 EPOCH_KEY = "data_epoch"
 
 

@@ -467,3 +467,31 @@ class CompetitionFixture(SQLModel, table=True):
     round: int
     home_entry_id: int = Field(foreign_key="competition_entry.id", ondelete="CASCADE")
     away_entry_id: int = Field(foreign_key="competition_entry.id", ondelete="CASCADE")
+
+
+class RuleVersion(SQLModel, table=True):
+    """A version of the SQL rules (metrics.qualification.rules), as reviewable TOML text.
+
+    Drafts have ``published_at`` NULL; the live version is the one published last.
+    """
+
+    __tablename__ = "rule_version"
+    id: int | None = Field(default=None, primary_key=True)
+    name: str = Field(max_length=200)
+    author: str = Field(max_length=300)
+    created_at: datetime = Field(default_factory=utcnow)
+    published_at: datetime | None = Field(default=None, index=True)
+    rules_toml: str = Field(max_length=100_000)
+
+
+class SqlRecord(SQLModel, table=True):
+    """A contact made SQL by a rule version: when, and the rules that fired (JSON) with the sentence."""
+
+    __tablename__ = "sql_record"
+    __table_args__ = (UniqueConstraint("contact_id", "version_id"),)
+    id: int | None = Field(default=None, primary_key=True)
+    contact_id: int = Field(foreign_key="contact.id", index=True, ondelete="CASCADE")
+    version_id: int = Field(foreign_key="rule_version.id", index=True)
+    qualified_at: datetime = Field(index=True)
+    fired: str = Field(default="{}", max_length=4000)
+    explanation: str = Field(default="", max_length=1000)

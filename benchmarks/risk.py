@@ -1,0 +1,180 @@
+"""Benchmark: deal warnings (``flags``) and the SQL rules' what-if replay (``whatif``), issue #13.
+
+Sections (``--only NAME`` runs one):
+
+- **flags**: deal warnings and their lift for 100,000 open deals with a year of history (aim ≤ 2 s)
+  — written on branch ``risk``.
+- **whatif**: :func:`metrics.qualification.replay.whatif` with the default rules over 500,000
+  contacts and 5 M touches (a year of them; the replay walks the last 90 days day by day), aim
+  ≤ 10 s; printed next to a bare pandas group-by of the same touches (count per contact and
+  action) timed in the same run. Phases: prepare (frame checks, fit, touch events), replay,
+  evaluate (outcomes and time-matched base rates).
+
+Not a test; run once at full size (a few GB of memory):
+
+    .venv/bin/python benchmarks/risk.py [--only whatif] [--contacts 500000 --touches 5000000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import pathlib
+import sys
+import time
+
+_HERE = pathlib.Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if pathlib.Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
+
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+
+from metrics.frames import build  # noqa: E402
+from metrics.qualification import lift as L  # noqa: E402
+from metrics.qualification import replay as RP  # noqa: E402
+from metrics.qualification import rules as R  # noqa: E402
+from metrics.qualification import scoring as S  # noqa: E402
+from metrics.qualification.synthetic import CONTENT, INDUSTRIES, PERSONAS  # noqa: E402
+
+END = pd.Timestamp("2026-06-30 12:00Z")
+
+
+def bench_flags(args: argparse.Namespace) -> None:
+    print("flags: written on branch risk (the lead merges the section here)")
+
+
+def _frames(n_contacts: int, n_touches: int, seed: int = 0):
+    rng = np.random.default_rng(seed)
+    t_end = END.value / 86_400e9
+    ids = np.arange(1, n_contacts + 1)
+    pi = rng.integers(len(PERSONAS), size=n_contacts)
+    persona = pd.Categorical.from_codes(pi, [p[0] for p in PERSONAS])
+    title = pd.Categorical.from_codes(pi, [p[3][0] for p in PERSONAS])
+    created = t_end - rng.uniform(0, 365, n_contacts)
+
+    def ts(x: np.ndarray) -> pd.DatetimeIndex:
+        return (
+            pd.DatetimeIndex(np.round(np.asarray(x) * 86_400).astype("int64").astype("datetime64[s]"))
+            .tz_localize("UTC")
+            .as_unit("us")
+        )
+
+    # built column by column in their canonical dtypes (metrics.frames.build converts element-wise)
+    contacts = pd.DataFrame(
+        {
+            "contact_id": ids,
+            "owner_rep_id": pd.array(rng.integers(1, 201, n_contacts), dtype="Int64"),
+            "persona": persona,
+            "company": pd.Categorical.from_codes(np.full(n_contacts, -1), ["x"]),
+            "lead_source": pd.Categorical.from_codes(np.zeros(n_contacts, dtype=int), ["web"]),
+            "lifecycle_stage": pd.Categorical.from_codes(np.zeros(n_contacts, dtype=int), ["lead"]),
+            "created_at": ts(created),
+        }
+    ).assign(
+        title=title,
+        employees=np.round(np.exp(rng.normal(np.log(150), 1.3, n_contacts))),
+        industry=pd.Categorical.from_codes(rng.integers(len(INDUSTRIES), size=n_contacts), INDUSTRIES),
+    )
+    tc = rng.integers(0, n_contacts, n_touches)
+    tt = np.maximum(created[tc], t_end - rng.uniform(0, 365, n_touches))
+    o = np.argsort(tt, kind="stable")
+    tc, tt = tc[o], tt[o]
+    kind = rng.integers(len(CONTENT), size=n_touches)
+    actions = np.array([c[4] for c in CONTENT])
+    touches = pd.DataFrame(
+        {
+            "touch_id": np.arange(1, n_touches + 1),
+            "contact_id": ids[tc],
+            "content_id": pd.array(kind + 1, dtype="Int64"),
+            "url": pd.Categorical.from_codes(np.full(n_touches, -1), ["x"]),
+            "action": pd.Categorical(actions[kind]),
+            "at": ts(tt),
+            "seconds": pd.array(np.zeros(n_touches, dtype=int), dtype="Int64"),
+            "channel": pd.Categorical.from_codes(
+                rng.integers(4, size=n_touches), ["web", "email", "ads", "social"]
+            ),
+        }
+    )
+    content = build(
+        "content",
+        content_id=[c[0] for c in CONTENT],
+        title=[c[1] for c in CONTENT],
+        kind=[c[2] for c in CONTENT],
+        buying_phase=[c[3] for c in CONTENT],
+    )
+    conv = np.flatnonzero(rng.random(n_contacts) < 0.1)
+    opp_at = created[conv] + rng.exponential(60, len(conv))
+    lifecycle = build(
+        "lifecycle",
+        contact_id=ids[conv],
+        from_stage="lead",
+        to_stage="opportunity",
+        at=ts(opp_at),
+    )
+    won = conv[rng.random(len(conv)) < 0.35]
+    deals = build(
+        "deals",
+        deal_id=np.arange(1, len(won) + 1),
+        owner_rep_id=1,
+        contact_id=ids[won],
+        amount=1,
+        currency="NOK",
+        stage="closed_won",
+        created_at=ts(created[won] + 30),
+        closed_at=ts(created[won] + 60),
+        outcome="won",
+    )
+    return contacts, touches, content, lifecycle, deals
+
+
+def bench_whatif(args: argparse.Namespace) -> None:
+    t0 = time.perf_counter()
+    contacts, touches, content, lifecycle, deals = _frames(args.contacts, args.touches)
+    print(
+        f"whatif: generated {len(contacts):,} contacts, {len(touches):,} touches in {time.perf_counter() - t0:.1f} s"
+    )
+
+    t0 = time.perf_counter()
+    base = touches.groupby(["contact_id", "action"], observed=True).size()
+    t_base = time.perf_counter() - t0
+
+    rules = R.default_rules()
+    t0 = time.perf_counter()
+    oc = L.outcomes(lifecycle, deals)
+    prep = S.prepare(rules, contacts=contacts, touches=touches, content=content, lifecycle=lifecycle)
+    t1 = time.perf_counter()
+    start = END - pd.Timedelta(days=90)
+    sqls = RP.replay(prep, start, END)
+    t2 = time.perf_counter()
+    w = RP.evaluate(rules.name, prep, sqls, oc, start, END)
+    t3 = time.perf_counter()
+    total = t3 - t0
+    print(
+        f"  baseline: pandas group-by (contact, action).size() of the touches: {t_base:.2f} s ({len(base):,} groups)"
+    )
+    print(
+        f"  what-if total {total:.2f} s (aim ≤ 10 s): prepare {t1 - t0:.2f} s, replay 90 days {t2 - t1:.2f} s, "
+        f"evaluate {t3 - t2:.2f} s; {total / t_base:.1f}× the group-by"
+    )
+    print(
+        f"  result: {w.leads:,} leads, {w.sql_count:,} SQLs ({100 * w.share:.1f}%), {w.sql_opps:,} became opportunities, "
+        f"{w.sql_wins:,} won"
+    )
+
+
+SECTIONS = {"flags": bench_flags, "whatif": bench_whatif}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--only", choices=sorted(SECTIONS), help="run one section")
+    ap.add_argument("--contacts", type=int, default=500_000)
+    ap.add_argument("--touches", type=int, default=5_000_000)
+    args = ap.parse_args()
+    for name, fn in SECTIONS.items():
+        if args.only in (None, name):
+            fn(args)
+
+
+if __name__ == "__main__":
+    main()

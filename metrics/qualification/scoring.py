@@ -1,0 +1,495 @@
+"""Fit score, engagement score, the SQL gate and the sentence that explains an SQL.
+
+Formulas (``t`` = the moment of scoring; touch ages in days)
+--------
+- ``F = Σ_groups min(cap_g, Σ_{fit rules r in g matching the contact} points_r)`` (no decay);
+  grade A when ``F ≥ grade_a``, B when ``F ≥ grade_b``, else C.
+- a touch's weight: ``0.5^(age / half_life_days)`` (decay), or 1 when ``age < window_days`` and 0
+  otherwise (window); touches older than ``lookback_days`` or later than ``t`` count 0.
+- ``E = min(total_cap, Σ_groups min(cap_g, Σ_{touches, rules in g} points_r × weight))``; a
+  ``returns_within_days`` rule scores only the touches that return within that many days.
+- SQL when: grade ∈ ``gate.fit_grades`` AND (E ≥ ``min_engagement`` OR a hand-raise touch within
+  ``hand_raise_days``) AND the last intent touch is at most ``recency_days`` old AND the contact
+  is not (yet) in an ``exclude_stages`` stage AND exists at ``t``.
+
+The touches are prepared once (:func:`prepare`: one event per touch and rule group, points summed
+over that group's rules) so that scoring at many moments (:mod:`.replay`) costs a scan of events.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from metrics.frames import validate
+
+from .rules import EngagementRule, FitRule, Rules
+
+__all__ = ["Prepared", "explain", "fired_rules", "prepare", "score", "seniority_of"]
+
+DAY_NS = 86_400 * 10**9
+
+_SENIORITY = (
+    (
+        "C-level",
+        re.compile(
+            r"\b(chief|ceo|cfo|cto|coo|cmo|cro|cio|founder|owner|president|managing director)\b", re.I
+        ),
+    ),
+    ("VP", re.compile(r"\b(vp|svp|evp|vice[- ]president)\b", re.I)),
+    ("Director", re.compile(r"\b(director|head of)\b", re.I)),
+    ("Manager", re.compile(r"\b(manager|lead|leader)\b", re.I)),
+)
+
+
+def seniority_of(title: object) -> str | None:
+    """A job title normalised to a rank: C-level, VP, Director, Manager or Individual.
+
+    >>> [seniority_of(t) for t in ("CFO", "VP Sales", "Head of IT", "Ops manager", "Analyst", None)]
+    ['C-level', 'VP', 'Director', 'Manager', 'Individual', None]
+    """
+    if not isinstance(title, str) or not title.strip():
+        return None
+    for rank, rx in _SENIORITY:
+        if rx.search(title):
+            return rank
+    return "Individual"
+
+
+def _days(x: pd.Series | pd.Timestamp) -> np.ndarray | float:
+    """UTC instants as float days since 1970 (NaT → NaN)."""
+    if isinstance(x, pd.Timestamp):
+        return x.value / DAY_NS
+    naive = x.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(x.dtype, "tz", None) is not None else x
+    v = naive.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+    v[x.isna().to_numpy()] = np.nan
+    return v / DAY_NS
+
+
+def _in(col: pd.Series, values: tuple[str, ...]) -> np.ndarray:
+    """``col`` (text) is one of ``values``, ignoring case; missing is not."""
+    low = {v.lower() for v in values}
+    codes, uniques = pd.factorize(col, use_na_sentinel=True)
+    keep = np.array([str(u).lower() in low for u in uniques], dtype=bool)
+    if len(keep) == 0:
+        return np.zeros(len(col), dtype=bool)
+    return np.where(codes >= 0, keep[np.maximum(codes, 0)], False)
+
+
+@dataclass
+class Prepared:
+    """Contacts and touch events ready to score at any moment (see module docstring)."""
+
+    rules: Rules
+    ids: np.ndarray  # contact ids, sorted
+    created: np.ndarray  # float days
+    excluded_from: np.ndarray  # first entry into an excluded stage (inf: never)
+    fit: np.ndarray
+    grade: np.ndarray  # "A" | "B" | "C"
+    fit_hits: np.ndarray  # (n contacts, n fit rules) bool
+    groups: list[str]
+    caps: np.ndarray
+    ev_c: np.ndarray  # event contact position
+    ev_g: np.ndarray
+    ev_t: np.ndarray  # float days, sorted
+    ev_p: np.ndarray
+    hr_c: np.ndarray  # hand-raise touches (sorted by time)
+    hr_t: np.ndarray
+    in_c: np.ndarray  # intent touches
+    in_t: np.ndarray
+    attrs: pd.DataFrame  # contact attributes used by fit rules (index = contact id)
+    touches: dict[str, np.ndarray]  # _c contact position, _t float days, _k content row (-1: none)
+    content_titles: np.ndarray
+    rule_masks: dict[str, np.ndarray]  # engagement rule id → touches it scores (bool per touch)
+
+    fit_ok: np.ndarray  # grade is one the gate accepts
+
+
+def _attrs(contacts: pd.DataFrame) -> pd.DataFrame:
+    a = pd.DataFrame(index=contacts["contact_id"].to_numpy(dtype="int64"))
+    for col in ("persona", "title", "industry", "lead_source"):
+        a[col] = contacts[col].astype(object).to_numpy() if col in contacts else None
+    if "seniority" in contacts:
+        a["seniority"] = contacts["seniority"].astype(object).to_numpy()
+    else:
+        codes, uniques = pd.factorize(a["title"], use_na_sentinel=True)
+        ranks = np.array([seniority_of(u) for u in uniques] + [None], dtype=object)
+        a["seniority"] = ranks[codes]
+    emp = pd.to_numeric(contacts["employees"], errors="coerce") if "employees" in contacts else None
+    a["employees"] = emp.to_numpy(dtype="float64") if emp is not None else np.nan
+    return a
+
+
+def _fit_hit(rule: FitRule, a: pd.DataFrame) -> np.ndarray:
+    if rule.field == "employees":
+        v = a["employees"].to_numpy(dtype="float64")
+        ok = ~np.isnan(v)
+        if rule.min is not None:
+            ok &= v >= rule.min
+        if rule.max is not None:
+            ok &= v <= rule.max
+        return ok
+    return _in(a[rule.field], rule.values)
+
+
+class _Touches:
+    """The touches' text columns as codes (factorized once), and their content's attributes."""
+
+    def __init__(self, t: pd.DataFrame, content: pd.DataFrame, cidx: np.ndarray):
+        self.n = len(t)
+        self.cols = {k: pd.factorize(t[k], use_na_sentinel=True) for k in ("action", "channel")}
+        self.cidx = cidx
+        self.content = {k: content[k] for k in ("kind", "buying_phase")}
+        self.url = t["url"]
+
+    def isin(self, key: str, values: tuple[str, ...]) -> np.ndarray:
+        if key in self.cols:
+            codes, uniques = self.cols[key]
+        else:  # a content attribute: decide per content row, then look up by the touch's content
+            codes, uniques = self.cidx, self.content[key].to_numpy(dtype=object)
+        low = {v.lower() for v in values}
+        # one gather: code -1 (missing, or no content) reads the False appended at the end
+        keep = np.array([isinstance(u, str) and u.lower() in low for u in uniques] + [False], dtype=bool)
+        return keep[codes]
+
+
+def _touch_mask(rule: EngagementRule, t: _Touches) -> np.ndarray:
+    ok = np.ones(t.n, dtype=bool)
+    for key, col in (
+        ("action", "action"),
+        ("content_kind", "kind"),
+        ("phase", "buying_phase"),
+        ("channel", "channel"),
+    ):
+        vals = getattr(rule, key)
+        if vals:
+            ok &= t.isin(col, vals)
+    if rule.url_contains:
+        ok &= (
+            t.url.astype(object)
+            .str.contains(rule.url_contains, case=False, regex=False)
+            .to_numpy(dtype=bool, na_value=False)
+        )
+    return ok
+
+
+def _returns(mask: np.ndarray, c: np.ndarray, tt: np.ndarray, rule: EngagementRule) -> np.ndarray:
+    """Of the touches in ``mask``, those within ``returns_within_days`` (and at least
+    ``min_gap_hours`` after) the same contact's previous touch in ``mask``."""
+    idx = np.flatnonzero(mask)
+    if len(idx) == 0:
+        return mask
+    order = np.lexsort((tt[idx], c[idx]))
+    s = idx[order]
+    gap = np.diff(tt[s], prepend=np.nan)
+    same = np.r_[False, c[s][1:] == c[s][:-1]]
+    ret = same & (gap >= rule.min_gap_hours / 24.0) & (gap <= rule.returns_within_days)
+    out = np.zeros_like(mask)
+    out[s[ret]] = True
+    return out
+
+
+def prepare(
+    rules: Rules,
+    *,
+    contacts: pd.DataFrame,
+    touches: pd.DataFrame,
+    content: pd.DataFrame,
+    lifecycle: pd.DataFrame | None = None,
+    check: bool = True,
+) -> Prepared:
+    """Index contacts, compute fit, and turn touches into scored events for ``rules``.
+
+    ``contacts`` may carry extra columns ``title``, ``seniority``, ``employees``, ``industry`` for
+    the fit rules (seniority is derived from the title when absent). ``lifecycle`` (optional) gives
+    the moment a contact entered an excluded stage; without it a contact whose current stage is
+    excluded is excluded from its creation.
+    """
+    if check:
+        contacts = validate(contacts, "contacts")
+        touches = validate(touches, "touches")
+        content = validate(content, "content")
+    contacts = contacts.sort_values("contact_id", kind="stable")
+    ids = contacts["contact_id"].to_numpy(dtype="int64")
+    created = np.asarray(_days(contacts["created_at"]), dtype="float64")
+    excl_stages = list(rules.gate.exclude_stages)
+    now_excl = _in(contacts["lifecycle_stage"], tuple(excl_stages))
+    excluded_from = np.where(now_excl, created, np.inf)
+    if lifecycle is not None and len(lifecycle):
+        if check:
+            lifecycle = validate(lifecycle, "lifecycle")
+        lc = lifecycle.loc[_in(lifecycle["to_stage"], tuple(excl_stages))]
+        first = lc.groupby("contact_id")["at"].min()
+        pos = _positions(ids, first.index.to_numpy(dtype="int64"))
+        ok = pos >= 0
+        had_history = np.zeros(len(ids), dtype=bool)
+        hp = _positions(ids, lifecycle["contact_id"].unique().astype("int64"))
+        had_history[hp[hp >= 0]] = True
+        excluded_from = np.where(had_history, np.inf, excluded_from)
+        excluded_from[pos[ok]] = np.asarray(_days(first), dtype="float64")[ok]
+
+    attrs = _attrs(contacts)
+    hits = np.zeros((len(ids), len(rules.fit)), dtype=bool)
+    for j, r in enumerate(rules.fit):
+        hits[:, j] = _fit_hit(r, attrs)
+    fit = np.zeros(len(ids))
+    for g in dict.fromkeys(r.group for r in rules.fit):
+        cols = [j for j, r in enumerate(rules.fit) if r.group == g]
+        pts = np.array([rules.fit[j].points for j in cols])
+        fit += np.minimum(rules.fit_cap(g), hits[:, cols].astype("float64") @ pts)
+    grade = np.where(fit >= rules.grade_a, "A", np.where(fit >= rules.grade_b, "B", "C"))
+
+    # touches of known contacts, with their content's kind, phase and title
+    pos = _positions(ids, touches["contact_id"].to_numpy(dtype="int64"))
+    known = pos >= 0
+    t = touches if known.all() else touches.loc[known]
+    c = pos[known]
+    cidx = _positions(
+        content["content_id"].to_numpy(dtype="int64"), t["content_id"].to_numpy(dtype="int64", na_value=-1)
+    )
+    tt = np.asarray(_days(t["at"]), dtype="float64")
+    tx = _Touches(t, content, np.asarray(cidx, dtype=np.int64))
+    groups = list(dict.fromkeys(r.group for r in rules.engagement))
+    masks: dict[str, np.ndarray] = {}
+    hr = np.zeros(tx.n, dtype=bool)
+    intent = np.zeros(tx.n, dtype=bool)
+    cols = []  # points per touch, one array per group
+    for g in groups:
+        col = np.zeros(tx.n)
+        cols.append(col)
+        for r in rules.engagement:
+            if r.group != g:
+                continue
+            m = _touch_mask(r, tx)
+            if r.returns_within_days > 0:
+                m = _returns(m, c, tt, r)
+            masks[r.id] = m
+            col += m * r.points
+            if r.hand_raise:
+                hr |= m
+            if r.intent:
+                intent |= m
+    # events in touch order (one per touch and group with points), then in time order
+    # events: one per touch and group with points; each group's run is in touch order, and a
+    # stable sort by time merges the runs (cheap when the touches come in time order)
+    nzs = [np.flatnonzero(col) for col in cols]
+    ti = np.concatenate(nzs) if nzs else np.zeros(0, dtype=np.int64)
+    ev_g = np.concatenate([np.full(len(nz), gi, dtype=np.int64) for gi, nz in enumerate(nzs)]) if nzs else ti
+    ev_p = np.concatenate([col[nz] for col, nz in zip(cols, nzs, strict=True)]) if nzs else np.zeros(0)
+    del cols
+    ev_c, ev_t = c[ti], tt[ti]
+    o = np.argsort(ev_t, kind="stable")
+    ev_c, ev_g, ev_t, ev_p = ev_c[o], ev_g[o], ev_t[o], ev_p[o]
+    hi = np.flatnonzero(hr)
+    ho = hi[np.argsort(tt[hi], kind="stable")]
+    ii = np.flatnonzero(intent)
+    io = ii[np.argsort(tt[ii], kind="stable")]
+    return Prepared(
+        rules=rules,
+        ids=ids,
+        created=created,
+        excluded_from=excluded_from,
+        fit=fit,
+        grade=grade,
+        fit_hits=hits,
+        fit_ok=np.isin(grade, list(rules.gate.fit_grades)),
+        groups=groups,
+        caps=np.array([rules.engagement_cap(g) for g in groups]),
+        ev_c=ev_c.astype(np.int64, copy=False),
+        ev_g=ev_g.astype(np.int64, copy=False),
+        ev_t=ev_t,
+        ev_p=ev_p,
+        hr_c=c[ho],
+        hr_t=tt[ho],
+        in_c=c[io],
+        in_t=tt[io],
+        attrs=attrs,
+        touches={"_c": c, "_t": tt, "_k": tx.cidx},
+        content_titles=content["title"].to_numpy(dtype=object),
+        rule_masks=masks,
+    )
+
+
+def _positions(keys: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Position of each ``x`` in ``keys`` (−1 where absent); ``keys`` sorted or not."""
+    if len(keys) == 0:
+        return np.full(len(x), -1, dtype=np.int64)
+    lo, hi = int(keys.min()), int(keys.max())
+    if lo >= 0 and hi < 4 * len(keys) + 1024:  # dense ids: a lookup table
+        lut = np.full(hi + 2, -1, dtype=np.int64)
+        lut[keys] = np.arange(len(keys))
+        return lut[np.where((x >= 0) & (x <= hi), x, hi + 1)]
+    order = np.argsort(keys, kind="stable") if np.any(keys[1:] < keys[:-1]) else None
+    sk = keys if order is None else keys[order]
+    p = np.minimum(np.searchsorted(sk, x), len(sk) - 1)
+    hit = sk[p] == x
+    p = p if order is None else order[p]
+    return np.where(hit, p, -1).astype(np.int64)
+
+
+def weights(rules: Rules, age: np.ndarray) -> np.ndarray:
+    """A touch's weight by age in days (0 for the future and beyond the lookback or window)."""
+    w = np.ones_like(age, dtype="float64")
+    if rules.half_life_days is not None:
+        w = np.power(0.5, age / rules.half_life_days)
+    limit = rules.lookback_days if rules.window_days is None else min(rules.window_days, rules.lookback_days)
+    return np.where((age >= 0) & (age < limit), w, 0.0)
+
+
+def engagement_from_groups(S: np.ndarray, caps: np.ndarray, total_cap: float) -> np.ndarray:
+    return np.minimum(total_cap, np.minimum(S, caps[None, :]).sum(axis=1)) if S.shape[1] else np.zeros(len(S))
+
+
+def _last(c: np.ndarray, t: np.ndarray, upto: float, n: int) -> np.ndarray:
+    """Per contact, the latest of the times ``t`` (sorted) at or before ``upto`` (−inf: none)."""
+    k = np.searchsorted(t, upto, side="right")
+    out = np.full(n, -np.inf)
+    np.maximum.at(out, c[:k], t[:k])
+    return out
+
+
+def gate(prep: Prepared, at: float, E: np.ndarray, last_hr: np.ndarray, last_in: np.ndarray) -> np.ndarray:
+    g = prep.rules.gate
+    eng = (E >= g.min_engagement) | (at - last_hr <= g.hand_raise_days)
+    return (
+        prep.fit_ok
+        & eng
+        & (at - last_in <= g.recency_days)
+        & (prep.excluded_from > at)
+        & (prep.created <= at)
+    )
+
+
+def score(prep: Prepared, at: pd.Timestamp) -> pd.DataFrame:
+    """Fit, grade, engagement, tier and the gate for every contact at ``at``.
+
+    Columns: contact_id, fit, grade, engagement, tier (1: E ≥ 50, 2: ≥ 25, 3 below),
+    hand_raise_days (days since the last hand-raise, NaN if none), recency_days (days since the last
+    intent touch), sql (bool).
+    """
+    t = float(_days(pd.Timestamp(at)))
+    n = len(prep.ids)
+    age = t - prep.ev_t
+    w = weights(prep.rules, age)
+    G = len(prep.groups)
+    S = np.bincount(prep.ev_c * G + prep.ev_g, weights=prep.ev_p * w, minlength=n * G).reshape(n, G)
+    E = engagement_from_groups(S, prep.caps, prep.rules.total_cap)
+    last_hr = _last(prep.hr_c, prep.hr_t, t, n)
+    last_in = _last(prep.in_c, prep.in_t, t, n)
+    sql = gate(prep, t, E, last_hr, last_in)
+    with np.errstate(invalid="ignore"):
+        return pd.DataFrame(
+            {
+                "contact_id": prep.ids,
+                "fit": prep.fit,
+                "grade": prep.grade,
+                "engagement": E,
+                "tier": np.where(E >= 50, 1, np.where(E >= 25, 2, 3)),
+                "hand_raise_days": np.where(np.isfinite(last_hr), t - last_hr, np.nan),
+                "recency_days": np.where(np.isfinite(last_in), t - last_in, np.nan),
+                "sql": sql,
+            }
+        )
+
+
+# ---------------------------------------------------------------------------------- explaining
+
+
+def fired_rules(prep: Prepared, contact_ids: np.ndarray, at: np.ndarray | pd.Series) -> list[dict]:
+    """For each contact (at its own moment ``at``): the fit rules that matched and the engagement
+    rules that scored, with touches counted and points (after decay), as
+    ``{"fit": {id: points}, "engagement": {id: {"n": touches, "points": p}}, "fit_score",
+    "engagement_score"}``."""
+    pos = pd.Index(prep.ids).get_indexer(np.asarray(contact_ids, dtype="int64"))
+    ats = np.asarray(_days(pd.Series(pd.to_datetime(pd.Series(at), utc=True))), dtype="float64")
+    out: list[dict] = []
+    fit_ids = [r.id for r in prep.rules.fit]
+    per = {int(p): i for i, p in enumerate(pos)}
+    at_of = np.full(len(prep.ids), np.nan)
+    at_of[pos] = ats
+    tc = prep.touches["_c"]
+    sel = np.isin(tc, pos)
+    age = at_of[tc[sel]] - prep.touches["_t"][sel]
+    w = weights(prep.rules, age)
+    eng: dict[int, dict[str, dict[str, float]]] = {int(p): {} for p in pos}
+    for r in prep.rules.engagement:
+        m = prep.rule_masks[r.id][sel] & (w > 0)
+        if not m.any():
+            continue
+        cc = tc[sel][m]
+        pts = np.bincount(cc, weights=r.points * w[m], minlength=len(prep.ids))
+        cnt = np.bincount(cc, minlength=len(prep.ids))
+        for p in np.unique(cc):
+            eng[int(p)][r.id] = {"n": int(cnt[p]), "points": round(float(pts[p]), 2)}
+    for p, a in zip(pos, ats, strict=True):
+        fit_fired = {fit_ids[j]: prep.rules.fit[j].points for j in np.flatnonzero(prep.fit_hits[p])}
+        out.append(
+            {
+                "fit": fit_fired,
+                "engagement": eng[int(p)],
+                "fit_score": float(prep.fit[p]),
+                "grade": str(prep.grade[p]),
+                "at": float(a),
+            }
+        )
+    del per
+    return out
+
+
+_COUNT = {1: "once", 2: "twice"}
+
+
+def _times(n: int) -> str:
+    return _COUNT.get(n, f"{n} times")
+
+
+def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | None = None) -> str:
+    """One sentence: who the contact is (the fit rules that matched) and what they did (the
+    engagement rules that scored most), e.g. "CFO at a 200-person company; downloaded the pricing
+    guide twice this week"."""
+    p = int(pd.Index(prep.ids).get_loc(int(contact_id)))
+    fired = fired or fired_rules(prep, np.array([contact_id]), pd.Series([at]))[0]
+    a = prep.attrs.iloc[p]
+    fields = {prep.rules.fit[j].field for j in np.flatnonzero(prep.fit_hits[p])}
+    who = None
+    if fields & {"persona", "seniority", "title"}:
+        who = a["title"] if isinstance(a["title"], str) and a["title"] else a["persona"]
+    parts = []
+    if "employees" in fields and not math.isnan(a["employees"]):
+        parts.append(f"at a {int(a['employees'])}-person company")
+    if "industry" in fields and isinstance(a["industry"], str):
+        parts.append(f"in {a['industry']}")
+    fit_text = " ".join([str(who)] + parts) if who else (" ".join(parts)[3:] if parts else "")
+    t = float(_days(pd.Timestamp(at)))
+    tt = prep.touches
+    mine = tt["_c"] == p
+    phrases = []
+    top = sorted(fired["engagement"].items(), key=lambda kv: -kv[1]["points"])[:2]
+    for rid, v in top:
+        rule = next(r for r in prep.rules.engagement if r.id == rid)
+        m = prep.rule_masks[rid] & mine
+        age = t - tt["_t"]
+        m &= weights(prep.rules, age) > 0
+        oldest = float(age[m].max()) if m.any() else 0.0
+        when = (
+            "this week"
+            if oldest < 7
+            else ("this month" if oldest < 31 else f"in the last {math.ceil(oldest)} days")
+        )
+        label = rule.label or rule.id.replace("_", " ")
+        if not rule.content_kind:
+            k = tt["_k"][m]
+            k = k[k >= 0]
+            if len(k):
+                label = f"{label} “{prep.content_titles[np.bincount(k).argmax()]}”"
+        phrases.append(
+            f"{label} {_times(v['n'])} {when}"
+            if rule.returns_within_days == 0
+            else f"{label} ({_times(v['n'])})"
+        )
+    text = "; ".join(x for x in [fit_text, ", ".join(phrases)] if x)
+    return text[:1].upper() + text[1:] if text else "No rule fired"
