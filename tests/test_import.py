@@ -616,3 +616,27 @@ def test_an_activity_on_a_waiting_deal_waits_for_the_deals_owner(sqlite_app: Any
     assert (released.stored, released.still_waiting) == (2, 0)
     assert activities(engine, "pipedrive")["401"] == (DANA, "call", utc(2026, 3, 11, 9), None, None)
     assert deals(engine, "pipedrive")["105"]["email"] == MARCO
+
+
+def test_waiting_records_are_stored_when_their_owner_arrives_as_a_rep(sqlite_app: Any) -> None:
+    """An export names an owner nobody knows yet; when the rep arrives (API, webhook or the rep CSV)
+    the deal and the call waiting on them are stored at once, without a visit to the identity page."""
+    engine = db.engine_for(sqlite_app)
+    seed_reps(engine, (DANA, "Dana Whitfield"), (ASA, "Åsa Lindqvist"))
+    assert (
+        run_cli(sqlite_app, str(SAMPLES / "pipedrive-deals.csv"), "--preset", "pipedrive-deals").exit_code
+        == 0
+    )
+    assert waiting(engine)[("deal", "105")] == "Marco Rossi"
+    before = deals(engine, "pipedrive")
+    # a rep batch with someone else changes nothing for Marco's deal
+    ingest(
+        engine, [{"type": "rep", "source": "hr", "id": "z", "email": "zoe@acme.example", "name": "Zoe Lund"}]
+    )
+    assert waiting(engine)[("deal", "105")] == "Marco Rossi" and "105" not in deals(engine, "pipedrive")
+    # Marco arrives through the API under his CRM name: his waiting deal is stored, owned by him
+    ingest(engine, [{"type": "rep", "source": "hr", "id": "m", "email": MARCO, "name": "Marco Rossi"}])
+    assert ("deal", "105") not in waiting(engine)
+    after = deals(engine, "pipedrive")
+    assert after["105"]["email"] == MARCO and set(after) == set(before) | {"105"}
+    assert {k: v for k, v in after.items() if k != "105"} == before  # nothing else changed

@@ -144,14 +144,10 @@ def test_identity_page_lists_unmatched_owners_and_maps_them(sqlite_app: Any) -> 
         ).exit_code
         == 0
     )
-    # a rep named Marco Rossi created since (by the API): the page suggests him
-    ingest(
-        db.engine_for(sqlite_app),
-        [{"type": "rep", "source": "hr", "id": "3", "email": "m.rossi@acme.example", "name": "Marco Rossi"}],
-    )
+    # Marco Rossi is no rep yet (a rep of that name arriving would release his records by itself,
+    # tests/test_import.py): the page lists him and the admin says who he is
     page = client.get("/admin/identity").get_data(as_text=True)
     assert '<tr data-owner="Marco Rossi">' in page
-    assert 'value="m.rossi@acme.example"' in page and "now matches m.rossi@acme.example" in page
     assert 'data-waiting="2">2 (1 activity, 1 deal)' in page
     resp = client.post(
         "/admin/identity",

@@ -104,12 +104,16 @@ def ingest(
     received_at: datetime | None = None,
     currency: str = "NOK",
     timezone: str = "Europe/Oslo",
+    release_waiting: bool = True,
 ) -> IngestResult:
     """Validate and store a batch of raw records (dicts in the docs/ingest.md format).
 
     ``currency`` and ``timezone`` are the org's (``CURRENCY``, ``TIMEZONE``): amounts are stored in
     that currency, and date-only times fall at noon in that zone. Raises
     :class:`~scoreboard.ingest.records.RecordErrors` (nothing stored) when any record is invalid.
+    When the batch created or changed reps, records that waited on an owner who now resolves to one
+    of them (by email, or by a name only one rep has) are stored at once, in batches of their own
+    (:func:`scoreboard.ingest.identity.release_resolved`; ``release_waiting=False`` skips that).
     """
     with paused_gc():  # a batch makes tens of thousands of objects, no cycles: collections only cost time
         records = parse_batch(list(raw), timezone=timezone, currency=currency)
@@ -121,6 +125,10 @@ def ingest(
             if result.types_changed:
                 result.revision = bump_revision(conn)
     ingested.send(engine, result=result)
+    if release_waiting and "rep" in result.types_changed:
+        from .identity import release_resolved
+
+        release_resolved(engine, currency=currency, timezone=timezone, received_at=received_at)
     return result
 
 

@@ -256,7 +256,14 @@ def map_owner(
         # a new rep, named as the CRM names the owner ("Marco Rossi", not "Marco" from the email)
         ready.insert(0, {"type": "rep", "source": source, "id": email, "email": email, "name": value.strip()})
     result = (
-        ingest(engine, ready, currency=currency, timezone=timezone, received_at=received_at)
+        ingest(
+            engine,
+            ready,
+            currency=currency,
+            timezone=timezone,
+            received_at=received_at,
+            release_waiting=False,
+        )
         if ready
         else None
     )
@@ -265,3 +272,31 @@ def map_owner(
         conn.execute(delete(T_WAITING).where(T_WAITING.c.id.in_([r.id for r in rows])))
         hold(conn, held)
     return Released(stored=stored, still_waiting=len(held), result=result)
+
+
+def release_resolved(
+    engine: Engine,
+    *,
+    currency: str = "NOK",
+    timezone: str = "Europe/Oslo",
+    received_at: datetime | None = None,
+) -> int:
+    """Store the records waiting on owners that now resolve to a rep (a rep created or renamed since,
+    matched by email or by a name only one rep has), as if an admin had mapped each on the identity
+    page; returns how many were stored. A record that cannot be stored keeps waiting (the identity
+    page shows it), and nothing else is affected."""
+    from .records import RecordErrors
+
+    with engine.connect() as conn:
+        if conn.execute(select(T_WAITING.c.id).limit(1)).first() is None:
+            return 0
+    stored = 0
+    for (source, value), email in suggestions(engine, unmatched(engine)).items():
+        try:
+            released = map_owner(
+                engine, source, value, email, currency=currency, timezone=timezone, received_at=received_at
+            )
+        except (ValueError, RecordErrors):
+            continue
+        stored += released.stored
+    return stored
