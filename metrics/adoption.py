@@ -1,0 +1,146 @@
+"""Adoption: whether people use the system, per rep and week.
+
+Pure (pandas/numpy). :func:`adoption` returns one row per rep and ISO week with
+
+- ``logins``, ``card_views``: usage events (the ``usage`` frame: rep_id, kind, at);
+- ``activities_logged``: activities that reached Matchday in the week (``logged_at``); of them
+  ``log_lag_hours`` is the median of ``logged_at − at`` in hours (an activity logged before it
+  happened, a planned one, counts 0) and ``logged_same_day`` the share logged within 24 hours;
+  activities without ``logged_at`` (stored before it was recorded) are not counted;
+- ``open_deals``: the rep's deals open at the week's end; ``next_step_share``: of those, the share
+  with an activity planned at the week's end (logged by then, dated after it);
+  ``close_date_share``: the share whose expected close date, as it stood at the week's end, was not
+  before the week's end (a close date in the past is not current);
+- ``sqls``: the rep's contacts that became SQL in the week; ``sql_followed_up_share``: the share
+  the owner worked (an activity on the contact) within ``follow_up_hours``.
+
+A share whose base is empty is NaN (no sample, no value), never 0.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from metrics.periods import Period
+
+__all__ = ["ADOPTION_COLUMNS", "adoption"]
+
+ADOPTION_COLUMNS = {
+    "logins": "logins in the week",
+    "card_views": "player-card views in the week",
+    "activities_logged": "activities that reached Matchday in the week",
+    "log_lag_hours": "median hours from an activity's time to when it was logged",
+    "logged_same_day": "share of activities logged within 24 hours",
+    "open_deals": "deals open at the week's end",
+    "next_step_share": "share of open deals with a planned activity at the week's end",
+    "close_date_share": "share of open deals whose expected close was not in the past at the week's end",
+    "sqls": "contacts that became SQL in the week",
+    "sql_followed_up_share": "share of those SQLs the owner worked within the agreed hours",
+}
+
+
+def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
+    return ((times >= start) & (times < end)).to_numpy(dtype=bool, na_value=False)
+
+
+def _close_at(deals: pd.DataFrame, changes: pd.DataFrame | None, when: pd.Timestamp) -> pd.Series:
+    """Each deal's expected close date as it stood at ``when`` (replayed from deal changes)."""
+    current = pd.to_datetime(deals.set_index("deal_id")["expected_close"])
+    if changes is None or len(changes) == 0:
+        return current
+    ch = changes.loc[(changes["field"] == "expected_close").to_numpy(dtype=bool)]
+    if len(ch) == 0:
+        return current
+    ch = ch.sort_values("at")
+    before = ch.loc[_in(ch["at"], pd.Timestamp.min.tz_localize("UTC"), when)].groupby("deal_id")["new"].last()
+    after = ch.loc[~_in(ch["at"], pd.Timestamp.min.tz_localize("UTC"), when)].groupby("deal_id")["old"].first()
+    out = current.copy()
+    later = after.index.intersection(out.index)
+    out.loc[later] = pd.to_datetime(after.loc[later], errors="coerce")
+    known = before.index.intersection(out.index)
+    out.loc[known] = pd.to_datetime(before.loc[known], errors="coerce")
+    return out
+
+
+def adoption(
+    weeks: list[Period],
+    *,
+    reps: pd.DataFrame,
+    usage: pd.DataFrame,
+    activities: pd.DataFrame,
+    deals: pd.DataFrame,
+    deal_changes: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    lifecycle: pd.DataFrame | None = None,
+    follow_up_hours: float = 24.0,
+) -> pd.DataFrame:
+    """Adoption per rep and week (see the module docstring); columns ``rep_id``, ``week`` (label),
+    ``week_start`` and :data:`ADOPTION_COLUMNS`. ``activities`` needs a ``logged_at`` column."""
+    rows = []
+    rep_ids = reps["rep_id"].to_numpy()
+    acts = activities
+    logged = acts["logged_at"] if "logged_at" in acts else pd.Series(pd.NaT, index=acts.index, dtype="datetime64[us, UTC]")
+    lag_h = ((logged - acts["at"]).dt.total_seconds() / 3600).clip(lower=0)
+    sql_leads = None
+    if contacts is not None and lifecycle is not None:
+        lc = lifecycle.loc[(lifecycle["to_stage"] == "sql").to_numpy(dtype=bool)].sort_values("at").drop_duplicates("contact_id")
+        owner = contacts.set_index("contact_id")["owner_rep_id"]
+        sql_leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "at": lc["at"].to_numpy()})
+        sql_leads["rep_id"] = owner.reindex(sql_leads["contact_id"]).to_numpy()
+        on_contact = acts.loc[acts["contact_id"].notna(), ["contact_id", "rep_id", "at"]].rename(columns={"at": "act_at", "rep_id": "by"})
+        pairs = sql_leads.merge(on_contact, on="contact_id", how="left")
+        ok = (pairs["by"] == pairs["rep_id"]).fillna(False) & (pairs["act_at"] >= pairs["at"]).fillna(False)
+        ok &= ((pairs["act_at"] - pairs["at"]).dt.total_seconds() <= follow_up_hours * 3600).fillna(False)
+        done = set(pairs.loc[ok.to_numpy(dtype=bool), "contact_id"])
+        sql_leads["followed"] = sql_leads["contact_id"].isin(done)
+    for week in weeks:
+        s, e = week.start, week.end
+        u = usage.loc[_in(usage["at"], s, e)]
+        logins = u.loc[(u["kind"] == "login").to_numpy(dtype=bool)].groupby("rep_id").size()
+        views = u.loc[(u["kind"] == "card_view").to_numpy(dtype=bool)].groupby("rep_id").size()
+        in_week = _in(logged, s, e)
+        a = acts.loc[in_week].assign(lag=lag_h[in_week])
+        n_logged = a.groupby("rep_id").size()
+        lag_med = a.groupby("rep_id")["lag"].median()
+        same_day = a.assign(sd=a["lag"] <= 24).groupby("rep_id")["sd"].mean()
+        created = deals["created_at"] < e
+        still_open = (deals["outcome"] == "open") | (deals["closed_at"] >= e).fillna(False)
+        open_deals = deals.loc[(created & still_open).to_numpy(dtype=bool)]
+        planned = acts.loc[
+            (acts["deal_id"].notna() & (acts["at"] >= e) & (logged < e).fillna(False)).to_numpy(dtype=bool), "deal_id"
+        ]
+        has_next = open_deals["deal_id"].isin(set(planned.astype("int64")))
+        close = _close_at(open_deals, deal_changes, e).reindex(open_deals["deal_id"]).to_numpy(dtype="datetime64[ns]")
+        end_day = np.datetime64(week.last_date, "D").astype("datetime64[ns]")
+        current = pd.Series(~np.isnat(close) & (close >= end_day), index=open_deals.index)
+        od = open_deals.assign(next=has_next.to_numpy(), current=current.to_numpy())
+        g = od.groupby("owner_rep_id")
+        n_open, next_share, close_share = g.size(), g["next"].mean(), g["current"].mean()
+        if sql_leads is not None:
+            sq = sql_leads.loc[_in(sql_leads["at"], s, e)]
+            n_sql = sq.groupby("rep_id").size()
+            fu = sq.groupby("rep_id")["followed"].mean()
+        else:
+            n_sql = fu = pd.Series(dtype="float64")
+        frame = pd.DataFrame(
+            {
+                "rep_id": rep_ids,
+                "week": week.label,
+                "week_start": week.start,
+                "logins": logins.reindex(rep_ids, fill_value=0).to_numpy(),
+                "card_views": views.reindex(rep_ids, fill_value=0).to_numpy(),
+                "activities_logged": n_logged.reindex(rep_ids, fill_value=0).to_numpy(),
+                "log_lag_hours": lag_med.reindex(rep_ids).to_numpy(dtype="float64"),
+                "logged_same_day": same_day.reindex(rep_ids).to_numpy(dtype="float64"),
+                "open_deals": n_open.reindex(rep_ids, fill_value=0).to_numpy(),
+                "next_step_share": next_share.reindex(rep_ids).to_numpy(dtype="float64"),
+                "close_date_share": close_share.reindex(rep_ids).to_numpy(dtype="float64"),
+                "sqls": n_sql.reindex(rep_ids, fill_value=0).to_numpy(),
+                "sql_followed_up_share": fu.reindex(rep_ids).to_numpy(dtype="float64"),
+            }
+        )
+        rows.append(frame)
+    if not rows:
+        return pd.DataFrame(columns=["rep_id", "week", "week_start", *ADOPTION_COLUMNS])
+    return pd.concat(rows, ignore_index=True)
