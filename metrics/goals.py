@@ -162,7 +162,8 @@ def events_of(
     pairs = pairs.loc[(pairs["rep_id"] == pairs["owner"]).fillna(False) & (pairs["at"] >= pairs["sql_at"]).fillna(False)]
     first_touch = pairs.groupby("contact_id")["at"].min()
     worked = first_touch.reindex(leads["contact_id"]).to_numpy()
-    hours = (pd.to_datetime(worked, utc=True) - pd.to_datetime(leads["sql_at"], utc=True)).total_seconds() / 3600
+    delta = pd.Series(pd.to_datetime(worked, utc=True)) - pd.to_datetime(leads["sql_at"], utc=True).reset_index(drop=True)
+    hours = delta.dt.total_seconds().to_numpy(dtype="float64") / 3600
     return out(reps, leads["sql_at"], np.where(np.isnan(np.asarray(hours, dtype="float64")), np.inf, hours))
 
 
@@ -194,16 +195,17 @@ def conversion_rates(frames: Mapping[str, pd.DataFrame | None], start: pd.Timest
     wins = n("wins") if deals is not None else 0.0
 
     def ratio(a: float, b: float) -> float:
-        return a / b if b > 0 else math.nan
+        return a / b if b > 0 and not math.isnan(a) else math.nan
 
     have = {k for k, v in frames.items() if v is not None}
-    opps = n("opportunities") if "deals" in have else 0.0
-    sqls = n("sqls") if {"contacts", "lifecycle"} <= have else 0.0
-    mqls = n("mqls") if {"contacts", "lifecycle"} <= have else 0.0
-    contacts = n("new_contacts") if "contacts" in have else 0.0
-    meetings = n("meetings_booked") if "activities" in have else 0.0
-    downloads = n("content_downloads") if "touches" in have else 0.0
-    customers = n("new_customers") if "deals" in have else 0.0
+    nan = math.nan  # a frame not given: not measured, never 0
+    opps = n("opportunities") if "deals" in have else nan
+    sqls = n("sqls") if {"contacts", "lifecycle"} <= have else nan
+    mqls = n("mqls") if {"contacts", "lifecycle"} <= have else nan
+    contacts = n("new_contacts") if "contacts" in have else nan
+    meetings = n("meetings_booked") if "activities" in have else nan
+    downloads = n("content_downloads") if "touches" in have else nan
+    customers = n("new_customers") if "deals" in have else nan
     return {
         "avg_deal_size": ratio(revenue, wins),
         "win_rate": ratio(wins, closed),
