@@ -67,6 +67,7 @@ GOAL_METRICS: Mapping[str, GoalMetric] = {
         GoalMetric("mqls", "MQLs", "count", "kpi", "marketing"),
         GoalMetric("content_downloads", "Content downloads", "count", "kpi", "marketing"),
         GoalMetric("sqls", "SQLs", "count", "kpi", "sales"),
+        GoalMetric("sqls_created", "SQLs created (marketing)", "count", "kpi", "marketing"),
         GoalMetric("meetings_booked", "Meetings booked", "count", "kpi", "sales"),
         GoalMetric("opportunities", "Opportunities", "count", "kpi", "sales"),
         GoalMetric("speed_to_lead_hours", "Speed to lead (median hours)", "hours", "kpi", "sales", "lower"),
@@ -149,6 +150,7 @@ def events_of(
     if metric == "new_contacts":
         return out(c["owner_rep_id"].to_numpy(), c["created_at"])
     lc = need(lifecycle, "lifecycle")
+    metric = "sqls" if metric == "sqls_created" else metric  # the demo org's marketing goal
     stage = "mql" if metric == "mqls" else "sql"
     first = lc.loc[_bool(lc["to_stage"] == stage)].sort_values("at").drop_duplicates("contact_id")
     reps = owner.reindex(first["contact_id"]).to_numpy()

@@ -264,9 +264,12 @@ def page() -> Any:
     asof = _asof()
     frames = _frames_dict()
     goals = _goals_of(owner)
-    current = [g for g in goals if g.period_end >= (asof - pd.Timedelta(days=1)).date() - _dt.timedelta(days=92)]
-    rows = [_row(g, frames, asof, d) for g, d in _tree(current or goals)]
     today = (asof - pd.Timedelta(seconds=1)).tz_convert(current_app.config["TIMEZONE"]).date()
+    current = [g for g in goals if g.period_start <= today <= g.period_end]
+    if not current and goals:  # nothing running today: the latest period's goals
+        last = max(g.period_end for g in goals if g.period_start <= today) if any(g.period_start <= today for g in goals) else min(g.period_end for g in goals)
+        current = [g for g in goals if g.period_end == last]
+    rows = [_row(g, frames, asof, d) for g, d in _tree(current)]
     live = [r.progress for r in rows if r.progress is not None and r.goal.period_start <= today <= r.goal.period_end]
     _, sentence = off_track(live)
     return render_template(
