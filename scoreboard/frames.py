@@ -393,6 +393,9 @@ class FrameCache:
                 if changed is None or "rep" in changed.types_changed or changed.created_reps:
                     current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
                     versions["reps"] = next_version()
+                if changed is None:  # goals change outside ingest (goals page, CSV import): re-read on a revision bump
+                    current["goals"] = _typed(pd.read_sql_query(text(QUERIES["goals"]), conn), "goals")
+                    versions["goals"] = next_version()
                 if changed is None or "content" in changed.types_changed:
                     current["content"] = _typed(pd.read_sql_query(text(QUERIES["content"]), conn), "content")
                     versions["content"] = next_version()
