@@ -54,7 +54,9 @@ def _close_at(deals: pd.DataFrame, changes: pd.DataFrame | None, when: pd.Timest
         return current
     ch = ch.sort_values("at")
     before = ch.loc[_in(ch["at"], pd.Timestamp.min.tz_localize("UTC"), when)].groupby("deal_id")["new"].last()
-    after = ch.loc[~_in(ch["at"], pd.Timestamp.min.tz_localize("UTC"), when)].groupby("deal_id")["old"].first()
+    after = (
+        ch.loc[~_in(ch["at"], pd.Timestamp.min.tz_localize("UTC"), when)].groupby("deal_id")["old"].first()
+    )
     out = current.copy()
     later = after.index.intersection(out.index)
     out.loc[later] = pd.to_datetime(after.loc[later], errors="coerce")
@@ -80,15 +82,25 @@ def adoption(
     rows = []
     rep_ids = reps["rep_id"].to_numpy()
     acts = activities
-    logged = acts["logged_at"] if "logged_at" in acts else pd.Series(pd.NaT, index=acts.index, dtype="datetime64[us, UTC]")
+    logged = (
+        acts["logged_at"]
+        if "logged_at" in acts
+        else pd.Series(pd.NaT, index=acts.index, dtype="datetime64[us, UTC]")
+    )
     lag_h = ((logged - acts["at"]).dt.total_seconds() / 3600).clip(lower=0)
     sql_leads = None
     if contacts is not None and lifecycle is not None:
-        lc = lifecycle.loc[(lifecycle["to_stage"] == "sql").to_numpy(dtype=bool)].sort_values("at").drop_duplicates("contact_id")
+        lc = (
+            lifecycle.loc[(lifecycle["to_stage"] == "sql").to_numpy(dtype=bool)]
+            .sort_values("at")
+            .drop_duplicates("contact_id")
+        )
         owner = contacts.set_index("contact_id")["owner_rep_id"]
         sql_leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "at": lc["at"].to_numpy()})
         sql_leads["rep_id"] = owner.reindex(sql_leads["contact_id"]).to_numpy()
-        on_contact = acts.loc[acts["contact_id"].notna(), ["contact_id", "rep_id", "at"]].rename(columns={"at": "act_at", "rep_id": "by"})
+        on_contact = acts.loc[acts["contact_id"].notna(), ["contact_id", "rep_id", "at"]].rename(
+            columns={"at": "act_at", "rep_id": "by"}
+        )
         pairs = sql_leads.merge(on_contact, on="contact_id", how="left")
         ok = (pairs["by"] == pairs["rep_id"]).fillna(False) & (pairs["act_at"] >= pairs["at"]).fillna(False)
         ok &= ((pairs["act_at"] - pairs["at"]).dt.total_seconds() <= follow_up_hours * 3600).fillna(False)
@@ -108,10 +120,15 @@ def adoption(
         still_open = (deals["outcome"] == "open") | (deals["closed_at"] >= e).fillna(False)
         open_deals = deals.loc[(created & still_open).to_numpy(dtype=bool)]
         planned = acts.loc[
-            (acts["deal_id"].notna() & (acts["at"] >= e) & (logged < e).fillna(False)).to_numpy(dtype=bool), "deal_id"
+            (acts["deal_id"].notna() & (acts["at"] >= e) & (logged < e).fillna(False)).to_numpy(dtype=bool),
+            "deal_id",
         ]
         has_next = open_deals["deal_id"].isin(set(planned.astype("int64")))
-        close = _close_at(open_deals, deal_changes, e).reindex(open_deals["deal_id"]).to_numpy(dtype="datetime64[ns]")
+        close = (
+            _close_at(open_deals, deal_changes, e)
+            .reindex(open_deals["deal_id"])
+            .to_numpy(dtype="datetime64[ns]")
+        )
         end_day = np.datetime64(week.last_date, "D").astype("datetime64[ns]")
         current = pd.Series(~np.isnat(close) & (close >= end_day), index=open_deals.index)
         od = open_deals.assign(next=has_next.to_numpy(), current=current.to_numpy())

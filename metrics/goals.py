@@ -159,12 +159,18 @@ def events_of(
     # speed to lead: hours from becoming SQL to the owner's first activity on the contact after it
     a = need(activities, "activities")
     a = a.loc[a["contact_id"].notna(), ["contact_id", "rep_id", "at"]]
-    leads = pd.DataFrame({"contact_id": first["contact_id"].to_numpy(), "owner": reps, "sql_at": first["at"].to_numpy()})
+    leads = pd.DataFrame(
+        {"contact_id": first["contact_id"].to_numpy(), "owner": reps, "sql_at": first["at"].to_numpy()}
+    )
     pairs = leads.merge(a, on="contact_id", how="left")
-    pairs = pairs.loc[(pairs["rep_id"] == pairs["owner"]).fillna(False) & (pairs["at"] >= pairs["sql_at"]).fillna(False)]
+    pairs = pairs.loc[
+        (pairs["rep_id"] == pairs["owner"]).fillna(False) & (pairs["at"] >= pairs["sql_at"]).fillna(False)
+    ]
     first_touch = pairs.groupby("contact_id")["at"].min()
     worked = first_touch.reindex(leads["contact_id"]).to_numpy()
-    delta = pd.Series(pd.to_datetime(worked, utc=True)) - pd.to_datetime(leads["sql_at"], utc=True).reset_index(drop=True)
+    delta = pd.Series(pd.to_datetime(worked, utc=True)) - pd.to_datetime(
+        leads["sql_at"], utc=True
+    ).reset_index(drop=True)
     hours = delta.dt.total_seconds().to_numpy(dtype="float64") / 3600
     return out(reps, leads["sql_at"], np.where(np.isnan(np.asarray(hours, dtype="float64")), np.inf, hours))
 
@@ -177,14 +183,18 @@ def _count(events: pd.DataFrame, start: pd.Timestamp, end: pd.Timestamp) -> pd.D
     return events.loc[_bool((at >= start) & (at < end))]
 
 
-def conversion_rates(frames: Mapping[str, pd.DataFrame | None], start: pd.Timestamp, end: pd.Timestamp) -> dict[str, float]:
+def conversion_rates(
+    frames: Mapping[str, pd.DataFrame | None], start: pd.Timestamp, end: pd.Timestamp
+) -> dict[str, float]:
     """Funnel rates measured over ``[start, end)`` as ratios of flows in that window.
 
     ``avg_deal_size`` = revenue won ÷ wins; ``win_rate`` = wins ÷ deals closed; ``opps_per_sql`` =
-    opportunities created ÷ contacts becoming SQL; ``sqls_per_mql``; ``mqls_per_contact`` (÷ new
-    contacts); ``meetings_per_opp``; ``downloads_per_contact``; ``new_customer_share`` (new
+    opportunities created ÷ contacts becoming SQL; ``sqls_per_mql``: of the contacts becoming MQL
+    in the window, the share that reached SQL (by the data's end: a cohort, so never above 1);
+    ``mqls_per_contact``: likewise of the contacts created in the window; ``meetings_per_opp``; ``downloads_per_contact``; ``new_customer_share`` (new
     customers ÷ wins). A rate whose denominator is empty is NaN (no sample, no value).
     """
+
     def n(metric: str) -> float:
         return float(len(_count(events_of(metric, **frames), start, end)))  # type: ignore[arg-type]
 
@@ -193,7 +203,11 @@ def conversion_rates(frames: Mapping[str, pd.DataFrame | None], start: pd.Timest
     if deals is not None:
         c = deals["closed_at"]
         closed = float(_bool((c >= start) & (c < end) & deals["outcome"].isin(["won", "lost"])).sum())
-    revenue = float(_count(events_of("revenue_won", deals=deals), start, end)["value"].sum()) if deals is not None else 0.0
+    revenue = (
+        float(_count(events_of("revenue_won", deals=deals), start, end)["value"].sum())
+        if deals is not None
+        else 0.0
+    )
     wins = n("wins") if deals is not None else 0.0
 
     def ratio(a: float, b: float) -> float:
@@ -203,21 +217,45 @@ def conversion_rates(frames: Mapping[str, pd.DataFrame | None], start: pd.Timest
     nan = math.nan  # a frame not given: not measured, never 0
     opps = n("opportunities") if "deals" in have else nan
     sqls = n("sqls") if {"contacts", "lifecycle"} <= have else nan
-    mqls = n("mqls") if {"contacts", "lifecycle"} <= have else nan
     contacts = n("new_contacts") if "contacts" in have else nan
     meetings = n("meetings_booked") if "activities" in have else nan
     downloads = n("content_downloads") if "touches" in have else nan
     customers = n("new_customers") if "deals" in have else nan
+    if {
+        "contacts",
+        "lifecycle",
+    } <= have:  # lifecycle steps as cohorts: of those who entered, how many went on
+        lc = frames["lifecycle"]
+        assert lc is not None and frames["contacts"] is not None
+        reached = {st: set(lc.loc[_bool(lc["to_stage"] == st), "contact_id"]) for st in ("mql", "sql")}
+        mql_in = _count(
+            events_of("mqls", contacts=frames["contacts"], lifecycle=lc).assign(c=_first_ids(lc, "mql")),
+            start,
+            end,
+        )
+        new_in = _count(frames["contacts"].rename(columns={"created_at": "at"}), start, end)
+        sqls_per_mql = ratio(float(mql_in["c"].isin(reached["sql"]).sum()), float(len(mql_in)))
+        mqls_per_contact = ratio(float(new_in["contact_id"].isin(reached["mql"]).sum()), float(len(new_in)))
+    else:
+        sqls_per_mql = mqls_per_contact = math.nan
     return {
         "avg_deal_size": ratio(revenue, wins),
         "win_rate": ratio(wins, closed),
         "opps_per_sql": ratio(opps, sqls),
-        "sqls_per_mql": ratio(sqls, mqls),
-        "mqls_per_contact": ratio(mqls, contacts),
+        "sqls_per_mql": sqls_per_mql,
+        "mqls_per_contact": mqls_per_contact,
         "meetings_per_opp": ratio(meetings, opps),
         "downloads_per_contact": ratio(downloads, contacts),
         "new_customer_share": ratio(customers, wins),
     }
+
+
+def _first_ids(lifecycle: pd.DataFrame, stage: str) -> np.ndarray:
+    """Contact ids in the order :func:`events_of` lists their first move to ``stage``."""
+    first = (
+        lifecycle.loc[_bool(lifecycle["to_stage"] == stage)].sort_values("at").drop_duplicates("contact_id")
+    )
+    return first["contact_id"].to_numpy()
 
 
 @dataclass(frozen=True)
@@ -247,7 +285,9 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
     [('revenue_won', 1200000000), ('wins', 24), ('opportunities', 100), ('sqls', 200)]
     """
     if metric not in RESULT_METRICS:
-        raise ValueError(f"goals are derived from a result goal ({', '.join(RESULT_METRICS)}), not {metric!r}")
+        raise ValueError(
+            f"goals are derived from a result goal ({', '.join(RESULT_METRICS)}), not {metric!r}"
+        )
 
     def ok(key: str) -> bool:
         v = rates.get(key, math.nan)
@@ -258,13 +298,24 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
         if not ok("new_customer_share"):
             return steps
         wins = math.ceil(target / rates["new_customer_share"] - 1e-9)
-        steps.append(Step("wins", wins, metric, f"{int(target)} new customers ÷ {_pct(rates['new_customer_share'])} of wins being new customers"))
+        steps.append(
+            Step(
+                "wins",
+                wins,
+                metric,
+                f"{int(target)} new customers ÷ {_pct(rates['new_customer_share'])} of wins being new customers",
+            )
+        )
     elif metric == "revenue_won":
         if not ok("avg_deal_size"):
             return steps
         avg = rates["avg_deal_size"]
         wins = math.ceil(target / avg - 1e-9)
-        steps.append(Step("wins", wins, metric, f"{money.format(target / 100)} ÷ average deal {money.format(avg / 100)}"))
+        steps.append(
+            Step(
+                "wins", wins, metric, f"{money.format(target / 100)} ÷ average deal {money.format(avg / 100)}"
+            )
+        )
     else:
         wins = math.ceil(target - 1e-9)
     if not ok("win_rate"):
@@ -273,22 +324,52 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
     steps.append(Step("opportunities", opps, "wins", f"{wins} wins ÷ {_pct(rates['win_rate'])} win rate"))
     if ok("meetings_per_opp"):
         meetings = math.ceil(opps * rates["meetings_per_opp"] - 1e-9)
-        steps.append(Step("meetings_booked", meetings, "opportunities", f"{opps} opportunities × {rates['meetings_per_opp']:.1f} meetings each"))
+        steps.append(
+            Step(
+                "meetings_booked",
+                meetings,
+                "opportunities",
+                f"{opps} opportunities × {rates['meetings_per_opp']:.1f} meetings each",
+            )
+        )
     if not ok("opps_per_sql"):
         return steps
     sqls = math.ceil(opps / rates["opps_per_sql"] - 1e-9)
-    steps.append(Step("sqls", sqls, "opportunities", f"{opps} opportunities ÷ {_pct(rates['opps_per_sql'])} of SQLs becoming one"))
+    steps.append(
+        Step(
+            "sqls",
+            sqls,
+            "opportunities",
+            f"{opps} opportunities ÷ {_pct(rates['opps_per_sql'])} of SQLs becoming one",
+        )
+    )
     if not ok("sqls_per_mql"):
         return steps
     mqls = math.ceil(sqls / rates["sqls_per_mql"] - 1e-9)
-    steps.append(Step("mqls", mqls, "sqls", f"{sqls} SQLs ÷ {_pct(rates['sqls_per_mql'])} of MQLs becoming SQL"))
+    steps.append(
+        Step("mqls", mqls, "sqls", f"{sqls} SQLs ÷ {_pct(rates['sqls_per_mql'])} of MQLs becoming SQL")
+    )
     if not ok("mqls_per_contact"):
         return steps
     contacts = math.ceil(mqls / rates["mqls_per_contact"] - 1e-9)
-    steps.append(Step("new_contacts", contacts, "mqls", f"{mqls} MQLs ÷ {_pct(rates['mqls_per_contact'])} of new contacts becoming MQL"))
+    steps.append(
+        Step(
+            "new_contacts",
+            contacts,
+            "mqls",
+            f"{mqls} MQLs ÷ {_pct(rates['mqls_per_contact'])} of new contacts becoming MQL",
+        )
+    )
     if ok("downloads_per_contact"):
         downloads = math.ceil(contacts * rates["downloads_per_contact"] - 1e-9)
-        steps.append(Step("content_downloads", downloads, "new_contacts", f"{contacts} new contacts × {rates['downloads_per_contact']:.1f} downloads each"))
+        steps.append(
+            Step(
+                "content_downloads",
+                downloads,
+                "new_contacts",
+                f"{contacts} new contacts × {rates['downloads_per_contact']:.1f} downloads each",
+            )
+        )
     return steps
 
 
@@ -322,7 +403,9 @@ class Progress:
         return self.actual / self.target if self.target > 0 else math.nan
 
 
-def _nb_quantiles(shape: float, rate: float, remaining: float, qs: Sequence[float]) -> tuple[float, list[float]]:
+def _nb_quantiles(
+    shape: float, rate: float, remaining: float, qs: Sequence[float]
+) -> tuple[float, list[float]]:
     """Mean and quantiles of future counts over ``remaining`` working days, rate ~ Gamma(shape, rate)."""
     if remaining <= 0:
         return 0.0, [0.0 for _ in qs]
@@ -365,7 +448,18 @@ def progress(
     if spec.unit == "hours":
         actual = float(np.median(inside["value"])) if len(inside) else nan
         on = None if np.isnan(actual) else bool(actual <= target)
-        return Progress(metric, target, actual, target, target - actual if not np.isnan(actual) else nan, share, actual, nan, nan, on)
+        return Progress(
+            metric,
+            target,
+            actual,
+            target,
+            target - actual if not np.isnan(actual) else nan,
+            share,
+            actual,
+            nan,
+            nan,
+            on,
+        )
     n = float(len(inside))
     actual = float(inside["value"].sum())
     expected = target * share
@@ -378,7 +472,7 @@ def progress(
         if spec.unit == "money":
             pool = np.asarray(sizes if sizes is not None else inside["value"].to_numpy(), dtype="float64")
             if len(pool) == 0:
-                proj = low = high = (actual if remaining <= 0 else nan)
+                proj = low = high = actual if remaining <= 0 else nan
             else:
                 rng = np.random.default_rng(seed)
                 lam = rng.gamma(shape, 1.0 / rate, size=draws)
@@ -391,7 +485,9 @@ def progress(
         else:
             proj, low, high = actual + mean_n, actual + q_lo, actual + q_hi
     on_track = None if elapsed <= 0 else bool(actual >= BEHIND_AT * expected)
-    return Progress(metric, float(target), actual, expected, actual - expected, share, proj, low, high, on_track)
+    return Progress(
+        metric, float(target), actual, expected, actual - expected, share, proj, low, high, on_track
+    )
 
 
 def weekly_pace(
@@ -412,9 +508,18 @@ def weekly_pace(
     at = events["at"]
     inside = events.loc[_bool((at >= period.start) & (at < period.end))].sort_values("at")
     cum = np.concatenate([[0.0], np.cumsum(inside["value"].to_numpy(dtype="float64"))])
-    idx = np.searchsorted(inside["at"].to_numpy(dtype="datetime64[ns]"), bounds.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"), side="left")
-    worked = calendar.working_days_between(np.full(len(ends), np.datetime64(first, "D")), np.array([np.datetime64(d, "D") for d in ends]))
-    return [(i + 1, float(cum[j]), target * float(w) / total) for i, (j, w) in enumerate(zip(idx, worked, strict=True))]
+    idx = np.searchsorted(
+        inside["at"].to_numpy(dtype="datetime64[ns]"),
+        bounds.tz_convert("UTC").tz_localize(None).to_numpy(dtype="datetime64[ns]"),
+        side="left",
+    )
+    worked = calendar.working_days_between(
+        np.full(len(ends), np.datetime64(first, "D")), np.array([np.datetime64(d, "D") for d in ends])
+    )
+    return [
+        (i + 1, float(cum[j]), target * float(w) / total)
+        for i, (j, w) in enumerate(zip(idx, worked, strict=True))
+    ]
 
 
 def behind_since(weekly: Sequence[tuple[int, float, float]]) -> int | None:

@@ -393,7 +393,8 @@ class FrameCache:
                 if changed is None or "rep" in changed.types_changed or changed.created_reps:
                     current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
                     versions["reps"] = next_version()
-                if changed is None:  # goals change outside ingest (goals page, CSV import): re-read on a revision bump
+                # goals change outside ingest (goals page, CSV import): re-read on a revision bump
+                if changed is None:
                     current["goals"] = _typed(pd.read_sql_query(text(QUERIES["goals"]), conn), "goals")
                     versions["goals"] = next_version()
                 if changed is None or "content" in changed.types_changed:

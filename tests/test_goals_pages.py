@@ -91,7 +91,9 @@ def test_each_owner_sees_only_their_goals(org, people, goals, who):
     if who == "admin":
         assert 'data-goal="mqls"' in marketing.get_data(as_text=True)
     stranger_rep = org.rep(people["stranger"]).id
-    assert client.get(f"/goals?owner=rep:{stranger_rep}").status_code == (404 if who in ("self", "manager") else 200)
+    assert client.get(f"/goals?owner=rep:{stranger_rep}").status_code == (
+        404 if who in ("self", "manager") else 200
+    )
 
 
 def test_a_rep_sees_their_own_goal_and_cannot_edit(org, people, goals):
@@ -113,7 +115,11 @@ def test_inline_edit_round_trip_over_htmx(org, people, goals):
     body = form.get_data(as_text=True)
     assert f'hx-post="/goals/{gid}"' in body and 'name="target"' in body and "<html" not in body
     hx = {"HX-Request": "true", "X-CSRFToken": _csrf(page)}
-    saved = client.post(f"/goals/{gid}", data={"target": "2 500 000", "period_start": "2026-10-01", "period_end": "2026-12-31"}, headers=hx)
+    saved = client.post(
+        f"/goals/{gid}",
+        data={"target": "2 500 000", "period_start": "2026-10-01", "period_end": "2026-12-31"},
+        headers=hx,
+    )
     assert saved.status_code == 303 and saved.headers["Location"].endswith(f"/goals/{gid}/row")
     row = client.get(saved.headers["Location"], headers={"HX-Request": "true"}).get_data(as_text=True)
     assert row.lstrip().startswith(f'<tr id="goal-{gid}"')
@@ -128,7 +134,11 @@ def test_inline_edit_round_trip_over_htmx(org, people, goals):
         frame = numbers.frames().goals
     assert int(frame.loc[frame["goal_id"] == gid, "target"].iloc[0]) == 2_500_000_00
     # a bad value: the form comes back naming the field; nothing stored
-    bad = client.post(f"/goals/{gid}", data={"target": "lots", "period_start": "2026-10-01", "period_end": "2026-12-31"}, headers=hx)
+    bad = client.post(
+        f"/goals/{gid}",
+        data={"target": "lots", "period_start": "2026-10-01", "period_end": "2026-12-31"},
+        headers=hx,
+    )
     assert bad.status_code == 422 and "target: a number" in bad.get_data(as_text=True)
     assert _goal(org, id=gid).version == 2
     # another team's goal: 404 for this manager
@@ -153,14 +163,26 @@ def test_csv_import_refuses_a_bad_row_naming_it_and_stores_nothing(org, people):
     before = (_count(org, Goal), _count(org, GoalVersion))
     from io import BytesIO
 
-    resp = client.post("/goals/import", data={"file": (BytesIO(bad.encode()), "goals.csv"), "csrf_token": _csrf(page)}, content_type="multipart/form-data")
+    resp = client.post(
+        "/goals/import",
+        data={"file": (BytesIO(bad.encode()), "goals.csv"), "csrf_token": _csrf(page)},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 400
     assert "row 3, period_end" in resp.get_data(as_text=True)
     assert (_count(org, Goal), _count(org, GoalVersion)) == before
     unknown = good.replace("revenue_won", "revenue")
-    resp = client.post("/goals/import", data={"file": (BytesIO(unknown.encode()), "goals.csv"), "csrf_token": _csrf(page)}, content_type="multipart/form-data")
+    resp = client.post(
+        "/goals/import",
+        data={"file": (BytesIO(unknown.encode()), "goals.csv"), "csrf_token": _csrf(page)},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 400 and "row 2, metric" in resp.get_data(as_text=True)
-    resp = client.post("/goals/import", data={"file": (BytesIO(good.encode()), "goals.csv"), "csrf_token": _csrf(page)}, content_type="multipart/form-data")
+    resp = client.post(
+        "/goals/import",
+        data={"file": (BytesIO(good.encode()), "goals.csv"), "csrf_token": _csrf(page)},
+        content_type="multipart/form-data",
+    )
     assert resp.status_code == 303
     new = _goal(org, period_start=dt.date(2027, 1, 1), metric="revenue_won")
     assert new.scope == "team" and new.team_id == team and new.target == 5_000_000_00
@@ -176,7 +198,19 @@ def test_logins_card_views_and_ingest_time_are_recorded(org, people):
     rep_id = org.rep(people["self"]).id
     assert [(e.kind, e.rep_id) for e in events] == [("login", rep_id), ("card_view", rep_id)]
     at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)).isoformat()
-    ingest(db.engine_for(org.app), [{"type": "activity", "source": "test", "id": "late-1", "rep": people["self"], "kind": "call", "at": at}])
+    ingest(
+        db.engine_for(org.app),
+        [
+            {
+                "type": "activity",
+                "source": "test",
+                "id": "late-1",
+                "rep": people["self"],
+                "kind": "call",
+                "at": at,
+            }
+        ],
+    )
     with Session(db.engine_for(org.app)) as s:
         act = s.exec(select(Activity).where(Activity.external_id == "late-1")).one()
     lag = (act.logged_at - act.at).total_seconds() / 3600

@@ -171,7 +171,9 @@ def _asof() -> pd.Timestamp:
     text_ = request.args.get("asof")
     if text_:
         try:
-            return pd.Timestamp(_dt.date.fromisoformat(text_)).tz_localize(current_app.config["TIMEZONE"]).tz_convert("UTC") + pd.Timedelta(days=1)
+            return pd.Timestamp(_dt.date.fromisoformat(text_)).tz_localize(
+                current_app.config["TIMEZONE"]
+            ).tz_convert("UTC") + pd.Timedelta(days=1)
         except ValueError:
             abort(400, description="asof: a date YYYY-MM-DD")
     return pd.Timestamp.now(tz="UTC")
@@ -179,14 +181,24 @@ def _asof() -> pd.Timestamp:
 
 def _frames_dict() -> dict[str, pd.DataFrame]:
     f = numbers.frames()
-    return {"deals": f.deals, "activities": f.activities, "contacts": f.contacts, "lifecycle": f.lifecycle, "touches": f.touches}
+    return {
+        "deals": f.deals,
+        "activities": f.activities,
+        "contacts": f.contacts,
+        "lifecycle": f.lifecycle,
+        "touches": f.touches,
+    }
 
 
 def _scope_reps(goal: Goal, reps: pd.DataFrame) -> set[int] | None:
     if goal.scope == "rep":
         return {int(goal.rep_id)} if goal.rep_id else set()
     if goal.scope == "team":
-        return set(reps.loc[(reps["team_id"] == goal.team_id).to_numpy(dtype=bool, na_value=False), "rep_id"].astype(int))
+        return set(
+            reps.loc[(reps["team_id"] == goal.team_id).to_numpy(dtype=bool, na_value=False), "rep_id"].astype(
+                int
+            )
+        )
     return None  # the whole org
 
 
@@ -205,7 +217,9 @@ def _progress_of(goal: Goal, frames: dict[str, pd.DataFrame], asof: pd.Timestamp
     if goal.metric not in GOAL_METRICS:
         return None
     cal = numbers.calendar()
-    period = cal.between(goal.period_start, goal.period_end + _dt.timedelta(days=1), f"{goal.period_start}–{goal.period_end}")
+    period = cal.between(
+        goal.period_start, goal.period_end + _dt.timedelta(days=1), f"{goal.period_start}–{goal.period_end}"
+    )
     events = events_of(goal.metric, **frames)
     reps = _scope_reps(goal, numbers.frames().reps)
     if reps is not None:
@@ -228,7 +242,15 @@ def _share(p: Progress | None) -> int:
 def _row(goal: Goal, frames: dict[str, pd.DataFrame], asof: pd.Timestamp, depth: int = 0) -> Row:
     spec = GOAL_METRICS.get(goal.metric)
     p = _progress_of(goal, frames, asof)
-    return Row(goal, spec.label if spec else goal.metric, spec.unit if spec else "count", p, may_edit(goal), depth, _share(p))
+    return Row(
+        goal,
+        spec.label if spec else goal.metric,
+        spec.unit if spec else "count",
+        p,
+        may_edit(goal),
+        depth,
+        _share(p),
+    )
 
 
 def _tree(goals: list[Goal]) -> list[tuple[Goal, int]]:
@@ -241,7 +263,9 @@ def _tree(goals: list[Goal]) -> list[tuple[Goal, int]]:
     out: list[tuple[Goal, int]] = []
 
     def walk(parent: int | None, depth: int) -> None:
-        for g in sorted(by_parent.get(parent, []), key=lambda g: (g.period_start, order.get(g.metric, 99), g.id)):
+        for g in sorted(
+            by_parent.get(parent, []), key=lambda g: (g.period_start, order.get(g.metric, 99), g.id)
+        ):
             out.append((g, depth))
             walk(g.id, depth + 1)
 
@@ -267,10 +291,18 @@ def page() -> Any:
     today = (asof - pd.Timedelta(seconds=1)).tz_convert(current_app.config["TIMEZONE"]).date()
     current = [g for g in goals if g.period_start <= today <= g.period_end]
     if not current and goals:  # nothing running today: the latest period's goals
-        last = max(g.period_end for g in goals if g.period_start <= today) if any(g.period_start <= today for g in goals) else min(g.period_end for g in goals)
+        last = (
+            max(g.period_end for g in goals if g.period_start <= today)
+            if any(g.period_start <= today for g in goals)
+            else min(g.period_end for g in goals)
+        )
         current = [g for g in goals if g.period_end == last]
     rows = [_row(g, frames, asof, d) for g, d in _tree(current)]
-    live = [r.progress for r in rows if r.progress is not None and r.goal.period_start <= today <= r.goal.period_end]
+    live = [
+        r.progress
+        for r in rows
+        if r.progress is not None and r.goal.period_start <= today <= r.goal.period_end
+    ]
     _, sentence = off_track(live)
     return render_template(
         "goals.html",
@@ -280,7 +312,8 @@ def page() -> Any:
         rows=rows,
         sentence=sentence if live else "",
         metrics=GOAL_METRICS,
-        can_create=current_user.role in ("admin", "manager") and (owner not in ("sales", "marketing") or current_user.role == "admin"),
+        can_create=current_user.role in ("admin", "manager")
+        and (owner not in ("sales", "marketing") or current_user.role == "admin"),
         today=today,
     )
 
@@ -363,11 +396,14 @@ def save(goal_id: int) -> Any:
     try:
         target = _parse_target(goal.metric, request.form.get("target", ""))
         first, last = _parse_dates(
-            request.form.get("period_start", str(goal.period_start)), request.form.get("period_end", str(goal.period_end))
+            request.form.get("period_start", str(goal.period_start)),
+            request.form.get("period_end", str(goal.period_end)),
         )
     except ValueError as exc:
         spec = GOAL_METRICS.get(goal.metric)
-        return render_template("_goal_edit.html", g=goal, spec=spec, target=request.form.get("target", ""), error=str(exc)), 422
+        return render_template(
+            "_goal_edit.html", g=goal, spec=spec, target=request.form.get("target", ""), error=str(exc)
+        ), 422
     s = db.session()
     goal.target, goal.period_start, goal.period_end = target, first, last
     goal.version += 1
@@ -387,7 +423,11 @@ def save(goal_id: int) -> Any:
 @login_required
 def history(goal_id: int) -> Any:
     goal = _goal_or_404(goal_id)
-    versions = db.session().exec(select(GoalVersion).where(GoalVersion.goal_id == goal_id).order_by(GoalVersion.version.desc())).all()  # type: ignore[attr-defined]
+    versions = (
+        db.session()
+        .exec(select(GoalVersion).where(GoalVersion.goal_id == goal_id).order_by(GoalVersion.version.desc()))
+        .all()
+    )  # type: ignore[attr-defined]
     return render_template("goal_history.html", g=goal, versions=versions, spec=GOAL_METRICS.get(goal.metric))
 
 
@@ -407,7 +447,14 @@ def create() -> Any:
         flash(str(exc), "error")
         return redirect(url_for("goals.page", owner=owner), code=303)
     s = db.session()
-    goal = Goal(metric=metric, target=target, period_start=first, period_end=last, kind=GOAL_METRICS[metric].kind, **_parse_owner(owner))
+    goal = Goal(
+        metric=metric,
+        target=target,
+        period_start=first,
+        period_end=last,
+        kind=GOAL_METRICS[metric].kind,
+        **_parse_owner(owner),
+    )
     if owner == "sales" and GOAL_METRICS[metric].owner_function == "marketing":
         goal.owner_function = "marketing"
     goal.updated_at, goal.updated_by = utcnow(), current_user.id
@@ -434,8 +481,12 @@ def derive_kpis(goal_id: int) -> Any:
     if reps is not None:  # the owner's own funnel: deals, activities and contacts of its reps
         frames = {
             "deals": frames["deals"].loc[frames["deals"]["owner_rep_id"].isin(reps).to_numpy(dtype=bool)],
-            "activities": frames["activities"].loc[frames["activities"]["rep_id"].isin(reps).to_numpy(dtype=bool)],
-            "contacts": frames["contacts"].loc[frames["contacts"]["owner_rep_id"].isin(reps).to_numpy(dtype=bool, na_value=False)],
+            "activities": frames["activities"].loc[
+                frames["activities"]["rep_id"].isin(reps).to_numpy(dtype=bool)
+            ],
+            "contacts": frames["contacts"].loc[
+                frames["contacts"]["owner_rep_id"].isin(reps).to_numpy(dtype=bool, na_value=False)
+            ],
             "lifecycle": frames["lifecycle"],
             "touches": None,  # type: ignore[dict-item]
         }
@@ -459,9 +510,16 @@ def derive_kpis(goal_id: int) -> Any:
     _bump(s)
     s.commit()
     if len(steps) == 1:
-        flash("No KPI targets derived: no conversion rates measured in the half year before this period.", "error")
+        flash(
+            "No KPI targets derived: no conversion rates measured in the half year before this period.",
+            "error",
+        )
     else:
-        flash("Derived: " + "; ".join(f"{GOAL_METRICS[st.metric].label} {st.target} ({st.why})" for st in steps[1:]), "success")
+        flash(
+            "Derived: "
+            + "; ".join(f"{GOAL_METRICS[st.metric].label} {st.target} ({st.why})" for st in steps[1:]),
+            "success",
+        )
     return redirect(url_for("goals.page", owner=owner_of(goal)), code=303)
 
 
@@ -520,7 +578,9 @@ def _import_rows(data: bytes) -> list[Goal]:
         elif kind == "rep" and key.lower() in reps:
             cols = _parse_owner(f"rep:{reps[key.lower()].id}")
         else:
-            raise RowProblem(number, "owner", f"{owner!r} is not marketing, sales, a team:<name> or a rep:<email> we know")
+            raise RowProblem(
+                number, "owner", f"{owner!r} is not marketing, sales, a team:<name> or a rep:<email> we know"
+            )
         try:
             first, last = _parse_dates(cell["period_start"], cell["period_end"])
         except ValueError as exc:
@@ -530,7 +590,14 @@ def _import_rows(data: bytes) -> list[Goal]:
             target = _parse_target(metric, cell["target"])
         except ValueError as exc:
             raise RowProblem(number, "target", str(exc).partition(": ")[2]) from None
-        goal = Goal(metric=metric, target=target, period_start=first, period_end=last, kind=GOAL_METRICS[metric].kind, **cols)
+        goal = Goal(
+            metric=metric,
+            target=target,
+            period_start=first,
+            period_end=last,
+            kind=GOAL_METRICS[metric].kind,
+            **cols,
+        )
         if not (current_user.role == "admin" or (goal.scope != "org" and may_see(goal))):
             raise RowProblem(number, "owner", "not a team or rep you manage")
         goals.append(goal)
@@ -548,7 +615,9 @@ def import_form() -> Any:
 def import_csv() -> Any:
     upload = request.files.get("file")
     if upload is None or not upload.filename:
-        return render_template("goals_import.html", help=CSV_HELP, columns=CSV_COLUMNS, error="file: choose a CSV file"), 400
+        return render_template(
+            "goals_import.html", help=CSV_HELP, columns=CSV_COLUMNS, error="file: choose a CSV file"
+        ), 400
     try:
         goals = _import_rows(upload.read())
     except (RowProblem, FileProblem) as exc:
@@ -582,7 +651,9 @@ def _usage_frame(start: pd.Timestamp) -> pd.DataFrame:
 
 def _logged_at(activity_ids: pd.Series) -> pd.Series:
     with db.engine_for().connect() as conn:
-        frame = pd.read_sql_query(text("SELECT id, logged_at FROM activity WHERE logged_at IS NOT NULL"), conn)
+        frame = pd.read_sql_query(
+            text("SELECT id, logged_at FROM activity WHERE logged_at IS NOT NULL"), conn
+        )
     logged = pd.to_datetime(frame["logged_at"], utc=True, format="ISO8601")
     return pd.Series(logged.to_numpy(), index=frame["id"].to_numpy()).reindex(activity_ids.to_numpy())
 
@@ -624,7 +695,15 @@ def adoption_page() -> Any:
     latest = table.loc[table["week"] == weeks[-1]] if weeks else table
     trend = {
         col: table.groupby("week", sort=False)[col].mean().reindex(weeks).to_numpy(dtype="float64")
-        for col in ("logins", "card_views", "activities_logged", "log_lag_hours", "next_step_share", "close_date_share", "sql_followed_up_share")
+        for col in (
+            "logins",
+            "card_views",
+            "activities_logged",
+            "log_lag_hours",
+            "next_step_share",
+            "close_date_share",
+            "sql_followed_up_share",
+        )
     }
     return render_template(
         "goals_adoption.html",
@@ -651,7 +730,13 @@ def tv_slide(app: Any, asof: pd.Timestamp | None = None) -> dict[str, Any] | Non
     if not goals:
         return None
     f = numbers.frames(app)
-    frames = {"deals": f.deals, "activities": f.activities, "contacts": f.contacts, "lifecycle": f.lifecycle, "touches": f.touches}
+    frames = {
+        "deals": f.deals,
+        "activities": f.activities,
+        "contacts": f.contacts,
+        "lifecycle": f.lifecycle,
+        "touches": f.touches,
+    }
     cal = numbers.calendar(app)
     items = []
     for g in sorted(goals, key=lambda g: (GOAL_METRICS[g.metric].kind != "result", g.metric)):
@@ -661,6 +746,13 @@ def tv_slide(app: Any, asof: pd.Timestamp | None = None) -> dict[str, Any] | Non
         if GOAL_METRICS[g.metric].unit != "hours":
             p.weekly = weekly_pace(float(g.target), events, period, asof, cal)
             p.behind_since = behind_since(p.weekly)
-        items.append({"label": GOAL_METRICS[g.metric].label, "unit": GOAL_METRICS[g.metric].unit, "p": p, "share": _share(p)})
+        items.append(
+            {
+                "label": GOAL_METRICS[g.metric].label,
+                "unit": GOAL_METRICS[g.metric].unit,
+                "p": p,
+                "share": _share(p),
+            }
+        )
     _, sentence = off_track([i["p"] for i in items])
     return {"items": items[:8], "sentence": sentence}

@@ -22,7 +22,10 @@ from metrics.goals import (
 )
 from metrics.periods import OrgCalendar
 
-JAN = (pd.Timestamp("2025-01-01", tz="Europe/Oslo").tz_convert("UTC"), pd.Timestamp("2025-02-01", tz="Europe/Oslo").tz_convert("UTC"))
+JAN = (
+    pd.Timestamp("2025-01-01", tz="Europe/Oslo").tz_convert("UTC"),
+    pd.Timestamp("2025-02-01", tz="Europe/Oslo").tz_convert("UTC"),
+)
 
 
 def small_org() -> dict[str, pd.DataFrame]:
@@ -60,7 +63,13 @@ def small_org() -> dict[str, pd.DataFrame]:
     activities = build(
         "activities", activity_id=list(range(1, 37)), rep_id=1, kind="meeting", at="2025-01-15 10:00Z"
     )
-    return {"deals": deals, "contacts": contacts, "lifecycle": lifecycle, "activities": activities, "touches": None}
+    return {
+        "deals": deals,
+        "contacts": contacts,
+        "lifecycle": lifecycle,
+        "activities": activities,
+        "touches": None,
+    }
 
 
 def test_rates_and_derivation_by_hand():
@@ -91,7 +100,11 @@ def test_rates_and_derivation_by_hand():
 def test_derivation_rounds_up_and_stops_at_an_unmeasured_rate():
     steps = derive("revenue_won", 12_000_000_00, {"avg_deal_size": 500_000_00, "win_rate": 0.24})
     # 12 M / 0.5 M = 24 wins; 24 / 0.24 = 100 opportunities; no SQL rate: the tree stops there
-    assert [(s.metric, s.target) for s in steps] == [("revenue_won", 12_000_000_00), ("wins", 24), ("opportunities", 100)]
+    assert [(s.metric, s.target) for s in steps] == [
+        ("revenue_won", 12_000_000_00),
+        ("wins", 24),
+        ("opportunities", 100),
+    ]
     steps = derive("wins", 10, {"win_rate": 0.3})
     assert steps[-1].target == 34  # 33.3 rounds up
     with pytest.raises(ValueError, match="result goal"):
@@ -142,7 +155,9 @@ def test_pace_and_projection_of_a_known_rate():
 def test_off_track_first_names_the_kpi_that_fell_behind_before_the_result():
     rng = np.random.default_rng(11)
     sqls = _simulate(4.0, rng)
-    sqls = sqls.loc[sqls["at"] < CAL.midnight(Q.start_date + pd.Timedelta(days=14).to_pytimedelta())]  # stop after week 2
+    sqls = sqls.loc[
+        sqls["at"] < CAL.midnight(Q.start_date + pd.Timedelta(days=14).to_pytimedelta())
+    ]  # stop after week 2
     revenue = _simulate(2.0, rng, sizes=True)
     sql_target = 4.0 * Q.working_days
     rev_target = float(revenue["value"].sum())  # on pace by construction
@@ -160,7 +175,9 @@ def test_off_track_first_names_the_kpi_that_fell_behind_before_the_result():
 
 
 def test_no_sample_no_value():
-    empty = pd.DataFrame({"rep_id": pd.array([], dtype="Int64"), "at": pd.to_datetime([], utc=True), "value": []})
+    empty = pd.DataFrame(
+        {"rep_id": pd.array([], dtype="Int64"), "at": pd.to_datetime([], utc=True), "value": []}
+    )
     p = progress("opportunities", 10, empty, Q, Q.start)
     assert math.isnan(p.projection) and p.on_track is None
     p = progress("speed_to_lead_hours", 2, empty, Q, ASOF)
@@ -168,9 +185,24 @@ def test_no_sample_no_value():
 
 
 def test_speed_to_lead_events_by_hand():
-    contacts = build("contacts", contact_id=[1, 2], owner_rep_id=[1, 1], lifecycle_stage="sql", created_at="2025-01-01 09:00Z")
-    lifecycle = build("lifecycle", contact_id=[1, 2], to_stage="sql", at=["2025-01-06 09:00Z", "2025-01-06 10:00Z"])
-    acts = build("activities", activity_id=[1, 2], rep_id=[1, 2], kind="call", contact_id=[1, 2], at="2025-01-06 12:00Z")
+    contacts = build(
+        "contacts",
+        contact_id=[1, 2],
+        owner_rep_id=[1, 1],
+        lifecycle_stage="sql",
+        created_at="2025-01-01 09:00Z",
+    )
+    lifecycle = build(
+        "lifecycle", contact_id=[1, 2], to_stage="sql", at=["2025-01-06 09:00Z", "2025-01-06 10:00Z"]
+    )
+    acts = build(
+        "activities",
+        activity_id=[1, 2],
+        rep_id=[1, 2],
+        kind="call",
+        contact_id=[1, 2],
+        at="2025-01-06 12:00Z",
+    )
     ev = events_of("speed_to_lead_hours", contacts=contacts, lifecycle=lifecycle, activities=acts)
     # contact 1: 3 hours; contact 2 was worked by someone else than its owner: unworked (inf)
     assert ev["value"].tolist() == [3.0, math.inf]
@@ -187,7 +219,17 @@ def test_adoption_lag_next_steps_and_follow_up_by_hand():
         {
             "rep_id": [1, 1, 1, 1, 1, 1],
             "kind": ["login", "login", "card_view", "card_view", "card_view", "login"],
-            "at": pd.to_datetime(["2025-03-10 08:00Z", "2025-03-12 08:00Z", "2025-03-10 08:05Z", "2025-03-11 08:05Z", "2025-03-12 08:05Z", "2025-03-04 08:00Z"], utc=True),
+            "at": pd.to_datetime(
+                [
+                    "2025-03-10 08:00Z",
+                    "2025-03-12 08:00Z",
+                    "2025-03-10 08:05Z",
+                    "2025-03-11 08:05Z",
+                    "2025-03-12 08:05Z",
+                    "2025-03-04 08:00Z",
+                ],
+                utc=True,
+            ),
         }
     )
     acts = build(
@@ -195,7 +237,16 @@ def test_adoption_lag_next_steps_and_follow_up_by_hand():
         activity_id=[1, 2, 3, 4, 5, 6, 7, 8],
         rep_id=[1, 1, 1, 2, 2, 1, 1, 1],
         kind="call",
-        at=["2025-03-10 09:00Z", "2025-03-10 09:00Z", "2025-03-11 10:00Z", "2025-03-12 09:00Z", "2025-03-12 09:00Z", "2025-03-19 09:00Z", "2025-03-10 12:00Z", "2025-03-11 15:00Z"],
+        at=[
+            "2025-03-10 09:00Z",
+            "2025-03-10 09:00Z",
+            "2025-03-11 10:00Z",
+            "2025-03-12 09:00Z",
+            "2025-03-12 09:00Z",
+            "2025-03-19 09:00Z",
+            "2025-03-10 12:00Z",
+            "2025-03-11 15:00Z",
+        ],
         deal_id=[None, None, None, None, None, 1, None, None],
         contact_id=[None, None, None, None, None, None, 1, 2],
     )
@@ -225,12 +276,30 @@ def test_adoption_lag_next_steps_and_follow_up_by_hand():
         outcome=["open", "open", "won"],
     )
     # deal 2's close date was 2025-03-07 (past) until it was moved on 20 March, after the week
-    changes = build("deal_changes", deal_id=[2], field="expected_close", old=["2025-03-07"], new=["2025-04-30"], at=["2025-03-20 09:00Z"])
-    contacts = build("contacts", contact_id=[1, 2], owner_rep_id=1, lifecycle_stage="sql", created_at="2025-03-01 09:00Z")
-    lifecycle = build("lifecycle", contact_id=[1, 2], to_stage="sql", at=["2025-03-10 09:00Z", "2025-03-10 09:00Z"])
+    changes = build(
+        "deal_changes",
+        deal_id=[2],
+        field="expected_close",
+        old=["2025-03-07"],
+        new=["2025-04-30"],
+        at=["2025-03-20 09:00Z"],
+    )
+    contacts = build(
+        "contacts", contact_id=[1, 2], owner_rep_id=1, lifecycle_stage="sql", created_at="2025-03-01 09:00Z"
+    )
+    lifecycle = build(
+        "lifecycle", contact_id=[1, 2], to_stage="sql", at=["2025-03-10 09:00Z", "2025-03-10 09:00Z"]
+    )
     table = adoption(
-        [prev, week], reps=reps, usage=usage, activities=acts, deals=deals, deal_changes=changes,
-        contacts=contacts, lifecycle=lifecycle, follow_up_hours=24,
+        [prev, week],
+        reps=reps,
+        usage=usage,
+        activities=acts,
+        deals=deals,
+        deal_changes=changes,
+        contacts=contacts,
+        lifecycle=lifecycle,
+        follow_up_hours=24,
     ).set_index(["week", "rep_id"])
     ada, bo = table.loc[(week.label, 1)], table.loc[(week.label, 2)]
     assert (ada.logins, ada.card_views) == (2, 3)
