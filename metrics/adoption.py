@@ -96,7 +96,7 @@ def adoption(
             .drop_duplicates("contact_id")
         )
         owner = contacts.set_index("contact_id")["owner_rep_id"]
-        sql_leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "at": lc["at"].to_numpy()})
+        sql_leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "at": lc["at"].array})
         sql_leads["rep_id"] = owner.reindex(sql_leads["contact_id"]).to_numpy()
         on_contact = acts.loc[acts["contact_id"].notna(), ["contact_id", "rep_id", "at"]].rename(
             columns={"at": "act_at", "rep_id": "by"}
@@ -161,3 +161,109 @@ def adoption(
     if not rows:
         return pd.DataFrame(columns=["rep_id", "week", "week_start", *ADOPTION_COLUMNS])
     return pd.concat(rows, ignore_index=True)
+
+
+#: Columns of the ``adoption`` family of :func:`metrics.stats.match_stats`, with their meaning.
+STAT_COLUMNS = {
+    "logins": "logins in the window (from the usage frame; NaN without one)",
+    "card_views": "player-card views in the window (from the usage frame; NaN without one)",
+    "log_lag_hours": "median hours from an activity's time to when it was logged (logged_at), over "
+    "activities logged in the window; planned ones count 0",
+    "log_lag_n": "sample size of log_lag_hours: activities logged in the window with a logged_at",
+    "next_step_share": "share of deals open at asof with an activity planned (dated after asof, logged before it)",
+    "close_date_share": "share of deals open at asof whose expected close (as it stood at asof) is not in the past",
+    "adoption_open_n": "sample size of next_step_share and close_date_share: deals open at asof",
+    "sql_follow_up_share": "share of contacts becoming SQL in the window that their owner worked within "
+    "the agreed hours (24)",
+    "sql_follow_up_n": "sample size of sql_follow_up_share: contacts that became SQL in the window",
+}
+
+
+def _adoption_stats(
+    activities: pd.DataFrame,
+    usage: pd.DataFrame | None,
+    deals: pd.DataFrame,
+    deal_changes: pd.DataFrame,
+    contacts: pd.DataFrame,
+    lifecycle: pd.DataFrame,
+    start: pd.Timestamp,
+    asof: pd.Timestamp,
+    squad: object,
+    follow_up_hours: float = 24.0,
+) -> pd.DataFrame:
+    """The ``adoption`` family of match stats over ``[start, asof)``, one row per squad row."""
+    sq = squad  # metrics.squad.Squad (not imported: no cycle with metrics.stats)
+    n = len(sq)  # type: ignore[arg-type]
+    nan = np.full(n, np.nan)
+
+    def share(hit_ids: pd.Series, base_ids: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+        base = sq.count(base_ids).astype("float64")  # type: ignore[attr-defined]
+        hit = sq.count(hit_ids).astype("float64")  # type: ignore[attr-defined]
+        return np.where(base > 0, hit / np.where(base > 0, base, 1.0), np.nan), base
+
+    if usage is not None:
+        u = usage.loc[_in(usage["at"], start, asof)]
+        logins = sq.count(u.loc[(u["kind"] == "login").to_numpy(dtype=bool), "rep_id"]).astype("float64")  # type: ignore[attr-defined]
+        views = sq.count(u.loc[(u["kind"] == "card_view").to_numpy(dtype=bool), "rep_id"]).astype("float64")  # type: ignore[attr-defined]
+    else:
+        logins, views = nan, nan.copy()
+    if "logged_at" in activities.columns:
+        logged = pd.to_datetime(activities["logged_at"], utc=True)
+    else:
+        logged = pd.Series(pd.NaT, index=activities.index, dtype="datetime64[us, UTC]")
+    in_win = _in(logged, start, asof)
+    lag = ((logged[in_win] - activities["at"][in_win]).dt.total_seconds() / 3600).clip(lower=0)
+    lag_reps = activities.loc[in_win, "rep_id"]
+    log_lag = sq.median(lag_reps, lag.to_numpy(dtype="float64"))  # type: ignore[attr-defined]
+    log_n = sq.count(lag_reps).astype("float64")  # type: ignore[attr-defined]
+    created = (deals["created_at"] < asof).to_numpy(dtype=bool)
+    still_open = ((deals["outcome"] == "open") | (deals["closed_at"] >= asof)).to_numpy(
+        dtype=bool, na_value=False
+    )
+    open_deals = deals.loc[created & still_open]
+    planned = activities.loc[
+        (activities["deal_id"].notna() & (activities["at"] >= asof) & (logged < asof)).to_numpy(
+            dtype=bool, na_value=False
+        ),
+        "deal_id",
+    ]
+    has_next = open_deals["deal_id"].isin(set(planned.astype("int64"))).to_numpy()
+    close = (
+        _close_at(open_deals, deal_changes, asof)
+        .reindex(open_deals["deal_id"])
+        .to_numpy(dtype="datetime64[ns]")
+    )
+    today = np.datetime64((asof - pd.Timedelta(microseconds=1)).date(), "D").astype("datetime64[ns]")
+    current = ~np.isnat(close) & (close >= today)
+    owners = open_deals["owner_rep_id"]
+    next_share, open_n = share(owners[has_next], owners)
+    close_share, _ = share(owners[current], owners)
+    lc = (
+        lifecycle.loc[(lifecycle["to_stage"] == "sql").to_numpy(dtype=bool)]
+        .sort_values("at")
+        .drop_duplicates("contact_id")
+    )
+    lc = lc.loc[_in(lc["at"], start, asof)]
+    owner = contacts.set_index("contact_id")["owner_rep_id"].reindex(lc["contact_id"]).to_numpy()
+    leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "rep_id": owner, "at": lc["at"].array})
+    acts = activities.loc[activities["contact_id"].notna(), ["contact_id", "rep_id", "at"]]
+    pairs = leads.merge(acts.rename(columns={"rep_id": "by", "at": "act_at"}), on="contact_id", how="inner")
+    ok = (pairs["by"] == pairs["rep_id"]) & (pairs["act_at"] >= pairs["at"])
+    ok &= (pairs["act_at"] - pairs["at"]).dt.total_seconds() <= follow_up_hours * 3600
+    done = leads["contact_id"].isin(set(pairs.loc[ok.to_numpy(dtype=bool, na_value=False), "contact_id"]))
+    lead_reps = pd.Series(leads["rep_id"], dtype="Float64")
+    follow, follow_n = share(lead_reps[done.to_numpy()], lead_reps)
+    return pd.DataFrame(
+        {
+            "logins": logins,
+            "card_views": views,
+            "log_lag_hours": log_lag,
+            "log_lag_n": log_n,
+            "next_step_share": next_share,
+            "close_date_share": close_share,
+            "adoption_open_n": open_n,
+            "sql_follow_up_share": follow,
+            "sql_follow_up_n": follow_n,
+        },
+        index=sq.index,  # type: ignore[attr-defined]
+    )

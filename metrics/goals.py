@@ -160,7 +160,7 @@ def events_of(
     a = need(activities, "activities")
     a = a.loc[a["contact_id"].notna(), ["contact_id", "rep_id", "at"]]
     leads = pd.DataFrame(
-        {"contact_id": first["contact_id"].to_numpy(), "owner": reps, "sql_at": first["at"].to_numpy()}
+        {"contact_id": first["contact_id"].to_numpy(), "owner": reps, "sql_at": first["at"].array}
     )
     pairs = leads.merge(a, on="contact_id", how="left")
     pairs = pairs.loc[

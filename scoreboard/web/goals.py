@@ -649,15 +649,6 @@ def _usage_frame(start: pd.Timestamp) -> pd.DataFrame:
     return frame
 
 
-def _logged_at(activity_ids: pd.Series) -> pd.Series:
-    with db.engine_for().connect() as conn:
-        frame = pd.read_sql_query(
-            text("SELECT id, logged_at FROM activity WHERE logged_at IS NOT NULL"), conn
-        )
-    logged = pd.to_datetime(frame["logged_at"], utc=True, format="ISO8601")
-    return pd.Series(logged.to_numpy(), index=frame["id"].to_numpy()).reindex(activity_ids.to_numpy())
-
-
 def adoption_table(asof: pd.Timestamp, rep_ids: set[int] | None) -> tuple[pd.DataFrame, list[str]]:
     cal = numbers.calendar()
     weeks = cal.weeks_before(asof, ADOPTION_WEEKS)
@@ -665,8 +656,7 @@ def adoption_table(asof: pd.Timestamp, rep_ids: set[int] | None) -> tuple[pd.Dat
     reps = f.reps.loc[f.reps["active"].to_numpy(dtype=bool)]
     if rep_ids is not None:
         reps = reps.loc[reps["rep_id"].isin(rep_ids).to_numpy(dtype=bool)]
-    acts = f.activities.assign(logged_at=_logged_at(f.activities["activity_id"]).to_numpy())
-    acts["logged_at"] = pd.to_datetime(acts["logged_at"], utc=True)
+    acts = f.activities  # carries logged_at (scoreboard.frames)
     table = adoption(
         weeks,
         reps=reps,

@@ -21,6 +21,7 @@ from metrics.goals import (
     weekly_pace,
 )
 from metrics.periods import OrgCalendar
+from metrics.stats import match_stats
 
 JAN = (
     pd.Timestamp("2025-01-01", tz="Europe/Oslo").tz_convert("UTC"),
@@ -211,7 +212,7 @@ def test_speed_to_lead_events_by_hand():
 # ----------------------------------------------------------------------------------- adoption
 
 
-def test_adoption_lag_next_steps_and_follow_up_by_hand():
+def _hand_made():
     week = CAL.week("2025-03-10")  # Mon 10 - Sun 16 March, Oslo
     prev = CAL.week("2025-03-03")
     reps = build("reps", rep_id=[1, 2], name=["Ada", "Bo"], role="rep", active=True, tv_opt_out=False)
@@ -290,17 +291,24 @@ def test_adoption_lag_next_steps_and_follow_up_by_hand():
     lifecycle = build(
         "lifecycle", contact_id=[1, 2], to_stage="sql", at=["2025-03-10 09:00Z", "2025-03-10 09:00Z"]
     )
-    table = adoption(
-        [prev, week],
-        reps=reps,
-        usage=usage,
-        activities=acts,
-        deals=deals,
-        deal_changes=changes,
-        contacts=contacts,
-        lifecycle=lifecycle,
-        follow_up_hours=24,
-    ).set_index(["week", "rep_id"])
+    return (
+        week,
+        prev,
+        dict(
+            reps=reps,
+            usage=usage,
+            activities=acts,
+            deals=deals,
+            deal_changes=changes,
+            contacts=contacts,
+            lifecycle=lifecycle,
+        ),
+    )
+
+
+def test_adoption_lag_next_steps_and_follow_up_by_hand():
+    week, prev, frames = _hand_made()
+    table = adoption([prev, week], follow_up_hours=24, **frames).set_index(["week", "rep_id"])
     ada, bo = table.loc[(week.label, 1)], table.loc[(week.label, 2)]
     assert (ada.logins, ada.card_views) == (2, 3)
     assert table.loc[(prev.label, 1)].logins == 1
@@ -314,3 +322,17 @@ def test_adoption_lag_next_steps_and_follow_up_by_hand():
     assert ada.close_date_share == 0.5  # deal 2's close date stood in the past at the week's end
     assert ada.sqls == 2 and ada.sql_followed_up_share == 0.5
     assert math.isnan(bo.next_step_share) and math.isnan(bo.sql_followed_up_share)  # nothing to measure
+
+
+def test_adoption_stats_in_match_stats_agree_with_the_hand_count():
+    week, _, frames = _hand_made()
+    stats = match_stats(week, now=week.end, families=["adoption"], **frames)
+    ada, bo = stats.loc[1], stats.loc[2]
+    assert (ada.logins, ada.card_views) == (2, 3)
+    assert ada.log_lag_hours == 2.5 and ada.log_lag_n == 6
+    assert (ada.next_step_share, ada.close_date_share, ada.adoption_open_n) == (0.5, 0.5, 2)
+    assert (ada.sql_follow_up_share, ada.sql_follow_up_n) == (0.5, 2)
+    assert math.isnan(bo.next_step_share) and bo.adoption_open_n == 0
+    # without the usage frame, logins have no value (not 0)
+    frames.pop("usage")
+    assert math.isnan(match_stats(week, now=week.end, families=["adoption"], **frames).loc[1, "logins"])
