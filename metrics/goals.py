@@ -56,6 +56,11 @@ class GoalMetric:
     owner_function: str  # who owns it by default: "sales" | "marketing"
     better: str = "higher"
 
+    @property
+    def level(self) -> bool:
+        """A level to hold (median hours, a share in %), not a count that adds up over the period."""
+        return self.unit in ("hours", "percent")
+
 
 GOAL_METRICS: Mapping[str, GoalMetric] = {
     m.key: m
@@ -71,6 +76,11 @@ GOAL_METRICS: Mapping[str, GoalMetric] = {
         GoalMetric("meetings_booked", "Meetings booked", "count", "kpi", "sales"),
         GoalMetric("opportunities", "Opportunities", "count", "kpi", "sales"),
         GoalMetric("speed_to_lead_hours", "Speed to lead (median hours)", "hours", "kpi", "sales", "lower"),
+        # adoption (the catalogue's adoption stats that accumulate over a period)
+        GoalMetric("logins", "Logins", "count", "kpi", "sales"),
+        GoalMetric("card_views", "Card views", "count", "kpi", "sales"),
+        GoalMetric("log_lag_hours", "Logging lag (median hours)", "hours", "kpi", "sales", "lower"),
+        GoalMetric("sql_follow_up_share", "SQLs followed up within 24 h (%)", "percent", "kpi", "sales"),
     )
 }
 RESULT_METRICS = tuple(k for k, m in GOAL_METRICS.items() if m.kind == "result")
@@ -84,6 +94,8 @@ KPI_ORDER = (
     "meetings_booked",
     "opportunities",
 )
+#: An SQL is followed up in time when its owner works it within this many hours.
+FOLLOW_UP_HOURS = 24.0
 #: A goal is behind when its result to date is below this share of the pro-rated target.
 BEHIND_AT = 0.9
 #: The projection range: central 90%.
@@ -105,6 +117,7 @@ def events_of(
     contacts: pd.DataFrame | None = None,
     lifecycle: pd.DataFrame | None = None,
     touches: pd.DataFrame | None = None,
+    usage: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """The events that make up ``metric``: columns ``rep_id`` (nullable), ``at``, ``value``.
 
@@ -141,6 +154,20 @@ def events_of(
         a = need(activities, "activities")
         a = a.loc[_bool(a["kind"].isin(["meeting", "demo"]))]
         return out(a["rep_id"].to_numpy(), a["at"])
+    if metric in ("logins", "card_views"):
+        u = need(usage, "usage")
+        u = u.loc[_bool(u["kind"] == ("login" if metric == "logins" else "card_view"))]
+        return out(u["rep_id"].to_numpy(), u["at"])
+    if metric == "log_lag_hours":
+        a = need(activities, "activities")
+        if "logged_at" not in a.columns:
+            return out(pd.NA, a["at"].iloc[:0])
+        a = a.loc[a["logged_at"].notna().to_numpy()]
+        lag = ((a["logged_at"] - a["at"]).dt.total_seconds() / 3600).clip(lower=0)
+        return out(a["rep_id"].to_numpy(), a["logged_at"], lag.to_numpy(dtype="float64"))
+    if metric == "sql_follow_up_share":
+        sla = events_of("speed_to_lead_hours", activities=activities, contacts=contacts, lifecycle=lifecycle)
+        return sla.assign(value=(sla["value"] <= FOLLOW_UP_HOURS).astype("float64") * 100)
     if metric == "content_downloads":
         t = need(touches, "touches")
         t = t.loc[_bool(t["action"] == "download")]
@@ -427,10 +454,10 @@ def progress(
 ) -> Progress:
     """Progress of one goal whose measured events are ``events`` (see :func:`events_of`).
 
-    - ``actual``: events in the period before ``asof`` (sum of ``value``; for speed to lead the
-      median hours of the period's SQLs);
+    - ``actual``: events in the period before ``asof`` (sum of ``value``); for a level (hours:
+      the median, e.g. speed to lead; percent: the mean of 0/100 values, e.g. SQLs followed up);
     - ``expected_to_date`` = target × share of the period's working days elapsed; ``pace`` =
-      actual − expected (for speed to lead: target − actual, positive is good);
+      actual − expected (for a level: its distance from the target, positive is good);
     - projection for counts: events per elapsed working day has a Gamma(0.5 + n, d) posterior
       (``prior`` = (shape, rate) in events and working days); the rest of the period's count is
       its negative binomial predictive; the 90% range is its 5th and 95th percentiles plus actual;
@@ -445,15 +472,21 @@ def progress(
     now = min(max(asof, period.start), period.end)
     inside = events.loc[_bool((events["at"] >= period.start) & (events["at"] < now))]
     nan = math.nan
-    if spec.unit == "hours":
-        actual = float(np.median(inside["value"])) if len(inside) else nan
-        on = None if np.isnan(actual) else bool(actual <= target)
+    if spec.level:
+        values = inside["value"].to_numpy(dtype="float64")
+        actual = (
+            (float(np.median(values)) if spec.unit == "hours" else float(values.mean()))
+            if len(values)
+            else nan
+        )
+        lower = spec.better == "lower"
+        on = None if np.isnan(actual) else bool(actual <= target if lower else actual >= target)
         return Progress(
             metric,
             target,
             actual,
             target,
-            target - actual if not np.isnan(actual) else nan,
+            (target - actual if lower else actual - target) if not np.isnan(actual) else nan,
             share,
             actual,
             nan,

@@ -197,6 +197,28 @@ def test_logins_card_views_and_ingest_time_are_recorded(org, people):
         events = s.exec(select(UsageEvent).order_by(UsageEvent.id)).all()[before:]
     rep_id = org.rep(people["self"]).id
     assert [(e.kind, e.rep_id) for e in events] == [("login", rep_id), ("card_view", rep_id)]
+    # adoption is a goal like any other: a logins goal counts that login
+    today = dt.date.today()
+    with Session(db.engine_for(org.app)) as s:
+        goal = Goal(
+            metric="logins",
+            scope="rep",
+            rep_id=rep_id,
+            period_start=today - dt.timedelta(days=1),
+            period_end=today + dt.timedelta(days=1),
+            target=5,
+            kind="kpi",
+        )
+        s.add(goal)
+        s.commit()
+        gid = goal.id
+    row = client.get(f"/goals/{gid}/row").get_data(as_text=True)
+    with Session(db.engine_for(org.app)) as s:
+        logins = len(
+            s.exec(select(UsageEvent).where(UsageEvent.rep_id == rep_id, UsageEvent.kind == "login")).all()
+        )
+    assert logins >= 1
+    assert re.search(rf'data-cell="actual">\s*{logins}\s*<', row), row
     at = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=5)).isoformat()
     ingest(
         db.engine_for(org.app),

@@ -58,6 +58,8 @@ RATE_DAYS = 182
 #: An SQL counts as followed up when its owner worked it within this many hours.
 FOLLOW_UP_HOURS = 24.0
 ADOPTION_WEEKS = 8
+#: Goals on logins and card views read this many days of usage events.
+USAGE_DAYS = 400
 
 
 def init_app(app: Any) -> None:
@@ -187,6 +189,7 @@ def _frames_dict() -> dict[str, pd.DataFrame]:
         "contacts": f.contacts,
         "lifecycle": f.lifecycle,
         "touches": f.touches,
+        "usage": _usage_frame(pd.Timestamp.now(tz="UTC") - pd.Timedelta(days=USAGE_DAYS)),
     }
 
 
@@ -212,6 +215,11 @@ class Row:
     depth: int
     share: int  # 0-100 in 5% steps, for the bar's CSS class
 
+    @property
+    def level(self) -> bool:
+        spec = GOAL_METRICS.get(self.goal.metric)
+        return bool(spec and spec.level)
+
 
 def _progress_of(goal: Goal, frames: dict[str, pd.DataFrame], asof: pd.Timestamp) -> Progress | None:
     if goal.metric not in GOAL_METRICS:
@@ -227,7 +235,7 @@ def _progress_of(goal: Goal, frames: dict[str, pd.DataFrame], asof: pd.Timestamp
             return None  # downloads have no owner rep: only marketing's org goal measures them
         events = events.loc[events["rep_id"].isin(reps).to_numpy(dtype=bool, na_value=False)]
     p = progress(goal.metric, float(goal.target), events, period, asof, seed=goal.id or 0)
-    if GOAL_METRICS[goal.metric].unit != "hours":
+    if not GOAL_METRICS[goal.metric].level:
         p.weekly = weekly_pace(float(goal.target), events, period, asof, cal)
         p.behind_since = behind_since(p.weekly)
     return p
@@ -726,6 +734,7 @@ def tv_slide(app: Any, asof: pd.Timestamp | None = None) -> dict[str, Any] | Non
         "contacts": f.contacts,
         "lifecycle": f.lifecycle,
         "touches": f.touches,
+        "usage": _usage_frame(asof - pd.Timedelta(days=USAGE_DAYS)),
     }
     cal = numbers.calendar(app)
     items = []
@@ -733,13 +742,14 @@ def tv_slide(app: Any, asof: pd.Timestamp | None = None) -> dict[str, Any] | Non
         period = cal.between(g.period_start, g.period_end + _dt.timedelta(days=1), "")
         events = events_of(g.metric, **frames)
         p = progress(g.metric, float(g.target), events, period, asof, seed=g.id or 0)
-        if GOAL_METRICS[g.metric].unit != "hours":
+        if not GOAL_METRICS[g.metric].level:
             p.weekly = weekly_pace(float(g.target), events, period, asof, cal)
             p.behind_since = behind_since(p.weekly)
         items.append(
             {
                 "label": GOAL_METRICS[g.metric].label,
                 "unit": GOAL_METRICS[g.metric].unit,
+                "level": GOAL_METRICS[g.metric].level,
                 "p": p,
                 "share": _share(p),
             }

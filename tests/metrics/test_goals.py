@@ -336,3 +336,18 @@ def test_adoption_stats_in_match_stats_agree_with_the_hand_count():
     # without the usage frame, logins have no value (not 0)
     frames.pop("usage")
     assert math.isnan(match_stats(week, now=week.end, families=["adoption"], **frames).loc[1, "logins"])
+
+
+def test_adoption_goals_are_levels_by_hand():
+    week, _, frames = _hand_made()
+    ada = {k: (v.loc[v["rep_id"] == 1] if k in ("activities",) else v) for k, v in frames.items()}
+    lag = events_of("log_lag_hours", activities=ada["activities"])
+    p = progress("log_lag_hours", 4, lag.loc[lag["rep_id"] == 1], week, week.end)
+    assert p.actual == 2.5 and p.on_track and p.pace == 1.5  # 1.5 hours better than the 4-hour goal
+    follow = events_of(
+        "sql_follow_up_share", **{k: frames[k] for k in ("activities", "contacts", "lifecycle")}
+    )
+    p = progress("sql_follow_up_share", 80, follow, week, week.end)
+    assert p.actual == 50.0 and not p.on_track and p.pace == -30.0
+    logins = events_of("logins", usage=frames["usage"])
+    assert progress("logins", 3, logins, week, week.end).actual == 2
