@@ -44,6 +44,11 @@ def _in(times: pd.Series, start: pd.Timestamp, end: pd.Timestamp) -> np.ndarray:
     return ((times >= start) & (times < end)).to_numpy(dtype=bool, na_value=False)
 
 
+def _ns(ts: pd.Timestamp) -> np.datetime64:
+    """A tz-aware instant as naive UTC ``datetime64[ns]`` (what tz-aware columns' ``to_numpy`` give)."""
+    return np.datetime64(pd.Timestamp(ts).tz_convert("UTC").tz_localize(None), "ns")
+
+
 def _close_at(deals: pd.DataFrame, changes: pd.DataFrame | None, when: pd.Timestamp) -> pd.Series:
     """Each deal's expected close date as it stood at ``when`` (replayed from deal changes)."""
     current = pd.to_datetime(deals.set_index("deal_id")["expected_close"])
@@ -207,27 +212,26 @@ def _adoption_stats(
         views = sq.count(u.loc[(u["kind"] == "card_view").to_numpy(dtype=bool), "rep_id"]).astype("float64")  # type: ignore[attr-defined]
     else:
         logins, views = nan, nan.copy()
+    # numpy instants (UTC, ns) throughout: this family runs with every full match_stats
+    t0, t1 = _ns(start), _ns(asof)
+    at = activities["at"].to_numpy(dtype="datetime64[ns]")
     if "logged_at" in activities.columns:
-        logged = pd.to_datetime(activities["logged_at"], utc=True)
+        logged = pd.to_datetime(activities["logged_at"], utc=True).to_numpy(dtype="datetime64[ns]")
     else:
-        logged = pd.Series(pd.NaT, index=activities.index, dtype="datetime64[us, UTC]")
-    in_win = _in(logged, start, asof)
-    lag = ((logged[in_win] - activities["at"][in_win]).dt.total_seconds() / 3600).clip(lower=0)
-    lag_reps = activities.loc[in_win, "rep_id"]
-    log_lag = sq.median(lag_reps, lag.to_numpy(dtype="float64"))  # type: ignore[attr-defined]
+        logged = np.full(len(activities), np.datetime64("NaT", "ns"))
+    in_win = (logged >= t0) & (logged < t1)  # NaT compares False
+    lag = np.clip((logged[in_win] - at[in_win]) / np.timedelta64(1, "h"), 0, None)
+    lag_reps = activities["rep_id"].to_numpy()[in_win]
+    log_lag = sq.median(lag_reps, lag)  # type: ignore[attr-defined]
     log_n = sq.count(lag_reps).astype("float64")  # type: ignore[attr-defined]
     created = (deals["created_at"] < asof).to_numpy(dtype=bool)
     still_open = ((deals["outcome"] == "open") | (deals["closed_at"] >= asof)).to_numpy(
         dtype=bool, na_value=False
     )
     open_deals = deals.loc[created & still_open]
-    planned = activities.loc[
-        (activities["deal_id"].notna() & (activities["at"] >= asof) & (logged < asof)).to_numpy(
-            dtype=bool, na_value=False
-        ),
-        "deal_id",
-    ]
-    has_next = open_deals["deal_id"].isin(set(planned.astype("int64"))).to_numpy()
+    deal_ids = activities["deal_id"].to_numpy(dtype="float64", na_value=np.nan)
+    planned = deal_ids[(at >= t1) & (logged < t1) & ~np.isnan(deal_ids)]
+    has_next = np.isin(open_deals["deal_id"].to_numpy(dtype="int64"), planned.astype("int64"))
     close = (
         _close_at(open_deals, deal_changes, asof)
         .reindex(open_deals["deal_id"])
@@ -246,11 +250,31 @@ def _adoption_stats(
     lc = lc.loc[_in(lc["at"], start, asof)]
     owner = contacts.set_index("contact_id")["owner_rep_id"].reindex(lc["contact_id"]).to_numpy()
     leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "rep_id": owner, "at": lc["at"].array})
-    acts = activities.loc[activities["contact_id"].notna(), ["contact_id", "rep_id", "at"]]
-    pairs = leads.merge(acts.rename(columns={"rep_id": "by", "at": "act_at"}), on="contact_id", how="inner")
-    ok = (pairs["by"] == pairs["rep_id"]) & (pairs["act_at"] >= pairs["at"])
-    ok &= (pairs["act_at"] - pairs["at"]).dt.total_seconds() <= follow_up_hours * 3600
-    done = leads["contact_id"].isin(set(pairs.loc[ok.to_numpy(dtype=bool, na_value=False), "contact_id"]))
+    contact = activities["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
+    lead_ids = leads["contact_id"].to_numpy(dtype="int64")
+    near = np.zeros(len(contact), dtype=bool)  # the leads' own activities, by a lookup table (np.isin sorts)
+    if len(lead_ids):
+        table = np.zeros(int(lead_ids.max()) + 2, dtype=bool)
+        table[lead_ids] = True
+        known = ~np.isnan(contact) & (contact >= 0) & (contact <= lead_ids.max()) & (at >= t0)
+        near[known] = table[contact[known].astype("int64")]
+    acts = pd.DataFrame(
+        {
+            "contact_id": contact[near].astype("int64"),
+            "by": activities["rep_id"].to_numpy()[near],
+            "act_at": at[near],
+        }
+    )
+    pairs = leads.assign(at=leads["at"].to_numpy(dtype="datetime64[ns]")).merge(
+        acts, on="contact_id", how="inner"
+    )
+    gap = (pairs["act_at"].to_numpy() - pairs["at"].to_numpy()) / np.timedelta64(1, "h")
+    ok = (
+        (pairs["by"] == pairs["rep_id"]).to_numpy(dtype=bool, na_value=False)
+        & (gap >= 0)
+        & (gap <= follow_up_hours)
+    )
+    done = leads["contact_id"].isin(set(pairs.loc[ok, "contact_id"]))
     lead_reps = pd.Series(leads["rep_id"], dtype="Float64")
     follow, follow_n = share(lead_reps[done.to_numpy()], lead_reps)
     return pd.DataFrame(
