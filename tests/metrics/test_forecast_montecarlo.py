@@ -144,7 +144,7 @@ def test_forecast_numbers_hang_together(mid_quarter):
 
 
 def test_tiny_history_uses_the_fallback_and_says_so():
-    org = synthetic_org(seed=4, quarters=2, today="2023-05-10", opps_per_quarter=60)
+    org = synthetic_org(seed=4, quarters=2, today="2023-05-10", opps_per_quarter=60, lead_in_days=0)
     f = quarter_forecast(
         org.deals,
         org.deal_stages,
@@ -156,7 +156,7 @@ def test_tiny_history_uses_the_fallback_and_says_so():
         calendar=org.calendar,
         n_draws=2000,
     )
-    assert f.method == "time_to_close" and f.n_quarters == 2  # the lead-in quarter and 2023-Q1
+    assert f.method == "time_to_close" and f.n_quarters == 1  # 2023-Q1 only
     o = f.org.iloc[0]
     assert o["closed_won"] <= o["p10"] <= o["p50"] <= o["p90"]
     assert 0 < f.deals["p_win"].mean() < 1
