@@ -242,7 +242,7 @@ def _won_by_quarter(deals: pd.DataFrame, quarters: Sequence[Period]) -> pd.DataF
     starts = np.array([p.start.value for p in quarters], dtype="int64")
     ends = np.array([p.end.value for p in quarters], dtype="int64")
     q = np.searchsorted(starts, closed, side="right") - 1
-    inside = (q >= 0) & (closed < ends[np.maximum(q, 0)])
+    inside = (q >= 0) & (closed < ends[np.maximum(q, 0)]) if len(quarters) else np.zeros(len(won), dtype=bool)
     won = won.loc[inside]
     return pd.DataFrame(
         {

@@ -183,3 +183,51 @@ def test_bad_asof_is_refused(mid_quarter):
             calendar=org.calendar,
             n_draws=10,
         )
+
+
+def test_empty_and_brand_new_orgs_do_not_fail():
+    from metrics.frames import build, empty
+
+    reps = build(
+        "reps", rep_id=[1, 2], name=["A", "B"], team_id=[10, None], role="rep", active=True, tv_opt_out=False
+    )
+    none = quarter_forecast(
+        empty("deals"),
+        empty("deal_stages"),
+        empty("deal_changes"),
+        empty("activities"),
+        reps,
+        asof="2025-05-01",
+        n_draws=100,
+    )
+    assert (
+        none.method == "time_to_close"
+        and none.org["p90"].iloc[0] == 0
+        and np.isnan(none.org["target"].iloc[0])
+    )
+    # a first month: rep 2 already won 20.00 against a quota of 10.00, rep 1 has one open deal
+    deals = build(
+        "deals",
+        deal_id=[1, 2],
+        owner_rep_id=[1, 2],
+        amount=[1000, 2000],
+        currency="NOK",
+        stage=["demo", "won"],
+        outcome=["open", "won"],
+        created_at=["2025-04-02 10:00Z", "2025-04-03 10:00Z"],
+        closed_at=[None, "2025-04-20 10:00Z"],
+    )
+    f = quarter_forecast(
+        deals,
+        empty("deal_stages"),
+        empty("deal_changes"),
+        empty("activities"),
+        reps,
+        asof="2025-05-01",
+        quotas={1: 5000, 2: 1000},
+        n_draws=200,
+    )
+    assert f.method == "time_to_close"
+    assert f.reps.loc[2, "closed_won"] == 2000 and f.reps.loc[2, "p_target"] == 1.0
+    assert f.org["closed_won"].iloc[0] == 2000 and f.org["target"].iloc[0] == 6000
+    assert list(f.teams.index) == [10] and f.teams.loc[10, "target"] == 5000  # rep 2 has no team
