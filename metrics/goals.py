@@ -424,6 +424,9 @@ class Progress:
     on_track: bool | None
     behind_since: int | None = None
     weekly: list[tuple[int, float, float]] = field(default_factory=list)  # (week, actual, expected)
+    #: How the projection was made: "rate" (this module, central 90%) or "forecast" (the quarter
+    #: forecast of metrics.forecast, P50 with P10–P90), as the page must say next to it.
+    method: str = "rate"
 
     @property
     def attainment(self) -> float:

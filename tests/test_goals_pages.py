@@ -256,3 +256,40 @@ def test_tv_shows_the_goals_slide(org):
     secret = create_token(db.engine_for(org.app), "display", "goals-tv", playlist_id=playlist.id)[1]
     html = org.app.test_client().get(f"/tv/{secret}").get_data(as_text=True)
     assert 'data-slide="goals"' in html and "Match centre · goals" in html
+
+
+def test_a_running_quarters_revenue_goal_takes_the_forecasts_range(org):
+    from metrics.forecast import quarter_forecast
+    from scoreboard.web.goals import FORECAST_DRAWS
+
+    client = _client(org, ADMIN)
+    html = client.get("/goals?owner=sales").get_data(as_text=True)
+    row = re.search(r'<tr id="goal-\d+" data-goal="revenue_won".*?</tr>', html, re.S).group(0)  # type: ignore[union-attr]
+    assert 'data-method="forecast"' in row and "forecast P10–P90" in row
+    with org.app.app_context():
+        f = numbers.frames()
+        cal = numbers.calendar()
+        today = pd_today(org)
+        fc = quarter_forecast(
+            f.deals,
+            f.deal_stages,
+            f.deal_changes,
+            f.activities,
+            f.reps,
+            asof=today,
+            calendar=cal,
+            n_draws=FORECAST_DRAWS,
+            seed=0,
+        )
+    org_row = fc.org.iloc[0]
+    shown = [
+        int(x.replace("\u202f", ""))
+        for x in re.findall(r"([\d\u202f]+) NOK", row.split('data-cell="projection">')[1])
+    ]
+    assert shown == [round(org_row[c] / 100) for c in ("p50", "p10", "p90")]
+
+
+def pd_today(org):
+    import pandas as pd
+
+    return pd.Timestamp.now(tz="UTC").tz_convert(org.app.config["TIMEZONE"]).date()

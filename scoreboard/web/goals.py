@@ -238,7 +238,71 @@ def _progress_of(goal: Goal, frames: dict[str, pd.DataFrame], asof: pd.Timestamp
     if not GOAL_METRICS[goal.metric].level:
         p.weekly = weekly_pace(float(goal.target), events, period, asof, cal)
         p.behind_since = behind_since(p.weekly)
+    if goal.metric == "revenue_won":
+        _use_forecast(p, goal, period, asof)
     return p
+
+
+def _use_forecast(p: Progress, goal: Goal, period: Any, asof: pd.Timestamp) -> None:
+    """A revenue goal over a whole fiscal quarter still running takes its projection from the
+    quarter forecast (metrics.forecast, issue #12): P50, with P10–P90 as the range."""
+    cal = numbers.calendar()
+    today = asof.tz_convert(current_app.config["TIMEZONE"]).date()
+    quarter = cal.fiscal_quarter(goal.period_start)
+    if not (quarter.start_date == goal.period_start and quarter.last_date == goal.period_end):
+        return
+    if not (goal.period_start <= today <= goal.period_end):
+        return
+    forecast = _forecast(today)
+    if forecast is None:
+        return
+    try:
+        if goal.scope == "org":
+            row = forecast.org.iloc[0]
+        elif goal.scope == "team":
+            row = forecast.teams.loc[goal.team_id]
+        else:
+            row = forecast.reps.loc[goal.rep_id]
+    except KeyError:
+        return
+    if not np.isfinite(row["p50"]):
+        return
+    p.projection, p.low, p.high, p.method = (
+        float(row["p50"]),
+        float(row["p10"]),
+        float(row["p90"]),
+        "forecast",
+    )
+
+
+#: Forecasts kept per (frames, day): one Monte Carlo serves every revenue goal of the day.
+FORECAST_DRAWS = 4000
+
+
+def _forecast(day: _dt.date) -> Any:
+    from metrics.forecast import quarter_forecast
+
+    f = numbers.frames()
+    cache = current_app.extensions.setdefault("matchday.goal_forecasts", {})
+    key = (f.key(("deals", "deal_stages", "deal_changes", "activities", "reps")), day)
+    if key not in cache:
+        try:
+            cache[key] = quarter_forecast(
+                f.deals,
+                f.deal_stages,
+                f.deal_changes,
+                f.activities,
+                f.reps,
+                asof=day,
+                calendar=numbers.calendar(),
+                n_draws=FORECAST_DRAWS,
+                seed=0,
+            )
+        except ValueError:  # too little history to forecast: the rate-based projection stays
+            cache[key] = None
+        while len(cache) > 4:
+            cache.pop(next(iter(cache)))
+    return cache[key]
 
 
 def _share(p: Progress | None) -> int:
@@ -745,6 +809,8 @@ def tv_slide(app: Any, asof: pd.Timestamp | None = None) -> dict[str, Any] | Non
         if not GOAL_METRICS[g.metric].level:
             p.weekly = weekly_pace(float(g.target), events, period, asof, cal)
             p.behind_since = behind_since(p.weekly)
+        if g.metric == "revenue_won":
+            _use_forecast(p, g, period, asof)
         items.append(
             {
                 "label": GOAL_METRICS[g.metric].label,
