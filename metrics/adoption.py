@@ -214,22 +214,28 @@ def _adoption_stats(
         logins, views = nan, nan.copy()
     # numpy instants (UTC, ns) throughout: this family runs with every full match_stats
     t0, t1 = _ns(start), _ns(asof)
-    at = activities["at"].to_numpy(dtype="datetime64[ns]")
-    if "logged_at" in activities.columns:
-        logged = pd.to_datetime(activities["logged_at"], utc=True).to_numpy(dtype="datetime64[ns]")
-    else:
-        logged = np.full(len(activities), np.datetime64("NaT", "ns"))
-    in_win = (logged >= t0) & (logged < t1)  # NaT compares False
-    lag = np.clip((logged[in_win] - at[in_win]) / np.timedelta64(1, "h"), 0, None)
-    lag_reps = activities["rep_id"].to_numpy()[in_win]
+    at_all = activities["at"].to_numpy(dtype="datetime64[ns]")
+    has_logged = "logged_at" in activities.columns
+    if has_logged:
+        logged_all = pd.to_datetime(activities["logged_at"], utc=True).to_numpy(dtype="datetime64[ns]")
+        in_win = (logged_all >= t0) & (logged_all < t1)  # NaT compares False
+        lag = np.clip((logged_all[in_win] - at_all[in_win]) / np.timedelta64(1, "h"), 0, None)
+        lag_reps = activities["rep_id"].to_numpy()[in_win]
+    else:  # no logging times: no lag to measure
+        lag, lag_reps = np.empty(0), np.empty(0, dtype="int64")
     log_lag = sq.median(lag_reps, lag)  # type: ignore[attr-defined]
     log_n = sq.count(lag_reps).astype("float64")  # type: ignore[attr-defined]
+    # planned next steps and SQL follow-ups only look at activities from the window's start on
+    sub = np.flatnonzero(at_all >= t0)
+    at = at_all[sub]
+    logged = logged_all[sub] if has_logged else np.full(len(sub), np.datetime64("NaT", "ns"))
+    later = activities[["deal_id", "contact_id", "rep_id"]].iloc[sub]  # only the columns used
     created = (deals["created_at"] < asof).to_numpy(dtype=bool)
     still_open = ((deals["outcome"] == "open") | (deals["closed_at"] >= asof)).to_numpy(
         dtype=bool, na_value=False
     )
     open_deals = deals.loc[created & still_open]
-    deal_ids = activities["deal_id"].to_numpy(dtype="float64", na_value=np.nan)
+    deal_ids = later["deal_id"].to_numpy(dtype="float64", na_value=np.nan)
     planned = deal_ids[(at >= t1) & (logged < t1) & ~np.isnan(deal_ids)]
     has_next = np.isin(open_deals["deal_id"].to_numpy(dtype="int64"), planned.astype("int64"))
     close = (
@@ -250,18 +256,18 @@ def _adoption_stats(
     lc = lc.loc[_in(lc["at"], start, asof)]
     owner = contacts.set_index("contact_id")["owner_rep_id"].reindex(lc["contact_id"]).to_numpy()
     leads = pd.DataFrame({"contact_id": lc["contact_id"].to_numpy(), "rep_id": owner, "at": lc["at"].array})
-    contact = activities["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
+    contact = later["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
     lead_ids = leads["contact_id"].to_numpy(dtype="int64")
     near = np.zeros(len(contact), dtype=bool)  # the leads' own activities, by a lookup table (np.isin sorts)
     if len(lead_ids):
         table = np.zeros(int(lead_ids.max()) + 2, dtype=bool)
         table[lead_ids] = True
-        known = ~np.isnan(contact) & (contact >= 0) & (contact <= lead_ids.max()) & (at >= t0)
+        known = ~np.isnan(contact) & (contact >= 0) & (contact <= lead_ids.max())
         near[known] = table[contact[known].astype("int64")]
     acts = pd.DataFrame(
         {
             "contact_id": contact[near].astype("int64"),
-            "by": activities["rep_id"].to_numpy()[near],
+            "by": later["rep_id"].to_numpy()[near],
             "act_at": at[near],
         }
     )
