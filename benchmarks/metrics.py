@@ -312,7 +312,13 @@ def main() -> None:
         )
         return out, pct, rating(table)
 
+    from metrics.stats import FAMILIES
+
+    def without_adoption() -> pd.DataFrame:
+        return match_stats(quarter, families=[f for f in FAMILIES if f != "adoption"], **frames)
+
     t_bare, _ = _best(bare, args.repeat)
+    t_no_adoption, _ = _best(without_adoption, args.repeat)
     t_stats, _ = _best(stats, args.repeat)
     t_full, (out, pct, rat) = _best(full, args.repeat)
     peak_stats = _peak_mb(stats)
@@ -326,6 +332,9 @@ def main() -> None:
     print(
         f"match_stats:                  {t_stats:.3f} s  ({t_stats / t_bare:.1f}x bare)  "
         f"peak {peak_stats:,.0f} MiB traced"
+    )
+    print(
+        f"  of which the adoption family: {t_stats - t_no_adoption:+.3f} s (without it {t_no_adoption:.3f} s)"
     )
     label = "match_stats + percentiles + rating" if pct is not None else "(percentiles/rating n/a)"
     print(f"{label}: {t_full:.3f} s  ({t_full / t_bare:.1f}x bare)  peak {peak_full:,.0f} MiB traced")

@@ -16,6 +16,8 @@ import numpy as np
 import pandas as pd
 
 from metrics.activity import _activity_counts, _activity_stats, _connect_rate, _speed_to_lead
+from metrics.adoption import STAT_COLUMNS as _ADOPTION_COLUMNS
+from metrics.adoption import _adoption_stats
 from metrics.catalogue import CATALOGUE
 from metrics.frames import ACTIVITY_KINDS, empty, validate
 from metrics.periods import OrgCalendar, Period
@@ -122,6 +124,8 @@ _COLUMN_DOCS: dict[str, str] = {
     "league_d": "weeks of the period drawn (D)",
     "league_l": "weeks of the period lost (L)",
     "league_points": "3 x league_w + league_d: the league table's points for the period",
+    # adoption (metrics.adoption)
+    **_ADOPTION_COLUMNS,
 }
 _COLUMN_DOCS.update({f"{c}_per_day": f"{c} / working_days" for c in PER_DAY})
 # the stats of the catalogue are defined there, once
@@ -145,7 +149,17 @@ def _single_currency(deals: pd.DataFrame) -> None:
 
 
 #: The families of :func:`match_stats`, each computed by one building block (in this order).
-FAMILIES = ("activity", "speed_to_lead", "deal_flow", "pipeline", "content", "hygiene", "quota", "form")
+FAMILIES = (
+    "activity",
+    "speed_to_lead",
+    "deal_flow",
+    "pipeline",
+    "content",
+    "hygiene",
+    "quota",
+    "form",
+    "adoption",
+)
 
 
 def match_stats(
@@ -172,6 +186,7 @@ def match_stats(
     streak_weeks: int = 13,
     stale_days: int = 30,
     families: Collection[str] | None = None,
+    usage: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Every match stat for a period, one row per rep (or per team with ``by="team"``).
 
@@ -236,6 +251,10 @@ def match_stats(
         Compute only these families of :data:`FAMILIES` (``working_days``, the per-day versions of
         the counts computed and the identity columns always come): a board that ranks one stat
         asks for its family alone and gets the same numbers in a fraction of the time.
+    usage : pandas.DataFrame, optional
+        Logins and card views (``rep_id``, ``kind`` = ``login`` | ``card_view``, ``at``) for the
+        ``adoption`` family's ``logins`` and ``card_views``; without it those have no value.
+        The family reads ``activities.logged_at`` (an extra column) for the logging lag.
 
     Returns
     -------
@@ -324,6 +343,10 @@ def match_stats(
             _form_stats(
                 deals, goals, cal, squad, asof, form_metric, form_weeks, streak_weeks, activities, period
             )
+        )
+    if wants("adoption"):
+        parts.append(
+            _adoption_stats(activities, usage, deals, deal_changes, contacts, lifecycle, start, asof, squad)
         )
     stats = pd.concat(parts, axis=1)
 

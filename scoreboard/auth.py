@@ -190,6 +190,9 @@ def login_post() -> Any:
         flash("Wrong email or password.", "error")
         return render_template("login.html", next=request.form.get("next", ""), email=email), 401
     login_user(CurrentUser(user))
+    from .usage import record
+
+    record("login", user.id, user.rep_id)
     return redirect(_safe_next(request.form.get("next")) or url_for("pages.home"))
 
 

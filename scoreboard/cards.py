@@ -450,6 +450,9 @@ def _render_card(rep_id: int, endpoint: str, values: dict[str, Any]) -> Any:
         rows = card_rows(data, STAT_BY_COLUMN, statfmt, ordinal_filter)
         return csv_response(rows, f"card-{rep_id}-{w.spec}.csv")
     rows, people = scouting_for(rep_id, data.asof)
+    from .usage import record
+
+    record("card_view", current_user.id, current_user.rep_id)
     return render_template(
         "card.html",
         card=data,

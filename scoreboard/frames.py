@@ -34,7 +34,8 @@ QUERIES: dict[str, str] = {
                r.start_date, r.tv_opt_out
         FROM rep r JOIN team t ON t.id = r.team_id""",
     "activities": """
-        SELECT id AS activity_id, rep_id, kind, at, contact_id, deal_id, content_id, outcome, duration_s
+        SELECT id AS activity_id, rep_id, kind, at, contact_id, deal_id, content_id, outcome, duration_s,
+               logged_at
         FROM activity""",
     "touches": """
         SELECT id AS touch_id, contact_id, content_id, url, action, at, seconds, channel
@@ -237,6 +238,8 @@ def _bound(engine: Engine, when: datetime) -> object:
 
 
 def _typed(frame: pd.DataFrame, name: str) -> pd.DataFrame:
+    if "logged_at" in frame.columns:  # an extra column of activities (adoption's logging lag)
+        frame["logged_at"] = pd.to_datetime(frame["logged_at"], utc=True, format="ISO8601")
     for column in CONTRACTS[name].columns:
         if column.kind == "time" and not isinstance(frame[column.name].dtype, pd.DatetimeTZDtype):
             frame[column.name] = pd.to_datetime(frame[column.name], utc=True, format="ISO8601")
@@ -393,6 +396,10 @@ class FrameCache:
                 if changed is None or "rep" in changed.types_changed or changed.created_reps:
                     current["reps"] = _typed(pd.read_sql_query(text(QUERIES["reps"]), conn), "reps")
                     versions["reps"] = next_version()
+                # goals change outside ingest (goals page, CSV import): re-read on a revision bump
+                if changed is None:
+                    current["goals"] = _typed(pd.read_sql_query(text(QUERIES["goals"]), conn), "goals")
+                    versions["goals"] = next_version()
                 if changed is None or "content" in changed.types_changed:
                     current["content"] = _typed(pd.read_sql_query(text(QUERIES["content"]), conn), "content")
                     versions["content"] = next_version()

@@ -214,6 +214,9 @@ class Activity(SQLModel, table=True):
     content_id: int | None = Field(default=None, foreign_key="content.id")
     outcome: str | None = Field(default=None, max_length=32)
     duration_s: int | None = None
+    #: When the activity reached Matchday (or the CRM's own creation time, when sent): logged_at − at
+    #: is how late it was logged. NULL for activities stored before migration 0010.
+    logged_at: datetime | None = None
 
 
 class Touch(SQLModel, table=True):
@@ -293,6 +296,41 @@ class Goal(SQLModel, table=True):
     kind: str = Field(default="result", max_length=8)  # "result" | "kpi"
     owner_function: str = Field(default="sales", max_length=16)  # "sales" | "marketing"
     owner_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    #: The goal this KPI drives (a goal tree: result goals at the root; see metrics.goals).
+    parent_id: int | None = Field(default=None, foreign_key="goal.id")
+    #: Raised on every change; each version is kept in :class:`GoalVersion`.
+    version: int = Field(default=1, sa_column_kwargs={"server_default": "1"})
+    updated_at: datetime | None = None
+    updated_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+class GoalVersion(SQLModel, table=True):
+    """One version of a goal as it was saved (``action``: create, edit, import, derive, delete)."""
+
+    __tablename__ = "goal_version"
+    id: int | None = Field(default=None, primary_key=True)
+    goal_id: int = Field(index=True)  # no foreign key: a deleted goal keeps its history
+    version: int
+    action: str = Field(max_length=8)
+    metric: str = Field(max_length=64)
+    target: int = Field(sa_column=Column(BigInteger, nullable=False))
+    period_start: date
+    period_end: date
+    owner: str = Field(default="", max_length=120)  # "marketing", "sales", "team:3", "rep:12"
+    changed_at: datetime = Field(default_factory=utcnow)
+    changed_by: int | None = Field(default=None, foreign_key="user.id")
+
+
+class UsageEvent(SQLModel, table=True):
+    """A login or a card view (adoption): one small row written in the request path."""
+
+    __tablename__ = "usage_event"
+    __table_args__ = (Index("ix_usage_event_rep_at", "rep_id", "at"),)
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow)
+    kind: str = Field(max_length=12)  # "login" | "card_view"
+    user_id: int | None = Field(default=None, foreign_key="user.id")
+    rep_id: int | None = None  # the user's rep row (no foreign key: an erased rep keeps no link)
 
 
 class User(SQLModel, table=True):

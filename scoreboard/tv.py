@@ -82,8 +82,13 @@ def tv_page(secret: str) -> Any:
     hub = hub_for(current_app)
     slides = [hub.full_state(board, "tv") for board in playlist_boards(db.engine_for(), playlist.id)]  # type: ignore[arg-type]
     centre = hub.match_centre_payload() if playlist.show_match_centre else None
+    from .web.goals import tv_slide
+
+    goals_slide = tv_slide(current_app) if playlist.show_match_centre else None
     response = current_app.make_response(
-        render_template("tv.html", playlist=playlist, slides=slides, centre=centre, secret=secret)
+        render_template(
+            "tv.html", playlist=playlist, slides=slides, centre=centre, goals_slide=goals_slide, secret=secret
+        )
     )
     response.headers["Cache-Control"] = "no-store"
     response.headers["Referrer-Policy"] = "no-referrer"  # the URL carries the token

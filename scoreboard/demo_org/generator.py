@@ -1072,6 +1072,18 @@ class _Sim:
         return DemoOrg(self.teams, self.people, personas, self._goals(), events, truth)
 
 
+def _log_delay(n: int) -> int:
+    """Seconds between activity ``n`` and when its rep logged it: most within half an hour, one in
+    five the same day, one in ten days later. A hash of ``n``, not the simulation's random stream,
+    so every other number of the demo org stays as it was."""
+    u = ((n + 1) * 2654435761 % 2**32) / 2**32
+    if u < 0.7:
+        return int(u / 0.7 * 1800)
+    if u < 0.9:
+        return 3600 + int((u - 0.7) / 0.2 * 7 * 3600)
+    return 86400 + int((u - 0.9) / 0.1 * 2 * 86400)
+
+
 def _iso(ts: list[int] | np.ndarray) -> list[str]:
     """ISO 8601 UTC strings (``...Z``) for Unix seconds, vectorised."""
     arr = np.asarray(ts, dtype=np.int64).astype("datetime64[s]")
@@ -1240,6 +1252,7 @@ class _Emitter:
         sim = self.sim
         acts.sort(key=lambda a: a[0])
         ats = _iso([a[0] for a in acts])
+        logged = _iso([a[0] + _log_delay(n) for n, a in enumerate(acts)])
         for n, (a, at) in enumerate(zip(acts, ats, strict=True)):
             t, rep, kind, c, d, content, outcome, dur = a
             rec: dict[str, Any] = {
@@ -1249,6 +1262,7 @@ class _Emitter:
                 "rep": sim.rep_email[rep],
                 "kind": kind,
                 "at": at,
+                "logged_at": logged[n],
             }
             if c >= 0:
                 rec["contact"] = f"contact-{c + 1:06d}"

@@ -30,6 +30,7 @@ def activities(b: Batch, items: list[tuple[int, ActivityRecord]]) -> None:
                 "content_id": b.ref(index, "content", b.content_ids, rec.source, rec.content),
                 "outcome": rec.outcome,
                 "duration_s": rec.duration_s,
+                "logged_at": rec.logged_at or b.received_at,
             }
         )
     stored = _append(b, T_ACTIVITY, "activity", rows)

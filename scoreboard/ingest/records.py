@@ -261,6 +261,8 @@ class ActivityRecord(_Record):
         | None
     ) = None
     duration_s: Count | None = None
+    #: When the activity was entered in the CRM, if the CRM says; else the time it reached Matchday.
+    logged_at: Time | None = None
 
 
 class TouchRecord(_Record):

@@ -24,7 +24,10 @@ def test_every_stat_names_real_columns_a_family_and_a_face(spec: StatDef) -> Non
 
 
 def test_directions_and_faces() -> None:
-    assert [s.key for s in CATALOGUE.values() if s.lower_is_better] == ["speed_to_lead_hours"]
+    assert [s.key for s in CATALOGUE.values() if s.lower_is_better] == [
+        "speed_to_lead_hours",
+        "log_lag_hours",
+    ]
     assert set(face_stats()) == set(FACE_STATS)  # every rating face has its stat
     assert COLUMNS["win_rate_shrunk"] == stat("win_rate").definition
 
