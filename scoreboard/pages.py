@@ -54,6 +54,14 @@ def major(minor: int) -> str:
     return thousands(round(minor / 100))
 
 
+@bp.app_template_filter("compact_money")
+def compact_money(minor: int | float) -> str:
+    """Money as a TV shows it (:func:`scoreboard.boards.display`): ``9.27 M NOK``."""
+    from .boards import display
+
+    return f"{display(minor, 'money')} {current_app.config['CURRENCY']}"
+
+
 @bp.app_template_filter("local_time")
 def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
     """A stored instant (UTC; naive values are UTC) in the org's time zone: ``2026-12-01 09:30``."""
