@@ -311,7 +311,8 @@ def why(row: pd.Series | dict, flag: str, money: Callable[[float], str] | None =
     if flag == "no_power":
         return f"In {r['stage']} and no senior contact (VP, director, C-level, owner) involved yet."
     if flag == "owner_churn":
-        return "The deal changed owner in the last 30 days."
+        ago = (float(r["t"]) - float(r["owner_changed"])) / DAY
+        return f"The deal changed owner {_days(ago)} ago."
     raise KeyError(flag)
 
 

@@ -93,6 +93,8 @@ class Events:
 
     def last_time(self, pos: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Time of the last event before ``t`` (seconds), NaN if none."""
+        if not len(self.t):
+            return np.full(len(pos), np.nan)
         i = self.before(pos, t)
         return np.where(i >= 0, self.t[np.maximum(i, 0)].astype("float64"), np.nan)
 
