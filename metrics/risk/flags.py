@@ -10,6 +10,7 @@ activities) is not evaluated: it never fires, and :func:`evaluable` says so.
 from __future__ import annotations
 
 import re
+import warnings
 from collections.abc import Callable
 
 import numpy as np
@@ -81,8 +82,10 @@ def _senior(contacts: pd.DataFrame | None, pattern: str) -> tuple[pd.Series, boo
     if "title" in contacts.columns:
         text = text + " " + contacts["title"].astype(object).fillna("").astype(str)
     known = bool((text.str.strip() != "").any())
-    rx = re.compile(pattern, re.IGNORECASE)
-    senior = text.map(lambda s: bool(rx.search(s)))
+    re.compile(pattern)  # checked by the settings already; fail loudly here too
+    with warnings.catch_warnings():  # groups in the pattern are fine: we only ask "does it match"
+        warnings.simplefilter("ignore", UserWarning)
+        senior = text.str.contains(pattern, case=False, regex=True)
     return pd.Series(senior.to_numpy(dtype=bool), index=contacts["contact_id"].to_numpy(dtype="int64")), known
 
 
@@ -111,13 +114,20 @@ def flag_states(
     base = int(min(t.min(initial=0), 0))
     pos_of = pd.Series(np.arange(len(deals)), index=deals["deal_id"].to_numpy(dtype="int64"))
 
-    acts = activities.loc[~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool)
-                          & activities["deal_id"].notna().to_numpy(dtype=bool)]
+    keep = (~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool)
+            & activities["deal_id"].notna().to_numpy(dtype=bool))
+    acts = activities.loc[keep, ["deal_id", "at", "contact_id"]]
     ap = pos_of.reindex(acts["deal_id"].to_numpy(dtype="float64")).to_numpy(dtype="float64")
     ap = np.where(np.isnan(ap), -1, ap).astype("int64")
     at = seconds(acts["at"])
-    kind = acts["kind"].to_numpy(dtype=object)
-    outcome = acts["outcome"].to_numpy(dtype=object)
+    # kinds and outcomes as small codes, compared without turning each string into an object
+    kind_s, outcome_s = activities["kind"][keep], activities["outcome"][keep]
+
+    def is_kind(*names: str) -> np.ndarray:
+        return kind_s.isin(names).to_numpy(dtype=bool)
+
+    def is_outcome(name: str) -> np.ndarray:
+        return (outcome_s == name).to_numpy(dtype=bool, na_value=False)
     ev_all = Events(ap, at, base)
 
     # --- no activity: business days since the last activity (or the deal's creation)
@@ -132,8 +142,9 @@ def flag_states(
 
     # --- ghosted: ≥ k outbound and no reply (connected call, held meeting, buyer touch) in the window
     w = settings.ghosted_days * DAY
-    is_out = np.isin(kind, _OUTBOUND)
-    reply = ((kind == "call") & (outcome == "connected")) | (np.isin(kind, ("meeting", "demo")) & (outcome == "held"))
+    is_out = is_kind(*_OUTBOUND)
+    meeting = is_kind("meeting", "demo")
+    reply = (is_kind("call") & is_outcome("connected")) | (meeting & is_outcome("held"))
     outbound = Events(ap[is_out], at[is_out], base).count(pos, t - w, t)
     replies = Events(ap[reply], at[reply], base).count(pos, t - w, t)
     if touches is not None and len(touches):
@@ -149,7 +160,7 @@ def flag_states(
     out["ghosted"] = (outbound >= settings.ghosted_min_outbound) & (replies == 0)
 
     # --- no next step
-    booked = np.isin(kind, ("meeting", "demo")) & (outcome == "booked")
+    booked = meeting & is_outcome("booked")
     has_booked = Events(ap[booked], at[booked], base).count(pos, t - w, t) > 0
     if future_is_scheduled:
         has_booked |= ev_all.after(pos, t) >= 0
@@ -208,21 +219,16 @@ def flag_states(
     out["owner_churn"] = np.isfinite(oc) & (t - oc <= settings.owner_churn_days * DAY)
 
     # stage-aware and switched-off flags
+    codes, uniq = pd.factorize(stage)
     for key in FLAG_KEYS:
-        ok = np.array([settings.applies(key, s) for s in _uniq(stage)], dtype=bool)
-        lookup = dict(zip(_uniq(stage), ok, strict=True))
-        mask = np.fromiter((lookup[s] for s in stage), dtype=bool, count=n) if len(lookup) > 1 else (
-            np.full(n, ok[0] if len(ok) else True))
+        ok = np.array([settings.applies(key, str(u)) for u in uniq], dtype=bool)
+        mask = ok[codes] if len(uniq) else np.zeros(n, dtype=bool)
         out[key] = out[key].to_numpy(dtype=bool) & mask
     out.attrs["scheduled_known"] = scheduled_known
     out.attrs["seniority_known"] = known
     out.attrs["amount_p95"] = p95
     out.attrs["single_thread_min_amount"] = min_amount
     return out
-
-
-def _uniq(stage: np.ndarray) -> list[str]:
-    return list(pd.unique(stage))
 
 
 def evaluable(flagged: pd.DataFrame, norm: Norms) -> dict[str, str | None]:

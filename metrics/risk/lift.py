@@ -150,18 +150,24 @@ def lift_table(rows: pd.DataFrame, settings: RiskSettings = RiskSettings(), *, s
     bad = rows["bad"].to_numpy(dtype="float64")
     rng = np.random.default_rng(seed)
     W = rng.multinomial(BUCKETS, np.full(BUCKETS, 1.0 / BUCKETS), size=BOOT).astype("float64")  # B × G
+    F = len(FLAG_KEYS)
+    counts = np.zeros((BUCKETS, F, 2, S, 2))  # bucket × flag × (rows, bad) × stage × flagged
+    base = g * S + s_idx
+    for i, f in enumerate(FLAG_KEYS):
+        cell = base * 2 + rows[f].to_numpy(dtype="int64")
+        counts[:, i, 0] = np.bincount(cell, minlength=BUCKETS * S * 2).reshape(BUCKETS, S, 2)
+        counts[:, i, 1] = np.bincount(cell, weights=bad, minlength=BUCKETS * S * 2).reshape(BUCKETS, S, 2)
+    # the bootstrap: buckets resampled, every flag at once (einsum: small products run faster
+    # without BLAS threads on a busy machine)
+    boot_counts = np.einsum("kg,gx->kx", W, counts.reshape(BUCKETS, -1)).reshape(BOOT, F, 2, S, 2)
     out = []
-    for f in FLAG_KEYS:
-        v = rows[f].to_numpy(dtype="int64")
-        cell = (g * S + s_idx) * 2 + v
-        n = np.bincount(cell, minlength=BUCKETS * S * 2).reshape(BUCKETS, S, 2).astype("float64")
-        b = np.bincount(cell, weights=bad, minlength=BUCKETS * S * 2).reshape(BUCKETS, S, 2)
-        deals_with = pd.Series(ids[v == 1]).groupby(s_idx[v == 1]).nunique()
+    for i, f in enumerate(FLAG_KEYS):
+        v = rows[f].to_numpy(dtype=bool)
+        deals_with = pd.Series(ids[v]).groupby(s_idx[v]).nunique()
         # point estimates (all buckets once) and the bootstrap (buckets resampled)
-        N = n.sum(0)[None]  # 1 × S × 2
-        Bd = b.sum(0)[None]
-        Nb = (W @ n.reshape(BUCKETS, -1)).reshape(BOOT, S, 2)
-        Bb = (W @ b.reshape(BUCKETS, -1)).reshape(BOOT, S, 2)
+        N = counts[:, i, 0].sum(0)[None]  # 1 × S × 2
+        Bd = counts[:, i, 1].sum(0)[None]
+        Nb, Bb = boot_counts[:, i, 0], boot_counts[:, i, 1]
         rr, mh = _ratios(N, Bd)
         rrb, mhb = _ratios(Nb, Bb)
         m_app = max(1, sum(settings.applies(f, st) for st in stages))

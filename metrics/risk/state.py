@@ -113,7 +113,9 @@ def _open_rows(deals: pd.DataFrame, dates: np.ndarray) -> tuple[np.ndarray, np.n
         rows_d.append(np.full(len(idx), j, dtype="int64"))
     if not rows_i:
         return np.array([], dtype="int64"), np.array([], dtype="int64")
-    return np.concatenate(rows_d), np.concatenate(rows_i)
+    d, i = np.concatenate(rows_d), np.concatenate(rows_i)
+    order = np.lexsort((d, i))  # by deal, then date: the event look-ups then walk memory in order
+    return d[order], i[order]
 
 
 def _change_events(changes: pd.DataFrame, pos_of: pd.Series, fieldname: str, base: int, **extra) -> Events:
@@ -242,7 +244,7 @@ def deal_states(
             "pos": pos,
             "deal_id": ids[pos],
             "t": t,
-            "stage": stage,
+            "stage": pd.Categorical(stage),
             "entered": entered,
             "created": created,
             "amount": amount,

@@ -46,15 +46,16 @@ class SyntheticOrg:
 
 
 def synthetic_org(seed: int = 0, n_deals: int = 1500, days: int = 540, reps: int = 10,
-                  now: str = "2026-06-30 12:00", activity_every: float = 4.0) -> SyntheticOrg:
-    """``n_deals`` deals created over the ``days`` before ``now`` (see the module doc). Vectorised:
-    a few hundred thousand deals take seconds."""
+                  now: str = "2026-06-30 12:00", activity_every: float = 4.0, recent: int = 0) -> SyntheticOrg:
+    """``n_deals`` deals created over the ``days`` before ``now`` (see the module doc), and
+    ``recent`` more created in the last 60 days (mostly open now: for a large open pipeline).
+    Vectorised: a few hundred thousand deals take seconds."""
     rng = np.random.default_rng(seed)
     t_now = pd.Timestamp(now, tz="UTC")
     start = t_now - pd.Timedelta(days=days)
-    n = n_deals
+    n = n_deals + recent
     did = np.arange(1, n + 1, dtype="int64")
-    t0 = rng.uniform(0, days - 20, n)
+    t0 = np.concatenate([rng.uniform(0, days - 20, n_deals), rng.uniform(days - 60, days - 1, recent)])
     single = rng.random(n) < 0.4
     doomed = rng.random(n) < np.where(single, 0.75, 0.25)
     n_contacts = np.where(single, 1, rng.integers(2, 4, n))
