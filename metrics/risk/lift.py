@@ -21,6 +21,7 @@ in the row's quarter and it was not won by the quarter's end. Rows whose outcome
 
 from __future__ import annotations
 
+import datetime as _dt
 from dataclasses import dataclass
 from functools import cached_property
 
@@ -30,7 +31,9 @@ import pandas as pd
 from metrics.frames import validate
 from metrics.risk.flags import Norms, evaluable, flag_states, norms
 from metrics.risk.settings import FLAG_KEYS, STAGE_ORDER, RiskSettings
-from metrics.risk.state import deal_states, quarter_bounds, seconds
+from metrics.forecast.snapshots import pipeline_snapshots, snapshot_cutoffs
+from metrics.periods import OrgCalendar
+from metrics.risk.state import quarter_bounds, seconds, states_from_snapshots
 
 __all__ = ["BUCKETS", "Lift", "alert_list", "history", "lead_time_recall", "lift_table"]
 
@@ -55,21 +58,31 @@ def history(
     weeks: int = 52,
     settings: RiskSettings = RiskSettings(),
     norm: Norms | None = None,
-    fiscal_start_month: int = 1,
+    fiscal_start_month: int | None = None,
+    calendar: OrgCalendar | None = None,
+    reps: pd.DataFrame | None = None,
     states: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Weekly flag states of the ``weeks`` before ``until`` with each row's outcome (``bad``,
-    ``lost``, ``known``, ``closed_at`` in s). ``states`` may be given (e.g. built from the
-    forecast's snapshots); by default :func:`metrics.risk.state.deal_states`."""
+    ``lost``, ``known``, ``closed_at`` in s). The as-of states are the forecast's pipeline
+    snapshots (:func:`metrics.forecast.snapshots.pipeline_snapshots`) at the end of the org-local
+    day before each weekly instant, completed by :func:`metrics.risk.state.states_from_snapshots`;
+    or ``states`` when given."""
     deals = validate(deals, "deals")
     deal_stages = validate(deal_stages, "deal_stages")
     deal_changes = validate(deal_changes, "deal_changes")
     activities = validate(activities, "activities")
     until = pd.Timestamp(until)
     until = until.tz_localize("UTC") if until.tzinfo is None else until.tz_convert("UTC")
-    dates = [until - pd.Timedelta(weeks=k) for k in range(weeks, 0, -1)]
+    calendar = calendar or OrgCalendar()
+    if fiscal_start_month is None:
+        fiscal_start_month = calendar.fiscal_start_month
     if states is None:
-        states = deal_states(deals, deal_stages, deal_changes, dates, fiscal_start_month=fiscal_start_month)
+        local = (until - pd.Timedelta(days=1)).tz_convert(calendar.tz).date()
+        days = [local - _dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
+        snaps = pipeline_snapshots(deals, deal_stages, deal_changes, activities, days, calendar=calendar, reps=reps)
+        states = states_from_snapshots(snaps, snapshot_cutoffs(days, calendar), deals, deal_changes,
+                                       fiscal_start_month=fiscal_start_month)
     norm = norm or norms(deals, deal_stages, settings)
     rows = flag_states(states, deals=deals, activities=activities, touches=touches, contacts=contacts,
                        settings=settings, norm=norm, future_is_scheduled=False)

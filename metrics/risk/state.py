@@ -256,3 +256,74 @@ def deal_states(
             "owner_rep_id": deals["owner_rep_id"].to_numpy(dtype="int64")[pos],
         }
     )
+
+
+def states_from_snapshots(
+    snapshots: pd.DataFrame,
+    cutoffs: pd.DataFrame,
+    deals: pd.DataFrame,
+    deal_changes: pd.DataFrame,
+    *,
+    fiscal_start_month: int = 1,
+) -> pd.DataFrame:
+    """:func:`deal_states`'s frame from the forecast's snapshots
+    (:func:`metrics.forecast.snapshots.pipeline_snapshots`, at ``cutoffs`` from
+    :func:`metrics.forecast.snapshots.snapshot_cutoffs`): their stage, amount, close date, pushes
+    and owner; the counters they do not carry (the amount's earlier peak, a push out of the
+    quarter, the last owner change) from ``deal_changes`` here. ``entered`` is to the day (the
+    snapshots count whole days in stage)."""
+    deals = validate(deals, "deals")
+    deal_changes = validate(deal_changes, "deal_changes")
+    cut = pd.Series(seconds(cutoffs["cutoff"]), index=pd.DatetimeIndex(cutoffs["snapshot_date"]))
+    t = cut.reindex(pd.DatetimeIndex(snapshots["snapshot_date"])).to_numpy(dtype="int64")
+    date_i = pd.Index(cutoffs["snapshot_date"]).get_indexer(snapshots["snapshot_date"])
+    ids = deals["deal_id"].to_numpy(dtype="int64")
+    pos_of = pd.Series(np.arange(len(deals)), index=ids)
+    pos = pos_of.reindex(snapshots["deal_id"].to_numpy(dtype="int64")).to_numpy(dtype="int64")
+    order = np.lexsort((t, pos))
+    snapshots, t, pos, date_i = snapshots.iloc[order], t[order], pos[order], date_i[order]
+    base = int(min(t.min(initial=0), 0))
+    stage = snapshots["stage"].astype(object).fillna(UNKNOWN_STAGE).to_numpy(dtype=object)
+    stage = np.where(np.isin(stage, _CLOSED), UNKNOWN_STAGE, stage)
+    amount = snapshots["amount"].to_numpy(dtype="float64")
+    peak = amount.copy()
+    amt = _change_events(deal_changes, pos_of, "amount", base,
+                         old=lambda r: _num(r["old"]), new=lambda r: _num(r["new"]))
+    if len(amt):
+        b = amt.before(pos, t)
+        vals = np.fmax(amt.extra["old"], amt.extra["new"])
+        vals = np.where(np.isnan(vals), -np.inf, vals)
+        run = pd.Series(vals).groupby(amt.pos).cummax().to_numpy()
+        peak = np.where(b >= 0, np.fmax(run[np.maximum(b, 0)], amount), amount)
+    qpush = np.zeros(len(pos), dtype=bool)
+    ec = _change_events(deal_changes, pos_of, "expected_close", base,
+                        old=lambda r: _day(r["old"]), new=lambda r: _day(r["new"]))
+    if len(ec):
+        later = ec.extra["new"] > ec.extra["old"]
+        _, qend = quarter_bounds((ec.t // 86400).astype("datetime64[D]"), fiscal_start_month)
+        out = later & (ec.extra["old"] < qend) & (ec.extra["new"] >= qend)
+        last_out = Events(ec.pos[out], ec.t[out], base).last_time(pos, t)
+        qstart, _ = quarter_bounds((t // 86400).astype("datetime64[D]"), fiscal_start_month)
+        qpush = np.isfinite(last_out) & (last_out >= qstart.astype("datetime64[s]").astype("int64"))
+    own = _change_events(deal_changes, pos_of, "owner", base)
+    owner_changed = own.last_time(pos, t) if len(own) else np.full(len(pos), np.nan)
+    owner = snapshots["owner_rep_id"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    owner = np.where(np.isnan(owner), deals["owner_rep_id"].to_numpy(dtype="float64")[pos], owner)
+    return pd.DataFrame(
+        {
+            "date_index": date_i,
+            "pos": pos,
+            "deal_id": ids[pos],
+            "t": t,
+            "stage": pd.Categorical(stage),
+            "entered": t - snapshots["days_in_stage"].to_numpy(dtype="float64") * 86400,
+            "created": seconds(snapshots["created_at"]),
+            "amount": amount,
+            "peak_amount": peak,
+            "expected_close": snapshots["expected_close"].to_numpy(dtype="datetime64[D]"),
+            "pushes": snapshots["times_pushed"].to_numpy(dtype="int64"),
+            "quarter_push": qpush,
+            "owner_changed": owner_changed,
+            "owner_rep_id": owner.astype("int64"),
+        }
+    )

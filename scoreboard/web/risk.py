@@ -137,7 +137,7 @@ def _compute(data: Any, now: pd.Timestamp, settings: RiskSettings) -> RiskView:
                   activities=data.activities, touches=data.touches, contacts=contacts, settings=settings,
                   norm=norm, fiscal_start_month=cal.fiscal_start_month)
     flagged = current_flags(now=now, **common)
-    rows = history(until=now, weeks=HISTORY_WEEKS, **common)
+    rows = history(until=now, weeks=HISTORY_WEEKS, calendar=cal, reps=data.reps, **common)
     lift = lift_table(rows, settings)
     listed = alert_list(flagged, lift, settings.alert_budget)
     health = fit_health(rows)
