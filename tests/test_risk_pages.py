@@ -224,3 +224,20 @@ def test_openapi_documents_the_endpoint(org):
     op = doc["paths"]["/api/v1/deals/at-risk"]["get"]
     assert {p["name"] for p in op["parameters"]} == {"team", "rep", "sort", "dir", "all"}
     assert "DealAtRisk" in doc["components"]["schemas"]
+
+
+def test_an_empty_org_shows_no_value_and_no_500(app_factory, database_url):
+    """No deals at all (SQLite and PostgreSQL): the list says so, the API answers an empty list."""
+    from scoreboard.auth import create_user
+
+    app = app_factory(database_url)
+    engine = db.engine_for(app)
+    create_user(engine, "boss@acme.test", "Boss", "boss-password-1", "admin")
+    token = create_token(engine, "api", "reader", scopes=("read",))[1]
+    c = login_session(app.test_client(), "boss@acme.test", "boss-password-1")
+    page = c.get("/risk")
+    assert page.status_code == 200 and "No open deals." in page.get_data(as_text=True)
+    body = app.test_client().get("/api/v1/deals/at-risk", headers={"Authorization": f"Bearer {token}"}).get_json()
+    assert body["deals"] == [] and body["alert_budget"]["open_deals"] == 0 and body["measured"] is False
+    assert c.get("/risk/deals/1").status_code == 404
+    assert c.get("/risk/settings").status_code == 200
