@@ -241,3 +241,4 @@ def test_an_empty_org_shows_no_value_and_no_500(app_factory, database_url):
     assert body["deals"] == [] and body["alert_budget"]["open_deals"] == 0 and body["measured"] is False
     assert c.get("/risk/deals/1").status_code == 404
     assert c.get("/risk/settings").status_code == 200
+    engine.dispose()

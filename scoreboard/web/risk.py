@@ -109,15 +109,21 @@ class RiskView:
 
 
 def risk_view(now: pd.Timestamp | None = None) -> RiskView:
-    """The risk view at ``now`` (default: now), remembered per frame versions, settings and hour."""
+    """The risk view at ``now`` (default: now). The flags of the open deals are remembered per
+    frame versions, settings and hour; the year of history behind the lift (and the health model)
+    per day and settings only: it hardly moves within a day, and a busy floor changes the frames
+    every few seconds."""
     from ..cards import now_utc
 
     now = pd.Timestamp(now) if now is not None else now_utc()
     settings = risk_settings()
     data = numbers.frames()
     names = ("deals", "deal_stages", "deal_changes", "activities", "touches", "contacts")
-    key = ("risk", data.key(names), now.floor("h"), settings.to_json())
-    return snapshot.store().get(key, lambda: _compute(data, now.floor("h"), settings))  # type: ignore[no-any-return]
+    day = now.floor("D")
+    learned = snapshot.store().get(("risk-lift", day, settings.to_json()),
+                                   lambda: _learn(data, day, settings))
+    key = ("risk", data.key(names), now.floor("h"), settings.to_json(), day)
+    return snapshot.store().get(key, lambda: _compute(data, now.floor("h"), settings, learned))  # type: ignore[no-any-return]
 
 
 def _contacts_with_titles(data: Any) -> pd.DataFrame:
@@ -129,25 +135,32 @@ def _contacts_with_titles(data: Any) -> pd.DataFrame:
     return c
 
 
-def _compute(data: Any, now: pd.Timestamp, settings: RiskSettings) -> RiskView:
+def _common(data: Any, settings: RiskSettings) -> dict[str, Any]:
+    return dict(deals=data.deals, deal_stages=data.deal_stages, deal_changes=data.deal_changes,
+                activities=data.activities, touches=data.touches, contacts=_contacts_with_titles(data),
+                settings=settings, norm=norms(data.deals, data.deal_stages, settings))
+
+
+def _learn(data: Any, until: pd.Timestamp, settings: RiskSettings) -> tuple[Lift, Health | None, dict]:
+    """The lift table and the health model from the ``HISTORY_WEEKS`` before ``until``."""
     cal = numbers.calendar()
-    contacts = _contacts_with_titles(data)
-    norm = norms(data.deals, data.deal_stages, settings)
-    common = dict(deals=data.deals, deal_stages=data.deal_stages, deal_changes=data.deal_changes,
-                  activities=data.activities, touches=data.touches, contacts=contacts, settings=settings,
-                  norm=norm, fiscal_start_month=cal.fiscal_start_month)
-    flagged = current_flags(now=now, **common)
-    rows = history(until=now, weeks=HISTORY_WEEKS, calendar=cal, reps=data.reps, **common)
-    lift = lift_table(rows, settings)
+    rows = history(until=until, weeks=HISTORY_WEEKS, calendar=cal, reps=data.reps, **_common(data, settings))
+    return lift_table(rows, settings), fit_health(rows), rows.attrs.get("not_evaluable", {})
+
+
+def _compute(data: Any, now: pd.Timestamp, settings: RiskSettings, learned: tuple) -> RiskView:
+    cal = numbers.calendar()
+    lift, health, ne_hist = learned
+    common = _common(data, settings)
+    flagged = current_flags(now=now, fiscal_start_month=cal.fiscal_start_month, **common)
     listed = alert_list(flagged, lift, settings.alert_budget)
-    health = fit_health(rows)
     probability = pd.Series(dtype="float64")
     factors: dict[int, tuple[list, list]] = {}
     if health is not None and len(flagged):
         pred = health.predict(flagged)
         probability = pd.Series(pred["probability"].to_numpy(), index=pred["deal_id"].to_numpy())
         factors = {int(r.deal_id): (r.positive, r.negative) for r in pred.itertuples()}
-    ne = evaluable(flagged, norm) if len(flagged) else rows.attrs.get("not_evaluable", {})
+    ne = evaluable(flagged, common["norm"]) if len(flagged) else ne_hist
     return RiskView(now, settings, flagged, lift, listed, health, probability, factors, ne)
 
 
