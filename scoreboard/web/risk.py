@@ -220,6 +220,7 @@ def deal_rows(
     everything: bool = False,
     sort: str = "risk",
     descending: bool = True,
+    only: int | None = None,
 ) -> list[dict[str, Any]]:
     """The listed deals (``everything``: every deal with a shown flag), filtered and sorted, each
     with name, account, amount in its currency, owner, team, stage, flags (why, action, lift) and
@@ -230,6 +231,8 @@ def deal_rows(
     f = view.flagged.set_index("deal_id")
     lst = view.listed.set_index("deal_id")
     keep = lst["flagged"] if everything else lst["listed"]
+    if only is not None:  # one deal, whatever its flags
+        keep = pd.Series(lst.index == only, index=lst.index)
     ids = lst.index[keep.to_numpy(dtype=bool)]
     owners = f.loc[ids, "owner_rep_id"] if len(ids) else pd.Series(dtype="int64")
     if rep_ids is not None:
@@ -390,18 +393,8 @@ def deal(deal_id: int) -> Any:
     hit = f.loc[f["deal_id"] == deal_id]
     if hit.empty or (visible is not None and int(hit["owner_rep_id"].iloc[0]) not in visible):
         abort(404)
-    rows = deal_rows(view, everything=True)
-    row = next((r for r in rows if r["deal_id"] == deal_id), None)
-    if row is None:  # open, but nothing shown: still a page with its (muted) flags
-        row = _unflagged_row(view, deal_id)
+    row = deal_rows(view, only=deal_id)[0]
     return render_template("risk_deal.html", d=row, view=view)
-
-
-def _unflagged_row(view: RiskView, deal_id: int) -> dict[str, Any]:
-    v = RiskView(view.now, view.settings, view.flagged, view.lift,
-                 view.listed.assign(flagged=view.listed["deal_id"] == deal_id), view.health, view.probability,
-                 view.factors, view.not_evaluable)
-    return deal_rows(v, everything=True)[0]
 
 
 @bp.route("/risk/settings", methods=["GET", "POST"])
