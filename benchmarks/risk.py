@@ -49,13 +49,22 @@ def bench_flags(open_deals: int = 100_000, seed: int = 0) -> dict[str, float]:
     org = synthetic_org(seed=seed, n_deals=open_deals, days=365, recent=int(open_deals * 0.95))
     gen = time.perf_counter() - t
     n_open = int((org.deals["outcome"] == "open").sum())
-    print(f"org: {len(org.deals):,} deals ({n_open:,} open now), {len(org.activities):,} activities, "
-          f"{len(org.deal_stages):,} stage moves, {len(org.deal_changes):,} changes, {len(org.touches):,} touches "
-          f"(generated in {gen:.1f} s)")
+    print(
+        f"org: {len(org.deals):,} deals ({n_open:,} open now), {len(org.activities):,} activities, "
+        f"{len(org.deal_stages):,} stage moves, {len(org.deal_changes):,} changes, {len(org.touches):,} touches "
+        f"(generated in {gen:.1f} s)"
+    )
     s = RiskSettings()
     times: dict[str, float] = {}
-    common = dict(deals=org.deals, deal_stages=org.deal_stages, deal_changes=org.deal_changes,
-                  activities=org.activities, touches=org.touches, contacts=org.contacts, settings=s)
+    common = dict(
+        deals=org.deals,
+        deal_stages=org.deal_stages,
+        deal_changes=org.deal_changes,
+        activities=org.activities,
+        touches=org.touches,
+        contacts=org.contacts,
+        settings=s,
+    )
     norm = _t("norms", lambda: norms(org.deals, org.deal_stages, s), times)
     flagged = _t("flags now", lambda: current_flags(now=org.now, norm=norm, **common), times)
     rows = _t("history (52 weeks)", lambda: history(until=org.now, norm=norm, **common), times)
@@ -68,7 +77,11 @@ def bench_flags(open_deals: int = 100_000, seed: int = 0) -> dict[str, float]:
         last = acts.groupby("deal_id")["at"].max()
         open_ = org.deals[org.deals["outcome"] == "open"]
         quiet = (org.now - last.reindex(open_["deal_id"])) > pd.Timedelta(days=14)
-        by = open_.assign(quiet=quiet.to_numpy()).groupby(["stage", "owner_rep_id"])["quiet"].agg(["sum", "size"])
+        by = (
+            open_.assign(quiet=quiet.to_numpy())
+            .groupby(["stage", "owner_rep_id"])["quiet"]
+            .agg(["sum", "size"])
+        )
         return by
 
     base: dict[str, float] = {}
@@ -77,7 +90,9 @@ def bench_flags(open_deals: int = 100_000, seed: int = 0) -> dict[str, float]:
     for k, v in times.items():
         print(f"  {k:<22} {v:6.2f} s")
     print(f"  {'flags + lift (total)':<22} {total:6.2f} s   (aim ≤ 2 s)")
-    print(f"  {'bare pandas group-by':<22} {base['baseline']:6.2f} s   (last activity per deal, quiet deals by stage × owner)")
+    print(
+        f"  {'bare pandas group-by':<22} {base['baseline']:6.2f} s   (last activity per deal, quiet deals by stage × owner)"
+    )
     times["total"] = total
     times["baseline"] = base["baseline"]
     return times

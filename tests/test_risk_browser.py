@@ -7,7 +7,6 @@ from __future__ import annotations
 import pytest
 from demo_org_app import ADMIN, PASSWORD, seeded_org
 
-
 pytestmark = pytest.mark.browser
 
 

@@ -59,9 +59,15 @@ def _page_rows(page: str) -> list[dict]:
     rows = []
     for m in re.finditer(r'<tr data-deal-id="(\d+)">(.*?)</tr>', page, re.S):
         cells = re.findall(r"<t[hd][^>]*>(.*?)</t[hd]>", m.group(2), re.S)
-        rows.append({"deal_id": int(m.group(1)), "name": html.unescape(re.sub(r"<[^>]+>", "", cells[0])).strip(),
-                     "account": html.unescape(cells[1]).strip(), "amount": html.unescape(cells[2]).strip(),
-                     "whys": [html.unescape(w) for w in re.findall(r'title="([^"]*)"', cells[5])]})
+        rows.append(
+            {
+                "deal_id": int(m.group(1)),
+                "name": html.unescape(re.sub(r"<[^>]+>", "", cells[0])).strip(),
+                "account": html.unescape(cells[1]).strip(),
+                "amount": html.unescape(cells[2]).strip(),
+                "whys": [html.unescape(w) for w in re.findall(r'title="([^"]*)"', cells[5])],
+            }
+        )
     return rows
 
 
@@ -106,8 +112,11 @@ def test_a_manager_sees_only_their_teams(org, cast):
     shown = [r["deal_id"] for r in _page_rows(page)]
     assert shown and all(owner.get(i) in mine for i in shown)
     # a deal of another team: 404 on its page, and its rep is not a filter the manager may use
-    theirs = next(d["deal_id"] for d in api if d["owner_rep_id"] == other.id) if any(
-        d["owner_rep_id"] == other.id for d in api) else None
+    theirs = (
+        next(d["deal_id"] for d in api if d["owner_rep_id"] == other.id)
+        if any(d["owner_rep_id"] == other.id for d in api)
+        else None
+    )
     if theirs is not None:
         assert c.get(f"/risk/deals/{theirs}").status_code == 404
     assert c.get(f"/risk?rep={other.id}").status_code == 404
@@ -131,11 +140,15 @@ def test_filters_sort_and_htmx_fragment(org, cast):
     rep, manager, _, _ = cast
     c = _client(org, manager)
     full = c.get("/risk?all=1&sort=amount&dir=asc").get_data(as_text=True)
-    amounts = [d["amount"] for d in _api(org, "/api/v1/deals/at-risk?all=1&sort=amount&dir=asc").get_json()["deals"]]
+    amounts = [
+        d["amount"] for d in _api(org, "/api/v1/deals/at-risk?all=1&sort=amount&dir=asc").get_json()["deals"]
+    ]
     assert amounts == sorted(amounts)
     frag = c.get(f"/risk?rep={rep.id}&all=1", headers={"HX-Request": "true", "HX-Target": "risk-table"})
     text = frag.get_data(as_text=True)
-    assert frag.status_code == 200 and text.lstrip().startswith('<div id="risk-table"') and "<html" not in text
+    assert (
+        frag.status_code == 200 and text.lstrip().startswith('<div id="risk-table"') and "<html" not in text
+    )
     api = _api(org, f"/api/v1/deals/at-risk?rep={rep.id}&all=1").get_json()["deals"]
     assert [r["deal_id"] for r in _page_rows(text)] == [d["deal_id"] for d in api]
     assert "<html" in full
@@ -152,15 +165,35 @@ def test_odd_data_never_500(org, cast):
         s.add(CurrencyRate(currency="EUR", rate="11.5"))
         s.commit()
     events = [
-        {"type": "deal", "source": "crm", "id": "odd-eur", "name": "Euro Deal", "account": "Fjord GmbH",
-         "owner": rep.email, "amount": "1000", "currency": "EUR", "stage": "proposal",
-         "created_at": "2026-06-01T10:00:00Z", "at": "2026-06-01T10:00:00Z"},
-        {"type": "deal", "source": "crm", "id": "odd-zero", "name": "", "owner": rep.email, "amount": "0",
-         "stage": "negotiation", "created_at": "2026-05-01T10:00:00Z", "at": "2026-05-01T10:00:00Z",
-         "expected_close": "2026-07-01"},
+        {
+            "type": "deal",
+            "source": "crm",
+            "id": "odd-eur",
+            "name": "Euro Deal",
+            "account": "Fjord GmbH",
+            "owner": rep.email,
+            "amount": "1000",
+            "currency": "EUR",
+            "stage": "proposal",
+            "created_at": "2026-06-01T10:00:00Z",
+            "at": "2026-06-01T10:00:00Z",
+        },
+        {
+            "type": "deal",
+            "source": "crm",
+            "id": "odd-zero",
+            "name": "",
+            "owner": rep.email,
+            "amount": "0",
+            "stage": "negotiation",
+            "created_at": "2026-05-01T10:00:00Z",
+            "at": "2026-05-01T10:00:00Z",
+            "expected_close": "2026-07-01",
+        },
     ]
-    r = org.app.test_client().post("/api/v1/events", json={"events": events},
-                                   headers={"Authorization": f"Bearer {org.ingest}"})
+    r = org.app.test_client().post(
+        "/api/v1/events", json={"events": events}, headers={"Authorization": f"Bearer {org.ingest}"}
+    )
     assert r.status_code == 200, r.get_data(as_text=True)
     c = _client(org, ADMIN)
     assert c.get("/risk?all=1").status_code == 200
@@ -189,20 +222,43 @@ def test_admin_settings_validate_and_apply(org, cast):
     assert bad.status_code == 400 and "no_activity_business_days" in bad.get_data(as_text=True)
     bad_url = c.post("/risk/settings", data={"csrf_token": token, "crm_urls": "demo=javascript:alert(1)"})
     assert bad_url.status_code == 400 and "crm_urls" in bad_url.get_data(as_text=True)
-    enabled = {f"enabled.{k}": "on" for k in ("no_activity", "ghosted", "no_next_step", "stalled", "overdue",
-                                               "slipping", "amount_high", "amount_cut", "single_threaded",
-                                               "no_power", "owner_churn")}
-    ok = c.post("/risk/settings", data={"csrf_token": token, "alert_budget": "0.1",
-                                        "crm_urls": "demo=https://crm.example.com/deal/{id}\ncrm=https://crm.example.com/deal/{id}",
-                                        **enabled})
+    enabled = {
+        f"enabled.{k}": "on"
+        for k in (
+            "no_activity",
+            "ghosted",
+            "no_next_step",
+            "stalled",
+            "overdue",
+            "slipping",
+            "amount_high",
+            "amount_cut",
+            "single_threaded",
+            "no_power",
+            "owner_churn",
+        )
+    }
+    ok = c.post(
+        "/risk/settings",
+        data={
+            "csrf_token": token,
+            "alert_budget": "0.1",
+            "crm_urls": "demo=https://crm.example.com/deal/{id}\ncrm=https://crm.example.com/deal/{id}",
+            **enabled,
+        },
+    )
     assert ok.status_code == 302
     body = _api(org, "/api/v1/deals/at-risk").get_json()
     assert body["alert_budget"]["budget"] == 0.1
     assert body["alert_budget"]["listed"] <= 0.1 * body["alert_budget"]["open_deals"] + 1e-9
-    assert all(d["crm_url"] and d["crm_url"].startswith("https://crm.example.com/deal/") for d in body["deals"])
+    assert all(
+        d["crm_url"] and d["crm_url"].startswith("https://crm.example.com/deal/") for d in body["deals"]
+    )
     assert 'href="https://crm.example.com/deal/' in c.get("/risk").get_data(as_text=True)
     assert _client(org, manager).get("/risk/settings").status_code == 403
-    ok = c.post("/risk/settings", data={"csrf_token": token, "alert_budget": "0.25", "crm_urls": "", **enabled})
+    ok = c.post(
+        "/risk/settings", data={"csrf_token": token, "alert_budget": "0.25", "crm_urls": "", **enabled}
+    )
     assert ok.status_code == 302
 
 
@@ -237,7 +293,11 @@ def test_an_empty_org_shows_no_value_and_no_500(app_factory, database_url):
     c = login_session(app.test_client(), "boss@acme.test", "boss-password-1")
     page = c.get("/risk")
     assert page.status_code == 200 and "No open deals." in page.get_data(as_text=True)
-    body = app.test_client().get("/api/v1/deals/at-risk", headers={"Authorization": f"Bearer {token}"}).get_json()
+    body = (
+        app.test_client()
+        .get("/api/v1/deals/at-risk", headers={"Authorization": f"Bearer {token}"})
+        .get_json()
+    )
     assert body["deals"] == [] and body["alert_budget"]["open_deals"] == 0 and body["measured"] is False
     assert c.get("/risk/deals/1").status_code == 404
     assert c.get("/risk/settings").status_code == 200

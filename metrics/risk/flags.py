@@ -17,7 +17,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.frames import validate
-from metrics.risk.settings import FLAG_BY_KEY, FLAG_KEYS, RiskSettings
+from metrics.risk.settings import DEFAULTS, FLAG_BY_KEY, FLAG_KEYS, RiskSettings
 from metrics.risk.state import Events, deal_states, seconds
 
 __all__ = ["Norms", "current_flags", "evaluable", "flag_states", "norms", "why"]
@@ -31,15 +31,22 @@ class Norms:
     """What the flags compare a deal with, from the org's won deals: stall limits per stage,
     the P95 and median won amount. ``None``/missing when there are too few won deals."""
 
-    def __init__(self, stall_limit: dict[str, float], amount_p95: float | None, amount_median: float | None,
-                 dwell_median: dict[str, float]):
+    def __init__(
+        self,
+        stall_limit: dict[str, float],
+        amount_p95: float | None,
+        amount_median: float | None,
+        dwell_median: dict[str, float],
+    ):
         self.stall_limit = stall_limit
         self.amount_p95 = amount_p95
         self.amount_median = amount_median
         self.dwell_median = dwell_median
 
 
-def norms(deals: pd.DataFrame, deal_stages: pd.DataFrame, settings: RiskSettings, *, min_won: int = 5) -> Norms:
+def norms(
+    deals: pd.DataFrame, deal_stages: pd.DataFrame, settings: RiskSettings, *, min_won: int = 5
+) -> Norms:
     """Stall limit per stage = max(stall_factor × median, P(stall_quantile)) of won deals' days in
     the stage (entering it to the next move); amount P(amount_quantile) and median of won deals.
 
@@ -96,7 +103,7 @@ def flag_states(
     activities: pd.DataFrame,
     touches: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
-    settings: RiskSettings = RiskSettings(),
+    settings: RiskSettings = DEFAULTS,
     norm: Norms,
     future_is_scheduled: bool = False,
     holidays: tuple = (),
@@ -114,8 +121,9 @@ def flag_states(
     base = int(min(t.min(initial=0), 0))
     pos_of = pd.Series(np.arange(len(deals)), index=deals["deal_id"].to_numpy(dtype="int64"))
 
-    keep = (~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool)
-            & activities["deal_id"].notna().to_numpy(dtype=bool))
+    keep = ~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool) & activities[
+        "deal_id"
+    ].notna().to_numpy(dtype=bool)
     acts = activities.loc[keep, ["deal_id", "at", "contact_id"]]
     ap = pos_of.reindex(acts["deal_id"].to_numpy(dtype="float64")).to_numpy(dtype="float64")
     ap = np.where(np.isnan(ap), -1, ap).astype("int64")
@@ -128,6 +136,7 @@ def flag_states(
 
     def is_outcome(name: str) -> np.ndarray:
         return (outcome_s == name).to_numpy(dtype=bool, na_value=False)
+
     ev_all = Events(ap, at, base)
 
     # --- no activity: business days since the last activity (or the deal's creation)
@@ -180,7 +189,9 @@ def flag_states(
     # --- overdue and slipping
     close = states["expected_close"].to_numpy(dtype="datetime64[D]")
     out["overdue"] = ~np.isnat(close) & (close < d1)
-    out["slipping"] = (states["pushes"].to_numpy() >= settings.slip_pushes) | states["quarter_push"].to_numpy(dtype=bool)
+    out["slipping"] = (states["pushes"].to_numpy() >= settings.slip_pushes) | states["quarter_push"].to_numpy(
+        dtype=bool
+    )
 
     # --- amount
     amount = states["amount"].to_numpy(dtype="float64")
@@ -191,12 +202,23 @@ def flag_states(
 
     # --- contacts: distinct contacts on the deal's activities (first seen), and its primary contact
     has_c = acts["contact_id"].notna().to_numpy(dtype=bool)
-    pairs = pd.DataFrame({"pos": ap[has_c], "c": acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)[has_c],
-                          "t": at[has_c]})
+    pairs = pd.DataFrame(
+        {
+            "pos": ap[has_c],
+            "c": acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)[has_c],
+            "t": at[has_c],
+        }
+    )
     prim = deals["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
     has_p = ~np.isnan(prim)
-    pairs = pd.concat([pairs, pd.DataFrame({"pos": np.flatnonzero(has_p), "c": prim[has_p],
-                                            "t": seconds(deals["created_at"])[has_p]})])
+    pairs = pd.concat(
+        [
+            pairs,
+            pd.DataFrame(
+                {"pos": np.flatnonzero(has_p), "c": prim[has_p], "t": seconds(deals["created_at"])[has_p]}
+            ),
+        ]
+    )
     pairs = pairs.loc[pairs["pos"] >= 0]
     first = pairs.groupby(["pos", "c"], sort=False)["t"].min().reset_index()
     ppos, pc, pt = (first[k].to_numpy() for k in ("pos", "c", "t"))
@@ -207,7 +229,9 @@ def flag_states(
     senior, known = _senior(contacts, settings.senior_pattern)
     if known:
         is_sen = senior.reindex(pc).fillna(False).to_numpy(dtype=bool)
-        n_sen = Events(ppos[is_sen].astype("int64"), pt[is_sen].astype("int64"), base).count(pos, np.full(n, base), t)
+        n_sen = Events(ppos[is_sen].astype("int64"), pt[is_sen].astype("int64"), base).count(
+            pos, np.full(n, base), t
+        )
         out["seniors"] = n_sen
         out["no_power"] = n_sen == 0
     else:
@@ -235,7 +259,9 @@ def evaluable(flagged: pd.DataFrame, norm: Norms) -> dict[str, str | None]:
     """Per flag, None when it could be evaluated, else why not (a sentence)."""
     out: dict[str, str | None] = {k: None for k in FLAG_KEYS}
     if not flagged.attrs.get("scheduled_known", True):
-        out["no_next_step"] = "no scheduled or booked meetings are logged, so a missing next step cannot be seen"
+        out["no_next_step"] = (
+            "no scheduled or booked meetings are logged, so a missing next step cannot be seen"
+        )
     if not flagged.attrs.get("seniority_known", True):
         out["no_power"] = "contacts have no title or persona to tell who is senior"
     if norm.amount_p95 is None:
@@ -254,7 +280,7 @@ def current_flags(
     now: pd.Timestamp,
     touches: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
-    settings: RiskSettings = RiskSettings(),
+    settings: RiskSettings = DEFAULTS,
     norm: Norms | None = None,
     fiscal_start_month: int = 1,
 ) -> pd.DataFrame:
@@ -267,8 +293,16 @@ def current_flags(
     now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
     states = deal_states(deals, deal_stages, deal_changes, [now], fiscal_start_month=fiscal_start_month)
     norm = norm or norms(deals, deal_stages, settings)
-    return flag_states(states, deals=deals, activities=activities, touches=touches, contacts=contacts,
-                       settings=settings, norm=norm, future_is_scheduled=True)
+    return flag_states(
+        states,
+        deals=deals,
+        activities=activities,
+        touches=touches,
+        contacts=contacts,
+        settings=settings,
+        norm=norm,
+        future_is_scheduled=True,
+    )
 
 
 def _days(x: float) -> str:
@@ -290,13 +324,17 @@ def why(row: pd.Series | dict, flag: str, money: Callable[[float], str] | None =
     if flag == "no_activity":
         return f"No call, email or meeting logged in {int(r['quiet_days'])} business days."
     if flag == "ghosted":
-        return (f"{int(r['outbound'])} calls or emails to the buyer in the last {r.get('window', 14)} days "
-                "and no reply, connected call, held meeting or visit.")
+        return (
+            f"{int(r['outbound'])} calls or emails to the buyer in the last {r.get('window', 14)} days "
+            "and no reply, connected call, held meeting or visit."
+        )
     if flag == "no_next_step":
         return "No meeting booked or activity scheduled from here on."
     if flag == "stalled":
-        return (f"{_days(float(r['dwell_days']))} in {r['stage']}; won deals rarely stay over "
-                f"{_days(float(r['stall_limit']))} (3 × median or P90).")
+        return (
+            f"{_days(float(r['dwell_days']))} in {r['stage']}; won deals rarely stay over "
+            f"{_days(float(r['stall_limit']))} (3 × median or P90)."
+        )
     if flag == "overdue":
         return f"Expected to close on {pd.Timestamp(r['expected_close']).date().isoformat()}, and still open."
     if flag == "slipping":

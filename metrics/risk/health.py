@@ -122,8 +122,14 @@ class Health:
             order = np.argsort(c)
             pos.append([(labels[j], round(float(c[j]), 2)) for j in order[::-1][:top] if c[j] > 0.05])
             neg.append([(labels[j], round(float(c[j]), 2)) for j in order[:top] if c[j] < -0.05])
-        return pd.DataFrame({"deal_id": rows["deal_id"].to_numpy(dtype="int64"), "probability": p,
-                             "positive": pos, "negative": neg})
+        return pd.DataFrame(
+            {
+                "deal_id": rows["deal_id"].to_numpy(dtype="int64"),
+                "probability": p,
+                "positive": pos,
+                "negative": neg,
+            }
+        )
 
     @staticmethod
     def split(rows: pd.DataFrame) -> np.ndarray:
@@ -162,8 +168,11 @@ def fit_health(rows: pd.DataFrame) -> Health | None:
     part = Health.split(r)
     train, calib, test = part == 0, part == 1, part == 2
     a, b, auc_v, brier, slope = 0.0, 1.0, float("nan"), float("nan"), float("nan")
-    if min(train.sum(), calib.sum(), test.sum()) > 50 and len(np.unique(y[calib])) == 2 \
-            and len(np.unique(y[test])) == 2:
+    if (
+        min(train.sum(), calib.sum(), test.sum()) > 50
+        and len(np.unique(y[calib])) == 2
+        and len(np.unique(y[test])) == 2
+    ):
         bt = _irls(Z[train], y[train])
         cal = _irls(np.column_stack([np.ones(calib.sum()), Z[calib] @ bt]), y[calib], ridge=0.0)
         a, b = float(cal[0]), float(cal[1])

@@ -28,11 +28,11 @@ from functools import cached_property
 import numpy as np
 import pandas as pd
 
-from metrics.frames import validate
-from metrics.risk.flags import Norms, evaluable, flag_states, norms
-from metrics.risk.settings import FLAG_KEYS, STAGE_ORDER, RiskSettings
 from metrics.forecast.snapshots import pipeline_snapshots, snapshot_cutoffs
+from metrics.frames import validate
 from metrics.periods import OrgCalendar
+from metrics.risk.flags import Norms, evaluable, flag_states, norms
+from metrics.risk.settings import DEFAULTS, FLAG_KEYS, STAGE_ORDER, RiskSettings
 from metrics.risk.state import quarter_bounds, seconds, states_from_snapshots
 
 __all__ = ["BUCKETS", "Lift", "alert_list", "history", "lead_time_recall", "lift_table"]
@@ -56,7 +56,7 @@ def history(
     touches: pd.DataFrame | None = None,
     contacts: pd.DataFrame | None = None,
     weeks: int = 52,
-    settings: RiskSettings = RiskSettings(),
+    settings: RiskSettings = DEFAULTS,
     norm: Norms | None = None,
     fiscal_start_month: int | None = None,
     calendar: OrgCalendar | None = None,
@@ -80,12 +80,27 @@ def history(
     if states is None:
         local = (until - pd.Timedelta(days=1)).tz_convert(calendar.tz).date()
         days = [local - _dt.timedelta(weeks=k) for k in range(weeks - 1, -1, -1)]
-        snaps = pipeline_snapshots(deals, deal_stages, deal_changes, activities, days, calendar=calendar, reps=reps)
-        states = states_from_snapshots(snaps, snapshot_cutoffs(days, calendar), deals, deal_changes,
-                                       fiscal_start_month=fiscal_start_month)
+        snaps = pipeline_snapshots(
+            deals, deal_stages, deal_changes, activities, days, calendar=calendar, reps=reps
+        )
+        states = states_from_snapshots(
+            snaps,
+            snapshot_cutoffs(days, calendar),
+            deals,
+            deal_changes,
+            fiscal_start_month=fiscal_start_month,
+        )
     norm = norm or norms(deals, deal_stages, settings)
-    rows = flag_states(states, deals=deals, activities=activities, touches=touches, contacts=contacts,
-                       settings=settings, norm=norm, future_is_scheduled=False)
+    rows = flag_states(
+        states,
+        deals=deals,
+        activities=activities,
+        touches=touches,
+        contacts=contacts,
+        settings=settings,
+        norm=norm,
+        future_is_scheduled=False,
+    )
     pos = rows["pos"].to_numpy(dtype="int64")
     t = rows["t"].to_numpy(dtype="int64")
     outcome = deals["outcome"].to_numpy(dtype=object)[pos]
@@ -105,8 +120,9 @@ def history(
     rows["known"] = known
     rows["closed_at"] = np.where(has_close, closed, np.iinfo("int64").max)
     rows.attrs["not_evaluable"] = evaluable(rows, norm)
-    rows.attrs["closed_deals"] = int(((deals["outcome"] != "open") & deals["closed_at"].notna()
-                                      & (deals["closed_at"] < until)).sum())
+    rows.attrs["closed_deals"] = int(
+        ((deals["outcome"] != "open") & deals["closed_at"].notna() & (deals["closed_at"] < until)).sum()
+    )
     return rows
 
 
@@ -146,8 +162,13 @@ class Lift:
         return DEFAULT_RR if not np.isfinite(v) or self.status(flag, stage) == "unmeasured" else v
 
 
-def lift_table(rows: pd.DataFrame, settings: RiskSettings = RiskSettings(), *, seed: int = 0,
-               not_evaluable: dict[str, str | None] | None = None) -> Lift:
+def lift_table(
+    rows: pd.DataFrame,
+    settings: RiskSettings = DEFAULTS,
+    *,
+    seed: int = 0,
+    not_evaluable: dict[str, str | None] | None = None,
+) -> Lift:
     """Risk ratios per flag and stage on :func:`history` rows, with the keep/mute decision."""
     not_evaluable = not_evaluable if not_evaluable is not None else rows.attrs.get("not_evaluable", {})
     rows = rows.loc[rows["known"].to_numpy(dtype=bool)]
@@ -156,8 +177,11 @@ def lift_table(rows: pd.DataFrame, settings: RiskSettings = RiskSettings(), *, s
     present = set(pd.unique(rows["stage"].to_numpy(dtype=object)))
     stages = [s for s in STAGE_ORDER if s in present] + sorted(s for s in present if s not in STAGE_ORDER)
     S = max(len(stages), 1)
-    s_idx = pd.Series(np.arange(len(stages)), index=stages).reindex(
-        rows["stage"].to_numpy(dtype=object)).to_numpy(dtype="int64")
+    s_idx = (
+        pd.Series(np.arange(len(stages)), index=stages)
+        .reindex(rows["stage"].to_numpy(dtype=object))
+        .to_numpy(dtype="int64")
+    )
     ids = rows["deal_id"].to_numpy(dtype="int64")
     g = ((ids * 2654435761) % 2**32) % BUCKETS  # a fixed hash: a deal's rows share a bucket
     bad = rows["bad"].to_numpy(dtype="float64")
@@ -196,7 +220,7 @@ def lift_table(rows: pd.DataFrame, settings: RiskSettings = RiskSettings(), *, s
                 dw = int(deals_with.get(j, 0))
             fin = boot[np.isfinite(boot)]
             tail = 0.05 if stage == "all" else 0.05 / m_app
-            lo, hi = (np.quantile(fin, [tail, 1 - tail]) if len(fin) >= BOOT // 2 else (np.nan, np.nan))
+            lo, hi = np.quantile(fin, [tail, 1 - tail]) if len(fin) >= BOOT // 2 else (np.nan, np.nan)
             if not_evaluable.get(f):
                 status = "no data"
             elif stage != "all" and not settings.applies(f, stage):
@@ -210,12 +234,23 @@ def lift_table(rows: pd.DataFrame, settings: RiskSettings = RiskSettings(), *, s
             else:
                 status = "muted"
             p = (a1 + a0) / max(n1 + n0, 1)
-            out.append({
-                "flag": f, "stage": stage, "n_with": int(n1), "bad_with": int(a1), "n_without": int(n0),
-                "bad_without": int(a0), "deals_with": dw,
-                "rate_with": (a1 + SMOOTH * p) / (n1 + SMOOTH), "rate_without": (a0 + SMOOTH * p) / (n0 + SMOOTH),
-                "rr": float(point), "lo": float(lo), "hi": float(hi), "status": status,
-            })
+            out.append(
+                {
+                    "flag": f,
+                    "stage": stage,
+                    "n_with": int(n1),
+                    "bad_with": int(a1),
+                    "n_without": int(n0),
+                    "bad_without": int(a0),
+                    "deals_with": dw,
+                    "rate_with": (a1 + SMOOTH * p) / (n1 + SMOOTH),
+                    "rate_without": (a0 + SMOOTH * p) / (n0 + SMOOTH),
+                    "rr": float(point),
+                    "lo": float(lo),
+                    "hi": float(hi),
+                    "status": status,
+                }
+            )
     table = pd.DataFrame(out)
     # pooled status: kept where kept in any stage
     for f in FLAG_KEYS:
@@ -285,12 +320,14 @@ def alert_list(flagged: pd.DataFrame, lift: Lift, budget: float) -> pd.DataFrame
     shown = np.column_stack(shown_cols) if shown_cols else np.zeros((len(flagged), 0), dtype=bool)
     muted = np.column_stack(muted_cols) if muted_cols else np.zeros((len(flagged), 0), dtype=bool)
     keys = np.array(FLAG_KEYS, dtype=object)
-    out = pd.DataFrame({
-        "deal_id": flagged["deal_id"].to_numpy(dtype="int64"),
-        "flags": [list(keys[m]) for m in shown],
-        "muted": [list(keys[m]) for m in muted],
-        "score": score,
-    })
+    out = pd.DataFrame(
+        {
+            "deal_id": flagged["deal_id"].to_numpy(dtype="int64"),
+            "flags": [list(keys[m]) for m in shown],
+            "muted": [list(keys[m]) for m in muted],
+            "score": score,
+        }
+    )
     flagged_any = shown.any(1) if shown.size else np.zeros(len(flagged), dtype=bool)
     cap = int(np.floor(budget * len(flagged) + 1e-9))
     order = np.lexsort((out["deal_id"].to_numpy(), -score))

@@ -8,7 +8,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Any
 
-__all__ = ["FLAGS", "FLAG_KEYS", "STAGE_ORDER", "Flag", "RiskSettings"]
+__all__ = ["DEFAULTS", "FLAGS", "FLAG_KEYS", "STAGE_ORDER", "Flag", "RiskSettings"]
 
 #: Open deal stages in funnel order (as :data:`metrics.calibration.STAGE_ORDER`).
 STAGE_ORDER: tuple[str, ...] = ("qualification", "discovery", "demo", "proposal", "negotiation")
@@ -25,28 +25,72 @@ class Flag:
 
 
 FLAGS: tuple[Flag, ...] = (
-    Flag("no_activity", "No activity", "Call the buyer this week and agree a dated next step.",
-         "InsightSquared: < 1 activity in 10 business days; Gong 'No activity'"),
-    Flag("ghosted", "Ghosted", "Reach another contact at the account, or ask the champion plainly if it is still on.",
-         "ours: ≥ 2 outbound touches and no reply in 14 days (Gong 'Ghosted')"),
-    Flag("no_next_step", "No next step", "Book the next meeting before the end of this week.",
-         "HubSpot 'time until next scheduled activity'; Clari future meetings"),
-    Flag("stalled", "Stalled in stage", "Find out what blocks the move to the next stage, or close it out.",
-         "InsightSquared: 3 × normal age in stage; P90 guard ours"),
-    Flag("overdue", "Overdue", "Confirm a realistic close date with the buyer, or mark it lost.",
-         "Gong 'Overdue'; Einstein 'close date overdue'"),
-    Flag("slipping", "Slipping", "Ask what changed on the buyer's side before accepting another new date.",
-         "InsightSquared: close date pushed > 3 times; out-of-quarter push ours"),
-    Flag("amount_high", "Amount far above typical", "Check scope and budget with the economic buyer.",
-         "InsightSquared 'much higher than typical'; P95 cut-off ours"),
-    Flag("amount_cut", "Amount cut", "Ask why the scope shrank and who else is in the decision.",
-         "Einstein amount-change factors; 20% ours"),
-    Flag("single_threaded", "Single-threaded", "Get a second contact involved (a user, IT or finance).",
-         "Gong 'Not enough contacts'; customercity > $50K"),
-    Flag("no_power", "No senior contact", "Get a meeting with the budget holder before the proposal goes out.",
-         "Gong 'No power'; customercity VP+ at Proposal"),
-    Flag("owner_churn", "Owner changed", "New owner: introduce yourself and re-confirm the plan with the buyer.",
-         "HubSpot owner-change signals; 30 days ours"),
+    Flag(
+        "no_activity",
+        "No activity",
+        "Call the buyer this week and agree a dated next step.",
+        "InsightSquared: < 1 activity in 10 business days; Gong 'No activity'",
+    ),
+    Flag(
+        "ghosted",
+        "Ghosted",
+        "Reach another contact at the account, or ask the champion plainly if it is still on.",
+        "ours: ≥ 2 outbound touches and no reply in 14 days (Gong 'Ghosted')",
+    ),
+    Flag(
+        "no_next_step",
+        "No next step",
+        "Book the next meeting before the end of this week.",
+        "HubSpot 'time until next scheduled activity'; Clari future meetings",
+    ),
+    Flag(
+        "stalled",
+        "Stalled in stage",
+        "Find out what blocks the move to the next stage, or close it out.",
+        "InsightSquared: 3 × normal age in stage; P90 guard ours",
+    ),
+    Flag(
+        "overdue",
+        "Overdue",
+        "Confirm a realistic close date with the buyer, or mark it lost.",
+        "Gong 'Overdue'; Einstein 'close date overdue'",
+    ),
+    Flag(
+        "slipping",
+        "Slipping",
+        "Ask what changed on the buyer's side before accepting another new date.",
+        "InsightSquared: close date pushed > 3 times; out-of-quarter push ours",
+    ),
+    Flag(
+        "amount_high",
+        "Amount far above typical",
+        "Check scope and budget with the economic buyer.",
+        "InsightSquared 'much higher than typical'; P95 cut-off ours",
+    ),
+    Flag(
+        "amount_cut",
+        "Amount cut",
+        "Ask why the scope shrank and who else is in the decision.",
+        "Einstein amount-change factors; 20% ours",
+    ),
+    Flag(
+        "single_threaded",
+        "Single-threaded",
+        "Get a second contact involved (a user, IT or finance).",
+        "Gong 'Not enough contacts'; customercity > $50K",
+    ),
+    Flag(
+        "no_power",
+        "No senior contact",
+        "Get a meeting with the budget holder before the proposal goes out.",
+        "Gong 'No power'; customercity VP+ at Proposal",
+    ),
+    Flag(
+        "owner_churn",
+        "Owner changed",
+        "New owner: introduce yourself and re-confirm the plan with the buyer.",
+        "HubSpot owner-change signals; 30 days ours",
+    ),
 )
 FLAG_KEYS: tuple[str, ...] = tuple(f.key for f in FLAGS)
 FLAG_BY_KEY: Mapping[str, Flag] = {f.key: f for f in FLAGS}
@@ -197,3 +241,7 @@ class RiskSettings:
             re.compile(self.senior_pattern)
         except re.error as e:
             raise ValueError(f"senior_pattern: not a valid regular expression ({e})") from None
+
+
+#: The default settings (the research's anchors).
+DEFAULTS = RiskSettings()

@@ -132,8 +132,10 @@ def _num(s: pd.Series) -> np.ndarray:
 
 def _day(s: pd.Series) -> np.ndarray:
     d = pd.to_datetime(s, errors="coerce", format="ISO8601")
-    return d.to_numpy(dtype="datetime64[D]") if not hasattr(d.dtype, "tz") or d.dt.tz is None else (
-        d.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[D]")
+    return (
+        d.to_numpy(dtype="datetime64[D]")
+        if not hasattr(d.dtype, "tz") or d.dt.tz is None
+        else (d.dt.tz_convert("UTC").dt.tz_localize(None).to_numpy(dtype="datetime64[D]"))
     )
 
 
@@ -174,8 +176,15 @@ def deal_states(
     deals = validate(deals, "deals")
     deal_stages = validate(deal_stages, "deal_stages")
     deal_changes = validate(deal_changes, "deal_changes")
-    dts = np.array([int(pd.Timestamp(d).tz_convert("UTC").timestamp()) if pd.Timestamp(d).tzinfo
-                    else int(pd.Timestamp(d, tz="UTC").timestamp()) for d in dates], dtype="int64")
+    dts = np.array(
+        [
+            int(pd.Timestamp(d).tz_convert("UTC").timestamp())
+            if pd.Timestamp(d).tzinfo
+            else int(pd.Timestamp(d, tz="UTC").timestamp())
+            for d in dates
+        ],
+        dtype="int64",
+    )
     base = int(min(dts.min(initial=0), 0))
     date_i, pos = _open_rows(deals, dts)
     t = dts[date_i] if len(dts) else np.array([], dtype="int64")
@@ -194,15 +203,19 @@ def deal_states(
     entered = np.where(i >= 0, st.t[np.maximum(i, 0)] if len(st) else created, created)
 
     # amount: the value at t is the new of the last change before t, else the old of the first after
-    amt = _change_events(deal_changes, pos_of, "amount", base,
-                         old=lambda r: _num(r["old"]), new=lambda r: _num(r["new"]))
+    amt = _change_events(
+        deal_changes, pos_of, "amount", base, old=lambda r: _num(r["old"]), new=lambda r: _num(r["new"])
+    )
     amount = deals["amount"].to_numpy(dtype="float64")[pos]
     peak = amount.copy()
     if len(amt):
         b = amt.before(pos, t)
         a = amt.after(pos, t)
-        amount = np.where(b >= 0, amt.extra["new"][np.maximum(b, 0)],
-                          np.where(a >= 0, amt.extra["old"][np.maximum(a, 0)], amount))
+        amount = np.where(
+            b >= 0,
+            amt.extra["new"][np.maximum(b, 0)],
+            np.where(a >= 0, amt.extra["old"][np.maximum(a, 0)], amount),
+        )
         amount = np.where(np.isnan(amount), deals["amount"].to_numpy(dtype="float64")[pos], amount)
         # peak of every value the deal held before t: olds and news of earlier changes
         vals = np.fmax(amt.extra["old"], amt.extra["new"])
@@ -211,16 +224,25 @@ def deal_states(
         peak = np.where(b >= 0, np.fmax(run[np.maximum(b, 0)], amount), amount)
 
     # expected close at t and pushes
-    ec = _change_events(deal_changes, pos_of, "expected_close", base,
-                        old=lambda r: _day(r["old"]), new=lambda r: _day(r["new"]))
+    ec = _change_events(
+        deal_changes,
+        pos_of,
+        "expected_close",
+        base,
+        old=lambda r: _day(r["old"]),
+        new=lambda r: _day(r["new"]),
+    )
     close = deals["expected_close"].to_numpy(dtype="datetime64[D]")[pos]
     pushes = np.zeros(len(pos), dtype="int64")
     qpush = np.zeros(len(pos), dtype=bool)
     if len(ec):
         b = ec.before(pos, t)
         a = ec.after(pos, t)
-        close = np.where(b >= 0, ec.extra["new"][np.maximum(b, 0)],
-                         np.where(a >= 0, ec.extra["old"][np.maximum(a, 0)], close))
+        close = np.where(
+            b >= 0,
+            ec.extra["new"][np.maximum(b, 0)],
+            np.where(a >= 0, ec.extra["old"][np.maximum(a, 0)], close),
+        )
         later = ec.extra["new"] > ec.extra["old"]  # NaT compares False
         cum = pd.Series(later.astype("int64")).groupby(ec.pos).cumsum().to_numpy()
         pushes = np.where(b >= 0, cum[np.maximum(b, 0)], 0)
@@ -287,8 +309,9 @@ def states_from_snapshots(
     stage = np.where(np.isin(stage, _CLOSED), UNKNOWN_STAGE, stage)
     amount = snapshots["amount"].to_numpy(dtype="float64")
     peak = amount.copy()
-    amt = _change_events(deal_changes, pos_of, "amount", base,
-                         old=lambda r: _num(r["old"]), new=lambda r: _num(r["new"]))
+    amt = _change_events(
+        deal_changes, pos_of, "amount", base, old=lambda r: _num(r["old"]), new=lambda r: _num(r["new"])
+    )
     if len(amt):
         b = amt.before(pos, t)
         vals = np.fmax(amt.extra["old"], amt.extra["new"])
@@ -296,8 +319,14 @@ def states_from_snapshots(
         run = pd.Series(vals).groupby(amt.pos).cummax().to_numpy()
         peak = np.where(b >= 0, np.fmax(run[np.maximum(b, 0)], amount), amount)
     qpush = np.zeros(len(pos), dtype=bool)
-    ec = _change_events(deal_changes, pos_of, "expected_close", base,
-                        old=lambda r: _day(r["old"]), new=lambda r: _day(r["new"]))
+    ec = _change_events(
+        deal_changes,
+        pos_of,
+        "expected_close",
+        base,
+        old=lambda r: _day(r["old"]),
+        new=lambda r: _day(r["new"]),
+    )
     if len(ec):
         later = ec.extra["new"] > ec.extra["old"]
         _, qend = quarter_bounds((ec.t // 86400).astype("datetime64[D]"), fiscal_start_month)

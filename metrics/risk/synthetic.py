@@ -45,8 +45,15 @@ class SyntheticOrg:
     doomed: pd.Series
 
 
-def synthetic_org(seed: int = 0, n_deals: int = 1500, days: int = 540, reps: int = 10,
-                  now: str = "2026-06-30 12:00", activity_every: float = 4.0, recent: int = 0) -> SyntheticOrg:
+def synthetic_org(
+    seed: int = 0,
+    n_deals: int = 1500,
+    days: int = 540,
+    reps: int = 10,
+    now: str = "2026-06-30 12:00",
+    activity_every: float = 4.0,
+    recent: int = 0,
+) -> SyntheticOrg:
     """``n_deals`` deals created over the ``days`` before ``now`` (see the module doc), and
     ``recent`` more created in the last 60 days (mostly open now: for a large open pipeline).
     Vectorised: a few hundred thousand deals take seconds."""
@@ -76,8 +83,7 @@ def synthetic_org(seed: int = 0, n_deals: int = 1500, days: int = 540, reps: int
     di, sj = np.nonzero(has & (entry < days))
     st_deal, st_to, st_at = did[di], np.array(STAGE_ORDER, dtype=object)[sj], entry[di, sj]
     st_from = np.where(sj > 0, np.array((None, *STAGE_ORDER[:-1]), dtype=object)[sj], None)
-    cur_stage = np.array(STAGE_ORDER, dtype=object)[np.clip(
-        (has & (entry < days)).sum(1) - 1, 0, S - 1)]
+    cur_stage = np.array(STAGE_ORDER, dtype=object)[np.clip((has & (entry < days)).sum(1) - 1, 0, S - 1)]
     ci = np.flatnonzero(closed)
     st_deal = np.concatenate([st_deal, did[ci]])
     st_from = np.concatenate([st_from, cur_stage[ci]])
@@ -114,10 +120,15 @@ def synthetic_org(seed: int = 0, n_deals: int = 1500, days: int = 540, reps: int
     t_at, t_contact = t_at[live & (t_at < days)], t_contact[live & (t_at < days)]
 
     # expected close: a won deal's is near its real close; a dying deal's is pushed every ~10 days
-    exp0 = np.where(doomed, np.minimum(t0 + rng.uniform(40, 90, n), alive_until + 5),
-                    alive_until + rng.uniform(-5, 10, n))
+    exp0 = np.where(
+        doomed, np.minimum(t0 + rng.uniform(40, 90, n), alive_until + 5), alive_until + rng.uniform(-5, 10, n)
+    )
     P = 8
-    tp = alive_until[:, None] + 7 + np.concatenate([np.zeros((n, 1)), np.cumsum(rng.uniform(7, 12, (n, P - 1)), 1)], 1)
+    tp = (
+        alive_until[:, None]
+        + 7
+        + np.concatenate([np.zeros((n, 1)), np.cumsum(rng.uniform(7, 12, (n, P - 1)), 1)], 1)
+    )
     push = doomed[:, None] & (tp < end[:, None]) & (tp < days)
     npush = push.sum(1)
     pi, pj = np.nonzero(push)
@@ -128,7 +139,7 @@ def synthetic_org(seed: int = 0, n_deals: int = 1500, days: int = 540, reps: int
     c_at = [tp[pi, pj]]
     exp_final = exp0 + 30 * npush
     # noise: an owner change and an amount cut at random times in the deal's life
-    oc = (rng.random(n) < 0.2)
+    oc = rng.random(n) < 0.2
     oc_t = rng.uniform(t0, end)
     oc &= oc_t < days
     cut = rng.random(n) < 0.2
@@ -145,32 +156,79 @@ def synthetic_org(seed: int = 0, n_deals: int = 1500, days: int = 540, reps: int
         return ts(x).dt.strftime("%Y-%m-%d").to_numpy(dtype=object)
 
     deals = build(
-        "deals", deal_id=did, owner_rep_id=owner, contact_id=did * 10, amount=final_amt, currency="NOK",
-        stage=np.where(closed, outcome, cur_stage), created_at=ts(t0),
+        "deals",
+        deal_id=did,
+        owner_rep_id=owner,
+        contact_id=did * 10,
+        amount=final_amt,
+        currency="NOK",
+        stage=np.where(closed, outcome, cur_stage),
+        created_at=ts(t0),
         expected_close=ts(exp_final).dt.tz_convert(None).dt.normalize().astype("datetime64[us]"),
-        closed_at=ts(np.where(closed, end, np.nan)), outcome=np.where(closed, outcome, "open"),
+        closed_at=ts(np.where(closed, end, np.nan)),
+        outcome=np.where(closed, outcome, "open"),
     )
     order = np.lexsort((st_at, st_deal))
-    stages_f = build("deal_stages", deal_id=st_deal[order], from_stage=st_from[order], to_stage=st_to[order],
-                     at=ts(st_at[order]), rep_id=st_rep[order])
+    stages_f = build(
+        "deal_stages",
+        deal_id=st_deal[order],
+        from_stage=st_from[order],
+        to_stage=st_to[order],
+        at=ts(st_at[order]),
+        rep_id=st_rep[order],
+    )
     changes = build(
         "deal_changes",
         deal_id=np.concatenate([*c_deal, did[oi], did[ui]]),
-        field=np.concatenate([*c_field, np.full(len(oi), "owner", dtype=object), np.full(len(ui), "amount", dtype=object)]),
-        old=np.concatenate([day_text(c_old[0]), owner[oi].astype(str).astype(object), amount[ui].astype(str).astype(object)]),
-        new=np.concatenate([day_text(c_new[0]), (owner[oi] % reps + 1).astype(str).astype(object),
-                            new_amt[ui].astype(str).astype(object)]),
+        field=np.concatenate(
+            [*c_field, np.full(len(oi), "owner", dtype=object), np.full(len(ui), "amount", dtype=object)]
+        ),
+        old=np.concatenate(
+            [day_text(c_old[0]), owner[oi].astype(str).astype(object), amount[ui].astype(str).astype(object)]
+        ),
+        new=np.concatenate(
+            [
+                day_text(c_new[0]),
+                (owner[oi] % reps + 1).astype(str).astype(object),
+                new_amt[ui].astype(str).astype(object),
+            ]
+        ),
         at=ts(np.concatenate([*c_at, oc_t[oi], cut_t[ui]])),
     )
-    acts = build("activities", activity_id=np.arange(len(ai)), rep_id=owner[ai], kind=a_kind, at=ts(a_at),
-                 contact_id=a_contact, deal_id=did[ai], outcome=a_out)
-    touches = build("touches", touch_id=np.arange(len(t_at)), contact_id=t_contact, action="view",
-                    url="https://example.com/p", at=ts(t_at))
+    acts = build(
+        "activities",
+        activity_id=np.arange(len(ai)),
+        rep_id=owner[ai],
+        kind=a_kind,
+        at=ts(a_at),
+        contact_id=a_contact,
+        deal_id=did[ai],
+        outcome=a_out,
+    )
+    touches = build(
+        "touches",
+        touch_id=np.arange(len(t_at)),
+        contact_id=t_contact,
+        action="view",
+        url="https://example.com/p",
+        at=ts(t_at),
+    )
     cj = np.repeat(np.arange(n), n_contacts)
     pos_in = np.arange(len(cj)) - np.repeat(np.cumsum(n_contacts) - n_contacts, n_contacts)
     is_senior = senior[cj] & (pos_in == n_contacts[cj] - 1)
     pick = rng.integers(0, 4, len(cj))
-    titles = np.where(is_senior, np.array(_TITLES_SENIOR, dtype=object)[pick], np.array(_TITLES_OTHER, dtype=object)[pick])
-    contacts = build("contacts", contact_id=did[cj] * 10 + pos_in, owner_rep_id=owner[cj], persona=None,
-                     lifecycle_stage="opportunity", created_at=ts(t0[cj]), title=titles)
-    return SyntheticOrg(deals, stages_f, changes, acts, touches, contacts, t_now, pd.Series(doomed, index=did))
+    titles = np.where(
+        is_senior, np.array(_TITLES_SENIOR, dtype=object)[pick], np.array(_TITLES_OTHER, dtype=object)[pick]
+    )
+    contacts = build(
+        "contacts",
+        contact_id=did[cj] * 10 + pos_in,
+        owner_rep_id=owner[cj],
+        persona=None,
+        lifecycle_stage="opportunity",
+        created_at=ts(t0[cj]),
+        title=titles,
+    )
+    return SyntheticOrg(
+        deals, stages_f, changes, acts, touches, contacts, t_now, pd.Series(doomed, index=did)
+    )

@@ -120,8 +120,9 @@ def risk_view(now: pd.Timestamp | None = None) -> RiskView:
     data = numbers.frames()
     names = ("deals", "deal_stages", "deal_changes", "activities", "touches", "contacts")
     day = now.floor("D")
-    learned = snapshot.store().get(("risk-lift", day, settings.to_json()),
-                                   lambda: _learn(data, day, settings))
+    learned = snapshot.store().get(
+        ("risk-lift", day, settings.to_json()), lambda: _learn(data, day, settings)
+    )
     key = ("risk", data.key(names), now.floor("h"), settings.to_json(), day)
     return snapshot.store().get(key, lambda: _compute(data, now.floor("h"), settings, learned))  # type: ignore[no-any-return]
 
@@ -130,15 +131,25 @@ def _contacts_with_titles(data: Any) -> pd.DataFrame:
     with db.engine_for().connect() as conn:
         titles = pd.read_sql_query(text("SELECT id AS contact_id, title FROM contact"), conn)
     c = data.contacts.copy()
-    c["title"] = pd.Series(titles["title"].to_numpy(dtype=object), index=titles["contact_id"].to_numpy()).reindex(
-        c["contact_id"].to_numpy()).to_numpy(dtype=object)
+    c["title"] = (
+        pd.Series(titles["title"].to_numpy(dtype=object), index=titles["contact_id"].to_numpy())
+        .reindex(c["contact_id"].to_numpy())
+        .to_numpy(dtype=object)
+    )
     return c
 
 
 def _common(data: Any, settings: RiskSettings) -> dict[str, Any]:
-    return dict(deals=data.deals, deal_stages=data.deal_stages, deal_changes=data.deal_changes,
-                activities=data.activities, touches=data.touches, contacts=_contacts_with_titles(data),
-                settings=settings, norm=norms(data.deals, data.deal_stages, settings))
+    return dict(
+        deals=data.deals,
+        deal_stages=data.deal_stages,
+        deal_changes=data.deal_changes,
+        activities=data.activities,
+        touches=data.touches,
+        contacts=_contacts_with_titles(data),
+        settings=settings,
+        norm=norms(data.deals, data.deal_stages, settings),
+    )
 
 
 def _learn(data: Any, until: pd.Timestamp, settings: RiskSettings) -> tuple[Lift, Health | None, dict]:
@@ -273,32 +284,40 @@ def deal_rows(
         prob = view.probability.get(did)
         pos, neg = view.factors.get(did, ([], []))
         name = (m.get("name") or "").strip() or f"Deal {m.get('external_id') or did}"
-        rows.append({
-            "deal_id": did,
-            "name": name,
-            "account": m.get("account") or None,
-            "amount": int(round(float(r["amount"]))),
-            "currency": org_currency,
-            "amount_original": None if m.get("amount_original") is None else int(m["amount_original"]),
-            "currency_original": m.get("currency_original"),
-            "amount_text": _amount_text(float(r["amount"]), m, org_currency),
-            "owner_rep_id": owner,
-            "owner": str(reps["name"].get(owner, "")) if owner in reps.index else "",
-            "team_id": None if owner not in reps.index or pd.isna(reps["team_id"].get(owner)) else int(reps["team_id"][owner]),
-            "team": None if owner not in reps.index or pd.isna(reps["team"].get(owner)) else str(reps["team"][owner]),
-            "stage": str(r["stage"]),
-            "flags": shown,
-            "muted": muted,
-            "action": shown[0]["action"] if shown else None,
-            "score": round(float(lst.loc[did, "score"]), 3),
-            "listed": bool(lst.loc[did, "listed"]),
-            "health": None if prob is None else round(float(prob), 3),
-            "health_up": [{"factor": a, "log_odds": b} for a, b in pos],
-            "health_down": [{"factor": a, "log_odds": b} for a, b in neg],
-            "crm_url": _crm_url(m, templates),
-            # the name with its account, unless the name already says it
-            "title": name if not m.get("account") or str(m["account"]) in name else f"{name} ({m['account']})",
-        })
+        rows.append(
+            {
+                "deal_id": did,
+                "name": name,
+                "account": m.get("account") or None,
+                "amount": int(round(float(r["amount"]))),
+                "currency": org_currency,
+                "amount_original": None if m.get("amount_original") is None else int(m["amount_original"]),
+                "currency_original": m.get("currency_original"),
+                "amount_text": _amount_text(float(r["amount"]), m, org_currency),
+                "owner_rep_id": owner,
+                "owner": str(reps["name"].get(owner, "")) if owner in reps.index else "",
+                "team_id": None
+                if owner not in reps.index or pd.isna(reps["team_id"].get(owner))
+                else int(reps["team_id"][owner]),
+                "team": None
+                if owner not in reps.index or pd.isna(reps["team"].get(owner))
+                else str(reps["team"][owner]),
+                "stage": str(r["stage"]),
+                "flags": shown,
+                "muted": muted,
+                "action": shown[0]["action"] if shown else None,
+                "score": round(float(lst.loc[did, "score"]), 3),
+                "listed": bool(lst.loc[did, "listed"]),
+                "health": None if prob is None else round(float(prob), 3),
+                "health_up": [{"factor": a, "log_odds": b} for a, b in pos],
+                "health_down": [{"factor": a, "log_odds": b} for a, b in neg],
+                "crm_url": _crm_url(m, templates),
+                # the name with its account, unless the name already says it
+                "title": name
+                if not m.get("account") or str(m["account"]) in name
+                else f"{name} ({m['account']})",
+            }
+        )
     keyf = {
         "risk": lambda x: (x["score"], -x["deal_id"]),
         "amount": lambda x: (x["amount"], -x["deal_id"]),
@@ -315,12 +334,23 @@ def lift_rows(view: RiskView) -> list[dict[str, Any]]:
     """The lift table as plain rows (flag label, stage, counts, rr and interval, status)."""
     out = []
     for r in view.lift.table.itertuples():
-        out.append({
-            "flag": r.flag, "label": FLAG_BY_KEY[r.flag].label, "stage": r.stage, "n_with": int(r.n_with),
-            "bad_with": int(r.bad_with), "n_without": int(r.n_without), "bad_without": int(r.bad_without),
-            "deals_with": int(r.deals_with), "rr": _num(r.rr), "lo": _num(r.lo), "hi": _num(r.hi),
-            "status": r.status, "why_not": view.not_evaluable.get(r.flag),
-        })
+        out.append(
+            {
+                "flag": r.flag,
+                "label": FLAG_BY_KEY[r.flag].label,
+                "stage": r.stage,
+                "n_with": int(r.n_with),
+                "bad_with": int(r.bad_with),
+                "n_without": int(r.n_without),
+                "bad_without": int(r.bad_without),
+                "deals_with": int(r.deals_with),
+                "rr": _num(r.rr),
+                "lo": _num(r.lo),
+                "hi": _num(r.hi),
+                "status": r.status,
+                "why_not": view.not_evaluable.get(r.flag),
+            }
+        )
     return out
 
 
@@ -363,21 +393,46 @@ def page() -> Any:
         abort(400, description=f"sort: {sort!r} is not one of {', '.join(SORTS)}")
     descending = request.args.get("dir", "desc") != "asc"
     everything = request.args.get("all") == "1"
-    reps = [r for r in db.session().exec(select(Rep).where(Rep.active).order_by(Rep.name))
-            if visible is None or r.id in visible]
+    reps = [
+        r
+        for r in db.session().exec(select(Rep).where(Rep.active).order_by(Rep.name))
+        if visible is None or r.id in visible
+    ]
     teams = sorted({r.team_id for r in reps if r.team_id is not None})
     team_rows = [t for t in db.session().exec(select(Team).order_by(Team.name)) if t.id in teams]
     if rep_id is not None and rep_id not in {r.id for r in reps}:
         abort(404)
     if team_id is not None and team_id not in teams:
         abort(404)
-    rows = deal_rows(view, rep_ids=visible, team_id=team_id, rep_id=rep_id, everything=everything, sort=sort,
-                     descending=descending)
+    rows = deal_rows(
+        view,
+        rep_ids=visible,
+        team_id=team_id,
+        rep_id=rep_id,
+        everything=everything,
+        sort=sort,
+        descending=descending,
+    )
     mine = deal_rows(view, rep_ids=visible, everything=True)
-    args = {"team": team_id, "rep": rep_id, "sort": sort, "dir": "desc" if descending else "asc",
-            "all": "1" if everything else None}
-    ctx = dict(view=view, rows=rows, teams=team_rows, reps=reps, args=args, budget=view.budget(),
-               visible_flagged=len(mine), lift=lift_rows(view), flags=FLAGS, stages=STAGE_ORDER)
+    args = {
+        "team": team_id,
+        "rep": rep_id,
+        "sort": sort,
+        "dir": "desc" if descending else "asc",
+        "all": "1" if everything else None,
+    }
+    ctx = dict(
+        view=view,
+        rows=rows,
+        teams=team_rows,
+        reps=reps,
+        args=args,
+        budget=view.budget(),
+        visible_flagged=len(mine),
+        lift=lift_rows(view),
+        flags=FLAGS,
+        stages=STAGE_ORDER,
+    )
     if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "risk-table":
         return render_template("_risk_table.html", **ctx)
     return render_template("risk.html", **ctx)
@@ -412,7 +467,9 @@ def settings_page() -> Any:
             if k in form:
                 data[k] = form[k].strip()
         data["enabled"] = {f.key: form.get(f"enabled.{f.key}") == "on" for f in FLAGS}
-        data["from_stage"] = {f.key: form.get(f"from_stage.{f.key}", current.from_stage.get(f.key)) for f in FLAGS}
+        data["from_stage"] = {
+            f.key: form.get(f"from_stage.{f.key}", current.from_stage.get(f.key)) for f in FLAGS
+        }
         try:
             new = RiskSettings.parse(data)
             templates = {}
@@ -436,8 +493,9 @@ def settings_page() -> Any:
             flash("Deal-warning settings saved.", "success")
             return redirect(url_for("risk.settings_page"))
     crm_text = "\n".join(f"{k}={v}" for k, v in crm_templates().items())
-    return render_template("risk_settings.html", s=current, flags=FLAGS, stages=STAGE_ORDER,
-                           crm_text=crm_text), status
+    return render_template(
+        "risk_settings.html", s=current, flags=FLAGS, stages=STAGE_ORDER, crm_text=crm_text
+    ), status
 
 
 @bp.app_template_filter("riskpct")
@@ -458,6 +516,7 @@ class BadParameter(ValueError):
 
 def api_payload(args: Any) -> dict[str, Any]:
     """``GET /api/v1/deals/at-risk``: the page's rows (an API token sees the whole org)."""
+
     def int_arg(name: str) -> int | None:
         v = args.get(name, "")
         if v == "":
@@ -481,15 +540,27 @@ def api_payload(args: Any) -> dict[str, Any]:
     if rep_id is not None and db.session().get(Rep, rep_id) is None:
         raise LookupError(f"no rep {rep_id}")
     view = risk_view()
-    rows = deal_rows(view, team_id=team_id, rep_id=rep_id, everything=everything == "1", sort=sort,
-                     descending=direction == "desc")
+    rows = deal_rows(
+        view,
+        team_id=team_id,
+        rep_id=rep_id,
+        everything=everything == "1",
+        sort=sort,
+        descending=direction == "desc",
+    )
     return {
         "as_of_instant": view.now.isoformat(),
         "alert_budget": view.budget(),
         "measured": view.lift.measured,
-        "health_model": None if view.health is None else {
-            "won": view.health.won, "lost": view.health.lost, "auc": _num(view.health.auc),
-            "brier": _num(view.health.brier), "calibration_slope": _num(view.health.slope)},
+        "health_model": None
+        if view.health is None
+        else {
+            "won": view.health.won,
+            "lost": view.health.lost,
+            "auc": _num(view.health.auc),
+            "brier": _num(view.health.brier),
+            "calibration_slope": _num(view.health.slope),
+        },
         "deals": rows,
         "flags": [r for r in lift_rows(view) if r["stage"] == "all"],
     }
@@ -500,12 +571,34 @@ def openapi_operation(resp: Any) -> dict[str, Any]:
         "summary": "Open deals at risk, with each warning's reason, action and lift, as the page lists them",
         "security": [{"bearer": []}],
         "parameters": [
-            {"name": "team", "in": "query", "schema": {"type": "integer"}, "description": "only this team's deals"},
-            {"name": "rep", "in": "query", "schema": {"type": "integer"}, "description": "only this rep's deals"},
-            {"name": "sort", "in": "query", "schema": {"type": "string", "enum": list(SORTS), "default": "risk"}},
-            {"name": "dir", "in": "query", "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"}},
-            {"name": "all", "in": "query", "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
-             "description": "1: every deal with a shown warning, not only those within the alert budget"},
+            {
+                "name": "team",
+                "in": "query",
+                "schema": {"type": "integer"},
+                "description": "only this team's deals",
+            },
+            {
+                "name": "rep",
+                "in": "query",
+                "schema": {"type": "integer"},
+                "description": "only this rep's deals",
+            },
+            {
+                "name": "sort",
+                "in": "query",
+                "schema": {"type": "string", "enum": list(SORTS), "default": "risk"},
+            },
+            {
+                "name": "dir",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["asc", "desc"], "default": "desc"},
+            },
+            {
+                "name": "all",
+                "in": "query",
+                "schema": {"type": "string", "enum": ["0", "1"], "default": "0"},
+                "description": "1: every deal with a shown warning, not only those within the alert budget",
+            },
         ],
         "responses": {
             "200": resp("The deals at risk", "DealsAtRisk"),
@@ -519,40 +612,88 @@ def openapi_operation(resp: Any) -> dict[str, Any]:
 
 def openapi_schemas() -> dict[str, Any]:
     num = {"type": ["number", "null"]}
-    flag = {"type": "object", "properties": {
-        "key": {"type": "string", "enum": [f.key for f in FLAGS]}, "label": {"type": "string"},
-        "why": {"type": "string"}, "action": {"type": "string"}, "rr": num,
-        "status": {"type": "string", "enum": ["kept", "unmeasured", "muted"]}}}
+    flag = {
+        "type": "object",
+        "properties": {
+            "key": {"type": "string", "enum": [f.key for f in FLAGS]},
+            "label": {"type": "string"},
+            "why": {"type": "string"},
+            "action": {"type": "string"},
+            "rr": num,
+            "status": {"type": "string", "enum": ["kept", "unmeasured", "muted"]},
+        },
+    }
     factor = {"type": "object", "properties": {"factor": {"type": "string"}, "log_odds": {"type": "number"}}}
-    deal = {"type": "object", "properties": {
-        "deal_id": {"type": "integer"}, "name": {"type": "string"}, "account": {"type": ["string", "null"]},
-        "amount": {"type": "integer", "description": "minor units of the org's currency"},
-        "currency": {"type": "string"}, "amount_original": {"type": ["integer", "null"]},
-        "currency_original": {"type": ["string", "null"]}, "amount_text": {"type": "string"},
-        "owner_rep_id": {"type": "integer"}, "owner": {"type": "string"}, "team_id": {"type": ["integer", "null"]},
-        "team": {"type": ["string", "null"]}, "stage": {"type": "string"},
-        "flags": {"type": "array", "items": flag}, "muted": {"type": "array", "items": flag},
-        "action": {"type": ["string", "null"]}, "score": {"type": "number"}, "listed": {"type": "boolean"},
-        "health": num, "health_up": {"type": "array", "items": factor}, "health_down": {"type": "array", "items": factor},
-        "crm_url": {"type": ["string", "null"]},
-        "title": {"type": "string", "description": "the name with its account, unless the name says it"}}}
-    lift = {"type": "object", "properties": {
-        "flag": {"type": "string"}, "label": {"type": "string"}, "stage": {"type": "string"},
-        "n_with": {"type": "integer"}, "bad_with": {"type": "integer"}, "n_without": {"type": "integer"},
-        "bad_without": {"type": "integer"}, "deals_with": {"type": "integer"}, "rr": num, "lo": num, "hi": num,
-        "status": {"type": "string"}, "why_not": {"type": ["string", "null"]}}}
+    deal = {
+        "type": "object",
+        "properties": {
+            "deal_id": {"type": "integer"},
+            "name": {"type": "string"},
+            "account": {"type": ["string", "null"]},
+            "amount": {"type": "integer", "description": "minor units of the org's currency"},
+            "currency": {"type": "string"},
+            "amount_original": {"type": ["integer", "null"]},
+            "currency_original": {"type": ["string", "null"]},
+            "amount_text": {"type": "string"},
+            "owner_rep_id": {"type": "integer"},
+            "owner": {"type": "string"},
+            "team_id": {"type": ["integer", "null"]},
+            "team": {"type": ["string", "null"]},
+            "stage": {"type": "string"},
+            "flags": {"type": "array", "items": flag},
+            "muted": {"type": "array", "items": flag},
+            "action": {"type": ["string", "null"]},
+            "score": {"type": "number"},
+            "listed": {"type": "boolean"},
+            "health": num,
+            "health_up": {"type": "array", "items": factor},
+            "health_down": {"type": "array", "items": factor},
+            "crm_url": {"type": ["string", "null"]},
+            "title": {"type": "string", "description": "the name with its account, unless the name says it"},
+        },
+    }
+    lift = {
+        "type": "object",
+        "properties": {
+            "flag": {"type": "string"},
+            "label": {"type": "string"},
+            "stage": {"type": "string"},
+            "n_with": {"type": "integer"},
+            "bad_with": {"type": "integer"},
+            "n_without": {"type": "integer"},
+            "bad_without": {"type": "integer"},
+            "deals_with": {"type": "integer"},
+            "rr": num,
+            "lo": num,
+            "hi": num,
+            "status": {"type": "string"},
+            "why_not": {"type": ["string", "null"]},
+        },
+    }
     return {
         "DealAtRisk": deal,
         "FlagLift": lift,
-        "DealsAtRisk": {"type": "object", "properties": {
-            "as_of_instant": {"type": "string", "format": "date-time"},
-            "alert_budget": {"type": "object", "properties": {
-                "open_deals": {"type": "integer"}, "flagged": {"type": "integer"}, "listed": {"type": "integer"},
-                "flagged_share": num, "listed_share": num, "budget": {"type": "number"}}},
-            "measured": {"type": "boolean"},
-            "health_model": {"type": ["object", "null"]},
-            "deals": {"type": "array", "items": {"$ref": "#/components/schemas/DealAtRisk"}},
-            "flags": {"type": "array", "items": {"$ref": "#/components/schemas/FlagLift"}}}},
+        "DealsAtRisk": {
+            "type": "object",
+            "properties": {
+                "as_of_instant": {"type": "string", "format": "date-time"},
+                "alert_budget": {
+                    "type": "object",
+                    "properties": {
+                        "open_deals": {"type": "integer"},
+                        "flagged": {"type": "integer"},
+                        "listed": {"type": "integer"},
+                        "flagged_share": num,
+                        "listed_share": num,
+                        "budget": {"type": "number"},
+                    },
+                },
+                "measured": {"type": "boolean"},
+                "health_model": {"type": ["object", "null"]},
+                "deals": {"type": "array", "items": {"$ref": "#/components/schemas/DealAtRisk"}},
+                "flags": {"type": "array", "items": {"$ref": "#/components/schemas/FlagLift"}},
+            },
+        },
     }
 
 
@@ -567,6 +708,8 @@ def mark_shots(shots: pd.DataFrame, now: pd.Timestamp) -> pd.DataFrame:
     flags = lst["flags"].reindex(shots["deal_id"].to_numpy())
     out = shots.copy()
     out["stale"] = listed
-    out["reason"] = [", ".join(FLAG_BY_KEY[k].label.lower() for k in f) if ok and isinstance(f, list) else ""
-                     for f, ok in zip(flags, listed, strict=True)]
+    out["reason"] = [
+        ", ".join(FLAG_BY_KEY[k].label.lower() for k in f) if ok and isinstance(f, list) else ""
+        for f, ok in zip(flags, listed, strict=True)
+    ]
     return out

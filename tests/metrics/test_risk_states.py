@@ -16,9 +16,15 @@ from metrics.risk.synthetic import synthetic_org
 def test_two_routes_to_the_same_states() -> None:
     org = synthetic_org(seed=5, n_deals=400, days=300)
     cal = OrgCalendar()
-    days = [pd.Timestamp("2026-03-02").date(), pd.Timestamp("2026-04-15").date(), pd.Timestamp("2026-06-01").date()]
+    days = [
+        pd.Timestamp("2026-03-02").date(),
+        pd.Timestamp("2026-04-15").date(),
+        pd.Timestamp("2026-06-01").date(),
+    ]
     cut = snapshot_cutoffs(days, cal)
-    snaps = pipeline_snapshots(org.deals, org.deal_stages, org.deal_changes, org.activities, days, calendar=cal)
+    snaps = pipeline_snapshots(
+        org.deals, org.deal_stages, org.deal_changes, org.activities, days, calendar=cal
+    )
     a = states_from_snapshots(snaps, cut, org.deals, org.deal_changes)
     b = deal_states(org.deals, org.deal_stages, org.deal_changes, list(cut["cutoff"]))
     assert len(a) > 100

@@ -17,8 +17,15 @@ from metrics.risk.synthetic import NOISE, PLANTED, synthetic_org
 
 def _run(seed: int, n: int):
     o = synthetic_org(seed=seed, n_deals=n)
-    rows = history(deals=o.deals, deal_stages=o.deal_stages, deal_changes=o.deal_changes, activities=o.activities,
-                   touches=o.touches, contacts=o.contacts, until=o.now)
+    rows = history(
+        deals=o.deals,
+        deal_stages=o.deal_stages,
+        deal_changes=o.deal_changes,
+        activities=o.activities,
+        touches=o.touches,
+        contacts=o.contacts,
+        until=o.now,
+    )
     return o, rows, lift_table(rows, seed=seed)
 
 
@@ -34,8 +41,11 @@ def test_planted_flags_lift_and_are_kept(big) -> None:
         assert pooled.loc[f, "rr"] >= 1.5, (f, pooled.loc[f, "rr"])
         assert pooled.loc[f, "status"] == "kept", f
         # kept in every stage it applies to and has flagged rows
-        per = lift.table[(lift.table["flag"] == f) & (lift.table["stage"] != "all")
-                         & (lift.table["status"] != "not applicable")]
+        per = lift.table[
+            (lift.table["flag"] == f)
+            & (lift.table["stage"] != "all")
+            & (lift.table["status"] != "not applicable")
+        ]
         assert (per["status"] == "kept").all(), per
 
 
@@ -81,8 +91,15 @@ def test_a_flag_that_fires_on_everything_is_muted(big) -> None:
 
 def test_alert_budget_holds(big) -> None:
     o, _, lift = big
-    cur = current_flags(deals=o.deals, deal_stages=o.deal_stages, deal_changes=o.deal_changes,
-                        activities=o.activities, touches=o.touches, contacts=o.contacts, now=o.now)
+    cur = current_flags(
+        deals=o.deals,
+        deal_stages=o.deal_stages,
+        deal_changes=o.deal_changes,
+        activities=o.activities,
+        touches=o.touches,
+        contacts=o.contacts,
+        now=o.now,
+    )
     listed = alert_list(cur, lift, 0.25)
     assert listed["listed"].mean() <= 0.25
     assert listed["flagged"].mean() > listed["listed"].mean()  # the budget binds here
@@ -95,8 +112,13 @@ def test_alert_budget_holds(big) -> None:
 
 def test_too_little_history_shows_flags_unmeasured() -> None:
     o = synthetic_org(seed=3, n_deals=25, days=400)
-    rows = history(deals=o.deals, deal_stages=o.deal_stages, deal_changes=o.deal_changes, activities=o.activities,
-                   until=o.now)
+    rows = history(
+        deals=o.deals,
+        deal_stages=o.deal_stages,
+        deal_changes=o.deal_changes,
+        activities=o.activities,
+        until=o.now,
+    )
     assert rows.attrs["closed_deals"] < MIN_CLOSED
     lift = lift_table(rows)
     assert not lift.measured
@@ -120,7 +142,11 @@ def test_health_is_calibrated_and_ranks(big) -> None:
     p = h.predict(test)["probability"].to_numpy()
     y = ~test["lost"].to_numpy(dtype=bool)
     bins = pd.cut(p, [0, 0.2, 0.5, 0.8, 1.0], include_lowest=True)
-    table = pd.DataFrame({"p": p, "y": y, "bin": bins}).groupby("bin", observed=True).agg(p=("p", "mean"), y=("y", "mean"), n=("y", "size"))
+    table = (
+        pd.DataFrame({"p": p, "y": y, "bin": bins})
+        .groupby("bin", observed=True)
+        .agg(p=("p", "mean"), y=("y", "mean"), n=("y", "size"))
+    )
     table = table[table["n"] >= 50]
     assert (abs(table["p"] - table["y"]) <= 0.15).all(), table
     out = h.predict(test.head(5))
