@@ -301,20 +301,15 @@ def alert_list(flagged: pd.DataFrame, lift: Lift, budget: float) -> pd.DataFrame
     """Which open deals are listed: per deal the shown flags (kept or unmeasured), muted ones,
     a score (Σ log RR of its shown flags), and ``listed`` for the highest scores up to
     ``budget`` × open deals. Sorted by score."""
-    st = flagged["stage"].to_numpy(dtype=object)
+    codes, stages = pd.factorize(flagged["stage"].to_numpy(dtype=object))
     shown_cols, muted_cols, score = [], [], np.zeros(len(flagged))
-    cache: dict[tuple[str, str], tuple[bool, float]] = {}
     for f in FLAG_KEYS:
         on = flagged[f].to_numpy(dtype=bool)
-        sh = np.zeros(len(flagged), dtype=bool)
-        for i in np.flatnonzero(on):
-            key = (f, st[i])
-            if key not in cache:
-                cache[key] = (lift.shown(f, st[i]), lift.rr(f, st[i]))
-            ok, rr = cache[key]
-            sh[i] = ok
-            if ok:
-                score[i] += np.log(max(rr, 1.01))
+        ok = np.array([lift.shown(f, str(st)) for st in stages], dtype=bool)
+        weight = np.array([np.log(max(lift.rr(f, str(st)), 1.01)) for st in stages], dtype="float64")
+        sh = on & ok[codes] if len(stages) else np.zeros(len(flagged), dtype=bool)
+        if len(stages):
+            score += np.where(sh, weight[codes], 0.0)
         shown_cols.append(sh)
         muted_cols.append(on & ~sh)
     shown = np.column_stack(shown_cols) if shown_cols else np.zeros((len(flagged), 0), dtype=bool)
