@@ -1,5 +1,6 @@
-"""The API: ``POST /api/v1/events`` (docs/ingest.md, scope ``ingest``), ``GET /api/v1/stats``
-and ``GET /api/v1/reps/<id>/coaching`` (docs/api.md, scope ``read``) and the OpenAPI document.
+"""The API: ``POST /api/v1/events`` (docs/ingest.md, scope ``ingest``), ``GET /api/v1/stats``,
+``GET /api/v1/reps/<id>/coaching`` and ``GET /api/v1/deals/at-risk`` (docs/api.md, scope ``read``)
+and the OpenAPI document.
 
 Every endpoint but the OpenAPI document needs ``Authorization: Bearer <api token>``: no or a wrong
 token is a 401, a token without the endpoint's scope a 403 naming the scope it needs."""
@@ -21,6 +22,7 @@ from .ingest.records import Record, RecordErrors
 from .models import Rep
 from .stat_rows import stat_keys, stat_rows
 from .tokens import has_scope, verify_token
+from .web import risk as risk_web
 from .window import window_from_request
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -153,6 +155,20 @@ def get_coaching(rep_id: int) -> Any:
             **found.as_dict(),
         }
     )
+
+
+@bp.get("/deals/at-risk")
+def get_deals_at_risk() -> Any:
+    """The deals at risk as the page lists them (scope ``read``; docs/api.md), filtered by
+    ``team``/``rep`` (404 if unknown), ``all=1`` for every flagged deal, not only the budget's."""
+    if (refused := _refused("read")) is not None:
+        return refused
+    try:
+        return jsonify(risk_web.api_payload(request.args))
+    except risk_web.BadParameter as e:
+        return _error(400, str(e), parameter=e.parameter)
+    except LookupError as e:
+        return _error(404, str(e.args[0]))
 
 
 def _rep_or_404(rep_id: int) -> Rep:
@@ -297,9 +313,10 @@ def openapi_document() -> dict[str, Any]:
             },
             "/api/v1/stats": {"get": _stats_operation()},
             "/api/v1/reps/{rep_id}/coaching": {"get": _coaching_operation()},
+            "/api/v1/deals/at-risk": {"get": risk_web.openapi_operation(_resp)},
         },
         "components": {
-            "schemas": {**components, **_read_schemas()},
+            "schemas": {**components, **_read_schemas(), **risk_web.openapi_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }

@@ -447,12 +447,12 @@ def control_chart(chart: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, A
 
 
 def shot_map(shots: pd.DataFrame) -> dict[str, Any]:
-    """Open deals: x = days in stage, y = win probability, size = amount; stale deals are
-    vermillion squares, the rest blue circles."""
+    """Open deals: x = days in stage, y = win probability, size = amount; deals at risk (listed by
+    the deal warnings) are vermillion squares, the rest blue circles."""
     if shots.empty:
         return _empty("Open deals", "No open deals")
     data = shots.copy()
-    data["status"] = np.where(data["stale"], "stale", "moving")
+    data["status"] = np.where(data["stale"], "at risk", "moving")
     data["amount_k"] = data["amount"] / 100_000
     data = _records(data[["deal_id", "stage", "amount_k", "probability", "days_in_stage", "status"]])
     chart = (
@@ -469,19 +469,19 @@ def shot_map(shots: pd.DataFrame) -> dict[str, Any]:
             size=alt.Size("amount_k:Q", title="amount (k)", scale=alt.Scale(range=[30, 600]), legend=None),
             color=alt.Color(
                 "status:N",
-                scale=alt.Scale(domain=["moving", "stale"], range=[BLUE, VERMILLION]),
+                scale=alt.Scale(domain=["moving", "at risk"], range=[BLUE, VERMILLION]),
                 legend=alt.Legend(title=None),
             ),
             shape=alt.Shape(
                 "status:N",
-                scale=alt.Scale(domain=["moving", "stale"], range=["circle", "square"]),
+                scale=alt.Scale(domain=["moving", "at risk"], range=["circle", "square"]),
                 legend=None,
             ),
         )
         .properties(
             width="container",
             height=260,
-            title=alt.Title("Shot map: open deals", subtitle="size = amount · squares: stale"),
+            title=alt.Title("Shot map: open deals", subtitle="size = amount · squares: at risk"),
         )
     )
     return _config(chart)

@@ -65,6 +65,7 @@ from .exports import csv_response, roster_rows
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Rep, Team
 from .teams import managed_team_ids
+from .web import risk as risk_web
 from .window import picker, window_from_request
 
 bp = Blueprint("coaching", __name__)
@@ -89,6 +90,7 @@ class Drilldown:
     content: ContentUse
     shots: pd.DataFrame
     agenda: list[AgendaItem]
+    at_risk: list[dict[str, Any]]
 
     @property
     def decomposition(self) -> Decomposition:
@@ -234,10 +236,12 @@ def _drilldown(
         probabilities=probs,
         asof=now,
     )
+    at_risk = risk_web.agenda_items(rep_id, now)
+    shots = risk_web.mark_shots(shots, now)
     items = agenda(
         findings=findings,
         chart=chart,
-        shots=shots,
+        at_risk=at_risk,
         review=card.focus,
     )
     return Drilldown(
@@ -251,6 +255,7 @@ def _drilldown(
         content=content,
         shots=shots,
         agenda=items,
+        at_risk=risk_web.deal_rows(risk_web.risk_view(now), rep_id=rep_id),
     )
 
 

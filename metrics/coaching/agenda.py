@@ -142,7 +142,7 @@ def agenda(
     decomposition: Decomposition | None = None,
     segments: Sequence[SegmentRates] = (),
     chart: pd.DataFrame | None = None,
-    shots: pd.DataFrame | None = None,
+    at_risk: Sequence[tuple[str, str, str]] = (),
     review: Sequence[FocusProgress] = (),
     recent_weeks: int = 4,
     max_items: int = 6,
@@ -151,7 +151,9 @@ def agenda(
 
     Order: (1) last 1:1's focus metrics and how they moved; (2) established funnel gaps, then
     the largest established advantage to keep; (3) early warnings from the control chart in the
-    last ``recent_weeks`` weeks; (4) stale open deals (up to 3, largest expected value first);
+    last ``recent_weeks`` weeks; (4) the rep's deals at risk, as ``(topic, evidence, suggestion)``
+    from :mod:`metrics.risk` (named by the caller: deal name and account, its warnings' reasons
+    and the suggested action);
     (5) stage steps and segments where the rep is established lower. With ``findings``
     (:func:`metrics.coaching.rep_findings`) the evidence is each finding's sentence and only
     what the page's one multiplicity rule establishes is raised; ``decomposition`` and
@@ -222,15 +224,8 @@ def agenda(
                     "Ask what changed in those weeks, before results show it",
                 )
             )
-    if shots is not None and len(shots):
-        for s in shots[shots["stale"]].sort_values("expected", ascending=False).head(3).itertuples():
-            items.append(
-                AgendaItem(
-                    f"Stale deal #{s.deal_id} ({s.stage})",
-                    s.reason,
-                    "Agree a next step with a date, or close it",
-                )
-            )
+    for topic, evidence, suggestion in at_risk:
+        items.append(AgendaItem(topic, evidence, suggestion))
     if findings is not None:
         for f in findings.established:
             if f.kind != "factor" and f.direction == "lower":

@@ -1,0 +1,365 @@
+"""Layer 1 of the deal warnings (research §3.2): explainable rules with the anchors' defaults.
+
+:func:`flag_states` evaluates every flag of :data:`metrics.risk.settings.FLAGS` on as-of deal states
+(:func:`metrics.risk.state.deal_states`), vectorised, with the evidence each sentence needs;
+:func:`current_flags` does it for the deals open now; :func:`why` writes the sentence. A flag whose
+inputs the org does not have (no won deals to set a norm, no contact titles, no scheduled
+activities) is not evaluated: it never fires, and :func:`evaluable` says so.
+"""
+
+from __future__ import annotations
+
+import re
+import warnings
+from collections.abc import Callable
+
+import numpy as np
+import pandas as pd
+
+from metrics.frames import validate
+from metrics.risk.settings import DEFAULTS, FLAG_BY_KEY, FLAG_KEYS, RiskSettings
+from metrics.risk.state import Events, deal_states, seconds
+
+__all__ = ["Norms", "current_flags", "evaluable", "flag_states", "norms", "why"]
+
+DAY = 86400
+_NO_TOUCH_KINDS = ("note",)
+_OUTBOUND = ("call", "email", "content_share")
+
+
+class Norms:
+    """What the flags compare a deal with, from the org's won deals: stall limits per stage,
+    the P95 and median won amount. ``None``/missing when there are too few won deals."""
+
+    def __init__(
+        self,
+        stall_limit: dict[str, float],
+        amount_p95: float | None,
+        amount_median: float | None,
+        dwell_median: dict[str, float],
+    ):
+        self.stall_limit = stall_limit
+        self.amount_p95 = amount_p95
+        self.amount_median = amount_median
+        self.dwell_median = dwell_median
+
+
+def norms(
+    deals: pd.DataFrame, deal_stages: pd.DataFrame, settings: RiskSettings, *, min_won: int = 5
+) -> Norms:
+    """Stall limit per stage = max(stall_factor × median, P(stall_quantile)) of won deals' days in
+    the stage (entering it to the next move); amount P(amount_quantile) and median of won deals.
+
+    Examples
+    --------
+    >>> from metrics.frames import build
+    >>> deals = build("deals", deal_id=list(range(1, 7)), owner_rep_id=1, amount=[100] * 5 + [900],
+    ...     currency="NOK", stage="won", outcome="won", created_at="2025-01-01")
+    >>> st = build("deal_stages", deal_id=[i for i in range(1, 7) for _ in (0, 1)],
+    ...     from_stage=["qualification", "demo"] * 6, to_stage=["demo", "won"] * 6,
+    ...     at=[x for d in (2, 4, 6, 8, 10, 12) for x in ("2025-01-01", f"2025-01-{1 + d:02d}")])
+    >>> n = norms(deals, st, RiskSettings())
+    >>> n.dwell_median["demo"], n.stall_limit["demo"]
+    (7.0, 21.0)
+    """
+    won = deals.loc[deals["outcome"].to_numpy(dtype=object) == "won"]
+    wm = deal_stages.loc[deal_stages["deal_id"].isin(won["deal_id"]).to_numpy(dtype=bool)]
+    wm = wm.sort_values(["deal_id", "at"])
+    nxt = wm.groupby("deal_id")["at"].shift(-1)
+    spent = ((nxt - wm["at"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+    dwell = pd.Series(spent, index=wm["to_stage"].to_numpy(dtype=object)).dropna()
+    limits, medians = {}, {}
+    for stage, v in dwell.groupby(level=0):
+        if len(v) >= min_won:
+            med = float(v.median())
+            medians[str(stage)] = med
+            limits[str(stage)] = max(settings.stall_factor * med, float(v.quantile(settings.stall_quantile)))
+    amounts = won["amount"].to_numpy(dtype="float64")
+    amounts = amounts[amounts > 0]
+    p95 = float(np.quantile(amounts, settings.amount_quantile)) if len(amounts) >= 10 else None
+    med = float(np.median(amounts)) if len(amounts) >= 10 else None
+    return Norms(limits, p95, med, medians)
+
+
+def _senior(contacts: pd.DataFrame | None, pattern: str) -> tuple[pd.Series, bool]:
+    """contact_id → senior?, and whether the org has any title/persona to judge by."""
+    if contacts is None or contacts.empty:
+        return pd.Series(dtype=bool), False
+    text = contacts["persona"].astype(object).fillna("").astype(str)
+    if "title" in contacts.columns:
+        text = text + " " + contacts["title"].astype(object).fillna("").astype(str)
+    known = bool((text.str.strip() != "").any())
+    re.compile(pattern)  # checked by the settings already; fail loudly here too
+    with warnings.catch_warnings():  # groups in the pattern are fine: we only ask "does it match"
+        warnings.simplefilter("ignore", UserWarning)
+        senior = text.str.contains(pattern, case=False, regex=True)
+    return pd.Series(senior.to_numpy(dtype=bool), index=contacts["contact_id"].to_numpy(dtype="int64")), known
+
+
+def flag_states(
+    states: pd.DataFrame,
+    *,
+    deals: pd.DataFrame,
+    activities: pd.DataFrame,
+    touches: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    settings: RiskSettings = DEFAULTS,
+    norm: Norms,
+    future_is_scheduled: bool = False,
+    holidays: tuple = (),
+) -> pd.DataFrame:
+    """Add one boolean column per flag, and the evidence columns, to ``states``.
+
+    ``future_is_scheduled``: for the deals open *now*, an activity dated after now is a
+    scheduled next step; for history it is not (it was not known then), and only a meeting
+    logged as ``booked`` in the last ``ghosted_days`` counts.
+    """
+    pos = states["pos"].to_numpy(dtype="int64")
+    t = states["t"].to_numpy(dtype="int64")
+    n = len(states)
+    out = states.copy()
+    base = int(min(t.min(initial=0), 0))
+    pos_of = pd.Series(np.arange(len(deals)), index=deals["deal_id"].to_numpy(dtype="int64"))
+
+    keep = ~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool) & activities[
+        "deal_id"
+    ].notna().to_numpy(dtype=bool)
+    acts = activities.loc[keep, ["deal_id", "at", "contact_id"]]
+    ap = pos_of.reindex(acts["deal_id"].to_numpy(dtype="float64")).to_numpy(dtype="float64")
+    ap = np.where(np.isnan(ap), -1, ap).astype("int64")
+    at = seconds(acts["at"])
+    # kinds and outcomes as small codes, compared without turning each string into an object
+    kind_s, outcome_s = activities["kind"][keep], activities["outcome"][keep]
+
+    def is_kind(*names: str) -> np.ndarray:
+        return kind_s.isin(names).to_numpy(dtype=bool)
+
+    def is_outcome(name: str) -> np.ndarray:
+        return (outcome_s == name).to_numpy(dtype=bool, na_value=False)
+
+    ev_all = Events(ap, at, base)
+
+    # --- no activity: business days since the last activity (or the deal's creation)
+    last = ev_all.last_time(pos, t)
+    since = np.where(np.isfinite(last), last, states["created"].to_numpy(dtype="float64"))
+    d0 = (since // DAY).astype("int64").astype("datetime64[D]")
+    d1 = (t // DAY).astype("int64").astype("datetime64[D]")
+    quiet = np.busday_count(d0, d1, holidays=list(holidays))
+    out["quiet_days"] = quiet
+    out["no_activity"] = quiet >= settings.no_activity_business_days
+    out["last_activity"] = last
+
+    # --- ghosted: ≥ k outbound and no reply (connected call, held meeting, buyer touch) in the window
+    w = settings.ghosted_days * DAY
+    is_out = is_kind(*_OUTBOUND)
+    meeting = is_kind("meeting", "demo")
+    reply = (is_kind("call") & is_outcome("connected")) | (meeting & is_outcome("held"))
+    outbound = Events(ap[is_out], at[is_out], base).count(pos, t - w, t)
+    replies = Events(ap[reply], at[reply], base).count(pos, t - w, t)
+    if touches is not None and len(touches):
+        primary = deals["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
+        cmap = pd.Series(np.arange(len(deals)), index=primary).loc[lambda s: s.index.notna()]
+        cmap = cmap[~cmap.index.duplicated()]
+        # a touch replies for every deal of the contact: use the deal whose primary contact it is
+        tp = cmap.reindex(touches["contact_id"].to_numpy(dtype="float64")).to_numpy(dtype="float64")
+        tp = np.where(np.isnan(tp), -1, tp).astype("int64")
+        replies = replies + Events(tp, seconds(touches["at"]), base).count(pos, t - w, t)
+    out["outbound"] = outbound
+    out["replies"] = replies
+    out["ghosted"] = (outbound >= settings.ghosted_min_outbound) & (replies == 0)
+
+    # --- no next step
+    booked = meeting & is_outcome("booked")
+    has_booked = Events(ap[booked], at[booked], base).count(pos, t - w, t) > 0
+    if future_is_scheduled:
+        has_booked |= ev_all.after(pos, t) >= 0
+        scheduled_known = bool(booked.any()) or bool((at > t.max(initial=0)).any())
+    else:
+        scheduled_known = bool(booked.any())
+    out["no_next_step"] = ~has_booked if scheduled_known else np.zeros(n, dtype=bool)
+
+    # --- stalled in stage
+    stage = states["stage"].to_numpy(dtype=object)
+    limit = pd.Series(norm.stall_limit, dtype="float64").reindex(stage).to_numpy(dtype="float64")
+    dwell = (t - states["entered"].to_numpy(dtype="float64")) / DAY
+    out["dwell_days"] = dwell
+    out["stall_limit"] = limit
+    out["stalled"] = np.isfinite(limit) & (dwell > limit)
+
+    # --- overdue and slipping
+    close = states["expected_close"].to_numpy(dtype="datetime64[D]")
+    out["overdue"] = ~np.isnat(close) & (close < d1)
+    out["slipping"] = (states["pushes"].to_numpy() >= settings.slip_pushes) | states["quarter_push"].to_numpy(
+        dtype=bool
+    )
+
+    # --- amount
+    amount = states["amount"].to_numpy(dtype="float64")
+    peak = states["peak_amount"].to_numpy(dtype="float64")
+    p95 = norm.amount_p95
+    out["amount_high"] = (amount > p95) if p95 is not None else np.zeros(n, dtype=bool)
+    out["amount_cut"] = (peak > 0) & (amount <= (1.0 - settings.amount_cut) * peak)
+
+    # --- contacts: distinct contacts on the deal's activities (first seen), and its primary contact
+    has_c = acts["contact_id"].notna().to_numpy(dtype=bool)
+    pairs = pd.DataFrame(
+        {
+            "pos": ap[has_c],
+            "c": acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)[has_c],
+            "t": at[has_c],
+        }
+    )
+    prim = deals["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
+    has_p = ~np.isnan(prim)
+    pairs = pd.concat(
+        [
+            pairs,
+            pd.DataFrame(
+                {"pos": np.flatnonzero(has_p), "c": prim[has_p], "t": seconds(deals["created_at"])[has_p]}
+            ),
+        ]
+    )
+    pairs = pairs.loc[pairs["pos"] >= 0]
+    first = pairs.groupby(["pos", "c"], sort=False)["t"].min().reset_index()
+    ppos, pc, pt = (first[k].to_numpy() for k in ("pos", "c", "t"))
+    n_contacts = Events(ppos.astype("int64"), pt.astype("int64"), base).count(pos, np.full(n, base), t)
+    out["contacts"] = n_contacts
+    min_amount = settings.single_thread_min_amount or (norm.amount_median or 0.0)
+    out["single_threaded"] = (n_contacts < settings.single_thread_min_contacts) & (amount >= min_amount)
+    senior, known = _senior(contacts, settings.senior_pattern)
+    if known:
+        is_sen = senior.reindex(pc).fillna(False).to_numpy(dtype=bool)
+        n_sen = Events(ppos[is_sen].astype("int64"), pt[is_sen].astype("int64"), base).count(
+            pos, np.full(n, base), t
+        )
+        out["seniors"] = n_sen
+        out["no_power"] = n_sen == 0
+    else:
+        out["seniors"] = np.full(n, -1)
+        out["no_power"] = np.zeros(n, dtype=bool)
+
+    # --- owner churn
+    oc = states["owner_changed"].to_numpy(dtype="float64")
+    out["owner_churn"] = np.isfinite(oc) & (t - oc <= settings.owner_churn_days * DAY)
+
+    # stage-aware and switched-off flags
+    codes, uniq = pd.factorize(stage)
+    for key in FLAG_KEYS:
+        ok = np.array([settings.applies(key, str(u)) for u in uniq], dtype=bool)
+        mask = ok[codes] if len(uniq) else np.zeros(n, dtype=bool)
+        out[key] = out[key].to_numpy(dtype=bool) & mask
+    out.attrs["scheduled_known"] = scheduled_known
+    out.attrs["seniority_known"] = known
+    out.attrs["amount_p95"] = p95
+    out.attrs["single_thread_min_amount"] = min_amount
+    return out
+
+
+def evaluable(flagged: pd.DataFrame, norm: Norms) -> dict[str, str | None]:
+    """Per flag, None when it could be evaluated, else why not (a sentence)."""
+    out: dict[str, str | None] = {k: None for k in FLAG_KEYS}
+    if not flagged.attrs.get("scheduled_known", True):
+        out["no_next_step"] = (
+            "no scheduled or booked meetings are logged, so a missing next step cannot be seen"
+        )
+    if not flagged.attrs.get("seniority_known", True):
+        out["no_power"] = "contacts have no title or persona to tell who is senior"
+    if norm.amount_p95 is None:
+        out["amount_high"] = "fewer than 10 won deals with an amount to say what is typical"
+    if not norm.stall_limit:
+        out["stalled"] = "fewer than 5 won deals with stage history per stage to set a norm"
+    return out
+
+
+def current_flags(
+    *,
+    deals: pd.DataFrame,
+    deal_stages: pd.DataFrame,
+    deal_changes: pd.DataFrame,
+    activities: pd.DataFrame,
+    now: pd.Timestamp,
+    touches: pd.DataFrame | None = None,
+    contacts: pd.DataFrame | None = None,
+    settings: RiskSettings = DEFAULTS,
+    norm: Norms | None = None,
+    fiscal_start_month: int = 1,
+) -> pd.DataFrame:
+    """The flags of every deal open at ``now`` (one row per deal, see :func:`flag_states`)."""
+    deals = validate(deals, "deals")
+    deal_stages = validate(deal_stages, "deal_stages")
+    deal_changes = validate(deal_changes, "deal_changes")
+    activities = validate(activities, "activities")
+    now = pd.Timestamp(now)
+    now = now.tz_localize("UTC") if now.tzinfo is None else now.tz_convert("UTC")
+    states = deal_states(deals, deal_stages, deal_changes, [now], fiscal_start_month=fiscal_start_month)
+    norm = norm or norms(deals, deal_stages, settings)
+    return flag_states(
+        states,
+        deals=deals,
+        activities=activities,
+        touches=touches,
+        contacts=contacts,
+        settings=settings,
+        norm=norm,
+        future_is_scheduled=True,
+    )
+
+
+def _days(x: float) -> str:
+    return f"{x:.0f} day" + ("" if round(x) == 1 else "s")
+
+
+def why(row: pd.Series | dict, flag: str, money: Callable[[float], str] | None = None) -> str:
+    """The sentence that says why ``flag`` is on for this deal (one row of :func:`flag_states`).
+
+    Examples
+    --------
+    >>> why({"quiet_days": 14}, "no_activity")
+    'No call, email or meeting logged in 14 business days.'
+    >>> why({"dwell_days": 40.2, "stall_limit": 21.0, "stage": "demo"}, "stalled")
+    '40 days in demo; won deals rarely stay over 21 days (3 × median or P90).'
+    """
+    money = money or (lambda v: f"{v / 100:,.0f}".replace(",", "\u202f"))
+    r = row
+    if flag == "no_activity":
+        return f"No call, email or meeting logged in {int(r['quiet_days'])} business days."
+    if flag == "ghosted":
+        return (
+            f"{int(r['outbound'])} calls or emails to the buyer in the last {r.get('window', 14)} days "
+            "and no reply, connected call, held meeting or visit."
+        )
+    if flag == "no_next_step":
+        return "No meeting booked or activity scheduled from here on."
+    if flag == "stalled":
+        return (
+            f"{_days(float(r['dwell_days']))} in {r['stage']}; won deals rarely stay over "
+            f"{_days(float(r['stall_limit']))} (3 × median or P90)."
+        )
+    if flag == "overdue":
+        return f"Expected to close on {pd.Timestamp(r['expected_close']).date().isoformat()}, and still open."
+    if flag == "slipping":
+        p = int(r["pushes"])
+        if r.get("quarter_push"):
+            return f"Close date pushed out of this quarter ({p} push{'es' if p != 1 else ''} in all)."
+        return f"Close date pushed {p} times."
+    if flag == "amount_high":
+        p95 = r.get("amount_p95")
+        tail = f" (95% of won deals are at most {money(float(p95))})" if p95 is not None else ""
+        return f"Amount {money(float(r['amount']))} is far above a typical won deal{tail}."
+    if flag == "amount_cut":
+        cut = 1.0 - float(r["amount"]) / float(r["peak_amount"])
+        return f"Amount cut {cut:.0%}, from {money(float(r['peak_amount']))} to {money(float(r['amount']))}."
+    if flag == "single_threaded":
+        c = int(r["contacts"])
+        return f"Only {c} contact{'' if c == 1 else 's'} involved on a deal this size."
+    if flag == "no_power":
+        return f"In {r['stage']} and no senior contact (VP, director, C-level, owner) involved yet."
+    if flag == "owner_churn":
+        ago = (float(r["t"]) - float(r["owner_changed"])) / DAY
+        return f"The deal changed owner {_days(ago)} ago."
+    raise KeyError(flag)
+
+
+def action(flag: str) -> str:
+    """The one action suggested for ``flag``."""
+    return FLAG_BY_KEY[flag].action
