@@ -73,6 +73,7 @@ def seed_demo_org(
     quarters: int = 2,
     now: datetime | None = None,
     reset: bool = False,
+    deal_quarters: int | None = None,
 ) -> SeedSummary:
     """Generate the demo org and store it: events through ingest, then goals and logins."""
     engine = db.engine_for(app)
@@ -82,7 +83,7 @@ def seed_demo_org(
         raise DataExists("the instance has data already; use --reset to replace it with the demo org")
     started = time.perf_counter()
     now = now or utcnow()
-    org = generate_demo_org(seed=seed, reps=reps, quarters=quarters, now=now)
+    org = generate_demo_org(seed=seed, reps=reps, quarters=quarters, now=now, deal_quarters=deal_quarters)
     currency = app.config["CURRENCY"]
     with write_session(engine) as s:
         for persona in org.personas:

@@ -84,6 +84,7 @@ def first_run(app: Flask) -> SeedSummary | None:
         seed=int(app.config["DEMO_SEED"]),
         reps=int(app.config["DEMO_REPS"]),
         quarters=int(app.config["DEMO_QUARTERS"]),
+        deal_quarters=int(app.config["DEMO_DEAL_QUARTERS"]),
     )
 
 

@@ -320,6 +320,8 @@ class DemoTruth:
     history_start: datetime
     now: datetime
     expected_revenue: dict[str, float] = field(default_factory=dict)
+    #: Start of the deal history (before ``history_start`` when deal-only quarters were added).
+    deal_history_start: datetime | None = None
 
 
 @dataclass(frozen=True)
