@@ -85,6 +85,7 @@ def first_run(app: Flask) -> SeedSummary | None:
         reps=int(app.config["DEMO_REPS"]),
         quarters=int(app.config["DEMO_QUARTERS"]),
         deal_quarters=int(app.config["DEMO_DEAL_QUARTERS"]),
+        defer_history=True,  # stored by the worker while it already serves (start_worker)
     )
 
 
@@ -161,9 +162,26 @@ def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
         start_simulator(app, seeded.truth if seeded else None)
     live.hub_for(app).start()  # the push process loads its frames while this process loads its own
     start_retention(engine, app.config.get("TOUCH_RETENTION_DAYS"))
+    _start_history_and_snapshots(app, seeded)
     # Load the frames now, so the first TV to connect gets its boards at once; in a thread, so that
     # gunicorn's worker starts answering (and its heartbeat) without waiting for a big org's load.
     threading.Thread(target=numbers.frames, args=(app,), name="matchday-frames", daemon=True).start()
+
+
+def _start_history_and_snapshots(app: Flask, seeded: SeedSummary | None) -> None:
+    """The demo's deal-only history (when the first start left it to store) and then the weekly
+    pipeline snapshot job (issue 12), in one background thread."""
+    from .forecast_store import start_snapshot_job
+    from .seed import store_history
+
+    def run() -> None:
+        try:
+            store_history(app, seeded.pending if seeded else None)
+        except Exception:  # noqa: BLE001 - the log says why; the snapshot job still starts
+            app.logger.exception("storing the demo's deal history failed")
+        start_snapshot_job(app)
+
+    threading.Thread(target=run, name="matchday-demo-history", daemon=True).start()
 
 
 def serve(app: Flask) -> None:

@@ -1080,7 +1080,8 @@ class _Sim:
             expected_revenue={tr.email: self._expected(r)[1] for r, tr in enumerate(self.rep_truth)},
         )
         personas = [PersonaSpec(p[0], p[1]) for p in PERSONAS]
-        return DemoOrg(self.teams, self.people, personas, self._goals(), events, truth)
+        history_ids = frozenset(f"deal-{i + 1:05d}" for i, d in enumerate(self.deals) if d.contact < 0)
+        return DemoOrg(self.teams, self.people, personas, self._goals(), events, truth, history_ids)
 
 
 def _alive_at(states: list[tuple[int, dict[str, Any]]], t: int) -> bool:
@@ -1160,7 +1161,9 @@ class _Emitter:
         deal_states = [self._fold(d) for d in sim.deals]
         for i, states in enumerate(deal_states):
             pre = [s for s in states if s[0] < dhs]
-            if any(dhs <= s[0] <= now for s in states) or (pre and pre[-1][1]["stage"] not in ("won", "lost")):
+            if any(dhs <= s[0] <= now for s in states) or (
+                pre and pre[-1][1]["stage"] not in ("won", "lost")
+            ):
                 need_d[i] = True
             contact = sim.deals[i].contact
             if need_d[i] and contact >= 0 and (need_d[i] if dhs == hs else _alive_at(states, hs)):
