@@ -1,0 +1,553 @@
+"""The forecast model: quarters' weekly history, the snapshot conversion table, new business,
+the stage-free fallback (research, forecasting.md §1.2, §2.2).
+
+:func:`quarter_history` rebuilds the weekly snapshots of a run of quarters once (week *w* of a
+quarter is the pipeline at the instant ``quarter.start + 7·w days``, w = 0..12) with the label
+"won before that quarter ended", the won deals of each quarter, and the new business each week
+left to come (deals created after the week's snapshot and won in the same quarter).
+:func:`fit_model` turns the quarters before a forecast into a :class:`ForecastModel`:
+
+* **conversion table** ``p = P(won before quarter end | week, stage, age-in-stage bucket, pushed
+  before)``, with hierarchical Beta smoothing (k pseudo-deals) toward (week, stage), then stage,
+  then the overall rate;
+* **new business** per rep and week: created-and-won-in-quarter count rate, Gamma–Poisson
+  shrunk toward the rep's team (method of moments across the team's reps), and the amount's
+  mean and variance;
+* **shared quarter shock** σ: the spread of past quarters' pipeline conversion beyond what the
+  Bernoulli draws explain (method of moments), applied to every draw as one multiplier;
+* **fallback** (too little history: fewer than ``min_quarters`` past quarters or too few
+  snapshot rows): competing-risks time to close, Aalen–Johansen ``F_won`` and ``S`` by deal age:
+  ``p_i = (F_won(a + r) − F_won(a)) / S(a)`` for a deal of age *a* with *r* days left.
+
+Everything is arrays: cells are integer codes counted with :func:`numpy.bincount`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import pandas as pd
+
+from metrics.forecast.snapshots import pipeline_snapshots
+from metrics.frames import validate
+from metrics.periods import OrgCalendar, Period
+
+__all__ = [
+    "AGE_BUCKETS",
+    "ForecastModel",
+    "QuarterHistory",
+    "WEEKS",
+    "aalen_johansen",
+    "fit_model",
+    "quarter_history",
+    "quarters_between",
+    "week_of_quarter",
+]
+
+#: Weeks of a quarter that have snapshots (0 = the quarter's first instant).
+WEEKS = 13
+#: Upper edges (days, exclusive) of the age-in-stage buckets; the last bucket is open.
+AGE_BUCKETS: tuple[int, ...] = (14, 45, 90)
+#: Pseudo-deals of the Beta smoothing toward the parent cell (research: k ≈ 20).
+SMOOTHING_K = 20.0
+#: Fewest past quarters (and snapshot rows) the conversion table needs; else the fallback.
+MIN_QUARTERS = 4
+MIN_ROWS = 200
+UNKNOWN_STAGE = "(unknown)"
+
+
+def quarters_between(first: object, last: object, calendar: OrgCalendar | None = None) -> list[Period]:
+    """The (fiscal) quarters from the one containing ``first`` to the one containing ``last``."""
+    cal = calendar or OrgCalendar()
+    out = [cal.fiscal_quarter(first)]
+    end = cal.fiscal_quarter(last)
+    while out[-1].start < end.start:
+        out.append(cal.fiscal_quarter(out[-1].end_date))
+    return out
+
+
+def week_of_quarter(quarter: Period, day: object) -> int:
+    """Week of the quarter (0..12) whose snapshot the end of local date ``day`` falls in."""
+    d = pd.Timestamp(day).date() if not isinstance(day, _dt.date) else day
+    elapsed = (d + _dt.timedelta(days=1) - quarter.start_date).days
+    return int(min(max(elapsed // 7, 0), WEEKS - 1))
+
+
+def _snapshot_day(quarter: Period, week: int) -> _dt.date:
+    return quarter.start_date + _dt.timedelta(days=7 * week - 1)
+
+
+def _age_bucket(days: np.ndarray) -> np.ndarray:
+    return np.searchsorted(np.asarray(AGE_BUCKETS), days, side="right").astype("int64")
+
+
+@dataclass
+class QuarterHistory:
+    """Weekly snapshots and outcomes of a run of quarters (see :func:`quarter_history`).
+
+    Attributes
+    ----------
+    quarters : list of Period
+        The quarters, oldest first; ``q`` columns index into it.
+    snaps : pandas.DataFrame
+        :func:`pipeline_snapshots` rows of every week of every quarter plus ``q``, ``week``,
+        ``stage_code`` (into ``stages``), ``age_bucket``, ``pushed`` (bool), ``won_in_quarter``
+        (bool: won before the quarter's end).
+    won : pandas.DataFrame
+        Won deals closed inside one of the quarters: ``deal_id``, ``rep_id`` (current owner),
+        ``amount`` (float), ``created_at``, ``closed_at``, ``q``.
+    new_business : pandas.DataFrame
+        Per quarter, week and rep: ``count`` and ``amount`` of deals created at or after the
+        week's snapshot and won before the quarter's end.
+    stages : list of str
+        Stage vocabulary of ``stage_code``; the last entry stands for an unknown stage.
+    """
+
+    quarters: list[Period]
+    snaps: pd.DataFrame
+    won: pd.DataFrame
+    new_business: pd.DataFrame
+    stages: list[str]
+    calendar: OrgCalendar = field(repr=False)
+
+    def cutoff(self, q: int, week: int) -> pd.Timestamp:
+        """The instant of week ``week``'s snapshot of quarter ``q``."""
+        return self.calendar.midnight(_snapshot_day(self.quarters[q], week) + _dt.timedelta(days=1))
+
+
+def quarter_history(
+    deals: pd.DataFrame,
+    deal_stages: pd.DataFrame,
+    deal_changes: pd.DataFrame,
+    activities: pd.DataFrame,
+    quarters: Sequence[Period],
+    *,
+    calendar: OrgCalendar | None = None,
+    reps: pd.DataFrame | None = None,
+    stages: Sequence[str] | None = None,
+) -> QuarterHistory:
+    """Rebuild the weekly snapshots (weeks 0..12) of ``quarters`` and label them.
+
+    Parameters
+    ----------
+    deals, deal_stages, deal_changes, activities : pandas.DataFrame
+        Frames following :mod:`metrics.frames`.
+    quarters : sequence of Period
+        Quarters (e.g. from :func:`quarters_between`), oldest first, contiguous or not.
+    stages : sequence of str, optional
+        Open stages in funnel order (default: those seen, sorted).
+
+    Returns
+    -------
+    QuarterHistory
+    """
+    cal = calendar or OrgCalendar()
+    deals = validate(deals, "deals")
+    quarters = list(quarters)
+    days, qw = [], {}
+    for q, quarter in enumerate(quarters):
+        for w in range(WEEKS):
+            d = _snapshot_day(quarter, w)
+            days.append(d)
+            qw[pd.Timestamp(d)] = (q, w)
+    snaps = pipeline_snapshots(deals, deal_stages, deal_changes, activities, days, calendar=cal, reps=reps)
+    key = pd.Index(list(qw))
+    pos = key.get_indexer(snaps["snapshot_date"])
+    q_of = np.array([v[0] for v in qw.values()], dtype="int64")[pos]
+    w_of = np.array([v[1] for v in qw.values()], dtype="int64")[pos]
+    ends = np.array([p.end.value for p in quarters], dtype="int64")  # ns
+    closed_ns = snaps["closed_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    closed_ok = ~np.isnat(snaps["closed_at"].to_numpy(dtype="datetime64[ns]"))
+    won_in_q = (snaps["outcome"].to_numpy(dtype=object) == "won") & closed_ok & (closed_ns < ends[q_of])
+    seen = [str(s) for s in pd.unique(snaps["stage"].dropna().astype(str))]
+    vocab = list(stages) if stages is not None else sorted(seen)
+    vocab += [s for s in sorted(seen) if s not in vocab]
+    vocab.append(UNKNOWN_STAGE)
+    snaps = snaps.assign(
+        q=q_of,
+        week=w_of,
+        stage_code=_stage_codes(snaps["stage"], vocab),
+        age_bucket=_age_bucket(snaps["days_in_stage"].to_numpy()),
+        pushed=snaps["times_pushed"].to_numpy() > 0,
+        won_in_quarter=won_in_q,
+    )
+    won = _won_by_quarter(deals, quarters)
+    new_business = _new_business(won, quarters, cal)
+    return QuarterHistory(quarters, snaps, won, new_business, vocab, cal)
+
+
+def _stage_codes(stage: pd.Series, vocab: Sequence[str]) -> np.ndarray:
+    codes = pd.Index(list(vocab)).get_indexer(stage.astype(object).where(stage.notna(), UNKNOWN_STAGE))
+    codes[codes < 0] = len(vocab) - 1
+    return codes.astype("int64")
+
+
+def _won_by_quarter(deals: pd.DataFrame, quarters: Sequence[Period]) -> pd.DataFrame:
+    won = deals.loc[
+        (deals["outcome"] == "won").to_numpy(dtype=bool, na_value=False) & deals["closed_at"].notna()
+    ]
+    closed = won["closed_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    starts = np.array([p.start.value for p in quarters], dtype="int64")
+    ends = np.array([p.end.value for p in quarters], dtype="int64")
+    q = np.searchsorted(starts, closed, side="right") - 1
+    inside = (q >= 0) & (closed < ends[np.maximum(q, 0)])
+    won = won.loc[inside]
+    return pd.DataFrame(
+        {
+            "deal_id": won["deal_id"].to_numpy(),
+            "rep_id": won["owner_rep_id"].to_numpy(),
+            "amount": won["amount"].to_numpy(dtype="float64"),
+            "created_at": won["created_at"].to_numpy(),
+            "closed_at": won["closed_at"].to_numpy(),
+            "q": q[inside],
+        }
+    )
+
+
+def _new_business(won: pd.DataFrame, quarters: Sequence[Period], cal: OrgCalendar) -> pd.DataFrame:
+    parts = []
+    created = won["created_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    for q, quarter in enumerate(quarters):
+        mine = np.flatnonzero(won["q"].to_numpy() == q)
+        for w in range(WEEKS):
+            cut = cal.midnight(_snapshot_day(quarter, w) + _dt.timedelta(days=1)).value
+            rows = mine[created[mine] >= cut]
+            if len(rows) == 0:
+                continue
+            g = pd.DataFrame(
+                {"rep_id": won["rep_id"].to_numpy()[rows], "amount": won["amount"].to_numpy()[rows]}
+            )
+            agg = g.groupby("rep_id")["amount"].agg(["size", "sum"]).reset_index()
+            agg.columns = ["rep_id", "count", "amount"]
+            parts.append(agg.assign(q=q, week=w))
+    if not parts:
+        return pd.DataFrame({"rep_id": [], "count": [], "amount": [], "q": [], "week": []})
+    return pd.concat(parts, ignore_index=True)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass
+class ForecastModel:
+    """What :func:`fit_model` learnt from past quarters; :meth:`probability` applies it.
+
+    Attributes
+    ----------
+    method : str
+        ``"snapshot_table"`` or ``"time_to_close"`` (the stage-free fallback).
+    n_quarters : int
+        Past quarters it was fitted on.
+    table : numpy.ndarray
+        Smoothed P(won before quarter end), shape (weeks, stages, age buckets, 2).
+    stage_rate : numpy.ndarray
+        P(eventually won | stage) from the same snapshots (the weighted-pipeline baseline).
+    new_rate : numpy.ndarray
+        Expected new-business wins still to come, shape (weeks, reps) for ``rep_ids``.
+    new_mean, new_var : numpy.ndarray
+        Mean and variance of a new-business win's amount, by week.
+    sigma : float
+        Relative spread of the shared quarter shock (multiplier on every win probability).
+    rep_ids : numpy.ndarray
+        The reps of ``new_rate`` (the forecast's reps).
+    stages : list of str
+    history_new : numpy.ndarray
+        New business won after each week in each past quarter, per rep: (quarters, weeks, reps).
+    hit_rate : float
+        Share of past rep-quarters at or above quota (NaN without quotas).
+    """
+
+    method: str
+    n_quarters: int
+    table: np.ndarray
+    stage_rate: np.ndarray
+    new_rate: np.ndarray
+    new_mean: np.ndarray
+    new_var: np.ndarray
+    sigma: float
+    rep_ids: np.ndarray
+    stages: list[str]
+    history_new: np.ndarray
+    aj: tuple[np.ndarray, np.ndarray] | None = None
+    create_rate: np.ndarray | None = None
+    hit_rate: float = float("nan")
+
+    def new_expected(self, week: int, days_left: int) -> np.ndarray:
+        """Expected count of wins from deals not yet created, per rep of ``rep_ids``: the table's
+        rate at this week, or (fallback) deals created per day × Σ F_won over the days left."""
+        if self.method == "snapshot_table":
+            return self.new_rate[week]
+        assert self.aj is not None and self.create_rate is not None
+        f_won = self.aj[0]
+        r = int(min(max(days_left, 0), len(f_won) - 1))
+        return self.create_rate * float(f_won[1 : r + 1].sum())
+
+    def probability(self, open_deals: pd.DataFrame, week: int, days_left: int) -> np.ndarray:
+        """P(won before the quarter ends) of each open deal (rows of a labelled snapshot frame
+        with ``stage_code``, ``age_bucket``, ``pushed``, ``created_at``; ``week`` of the quarter,
+        ``days_left`` to its end)."""
+        if self.method == "snapshot_table":
+            return self.table[
+                week,
+                open_deals["stage_code"].to_numpy(),
+                open_deals["age_bucket"].to_numpy(),
+                open_deals["pushed"].to_numpy().astype("int64"),
+            ]
+        assert self.aj is not None
+        f_won, surv = self.aj
+        age = open_deals["age_days"].to_numpy().astype("int64")
+        a = np.minimum(age, len(f_won) - 1)
+        b = np.minimum(age + max(days_left, 0), len(f_won) - 1)
+        s = surv[a]
+        return np.where(s > 0, (f_won[b] - f_won[a]) / np.where(s > 0, s, 1.0), 0.0).clip(0.0, 1.0)
+
+
+def _smoothed_table(snaps: pd.DataFrame, n_stages: int, k: float) -> tuple[np.ndarray, np.ndarray]:
+    nb = len(AGE_BUCKETS) + 1
+    w = snaps["week"].to_numpy()
+    s = snaps["stage_code"].to_numpy()
+    b = snaps["age_bucket"].to_numpy()
+    pu = snaps["pushed"].to_numpy().astype("int64")
+    y = snaps["won_in_quarter"].to_numpy().astype("float64")
+    n_all, y_all = len(y), y.sum()
+    p0 = (y_all + 1.0) / (n_all + 2.0)
+    n1 = np.bincount(s, minlength=n_stages)
+    y1 = np.bincount(s, weights=y, minlength=n_stages)
+    p1 = (y1 + k * p0) / (n1 + k)
+    k2 = s + n_stages * w
+    n2 = np.bincount(k2, minlength=WEEKS * n_stages).reshape(WEEKS, n_stages)
+    y2 = np.bincount(k2, weights=y, minlength=WEEKS * n_stages).reshape(WEEKS, n_stages)
+    p2 = (y2 + k * p1[None, :]) / (n2 + k)
+    k3 = ((w * n_stages + s) * nb + b) * 2 + pu
+    size = WEEKS * n_stages * nb * 2
+    n3 = np.bincount(k3, minlength=size).reshape(WEEKS, n_stages, nb, 2)
+    y3 = np.bincount(k3, weights=y, minlength=size).reshape(WEEKS, n_stages, nb, 2)
+    p3 = (y3 + k * p2[:, :, None, None]) / (n3 + k)
+    # P(eventually won | stage), for the weighted-pipeline baseline
+    won_ever = (snaps["outcome"].to_numpy(dtype=object) == "won").astype("float64")
+    closed = snaps["outcome"].to_numpy(dtype=object) != "open"
+    ne = np.bincount(s[closed], minlength=n_stages)
+    ye = np.bincount(s[closed], weights=won_ever[closed], minlength=n_stages)
+    pe_all = (ye.sum() + 1.0) / (ne.sum() + 2.0)
+    stage_rate = (ye + k * pe_all) / (ne + k)
+    return p3, stage_rate
+
+
+def _gamma_poisson(counts: np.ndarray, exposure: np.ndarray, groups: np.ndarray) -> np.ndarray:
+    """Rates count/exposure shrunk toward each group's pooled rate (Gamma–Poisson, moments)."""
+    out = np.zeros(len(counts))
+    for g in np.unique(groups):
+        m = groups == g
+        c, e = counts[m], exposure[m]
+        if e.sum() <= 0:
+            continue
+        mean = c.sum() / e.sum()
+        seen = e > 0
+        if seen.sum() >= 2 and mean > 0:
+            r = c[seen] / e[seen]
+            between = np.average((r - mean) ** 2, weights=e[seen]) - mean * np.mean(1.0 / e[seen])
+        else:
+            between = 0.0
+        if between <= 0 or mean <= 0:
+            out[m] = mean
+        else:
+            alpha, beta = mean**2 / between, mean / between
+            out[m] = (c + alpha) / (e + beta)
+    return out
+
+
+def aalen_johansen(durations: np.ndarray, event: np.ndarray, horizon: int) -> tuple[np.ndarray, np.ndarray]:
+    """Cumulative incidence of a win ``F_won(t)`` and overall survival ``S(t)``, t = 0..horizon days.
+
+    ``durations`` are whole days from creation to close (or to the as-of for open deals);
+    ``event`` is 1 won, 2 lost, 0 still open (censored). Lost deals are a competing risk, not
+    censored, so ``F_won`` does not overstate wins as Kaplan–Meier would.
+
+    Examples
+    --------
+    Four deals: won at day 1, lost at day 2, won at day 3, open at day 3.
+
+    >>> f, s = aalen_johansen(np.array([1, 2, 3, 3]), np.array([1, 2, 1, 0]), 4)
+    >>> f.round(3).tolist(), s.round(3).tolist()
+    ([0.0, 0.25, 0.25, 0.5, 0.5], [1.0, 0.75, 0.5, 0.25, 0.25])
+    """
+    d = np.clip(durations.astype("int64"), 0, horizon)
+    won = np.bincount(d[event == 1], minlength=horizon + 1).astype("float64")
+    lost = np.bincount(d[event == 2], minlength=horizon + 1).astype("float64")
+    leaving = np.bincount(d, minlength=horizon + 1).astype("float64")
+    at_risk = len(d) - np.concatenate([[0.0], np.cumsum(leaving)[:-1]])
+    with np.errstate(invalid="ignore", divide="ignore"):
+        hz_won = np.where(at_risk > 0, won / at_risk, 0.0)
+        hz_all = np.where(at_risk > 0, (won + lost) / at_risk, 0.0)
+    surv = np.cumprod(1.0 - hz_all)
+    before = np.concatenate([[1.0], surv[:-1]])
+    f_won = np.cumsum(before * hz_won)
+    return f_won, surv
+
+
+def fit_model(
+    history: QuarterHistory,
+    train: Sequence[int],
+    rep_ids: np.ndarray,
+    team_of: np.ndarray,
+    *,
+    deals: pd.DataFrame | None = None,
+    asof: pd.Timestamp | None = None,
+    k: float = SMOOTHING_K,
+    min_quarters: int = MIN_QUARTERS,
+    method: str = "auto",
+) -> ForecastModel:
+    """Fit the forecast model on quarters ``train`` (indices into ``history.quarters``).
+
+    Parameters
+    ----------
+    rep_ids, team_of : numpy.ndarray
+        The reps to forecast and their team ids (-1 without a team): new-business rates are
+        shrunk toward each team.
+    deals, asof : optional
+        Needed only by the fallback: deals' ages and outcomes as known at ``asof``.
+    method : str
+        ``"auto"`` (the table when there are ``min_quarters`` past quarters and
+        :data:`MIN_ROWS` snapshot rows, else the fallback), ``"snapshot_table"`` or
+        ``"time_to_close"``.
+    """
+    train = sorted(int(q) for q in train)
+    snaps = history.snaps
+    tr = snaps.loc[snaps["q"].isin(train).to_numpy()]
+    n_stages = len(history.stages)
+    if method == "auto":
+        method = "snapshot_table" if len(train) >= min_quarters and len(tr) >= MIN_ROWS else "time_to_close"
+    table, stage_rate = _smoothed_table(tr, n_stages, k)
+    # new business per rep and week, shrunk toward the team
+    nb = history.new_business
+    nbt = nb.loc[nb["q"].isin(train).to_numpy()] if len(nb) else nb
+    rep_index = pd.Index(rep_ids)
+    hist_new = np.zeros((len(train), WEEKS, len(rep_ids)))
+    if len(nbt):
+        r = rep_index.get_indexer(nbt["rep_id"].to_numpy())
+        qpos = pd.Index(train).get_indexer(nbt["q"].to_numpy())
+        ok = r >= 0
+        np.add.at(
+            hist_new,
+            (qpos[ok], nbt["week"].to_numpy()[ok].astype("int64"), r[ok]),
+            nbt["amount"].to_numpy()[ok],
+        )
+    exposure = _exposure(history, train, rep_index)
+    new_rate = np.zeros((WEEKS, len(rep_ids)))
+    new_mean = np.zeros(WEEKS)
+    new_var = np.zeros(WEEKS)
+    won = history.won
+    won_t = won.loc[won["q"].isin(train).to_numpy()]
+    created = won_t["created_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    for w in range(WEEKS):
+        counts = np.zeros(len(rep_ids))
+        if len(nbt):
+            sub = nbt.loc[(nbt["week"] == w).to_numpy()]
+            r = rep_index.get_indexer(sub["rep_id"].to_numpy())
+            np.add.at(counts, r[r >= 0], sub["count"].to_numpy()[r >= 0])
+        new_rate[w] = _gamma_poisson(counts, exposure, team_of)
+        cuts = np.array([history.cutoff(q, w).value for q in won_t["q"].to_numpy()], dtype="int64")
+        amounts = won_t["amount"].to_numpy()[created >= cuts] if len(won_t) else np.zeros(0)
+        if len(amounts) == 0:  # nothing at this week: borrow the amounts of all new wins
+            amounts = won_t["amount"].to_numpy() if len(won_t) else np.zeros(0)
+        new_mean[w] = amounts.mean() if len(amounts) else 0.0
+        new_var[w] = amounts.var() if len(amounts) > 1 else 0.0
+    aj = None
+    create_rate = np.zeros(len(rep_ids))
+    if method == "time_to_close":
+        if deals is None or asof is None:
+            raise ValueError("the time-to-close fallback needs the deals frame and the as-of instant")
+        aj = _fit_aj(deals, asof)
+        create_rate = _creation_rate(deals, asof, rep_index)
+        won_known = deals.loc[
+            (deals["outcome"] == "won").to_numpy(dtype=bool)
+            & (deals["closed_at"] < asof).to_numpy(dtype=bool, na_value=False)
+        ]["amount"].to_numpy(dtype="float64")
+        if len(won_known):
+            new_mean[:] = won_known.mean()
+            new_var[:] = won_known.var() if len(won_known) > 1 else 0.0
+    sigma = _shock_sigma(tr, table) if method == "snapshot_table" else 0.0
+    return ForecastModel(
+        method=method,
+        n_quarters=len(train),
+        table=table,
+        stage_rate=stage_rate,
+        new_rate=new_rate,
+        new_mean=new_mean,
+        new_var=new_var,
+        sigma=sigma,
+        rep_ids=np.asarray(rep_ids),
+        stages=history.stages,
+        history_new=hist_new,
+        aj=aj,
+        create_rate=create_rate,
+    )
+
+
+def _exposure(history: QuarterHistory, train: Sequence[int], rep_index: pd.Index) -> np.ndarray:
+    """Quarters in which each rep owned a deal (open at a snapshot or won): their exposure."""
+    s = history.snaps
+    s = s.loc[s["q"].isin(train).to_numpy(), ["q", "owner_rep_id"]].dropna()
+    w = history.won
+    w = w.loc[w["q"].isin(train).to_numpy(), ["q", "rep_id"]].rename(columns={"rep_id": "owner_rep_id"})
+    both = pd.concat([s.astype("int64"), w.astype("int64")]).drop_duplicates()
+    r = rep_index.get_indexer(both["owner_rep_id"].to_numpy())
+    return np.bincount(r[r >= 0], minlength=len(rep_index)).astype("float64")
+
+
+def _fit_aj(deals: pd.DataFrame, asof: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
+    created = deals["created_at"]
+    known = (created < asof).to_numpy(dtype=bool, na_value=False)
+    d = deals.loc[known]
+    closed = d["closed_at"]
+    is_closed = (closed < asof).to_numpy(dtype=bool, na_value=False) & (d["outcome"] != "open").to_numpy(
+        dtype=bool
+    )
+    end = np.where(
+        is_closed, closed.to_numpy(dtype="datetime64[ns]"), np.datetime64(asof.tz_convert(None), "ns")
+    )
+    days = (end - d["created_at"].to_numpy(dtype="datetime64[ns]")) // np.timedelta64(1, "D")
+    event = np.where(is_closed, np.where(d["outcome"].to_numpy(dtype=object) == "won", 1, 2), 0)
+    horizon = int(max(days.max() if len(days) else 0, 0)) + 400
+    return aalen_johansen(days.astype("int64"), event, horizon)
+
+
+def _creation_rate(
+    deals: pd.DataFrame, asof: pd.Timestamp, rep_index: pd.Index, days: int = 182
+) -> np.ndarray:
+    """Deals created per day by each rep over the ``days`` before ``asof`` (or since the first deal)."""
+    created = deals["created_at"]
+    first = created.min()
+    start = max(asof - pd.Timedelta(days=days), first) if pd.notna(first) else asof
+    span = max((asof - start) / pd.Timedelta(days=1), 1.0)
+    recent = deals.loc[((created >= start) & (created < asof)).to_numpy(dtype=bool, na_value=False)]
+    r = rep_index.get_indexer(recent["owner_rep_id"].to_numpy())
+    return np.bincount(r[r >= 0], minlength=len(rep_index)).astype("float64") / span
+
+
+def _shock_sigma(tr: pd.DataFrame, table: np.ndarray) -> float:
+    """Relative sd of the shared quarter multiplier: past (quarter, week) conversion spread
+    beyond the Bernoulli spread, by the method of moments (0 when there is none)."""
+    if len(tr) == 0:
+        return 0.0
+    p = table[
+        tr["week"].to_numpy(),
+        tr["stage_code"].to_numpy(),
+        tr["age_bucket"].to_numpy(),
+        tr["pushed"].to_numpy().astype("int64"),
+    ]
+    a = tr["amount"].to_numpy(dtype="float64")
+    y = tr["won_in_quarter"].to_numpy().astype("float64")
+    g = tr["q"].to_numpy() * WEEKS + tr["week"].to_numpy()
+    size = int(g.max()) + 1
+    e = np.bincount(g, weights=a * p, minlength=size)
+    v = np.bincount(g, weights=a * a * p * (1 - p), minlength=size)
+    actual = np.bincount(g, weights=a * y, minlength=size)
+    ok = e > 0
+    if ok.sum() < 2:
+        return 0.0
+    excess = np.mean(((actual[ok] - e[ok]) / e[ok]) ** 2) - np.mean(v[ok] / e[ok] ** 2)
+    return float(np.sqrt(max(excess, 0.0)))
