@@ -38,7 +38,6 @@ __all__ = [
 #: The frames a forecast is computed from (its cache key names their versions).
 FORECAST_FRAMES = ("reps", "deals", "deal_stages", "deal_changes", "goals")
 SCOPE_RE = re.compile(r"^(org|team:(\d+)|rep:(\d+))$")
-QUARTER_RE = re.compile(r"^\d{4}-Q[1-4]$")
 
 
 class ScopeError(ValueError):
@@ -83,9 +82,10 @@ def parse_scope(text: str | None, data: Frames) -> Scope:
     return Scope("org", None, "Whole org")
 
 
-def quarter_of(period: Period) -> Period:
-    """The period itself when it is a calendar quarter; else ValueError (forecasts are by quarter)."""
-    if not QUARTER_RE.match(period.label):
+def quarter_of(period: Period, calendar: OrgCalendar | None = None) -> Period:
+    """The period itself when it is a (fiscal) quarter; else ValueError (forecasts are by quarter)."""
+    q = (calendar or period.calendar).fiscal_quarter(period.start_date)
+    if (q.start, q.end) != (period.start, period.end):
         raise ValueError(
             f"period: {period.label!r} is not a quarter; forecasts are by quarter (2026-Q4, this-quarter)"
         )
@@ -210,14 +210,357 @@ def frames_and_calendar(app: Flask) -> tuple[Frames, OrgCalendar]:
     return numbers.frames(app), numbers.calendar(app)
 
 
-# ------------------------------------------------------------------------- views (filled in below)
+# ------------------------------------------------------------------------------- the forecast
+
+#: Seed of every forecast (the same data give the same numbers on every surface and the API).
+SEED = 12
+N_DRAWS = 10_000
+HISTORY_QUARTERS = 8
+
+
+def _history(app: Flask, data: Frames, cal: OrgCalendar, quarter: Period) -> Any:
+    """The labelled weekly snapshots of the quarters before ``quarter`` (shared by its weeks)."""
+    from metrics.forecast import quarter_history, quarters_between
+
+    def build() -> Any:
+        deals = data.deals
+        first = deals["created_at"].min()
+        past: list[Period] = []
+        if pd.notna(first) and cal.fiscal_quarter(cal.local_date(first)).start < quarter.start:
+            past = quarters_between(cal.local_date(first), quarter.start_date - _dt.timedelta(days=1), cal)
+            past = past[-HISTORY_QUARTERS:]
+        return quarter_history(
+            deals, data.deal_stages, data.deal_changes, data.activities, past, calendar=cal, reps=data.reps
+        )
+
+    return cached(app, ("history", quarter.start), data, build)
+
+
+def forecast_at(app: Flask, data: Frames, cal: OrgCalendar, quarter: Period, day: _dt.date) -> Any:
+    """:func:`metrics.forecast.quarter_forecast` of ``quarter`` as of the end of ``day``, with the
+    quarter's quotas from the goals: once per (quarter, day, data version)."""
+    from metrics.forecast import quarter_forecast, quarter_quotas
+
+    def build() -> Any:
+        rep_q, team_q = quarter_quotas(data.goals, data.reps, quarter, cal)
+        return quarter_forecast(
+            data.deals,
+            data.deal_stages,
+            data.deal_changes,
+            data.activities,
+            data.reps,
+            asof=day,
+            quotas=rep_q.where(rep_q > 0),
+            team_targets=team_q.where(team_q > 0),
+            calendar=cal,
+            history_quarters=HISTORY_QUARTERS,
+            n_draws=N_DRAWS,
+            seed=SEED,
+            history=_history(app, data, cal, quarter),
+        )
+
+    return cached(app, ("forecast", quarter.start, day), data, build)
+
+
+def row_of(fc: Any, scope: Scope) -> pd.Series | None:
+    """The scope's row of a :class:`metrics.forecast.Forecast` (None when it has none)."""
+    if scope.kind == "org":
+        return fc.org.iloc[0]
+    frame = fc.teams if scope.kind == "team" else fc.reps
+    return frame.loc[scope.id] if scope.id in frame.index else None
+
+
+def _num(v: Any) -> Any:
+    if v is None:
+        return None
+    try:
+        if pd.isna(v):
+            return None
+    except (TypeError, ValueError):
+        return v
+    if isinstance(v, (bool,)):
+        return v
+    f = float(v)
+    return int(round(f)) if f.is_integer() or abs(f) >= 1000 else f
+
+
+def _numbers(row: pd.Series) -> dict[str, Any]:
+    money = ("closed_won", "open_amount", "expected_pipeline", "expected_new", "mean", "p10", "p50", "p90")
+    out: dict[str, Any] = {}
+    for k, v in row.items():
+        if k == "team_id":
+            continue
+        if k in money or k in ("target", "gap_from_new", "expected_shortfall"):
+            out[k] = None if pd.isna(v) else int(round(float(v)))
+        elif k == "open_deals":
+            out[k] = int(v)
+        else:
+            out[k] = None if pd.isna(v) else float(v)
+    return out
+
+
+def forecast_view(scope: Scope, w: Any, app: Flask | None = None) -> dict[str, Any]:
+    """Everything the forecast page and ``GET /api/v1/forecast`` show for ``scope`` in the window's
+    quarter as of its day."""
+    app = app or the_app()
+    data, cal = frames_and_calendar(app)
+    quarter = quarter_of(w.period, cal)
+    day = asof_day(quarter, w.now, cal)
+    fc = forecast_at(app, data, cal, quarter, day)
+    row = row_of(fc, scope)
+    names = data.reps.set_index("rep_id")["name"]
+    teams = data.reps.dropna(subset=["team_id"]).drop_duplicates("team_id").set_index("team_id")["team"]
+    children: list[dict[str, Any]] = []
+    if scope.kind == "org":
+        for team_id, r in fc.teams.iterrows():
+            children.append(
+                {"scope": f"team:{int(team_id)}", "name": str(teams.get(team_id, team_id)), **_numbers(r)}
+            )
+    elif scope.kind == "team":
+        part = fc.reps[fc.reps["team_id"] == scope.id]
+        for rep_id, r in part.iterrows():
+            children.append(
+                {"scope": f"rep:{int(rep_id)}", "name": str(names.get(rep_id, rep_id)), **_numbers(r)}
+            )
+    accuracy = accuracy_at(app, fc.week)
+    return {
+        "scope": scope.key,
+        "label": scope.label,
+        "period": w.spec,
+        "quarter": quarter.label,
+        "start": quarter.start_date.isoformat(),
+        "end": quarter.last_date.isoformat(),
+        "asof": day.isoformat(),
+        "week": int(fc.week),
+        "days_left": int(fc.days_left),
+        "method": fc.method,
+        "n_quarters": int(fc.n_quarters),
+        "n_draws": int(fc.n_draws),
+        "seed": int(fc.seed),
+        "forecast": None if row is None else _numbers(row),
+        "children": children,
+        "weeks": weeks_of(app, data, cal, quarter, day, scope),
+        "changes": changes_view(app, data, cal, quarter, day, scope, fc),
+        "accuracy": accuracy,
+    }
+
+
+def weeks_of(
+    app: Flask, data: Frames, cal: OrgCalendar, quarter: Period, day: _dt.date, scope: Scope
+) -> list[dict[str, Any]]:
+    """The forecast made at the end of each week of the quarter up to ``day`` (the fan chart)."""
+    out = []
+    week_ends = [quarter.start_date + _dt.timedelta(days=7 * k + 6) for k in range(13)]
+    days = [d for d in week_ends if d < day] + [day]
+    for d in days:
+        if d > quarter.last_date:
+            break
+        fc = forecast_at(app, data, cal, quarter, d)
+        row = row_of(fc, scope)
+        if row is None:
+            continue
+        out.append(
+            {
+                "week": round((d - quarter.start_date).days / 7 + 1 / 7, 2),
+                "asof": d.isoformat(),
+                "p10": int(round(float(row["p10"]))),
+                "p50": int(round(float(row["p50"]))),
+                "p90": int(round(float(row["p90"]))),
+                "closed": int(round(float(row["closed_won"]))),
+                "target": None if pd.isna(row["target"]) else int(round(float(row["target"]))),
+            }
+        )
+    return out
+
+
+def changes_view(
+    app: Flask, data: Frames, cal: OrgCalendar, quarter: Period, day: _dt.date, scope: Scope, fc: Any
+) -> dict[str, Any]:
+    """What changed in the scope's pipeline in the 7 days up to ``day`` (stored snapshots where
+    there are some, rebuilt otherwise)."""
+    from .forecast_store import load_snapshots
+
+    before_day = day - _dt.timedelta(days=7)
+
+    def build() -> pd.DataFrame:
+        snaps = load_snapshots(db.engine_for(app), data, [before_day, day], cal)
+        b = snaps[snaps["snapshot_date"] == pd.Timestamp(before_day)]
+        a = snaps[snaps["snapshot_date"] == pd.Timestamp(day)]
+        return changes_since(
+            b,
+            a,
+            data.deals,
+            quarter,
+            cal.midnight(before_day + _dt.timedelta(days=1)),
+            cal.midnight(day + _dt.timedelta(days=1)),
+        )
+
+    ch = cached(app, ("changes", quarter.start, day), data, build)
+    if scope.kind == "rep":
+        ch = ch[ch["owner_rep_id"] == scope.id]
+    elif scope.kind == "team":
+        members = set(data.reps.loc[data.reps["team_id"] == scope.id, "rep_id"].astype(int))
+        ch = ch[ch["owner_rep_id"].isin(members)]
+    names = _deal_names(app, [int(d) for d in ch["deal_id"]])
+    reps = data.reps.set_index("rep_id")["name"]
+    rows = []
+    for r in ch.itertuples(index=False):
+        rows.append(
+            {
+                "deal_id": int(r.deal_id),
+                "deal": names.get(int(r.deal_id), f"deal {int(r.deal_id)}"),
+                "kind": r.kind,
+                "owner": None
+                if r.owner_rep_id is None or pd.isna(r.owner_rep_id)
+                else str(reps.get(r.owner_rep_id, "")),
+                "amount_before": _num(r.amount_before),
+                "amount_after": _num(r.amount_after),
+                "close_before": None
+                if r.close_before is None or pd.isna(r.close_before)
+                else str(r.close_before),
+                "close_after": None
+                if r.close_after is None or pd.isna(r.close_after)
+                else str(r.close_after),
+                "into_quarter": bool(r.into_quarter),
+                "out_of_quarter": bool(r.out_of_quarter),
+            }
+        )
+    counts = {k: sum(1 for r in rows if r["kind"] == k) for k in CHANGE_KINDS}
+    return {"since": before_day.isoformat(), "until": day.isoformat(), "counts": counts, "rows": rows}
+
+
+def _deal_names(app: Flask, ids: list[int]) -> dict[int, str]:
+    if not ids:
+        return {}
+    from sqlalchemy import select
+
+    from .models import Deal
+
+    with db.engine_for(app).connect() as conn:
+        rows = conn.execute(select(Deal.id, Deal.name).where(Deal.id.in_(ids)))  # type: ignore[attr-defined]
+        return {int(i): str(n) for i, n in rows}
+
+
+def fan_spec(scope: Scope, w: Any) -> dict[str, Any]:
+    from .forecast_charts import fan
+
+    view = forecast_view(scope, w)
+    weeks = pd.DataFrame(view["weeks"], columns=["week", "asof", "p10", "p50", "p90", "closed", "target"])
+    for col in ("p10", "p50", "p90", "closed"):
+        weeks[col] = weeks[col] / 100
+    target = view["forecast"]["target"] / 100 if view["forecast"] and view["forecast"]["target"] else None
+    return fan(
+        weeks, target, f"{view['label']} · {view['quarter']}", f"as of {view['asof']} · {view['method']}"
+    )
+
+
+def as_json(view: dict[str, Any]) -> dict[str, Any]:
+    """The API's answer: the view as it is (money in minor units, probabilities 0–1)."""
+    return view
+
+
+# ----------------------------------------------------------------------- quota chance, gauge
+
+
+def _current(app: Flask) -> tuple[Frames, OrgCalendar, Period, _dt.date]:
+    data, cal = frames_and_calendar(app)
+    now = app_now()
+    quarter = cal.fiscal_quarter(cal.local_date(now))
+    return data, cal, quarter, asof_day(quarter, now, cal)
 
 
 def quota_chance(rep_id: int, now: Any = None) -> dict[str, Any] | None:
-    """The card's and roster's quota-hit probability of a rep this quarter (None: no forecast)."""
-    return None
+    """The card's and roster's quota-hit probability of a rep this quarter (None: no quota or no
+    deals to forecast from)."""
+    app = the_app()
+    try:
+        data, cal, quarter, day = _current(app)
+        if now is not None and pd.notna(now):  # the card's clock: a past period's is its (exclusive) end
+            quarter = cal.fiscal_quarter(cal.local_date(pd.Timestamp(now) - pd.Timedelta(microseconds=1)))
+            day = asof_day(quarter, pd.Timestamp(now), cal)
+        if data.deals.empty:
+            return None
+        fc = forecast_at(app, data, cal, quarter, day)
+    except ValueError:
+        return None
+    if rep_id not in fc.reps.index:
+        return None
+    r = fc.reps.loc[rep_id]
+    if pd.isna(r["target"]):
+        return None
+    return {
+        "quarter": quarter.label,
+        "p100": float(r["p_target"]),
+        "p80": float(r["p_80"]),
+        "att_p10": float(r["attainment_p10"]),
+        "att_p50": float(r["attainment_p50"]),
+        "att_p90": float(r["attainment_p90"]),
+        "shortfall": int(round(float(r["expected_shortfall"]))),
+        "open_deals": int(r["open_deals"]),
+        "method": fc.method,
+        "accuracy": accuracy_at(app, fc.week),
+    }
 
 
 def gauge(app: Flask | None = None) -> dict[str, Any] | None:
-    """The TV's "will we make it" gauge of the org this quarter (None: no forecast)."""
+    """The TV's "will we make it" gauge of the org this quarter (None: no target or no deals)."""
+    app = app or the_app()
+    try:
+        data, cal, quarter, day = _current(app)
+        if data.deals.empty:
+            return None
+        fc = forecast_at(app, data, cal, quarter, day)
+    except ValueError:
+        return None
+    r = fc.org.iloc[0]
+    if pd.isna(r["target"]):
+        return None
+    target = float(r["target"])
+    top = max(target * 1.3, float(r["p90"]) * 1.05)
+
+    def x(v: float) -> float:
+        return round(1000 * max(0.0, min(v, top)) / top, 1)
+
+    return {
+        "quarter": quarter.label,
+        "asof": day.isoformat(),
+        "p_target": float(r["p_target"]),
+        "p10": int(round(float(r["p10"]))),
+        "p50": int(round(float(r["p50"]))),
+        "p90": int(round(float(r["p90"]))),
+        "target": int(round(target)),
+        "closed": int(round(float(r["closed_won"]))),
+        "x": {
+            "p10": x(r["p10"]),
+            "p50": x(r["p50"]),
+            "p90": x(r["p90"]),
+            "target": x(target),
+            "closed": x(r["closed_won"]),
+        },
+        "method": fc.method,
+    }
+
+
+# ---------------------------------------------------------------------------------- back-test
+
+
+def accuracy_at(app: Flask, week: int) -> dict[str, Any] | None:
+    """The back-test's measured accuracy at this week of the quarter (None: no back-test)."""
+    bt = backtest_view(app)
+    if not bt or not bt.get("by_week"):
+        return None
+    for row in bt["by_week"]:
+        if row["week"] == week:
+            return row
     return None
+
+
+def backtest_view(app: Flask | None = None) -> dict[str, Any] | None:
+    """The back-test of this org's history (None until metrics.forecast provides one)."""
+    return None
+
+
+def backtest_spec(name: str) -> dict[str, Any]:
+    from .charts import _empty
+
+    return _empty("Back-test", "No back-test yet")
