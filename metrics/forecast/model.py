@@ -249,8 +249,9 @@ class ForecastModel:
         Expected new-business wins still to come, shape (weeks, reps) for ``rep_ids``.
     new_mean, new_var : numpy.ndarray
         Mean and variance of a new-business win's amount, by week.
-    sigma : float
-        Relative spread of the shared quarter shock (multiplier on every win probability).
+    sigma : numpy.ndarray
+        Relative spread of the shared quarter shock by week (multiplier on every win
+        probability and new-business rate).
     rep_ids : numpy.ndarray
         The reps of ``new_rate`` (the forecast's reps).
     stages : list of str
@@ -267,13 +268,23 @@ class ForecastModel:
     new_rate: np.ndarray
     new_mean: np.ndarray
     new_var: np.ndarray
-    sigma: float
+    sigma: np.ndarray
     rep_ids: np.ndarray
     stages: list[str]
     history_new: np.ndarray
     aj: tuple[np.ndarray, np.ndarray] | None = None
     create_rate: np.ndarray | None = None
+    rep_mult: np.ndarray | None = None
     hit_rate: float = float("nan")
+
+    def for_owners(self, p: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``p`` times the owner's shrunk win multiplier (``rows`` index ``rep_ids``; any other
+        row, e.g. an owner not in the reps frame, keeps ``p``), capped at 1."""
+        if self.rep_mult is None:
+            return p
+        mult = np.r_[self.rep_mult, 1.0]
+        rows = np.where((rows >= 0) & (rows < len(self.rep_mult)), rows, len(self.rep_mult))
+        return np.minimum(p * mult[rows], 1.0)
 
     def new_expected(self, week: int, days_left: int) -> np.ndarray:
         """Expected count of wins from deals not yet created, per rep of ``rep_ids``: the table's
@@ -305,35 +316,55 @@ class ForecastModel:
         return np.where(s > 0, (f_won[b] - f_won[a]) / np.where(s > 0, s, 1.0), 0.0).clip(0.0, 1.0)
 
 
-def _smoothed_table(snaps: pd.DataFrame, n_stages: int, k: float) -> tuple[np.ndarray, np.ndarray]:
+def _cells(snaps: pd.DataFrame, n_stages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Integer codes of each row's stage, (week, stage) and (week, stage, age bucket, pushed)."""
     nb = len(AGE_BUCKETS) + 1
-    w = snaps["week"].to_numpy()
-    s = snaps["stage_code"].to_numpy()
-    b = snaps["age_bucket"].to_numpy()
+    w = snaps["week"].to_numpy().astype("int64")
+    st = snaps["stage_code"].to_numpy().astype("int64")
+    b = snaps["age_bucket"].to_numpy().astype("int64")
     pu = snaps["pushed"].to_numpy().astype("int64")
+    return st, st + n_stages * w, ((w * n_stages + st) * nb + b) * 2 + pu
+
+
+def _cell_counts(snaps: pd.DataFrame, n_stages: int, quarters: Sequence[int]) -> np.ndarray:
+    """Per training quarter, deals n and wins y of every cell: shape (quarters, 2, cells) where
+    cells are the level-3 cells (weeks × stages × buckets × 2)."""
+    size = WEEKS * n_stages * (len(AGE_BUCKETS) + 1) * 2
+    qpos = pd.Index(list(quarters)).get_indexer(snaps["q"].to_numpy())
+    _, _, k3 = _cells(snaps, n_stages)
     y = snaps["won_in_quarter"].to_numpy().astype("float64")
-    n_all, y_all = len(y), y.sum()
-    p0 = (y_all + 1.0) / (n_all + 2.0)
-    n1 = np.bincount(s, minlength=n_stages)
-    y1 = np.bincount(s, weights=y, minlength=n_stages)
+    key = qpos * size + k3
+    n = np.bincount(key, minlength=len(quarters) * size).reshape(len(quarters), size)
+    yy = np.bincount(key, weights=y, minlength=len(quarters) * size).reshape(len(quarters), size)
+    return np.stack([n, yy], axis=1).astype("float64")
+
+
+def _table_from_counts(n3: np.ndarray, y3: np.ndarray, n_stages: int, k: float) -> np.ndarray:
+    """Hierarchically smoothed table from level-3 cell counts (flat arrays of the cells)."""
+    nb = len(AGE_BUCKETS) + 1
+    n3 = n3.reshape(WEEKS, n_stages, nb, 2)
+    y3 = y3.reshape(WEEKS, n_stages, nb, 2)
+    n2, y2 = n3.sum(axis=(2, 3)), y3.sum(axis=(2, 3))
+    n1, y1 = n2.sum(axis=0), y2.sum(axis=0)
+    p0 = (y1.sum() + 1.0) / (n1.sum() + 2.0)
     p1 = (y1 + k * p0) / (n1 + k)
-    k2 = s + n_stages * w
-    n2 = np.bincount(k2, minlength=WEEKS * n_stages).reshape(WEEKS, n_stages)
-    y2 = np.bincount(k2, weights=y, minlength=WEEKS * n_stages).reshape(WEEKS, n_stages)
     p2 = (y2 + k * p1[None, :]) / (n2 + k)
-    k3 = ((w * n_stages + s) * nb + b) * 2 + pu
-    size = WEEKS * n_stages * nb * 2
-    n3 = np.bincount(k3, minlength=size).reshape(WEEKS, n_stages, nb, 2)
-    y3 = np.bincount(k3, weights=y, minlength=size).reshape(WEEKS, n_stages, nb, 2)
-    p3 = (y3 + k * p2[:, :, None, None]) / (n3 + k)
-    # P(eventually won | stage), for the weighted-pipeline baseline
-    won_ever = (snaps["outcome"].to_numpy(dtype=object) == "won").astype("float64")
-    closed = snaps["outcome"].to_numpy(dtype=object) != "open"
-    ne = np.bincount(s[closed], minlength=n_stages)
-    ye = np.bincount(s[closed], weights=won_ever[closed], minlength=n_stages)
+    return (y3 + k * p2[:, :, None, None]) / (n3 + k)
+
+
+def _stage_rate(snaps: pd.DataFrame, n_stages: int, k: float, asof: pd.Timestamp | None) -> np.ndarray:
+    """P(eventually won | stage) from snapshot rows of deals closed by ``asof`` (the
+    weighted-pipeline baseline's stage probability, without looking past the as-of)."""
+    st = snaps["stage_code"].to_numpy().astype("int64")
+    outcome = snaps["outcome"].to_numpy(dtype=object)
+    closed = outcome != "open"
+    if asof is not None:
+        closed &= (snaps["closed_at"] < asof).to_numpy(dtype=bool, na_value=False)
+    won_ever = (outcome == "won").astype("float64")
+    ne = np.bincount(st[closed], minlength=n_stages)
+    ye = np.bincount(st[closed], weights=won_ever[closed], minlength=n_stages)
     pe_all = (ye.sum() + 1.0) / (ne.sum() + 2.0)
-    stage_rate = (ye + k * pe_all) / (ne + k)
-    return p3, stage_rate
+    return (ye + k * pe_all) / (ne + k)
 
 
 def _gamma_poisson(counts: np.ndarray, exposure: np.ndarray, groups: np.ndarray) -> np.ndarray:
@@ -420,7 +451,14 @@ def fit_model(
     n_stages = len(history.stages)
     if method == "auto":
         method = "snapshot_table" if len(train) >= min_quarters and len(tr) >= MIN_ROWS else "time_to_close"
-    table, stage_rate = _smoothed_table(tr, n_stages, k)
+    cell_counts = (
+        _cell_counts(tr, n_stages, train)
+        if len(train)
+        else np.zeros((0, 2, WEEKS * n_stages * (len(AGE_BUCKETS) + 1) * 2))
+    )
+    total = cell_counts.sum(axis=0)
+    table = _table_from_counts(total[0], total[1], n_stages, k)
+    stage_rate = _stage_rate(tr, n_stages, k, asof)
     # new business per rep and week, shrunk toward the team
     nb = history.new_business
     nbt = nb.loc[nb["q"].isin(train).to_numpy()] if len(nb) else nb
@@ -469,7 +507,11 @@ def fit_model(
         if len(won_known):
             new_mean[:] = won_known.mean()
             new_var[:] = won_known.var() if len(won_known) > 1 else 0.0
-    sigma = _shock_sigma(tr, table) if method == "snapshot_table" else 0.0
+    sigma = np.zeros(WEEKS)
+    rep_mult = np.ones(len(rep_ids))
+    if method == "snapshot_table":
+        sigma = _shock_sigma(tr, cell_counts, train, n_stages, k, nbt, new_mean, new_var)
+        rep_mult = _rep_multipliers(tr, table, n_stages, rep_index)
     return ForecastModel(
         method=method,
         n_quarters=len(train),
@@ -484,6 +526,7 @@ def fit_model(
         history_new=hist_new,
         aj=aj,
         create_rate=create_rate,
+        rep_mult=rep_mult,
     )
 
 
@@ -528,26 +571,100 @@ def _creation_rate(
     return np.bincount(r[r >= 0], minlength=len(rep_index)).astype("float64") / span
 
 
-def _shock_sigma(tr: pd.DataFrame, table: np.ndarray) -> float:
-    """Relative sd of the shared quarter multiplier: past (quarter, week) conversion spread
-    beyond the Bernoulli spread, by the method of moments (0 when there is none)."""
-    if len(tr) == 0:
-        return 0.0
-    p = table[
-        tr["week"].to_numpy(),
-        tr["stage_code"].to_numpy(),
-        tr["age_bucket"].to_numpy(),
-        tr["pushed"].to_numpy().astype("int64"),
-    ]
+def _shock_sigma(
+    tr: pd.DataFrame,
+    counts: np.ndarray,
+    train: Sequence[int],
+    n_stages: int,
+    k: float,
+    new_business: pd.DataFrame,
+    new_mean: np.ndarray,
+    new_var: np.ndarray,
+) -> np.ndarray:
+    """Relative sd of the shared quarter multiplier by week, out of sample: each training quarter is
+    forecast (pipeline + new business, expected value and Bernoulli/Poisson variance) by the
+    table and rates of the *other* training quarters; the spread of the outcomes beyond the
+    variance the draws already have is put down to a shared shock (method of moments, 0 when
+    there is none). Leave-one-quarter-out keeps the table's own fit out of the estimate, so
+    the interval also carries the uncertainty of a table learnt from a few quarters."""
+    if len(train) < 3 or len(tr) == 0:
+        return np.zeros(WEEKS)
+    _, _, k3 = _cells(tr, n_stages)
+    qpos = pd.Index(list(train)).get_indexer(tr["q"].to_numpy())
     a = tr["amount"].to_numpy(dtype="float64")
     y = tr["won_in_quarter"].to_numpy().astype("float64")
-    g = tr["q"].to_numpy() * WEEKS + tr["week"].to_numpy()
-    size = int(g.max()) + 1
-    e = np.bincount(g, weights=a * p, minlength=size)
-    v = np.bincount(g, weights=a * a * p * (1 - p), minlength=size)
-    actual = np.bincount(g, weights=a * y, minlength=size)
-    ok = e > 0
-    if ok.sum() < 2:
-        return 0.0
-    excess = np.mean(((actual[ok] - e[ok]) / e[ok]) ** 2) - np.mean(v[ok] / e[ok] ** 2)
-    return float(np.sqrt(max(excess, 0.0)))
+    w = tr["week"].to_numpy().astype("int64")
+    total = counts.sum(axis=0)
+    nq = len(train)
+    new_n = np.zeros((nq, WEEKS))
+    new_a = np.zeros((nq, WEEKS))
+    if len(new_business):
+        nb_q = pd.Index(list(train)).get_indexer(new_business["q"].to_numpy())
+        ok = nb_q >= 0
+        np.add.at(
+            new_n,
+            (nb_q[ok], new_business["week"].to_numpy()[ok].astype("int64")),
+            new_business["count"].to_numpy()[ok],
+        )
+        np.add.at(
+            new_a,
+            (nb_q[ok], new_business["week"].to_numpy()[ok].astype("int64")),
+            new_business["amount"].to_numpy()[ok],
+        )
+    z2, floor = [], []
+    for t in range(nq):
+        rest = total - counts[t]
+        table = _table_from_counts(rest[0], rest[1], n_stages, k).ravel()
+        mine = qpos == t
+        p = table[k3[mine]]
+        e = np.bincount(w[mine], weights=a[mine] * p, minlength=WEEKS)
+        v = np.bincount(w[mine], weights=a[mine] ** 2 * p * (1 - p), minlength=WEEKS)
+        obs = np.bincount(w[mine], weights=a[mine] * y[mine], minlength=WEEKS)
+        lam = (new_n.sum(axis=0) - new_n[t]) / (nq - 1)
+        e = e + lam * new_mean
+        v = v + lam * (new_var + new_mean**2)
+        obs = obs + new_a[t]
+        z2.append((obs - e) ** 2 - v)
+        floor.append(e**2)
+    # by week, pooled over the training quarters and the weeks within ±2 (a few quarters say
+    # little on their own), weighted by the expected amount squared so weeks with little left
+    # to win (where a relative error is mostly Bernoulli noise) do not drown the estimate
+    num = np.sum(z2, axis=0)
+    den = np.sum(floor, axis=0)
+    kernel = np.ones(5)
+    excess = np.convolve(num, kernel, "same") / np.maximum(np.convolve(den, kernel, "same"), 1e-300)
+    return np.sqrt(np.maximum(excess, 0.0))
+
+
+def _rep_multipliers(tr: pd.DataFrame, table: np.ndarray, n_stages: int, rep_index: pd.Index) -> np.ndarray:
+    """Each rep's win-probability multiplier: wins ÷ table-expected wins on the rep's training
+    snapshots, shrunk toward 1 (Gamma prior with mean 1 whose variance is the between-rep
+    variance by the method of moments; no spread between reps → every multiplier is 1).
+    A deal appears in several weekly snapshots, so counts are divided by the mean number of
+    appearances per deal before the Poisson variance is used."""
+    out = np.ones(len(rep_index))
+    if len(tr) == 0:
+        return out
+    _, _, k3 = _cells(tr, n_stages)
+    p = table.ravel()[k3]
+    r = rep_index.get_indexer(tr["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"))
+    ok = r >= 0
+    appear = len(tr) / max(tr["deal_id"].nunique(), 1)
+    e = np.bincount(r[ok], weights=p[ok], minlength=len(rep_index)) / appear
+    y = (
+        np.bincount(
+            r[ok], weights=tr["won_in_quarter"].to_numpy()[ok].astype("float64"), minlength=len(rep_index)
+        )
+        / appear
+    )
+    seen = e > 1.0
+    if seen.sum() < 2:
+        return out
+    ratio = y[seen] / e[seen]
+    mean = y[seen].sum() / e[seen].sum()
+    between = np.average((ratio - mean) ** 2, weights=e[seen]) - mean * np.mean(1.0 / e[seen])
+    if between <= 0:
+        return out
+    a = 1.0 / between
+    out[seen] = (y[seen] + a) / (e[seen] + a)
+    return out

@@ -424,6 +424,7 @@ def quarter_forecast(
     wrow = rep_index.get_indexer(won_q["owner_rep_id"].to_numpy(dtype="int64"))
     wrow[wrow < 0] = n_rows - 1
     closed = np.bincount(wrow, weights=won_q["amount"].to_numpy(dtype="float64"), minlength=n_rows)
+    p = model.for_owners(p, row)
     lam = np.r_[model.new_expected(week, days_left), 0.0]
     amount = snap["amount"].to_numpy(dtype="float64")
     draws = simulate(
@@ -434,7 +435,7 @@ def quarter_forecast(
         lam,
         float(model.new_mean[week]),
         float(model.new_var[week]),
-        sigma=model.sigma,
+        sigma=float(model.sigma[week]),
         n_draws=n_draws,
         seed=seed,
     )
@@ -501,5 +502,5 @@ def quarter_forecast(
         reps=reps_out,
         deals=open_deals,
         draws=draws,
-        sigma=model.sigma,
+        sigma=float(model.sigma[week]),
     )
