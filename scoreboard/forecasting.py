@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import datetime as _dt
 import re
+import threading
 from dataclasses import dataclass
 from typing import Any
 
@@ -543,24 +544,168 @@ def gauge(app: Flask | None = None) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------------------- back-test
 
+#: Past quarters back-tested (each learns from up to HISTORY_QUARTERS before it) and draws per run.
+BACKTEST_QUARTERS = 12
+BACKTEST_DRAWS = 2000
+_building: set[Any] = set()
+_building_lock = threading.Lock()
+
+
+def _backtest(app: Flask, data: Frames, cal: OrgCalendar) -> dict[str, Any] | None:
+    """:func:`metrics.forecast.backtest.backtest` over the complete past quarters, as shown."""
+    from metrics.forecast import quarter_history, quarter_quotas, quarters_between
+    from metrics.forecast.backtest import backtest
+
+    deals = data.deals
+    if deals.empty:
+        return None
+    current = cal.fiscal_quarter(cal.local_date(app_now()))
+    first = cal.local_date(deals["created_at"].min())
+    if cal.fiscal_quarter(first).start >= current.start:
+        return None
+    past = quarters_between(first, current.start_date - _dt.timedelta(days=1), cal)[-BACKTEST_QUARTERS:]
+    if len(past) < 2:
+        return None
+    history = quarter_history(
+        deals, data.deal_stages, data.deal_changes, data.activities, past, calendar=cal, reps=data.reps
+    )
+    rows = []
+    for q, quarter in enumerate(past):
+        rep_q, _ = quarter_quotas(data.goals, data.reps, quarter, cal)
+        rep_q = rep_q[rep_q > 0]
+        rows.append(pd.DataFrame({"q": q, "rep_id": rep_q.index.astype("int64"), "quota": rep_q.to_numpy()}))
+    quotas = pd.concat(rows, ignore_index=True) if rows else None
+    bt = backtest(
+        history,
+        data.reps,
+        quotas,
+        deals=deals,
+        max_train=HISTORY_QUARTERS,
+        n_draws=BACKTEST_DRAWS,
+        seed=SEED,
+    )
+    if bt.runs.empty:
+        return None
+    runs = bt.runs
+    hit = runs["hit"]
+    has_t = runs["target"].notna() & hit.notna()
+
+    def brier_rule(value: pd.Series) -> pd.Series:
+        # a baseline's "probability" of reaching the target: 1 when it says it will, else 0
+        said = (value >= runs["target"]).astype(float)
+        return ((said - hit) ** 2).where(has_t & value.notna())
+
+    extra = (
+        pd.DataFrame(
+            {
+                "week": runs["week"],
+                "brier_weighted": brier_rule(runs["weighted"]),
+                "brier_straight": brier_rule(runs["pace"]),
+            }
+        )
+        .groupby("week")[["brier_weighted", "brier_straight"]]
+        .mean()
+    )
+    by_week = bt.by_week.join(extra)
+    out_weeks = []
+    for week, r in by_week.iterrows():
+        out_weeks.append(
+            {
+                "week": int(week),
+                "n": int(r["n"]),
+                "coverage": _f(r["coverage"]),
+                "p50_error": _f(r["mape_p50"]),
+                "weighted_error": _f(r["mape_weighted"]),
+                "straight_error": _f(r["mape_pace"]),
+                "crps_rel": _f(r["crps_rel"]),
+                "brier": _f(r["brier_org"]),
+                "brier_weighted": _f(r["brier_weighted"]),
+                "brier_straight": _f(r["brier_straight"]),
+                "n_rep": None if pd.isna(r.get("n_rep")) else int(r["n_rep"]),
+                "brier_rep": _f(r.get("brier_rep")),
+                "brier_climatology": _f(r.get("brier_climatology")),
+                "brier_skill": _f(r.get("brier_skill")),
+            }
+        )
+    rel = bt.reliability() if len(bt.rep_runs) else pd.DataFrame(columns=["n", "predicted", "observed"])
+    rel = rel[rel["n"] > 0]
+    tested = sorted(set(runs["quarter"]))
+    return {
+        "n_quarters": len(tested),
+        "first": tested[0],
+        "last": tested[-1],
+        "n_forecasts": len(runs),
+        "n_rep_forecasts": len(bt.rep_runs),
+        "methods": sorted(set(runs["method"])),
+        "by_week": out_weeks,
+        "calibration": [
+            {"predicted": float(r.predicted), "observed": float(r.observed), "n": int(r.n)}
+            for r in rel.itertuples()
+        ],
+    }
+
+
+def _f(v: Any) -> float | None:
+    return None if v is None or pd.isna(v) else float(v)
+
+
+def backtest_view(app: Flask | None = None, *, wait: bool = True) -> dict[str, Any] | None:
+    """The back-test of this org's history (None: too little history). Computed once per data
+    version; with ``wait=False`` it is started in the background when not there yet, and None is
+    answered meanwhile (the forecast page's accuracy label does not wait for it)."""
+    app = app or the_app()
+    data, cal = frames_and_calendar(app)
+    from .forecast_store import stored_dates
+
+    stored = stored_dates(db.engine_for(app))
+    key = ("forecast", "backtest", data.key(FORECAST_FRAMES), (len(stored), stored[-1] if stored else None))
+    st = store(app)
+    with st.lock:
+        if key in st.memo:
+            return st.memo[key]  # type: ignore[no-any-return]
+    if wait:
+        return st.get(key, lambda: _backtest(app, data, cal))  # type: ignore[no-any-return]
+    with _building_lock:
+        if key in _building:
+            return None
+        _building.add(key)
+
+    def run() -> None:
+        try:
+            with app.app_context():
+                st.get(key, lambda: _backtest(app, data, cal))
+        finally:
+            with _building_lock:
+                _building.discard(key)
+
+    threading.Thread(target=run, name="matchday-backtest", daemon=True).start()
+    return None
+
 
 def accuracy_at(app: Flask, week: int) -> dict[str, Any] | None:
-    """The back-test's measured accuracy at this week of the quarter (None: no back-test)."""
-    bt = backtest_view(app)
-    if not bt or not bt.get("by_week"):
+    """The back-test's measured accuracy at this week of the quarter (None: not measured (yet))."""
+    bt = backtest_view(app, wait=False)
+    if not bt:
         return None
-    for row in bt["by_week"]:
-        if row["week"] == week:
-            return row
-    return None
-
-
-def backtest_view(app: Flask | None = None) -> dict[str, Any] | None:
-    """The back-test of this org's history (None until metrics.forecast provides one)."""
-    return None
+    return next((row for row in bt["by_week"] if row["week"] == week), None)
 
 
 def backtest_spec(name: str) -> dict[str, Any]:
-    from .charts import _empty
+    from .forecast_charts import accuracy_by_week, calibration
 
-    return _empty("Back-test", "No back-test yet")
+    bt = backtest_view()
+    if name == "calibration":
+        bins = pd.DataFrame((bt or {}).get("calibration", []), columns=["predicted", "observed", "n"])
+        return calibration(bins, "P(rep reaches quota): forecast vs what happened")
+    rows = []
+    for r in (bt or {}).get("by_week", []):
+        for method, key in (
+            ("forecast P50", "p50_error"),
+            ("weighted pipeline", "weighted_error"),
+            ("straight line", "straight_error"),
+        ):
+            if r[key] is not None:
+                rows.append({"week": r["week"], "method": method, "error": r[key]})
+    return accuracy_by_week(
+        pd.DataFrame(rows, columns=["week", "method", "error"]), "Error of the forecast and the baselines"
+    )
