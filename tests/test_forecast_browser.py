@@ -14,7 +14,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
     now = dt.datetime.now(dt.UTC).replace(microsecond=0)
-    return seeded_org(tmp_path_factory, "forecast_browser", seed=4, reps=6, quarters=1, deal_quarters=5, now=now)
+    return seeded_org(
+        tmp_path_factory, "forecast_browser", seed=4, reps=6, quarters=1, deal_quarters=5, now=now
+    )
 
 
 def test_the_forecast_and_backtest_pages_draw_their_charts(org, serve, page, screenshot):

@@ -156,3 +156,49 @@ def test_the_tv_match_centre_shows_the_gauge(org, direct):
     row = direct.org.iloc[0]
     assert f"{row['p_target'] * 100:.0f} %" in gauge
     assert f"{round(row['p10'] / 100):,}".replace(",", "\u202f") in gauge
+
+
+def test_the_backtest_page_shows_metrics_backtest_and_labels_the_forecast_with_it(org):
+    from metrics.forecast import quarter_history, quarters_between
+    from metrics.forecast.backtest import backtest
+    from scoreboard.forecasting import BACKTEST_DRAWS, backtest_view
+
+    app = org.app
+    with app.app_context():
+        bt = backtest_view(app)
+    data, cal = numbers.frames(app), numbers.calendar(app)
+    current = cal.fiscal_quarter(cal.local_date(pd.Timestamp.now(tz="UTC")))
+    past = quarters_between(
+        cal.local_date(data.deals["created_at"].min()), current.start_date - dt.timedelta(days=1), cal
+    )[-12:]
+    history = quarter_history(
+        data.deals, data.deal_stages, data.deal_changes, data.activities, past, calendar=cal, reps=data.reps
+    )
+    quotas = []
+    for q, quarter in enumerate(past):
+        rep_q, _ = quarter_quotas(data.goals, data.reps, quarter, cal)
+        quotas += [{"q": q, "rep_id": int(r), "quota": v} for r, v in rep_q.items() if v > 0]
+    direct = backtest(
+        history,
+        data.reps,
+        pd.DataFrame(quotas),
+        deals=data.deals,
+        max_train=HISTORY_QUARTERS,
+        n_draws=BACKTEST_DRAWS,
+        seed=SEED,
+    ).by_week
+    assert bt["n_quarters"] >= 4
+    page = client_for(org, ADMIN).get("/forecast/accuracy").get_data(as_text=True)
+    for week in (0, 6, 12):
+        cov = direct.loc[week, "coverage"]
+        row = re.search(rf'data-week="{week}">(.*?)</tr>', page, re.S).group(1)
+        cells = re.findall(r'<td class="num">([^<]*)</td>', row)
+        assert cells[0] == str(int(direct.loc[week, "n"]))
+        assert cells[1] == f"{cov * 100:.0f} %"
+        assert cells[2] == f"{direct.loc[week, 'mape_p50'] * 100:.0f} %"
+    # the forecast page says how accurate forecasts made at this week were
+    html = client_for(org, ADMIN).get("/forecast").get_data(as_text=True)
+    view = client_for(org, ADMIN).get("/forecast/chart/fan.json")
+    assert view.status_code == 200
+    week = next(r for r in bt["by_week"] if f"At week {r['week']} of past quarters" in html)
+    assert f"held the outcome {week['coverage'] * 100:.0f} %" in html
