@@ -111,6 +111,30 @@ def cached(app: Flask, what: tuple[Any, ...], data: Frames, build: Any) -> Any:
     return store(app).get(key, build)
 
 
+def past_key(data: Frames, start: pd.Timestamp) -> tuple[Any, ...]:
+    """What the history before ``start`` depends on, cheaply: counts of deals created, closed and
+    won (and the won amount), stage moves and field changes before it, and the content of the
+    goals and reps. A batch of today's deals leaves it unchanged, so the history and the back-test of
+    past quarters are not recomputed for it."""
+    d = data.deals
+    closed = (d["closed_at"] < start).fillna(False).to_numpy(dtype=bool)
+    won = closed & (d["outcome"] == "won").to_numpy(dtype=bool)
+    return (
+        int((d["created_at"] < start).sum()),
+        int(closed.sum()),
+        int(d.loc[won, "amount"].sum()),
+        int((data.deal_stages["at"] < start).sum()),
+        int((data.deal_changes["at"] < start).sum()),
+        _content(data.goals),
+        _content(data.reps[["rep_id", "team_id", "role", "active"]]),
+    )
+
+
+def _content(frame: pd.DataFrame) -> int:
+    """A hash of a small frame's content (goals, reps): the same rows give the same number."""
+    return int(pd.util.hash_pandas_object(frame, index=False).sum()) if len(frame) else 0
+
+
 # ---------------------------------------------------------------------------- what changed
 
 
@@ -216,6 +240,8 @@ def frames_and_calendar(app: Flask) -> tuple[Frames, OrgCalendar]:
 #: Seed of every forecast (the same data give the same numbers on every surface and the API).
 SEED = 12
 N_DRAWS = 10_000
+#: Draws of the forecasts of past weeks on the fan chart (its last point is today's full forecast).
+FAN_DRAWS = 2_000
 HISTORY_QUARTERS = 8
 
 
@@ -234,12 +260,14 @@ def _history(app: Flask, data: Frames, cal: OrgCalendar, quarter: Period) -> Any
             deals, data.deal_stages, data.deal_changes, data.activities, past, calendar=cal, reps=data.reps
         )
 
-    return cached(app, ("history", quarter.start), data, build)
+    return store(app).get(("forecast", "history", quarter.start, past_key(data, quarter.start)), build)
 
 
-def forecast_at(app: Flask, data: Frames, cal: OrgCalendar, quarter: Period, day: _dt.date) -> Any:
+def forecast_at(
+    app: Flask, data: Frames, cal: OrgCalendar, quarter: Period, day: _dt.date, n_draws: int = N_DRAWS
+) -> Any:
     """:func:`metrics.forecast.quarter_forecast` of ``quarter`` as of the end of ``day``, with the
-    quarter's quotas from the goals: once per (quarter, day, data version)."""
+    quarter's quotas from the goals: once per (quarter, day, draws, data version)."""
     from metrics.forecast import quarter_forecast, quarter_quotas
 
     def build() -> Any:
@@ -255,12 +283,12 @@ def forecast_at(app: Flask, data: Frames, cal: OrgCalendar, quarter: Period, day
             team_targets=team_q.where(team_q > 0),
             calendar=cal,
             history_quarters=HISTORY_QUARTERS,
-            n_draws=N_DRAWS,
+            n_draws=n_draws,
             seed=SEED,
             history=_history(app, data, cal, quarter),
         )
 
-    return cached(app, ("forecast", quarter.start, day), data, build)
+    return cached(app, ("forecast", quarter.start, day, n_draws), data, build)
 
 
 def row_of(fc: Any, scope: Scope) -> pd.Series | None:
@@ -300,9 +328,12 @@ def _numbers(row: pd.Series) -> dict[str, Any]:
     return out
 
 
-def forecast_view(scope: Scope, w: Any, app: Flask | None = None) -> dict[str, Any]:
+def forecast_view(
+    scope: Scope, w: Any, app: Flask | None = None, *, with_weeks: bool = True
+) -> dict[str, Any]:
     """Everything the forecast page and ``GET /api/v1/forecast`` show for ``scope`` in the window's
-    quarter as of its day."""
+    quarter as of its day (``with_weeks``: the week-by-week forecasts too, which the page's fan chart
+    fetches on its own)."""
     app = app or the_app()
     data, cal = frames_and_calendar(app)
     quarter = quarter_of(w.period, cal)
@@ -340,7 +371,7 @@ def forecast_view(scope: Scope, w: Any, app: Flask | None = None) -> dict[str, A
         "seed": int(fc.seed),
         "forecast": None if row is None else _numbers(row),
         "children": children,
-        "weeks": weeks_of(app, data, cal, quarter, day, scope),
+        "weeks": weeks_of(app, data, cal, quarter, day, scope) if with_weeks else None,
         "changes": changes_view(app, data, cal, quarter, day, scope, fc),
         "accuracy": accuracy,
     }
@@ -356,7 +387,8 @@ def weeks_of(
     for d in days:
         if d > quarter.last_date:
             break
-        fc = forecast_at(app, data, cal, quarter, d)
+        # the forecast of each past week with fewer draws; today's is the page's own (same numbers)
+        fc = forecast_at(app, data, cal, quarter, d, N_DRAWS if d == day else FAN_DRAWS)
         row = row_of(fc, scope)
         if row is None:
             continue
@@ -482,7 +514,8 @@ def quota_chance(rep_id: int, now: Any = None) -> dict[str, Any] | None:
         if data.deals.empty:
             return None
         fc = forecast_at(app, data, cal, quarter, day)
-    except ValueError:
+    except Exception:  # noqa: BLE001 - a card or a TV never fails for the forecast; the log says why
+        app.logger.exception("forecast unavailable")
         return None
     if rep_id not in fc.reps.index:
         return None
@@ -511,7 +544,8 @@ def gauge(app: Flask | None = None) -> dict[str, Any] | None:
         if data.deals.empty:
             return None
         fc = forecast_at(app, data, cal, quarter, day)
-    except ValueError:
+    except Exception:  # noqa: BLE001 - a card or a TV never fails for the forecast; the log says why
+        app.logger.exception("forecast unavailable")
         return None
     r = fc.org.iloc[0]
     if pd.isna(r["target"]):
@@ -655,10 +689,8 @@ def backtest_view(app: Flask | None = None, *, wait: bool = True) -> dict[str, A
     answered meanwhile (the forecast page's accuracy label does not wait for it)."""
     app = app or the_app()
     data, cal = frames_and_calendar(app)
-    from .forecast_store import stored_dates
-
-    stored = stored_dates(db.engine_for(app))
-    key = ("forecast", "backtest", data.key(FORECAST_FRAMES), (len(stored), stored[-1] if stored else None))
+    current = cal.fiscal_quarter(cal.local_date(app_now()))
+    key = ("forecast", "backtest", current.start, past_key(data, current.start))
     st = store(app)
     with st.lock:
         if key in st.memo:
@@ -682,6 +714,12 @@ def backtest_view(app: Flask | None = None, *, wait: bool = True) -> dict[str, A
     return None
 
 
+def backtest_pending() -> bool:
+    """Whether a back-test is being computed now (the page says so instead of "no history")."""
+    with _building_lock:
+        return bool(_building)
+
+
 def accuracy_at(app: Flask, week: int) -> dict[str, Any] | None:
     """The back-test's measured accuracy at this week of the quarter (None: not measured (yet))."""
     bt = backtest_view(app, wait=False)
@@ -693,7 +731,7 @@ def accuracy_at(app: Flask, week: int) -> dict[str, Any] | None:
 def backtest_spec(name: str) -> dict[str, Any]:
     from .forecast_charts import accuracy_by_week, calibration
 
-    bt = backtest_view()
+    bt = backtest_view(wait=False)
     if name == "calibration":
         bins = pd.DataFrame((bt or {}).get("calibration", []), columns=["predicted", "observed", "n"])
         return calibration(bins, "P(rep reaches quota): forecast vs what happened")

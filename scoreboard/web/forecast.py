@@ -93,7 +93,7 @@ def page() -> Any:
     """The forecast of a scope for a quarter as of a day."""
     scope = _scope_for_page(request.args.get("scope"))
     w = _window()
-    view = forecasting.forecast_view(scope, w)
+    view = forecasting.forecast_view(scope, w, with_weeks=False)  # the fan chart fetches the weeks
     data = numbers.frames()
     teams = (
         data.reps.dropna(subset=["team_id"])
@@ -127,8 +127,9 @@ def fan_chart() -> Any:
 @require_role("rep", "manager", "admin")
 def accuracy() -> Any:
     """How good are these forecasts? The back-test on this org's own history."""
-    bt = forecasting.backtest_view()
-    return render_template("forecast_accuracy.html", bt=bt)
+    bt = forecasting.backtest_view(wait=False)
+    pending = bt is None and forecasting.backtest_pending()
+    return render_template("forecast_accuracy.html", bt=bt, pending=pending)
 
 
 @bp.get("/forecast/accuracy/chart/<name>.json")
