@@ -18,9 +18,14 @@ Public API
 :func:`quarter_history`      weekly snapshots of past quarters, labelled (reuse across calls)
 :func:`fit_model`            the conversion table, new business, shock and fallback
 :func:`simulate`, :func:`summarize`   the Monte Carlo and its numbers
+:func:`backtest`             rolling-origin back-test with baselines, by week of quarter (a :class:`Backtest`)
+:func:`crps`, :func:`reliability`    scoring helpers (calibration-chart bins)
 :func:`synthetic_org`        a seeded known-truth org (tests, benchmark)
+
+See docs/forecast.md for the method, the columns and the measured accuracy.
 """
 
+from metrics.forecast.backtest import Backtest, backtest, crps, reliability
 from metrics.forecast.model import (
     ForecastModel,
     QuarterHistory,
@@ -43,6 +48,7 @@ from metrics.forecast.snapshots import SNAPSHOT_COLUMNS, pipeline_snapshots, sna
 from metrics.forecast.synthetic import SyntheticOrg, synthetic_org
 
 __all__ = [
+    "Backtest",
     "SNAPSHOT_COLUMNS",
     "SUMMARY_COLUMNS",
     "Draws",
@@ -51,12 +57,15 @@ __all__ = [
     "QuarterHistory",
     "SyntheticOrg",
     "aalen_johansen",
+    "backtest",
+    "crps",
     "fit_model",
     "pipeline_snapshots",
     "quarter_forecast",
     "quarter_history",
     "quarter_quotas",
     "quarters_between",
+    "reliability",
     "simulate",
     "snapshot_cutoffs",
     "summarize",

@@ -50,7 +50,7 @@ __all__ = [
 #: Weeks of a quarter that have snapshots (0 = the quarter's first instant).
 WEEKS = 13
 #: Upper edges (days, exclusive) of the age-in-stage buckets; the last bucket is open.
-AGE_BUCKETS: tuple[int, ...] = (14, 45, 90)
+AGE_BUCKETS: tuple[int, ...] = (14, 45, 90, 180)
 #: Pseudo-deals of the Beta smoothing toward the parent cell (research: k ≈ 20).
 SMOOTHING_K = 20.0
 #: Fewest past quarters (and snapshot rows) the conversion table needs; else the fallback.
@@ -93,9 +93,11 @@ class QuarterHistory:
     quarters : list of Period
         The quarters, oldest first; ``q`` columns index into it.
     snaps : pandas.DataFrame
-        :func:`pipeline_snapshots` rows of every week of every quarter plus ``q``, ``week``,
-        ``stage_code`` (into ``stages``), ``age_bucket``, ``pushed`` (bool), ``won_in_quarter``
-        (bool: won before the quarter's end).
+        The :func:`pipeline_snapshots` rows of every week of every quarter, slimmed to what the
+        model uses: ``deal_id``, ``owner_rep_id``, ``amount``, ``expected_close``,
+        ``created_at``, ``closed_at``, ``outcome``, plus ``q``, ``week``, ``stage_code`` (into
+        ``stages``), ``age_bucket``, ``pushed`` (bool), ``won_in_quarter`` (bool: won before the
+        quarter's end).
     won : pandas.DataFrame
         Won deals closed inside one of the quarters: ``deal_id``, ``rep_id`` (current owner),
         ``amount`` (float), ``created_at``, ``closed_at``, ``q``.
@@ -112,6 +114,16 @@ class QuarterHistory:
     new_business: pd.DataFrame
     stages: list[str]
     calendar: OrgCalendar = field(repr=False)
+    _cutoffs: np.ndarray | None = field(default=None, repr=False)
+
+    def cutoffs(self) -> np.ndarray:
+        """Every snapshot instant as int64 nanoseconds, shape (quarters, weeks) (cached)."""
+        if self._cutoffs is None:
+            self._cutoffs = np.array(
+                [[self.cutoff(q, w).value for w in range(WEEKS)] for q in range(len(self.quarters))],
+                dtype="int64",
+            ).reshape(len(self.quarters), WEEKS)
+        return self._cutoffs
 
     def cutoff(self, q: int, week: int) -> pd.Timestamp:
         """The instant of week ``week``'s snapshot of quarter ``q``."""
@@ -147,33 +159,70 @@ def quarter_history(
     cal = calendar or OrgCalendar()
     deals = validate(deals, "deals")
     quarters = list(quarters)
-    days, qw = [], {}
-    for q, quarter in enumerate(quarters):
-        for w in range(WEEKS):
-            d = _snapshot_day(quarter, w)
-            days.append(d)
-            qw[pd.Timestamp(d)] = (q, w)
-    snaps = pipeline_snapshots(deals, deal_stages, deal_changes, activities, days, calendar=cal, reps=reps)
-    key = pd.Index(list(qw))
-    pos = key.get_indexer(snaps["snapshot_date"])
-    q_of = np.array([v[0] for v in qw.values()], dtype="int64")[pos]
-    w_of = np.array([v[1] for v in qw.values()], dtype="int64")[pos]
-    ends = np.array([p.end.value for p in quarters], dtype="int64")  # ns
-    closed_ns = snaps["closed_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
-    closed_ok = ~np.isnat(snaps["closed_at"].to_numpy(dtype="datetime64[ns]"))
-    won_in_q = (snaps["outcome"].to_numpy(dtype=object) == "won") & closed_ok & (closed_ns < ends[q_of])
-    seen = [str(s) for s in pd.unique(snaps["stage"].dropna().astype(str))]
-    vocab = list(stages) if stages is not None else sorted(seen)
-    vocab += [s for s in sorted(seen) if s not in vocab]
-    vocab.append(UNKNOWN_STAGE)
-    snaps = snaps.assign(
-        q=q_of,
-        week=w_of,
-        stage_code=_stage_codes(snaps["stage"], vocab),
-        age_bucket=_age_bucket(snaps["days_in_stage"].to_numpy()),
-        pushed=snaps["times_pushed"].to_numpy() > 0,
-        won_in_quarter=won_in_q,
+    deal_stages = validate(deal_stages, "deal_stages")
+    seen = pd.unique(
+        pd.concat(
+            [
+                deal_stages["to_stage"].astype(object),
+                deal_stages["from_stage"].astype(object),
+                deals["stage"].astype(object),
+            ]
+        ).dropna()
     )
+    seen = sorted(str(x) for x in seen if str(x) not in ("won", "lost"))
+    vocab = list(stages) if stages is not None else list(seen)
+    vocab += [x for x in seen if x not in vocab]
+    vocab.append(UNKNOWN_STAGE)
+    parts = []
+    for q, quarter in enumerate(quarters):  # one quarter at a time: bounded memory
+        days = [_snapshot_day(quarter, w) for w in range(WEEKS)]
+        snap = pipeline_snapshots(deals, deal_stages, deal_changes, activities, days, calendar=cal, reps=reps)
+        week = pd.Index(pd.to_datetime(days)).get_indexer(snap["snapshot_date"])
+        closed = snap["closed_at"].to_numpy(dtype="datetime64[ns]")
+        won_in_q = (
+            (snap["outcome"].to_numpy(dtype=object) == "won")
+            & ~np.isnat(closed)
+            & (closed.astype("int64") < quarter.end.value)
+        )
+        parts.append(
+            pd.DataFrame(
+                {
+                    "deal_id": snap["deal_id"].to_numpy(),
+                    "owner_rep_id": snap["owner_rep_id"],
+                    "amount": snap["amount"].to_numpy(),
+                    "expected_close": snap["expected_close"],
+                    "created_at": snap["created_at"],
+                    "closed_at": snap["closed_at"],
+                    "outcome": snap["outcome"],
+                    "q": np.full(len(snap), q, dtype="int16"),
+                    "week": week.astype("int8"),
+                    "stage_code": _stage_codes(snap["stage"], vocab).astype("int16"),
+                    "age_bucket": _age_bucket(snap["days_in_stage"].to_numpy()).astype("int8"),
+                    "pushed": snap["times_pushed"].to_numpy() > 0,
+                    "won_in_quarter": won_in_q,
+                }
+            )
+        )
+    if parts:
+        snaps = pd.concat(parts, ignore_index=True)
+    else:
+        snaps = pd.DataFrame(
+            columns=[
+                "deal_id",
+                "owner_rep_id",
+                "amount",
+                "expected_close",
+                "created_at",
+                "closed_at",
+                "outcome",
+                "q",
+                "week",
+                "stage_code",
+                "age_bucket",
+                "pushed",
+                "won_in_quarter",
+            ]
+        )
     won = _won_by_quarter(deals, quarters)
     new_business = _new_business(won, quarters, cal)
     return QuarterHistory(quarters, snaps, won, new_business, vocab, cal)
@@ -193,7 +242,7 @@ def _won_by_quarter(deals: pd.DataFrame, quarters: Sequence[Period]) -> pd.DataF
     starts = np.array([p.start.value for p in quarters], dtype="int64")
     ends = np.array([p.end.value for p in quarters], dtype="int64")
     q = np.searchsorted(starts, closed, side="right") - 1
-    inside = (q >= 0) & (closed < ends[np.maximum(q, 0)])
+    inside = (q >= 0) & (closed < ends[np.maximum(q, 0)]) if len(quarters) else np.zeros(len(won), dtype=bool)
     won = won.loc[inside]
     return pd.DataFrame(
         {
@@ -480,6 +529,7 @@ def fit_model(
     won = history.won
     won_t = won.loc[won["q"].isin(train).to_numpy()]
     created = won_t["created_at"].to_numpy(dtype="datetime64[ns]").astype("int64")
+    cut_table = history.cutoffs()
     for w in range(WEEKS):
         counts = np.zeros(len(rep_ids))
         if len(nbt):
@@ -487,7 +537,7 @@ def fit_model(
             r = rep_index.get_indexer(sub["rep_id"].to_numpy())
             np.add.at(counts, r[r >= 0], sub["count"].to_numpy()[r >= 0])
         new_rate[w] = _gamma_poisson(counts, exposure, team_of)
-        cuts = np.array([history.cutoff(q, w).value for q in won_t["q"].to_numpy()], dtype="int64")
+        cuts = cut_table[won_t["q"].to_numpy().astype("int64"), w]
         amounts = won_t["amount"].to_numpy()[created >= cuts] if len(won_t) else np.zeros(0)
         if len(amounts) == 0:  # nothing at this week: borrow the amounts of all new wins
             amounts = won_t["amount"].to_numpy() if len(won_t) else np.zeros(0)

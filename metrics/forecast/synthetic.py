@@ -90,13 +90,16 @@ def synthetic_org(
     rep_skill_sd: float = 0.25,
     base_win: float = 0.32,
     mean_amount: float = 50_000_00,
+    lead_in_days: int = 365,
     activities: bool = True,
     calendar: OrgCalendar | None = None,
 ) -> SyntheticOrg:
     """Generate an org with ``quarters`` quarters of deal history (see the module docstring).
 
     ``today`` defaults to the last day of the last quarter (so every quarter is complete and
-    back-testable); pass a date inside it to leave an open pipeline to forecast.
+    back-testable); pass a date inside it to leave an open pipeline to forecast. Deals start
+    arriving ``lead_in_days`` before the first quarter (0: the org starts with the first quarter,
+    a tiny history).
 
     Examples
     --------
@@ -134,8 +137,9 @@ def synthetic_org(
         }
     )
 
-    # deals: arrivals over the whole span (plus a lead-in quarter so week 0 has a pipeline)
-    lead_ns = 91 * _DAY_NS
+    # deals: arrivals over the whole span, plus a lead-in (default a year) so the first quarter
+    # already has a steady-state pipeline, old slow deals included
+    lead_ns = int(lead_in_days) * _DAY_NS
     span_days = (end_ns - start_ns + lead_ns) / _DAY_NS
     n = int(rng.poisson(opps_per_quarter * len(qs) * span_days / ((end_ns - start_ns) / _DAY_NS)))
     created = start_ns - lead_ns + np.sort(rng.integers(0, end_ns - start_ns + lead_ns, n))
@@ -148,9 +152,10 @@ def synthetic_org(
     won = rng.random(n) < p_win
     close = created + (np.maximum(cycle, 1.0) * _DAY_NS).astype("int64")
     # end-of-quarter rush: pull early-quarter wins into the previous quarter's last two weeks
-    starts = np.array([p.start.value for p in qs] + [qs[-1].end.value], dtype="int64")
+    after = cal.fiscal_quarter(qs[-1].end_date)  # the quarter after the last: its rush lands in ours
+    starts = np.array([p.start.value for p in qs] + [after.start.value, after.end.value], dtype="int64")
     qi = np.searchsorted(starts, close, side="right") - 1
-    in_range = (qi >= 1) & (qi < len(qs))
+    in_range = (qi >= 1) & (qi <= len(qs))
     early = in_range & (close - starts[np.clip(qi, 0, len(starts) - 1)] < 30 * _DAY_NS)
     pull = won & early & (rng.random(n) < rush)
     target = starts[np.clip(qi, 0, len(starts) - 1)] - (rng.random(n) * 14 * _DAY_NS).astype("int64") - 1

@@ -144,7 +144,7 @@ def test_forecast_numbers_hang_together(mid_quarter):
 
 
 def test_tiny_history_uses_the_fallback_and_says_so():
-    org = synthetic_org(seed=4, quarters=2, today="2023-05-10", opps_per_quarter=60)
+    org = synthetic_org(seed=4, quarters=2, today="2023-05-10", opps_per_quarter=60, lead_in_days=0)
     f = quarter_forecast(
         org.deals,
         org.deal_stages,
@@ -156,7 +156,7 @@ def test_tiny_history_uses_the_fallback_and_says_so():
         calendar=org.calendar,
         n_draws=2000,
     )
-    assert f.method == "time_to_close" and f.n_quarters == 2  # the lead-in quarter and 2023-Q1
+    assert f.method == "time_to_close" and f.n_quarters == 1  # 2023-Q1 only
     o = f.org.iloc[0]
     assert o["closed_won"] <= o["p10"] <= o["p50"] <= o["p90"]
     assert 0 < f.deals["p_win"].mean() < 1
@@ -183,3 +183,51 @@ def test_bad_asof_is_refused(mid_quarter):
             calendar=org.calendar,
             n_draws=10,
         )
+
+
+def test_empty_and_brand_new_orgs_do_not_fail():
+    from metrics.frames import build, empty
+
+    reps = build(
+        "reps", rep_id=[1, 2], name=["A", "B"], team_id=[10, None], role="rep", active=True, tv_opt_out=False
+    )
+    none = quarter_forecast(
+        empty("deals"),
+        empty("deal_stages"),
+        empty("deal_changes"),
+        empty("activities"),
+        reps,
+        asof="2025-05-01",
+        n_draws=100,
+    )
+    assert (
+        none.method == "time_to_close"
+        and none.org["p90"].iloc[0] == 0
+        and np.isnan(none.org["target"].iloc[0])
+    )
+    # a first month: rep 2 already won 20.00 against a quota of 10.00, rep 1 has one open deal
+    deals = build(
+        "deals",
+        deal_id=[1, 2],
+        owner_rep_id=[1, 2],
+        amount=[1000, 2000],
+        currency="NOK",
+        stage=["demo", "won"],
+        outcome=["open", "won"],
+        created_at=["2025-04-02 10:00Z", "2025-04-03 10:00Z"],
+        closed_at=[None, "2025-04-20 10:00Z"],
+    )
+    f = quarter_forecast(
+        deals,
+        empty("deal_stages"),
+        empty("deal_changes"),
+        empty("activities"),
+        reps,
+        asof="2025-05-01",
+        quotas={1: 5000, 2: 1000},
+        n_draws=200,
+    )
+    assert f.method == "time_to_close"
+    assert f.reps.loc[2, "closed_won"] == 2000 and f.reps.loc[2, "p_target"] == 1.0
+    assert f.org["closed_won"].iloc[0] == 2000 and f.org["target"].iloc[0] == 6000
+    assert list(f.teams.index) == [10] and f.teams.loc[10, "target"] == 5000  # rep 2 has no team
