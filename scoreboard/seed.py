@@ -132,10 +132,18 @@ def seed_demo_org(
 HISTORY_PENDING = "demo_history_pending"
 
 
-def store_history(app: Flask, pending: list[dict] | None = None) -> int:  # type: ignore[type-arg]
+def store_history(
+    app: Flask,
+    pending: list[dict] | None = None,  # type: ignore[type-arg]
+    *,
+    batch: int = BATCH,
+    pause: float = 0.0,
+) -> int:
     """Store the demo's deal-only history left by ``seed_demo_org(..., defer_history=True)``:
     ``pending`` when given, else (after a restart that cut it short) regenerated from the seed
-    settings. Records already stored are recognised by ingest (idempotent). Records stored."""
+    settings. Records already stored are recognised by ingest (idempotent). ``batch`` records per
+    ingest and ``pause`` seconds between batches (the server's worker stores it while it answers
+    requests). Records stored."""
     from .store import get_setting
 
     engine = db.engine_for(app)
@@ -150,13 +158,15 @@ def store_history(app: Flask, pending: list[dict] | None = None) -> int:  # type
             now=datetime.fromisoformat(str(get_setting(engine, "demo_now"))),
         )
         pending = [e for e in org.events if e["type"] == "deal" and e["id"] in org.history_deal_ids]
-    for start in range(0, len(pending), BATCH):
+    for start in range(0, len(pending), batch):
         ingest(
             engine,
-            pending[start : start + BATCH],
+            pending[start : start + batch],
             currency=app.config["CURRENCY"],
             timezone=app.config["TIMEZONE"],
         )
+        if pause:
+            time.sleep(pause)
     set_setting(engine, HISTORY_PENDING, "0")
     return len(pending)
 

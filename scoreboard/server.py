@@ -176,17 +176,11 @@ def _start_history_and_snapshots(app: Flask, seeded: SeedSummary | None) -> None
 
     def run() -> None:
         try:
-            store_history(app, seeded.pending if seeded else None)
+            # small batches with pauses: this thread shares the web process (and its GIL) with requests
+            store_history(app, seeded.pending if seeded else None, batch=500, pause=0.25)
         except Exception:  # noqa: BLE001 - the log says why; the snapshot job still starts
             app.logger.exception("storing the demo's deal history failed")
         start_snapshot_job(app)
-        try:  # the back-test behind "How good are these forecasts?", before anyone asks
-            from .forecasting import backtest_view
-
-            with app.app_context():
-                backtest_view(app)
-        except Exception:  # noqa: BLE001 - the page computes it when asked
-            app.logger.exception("warming the forecast back-test failed")
 
     threading.Thread(target=run, name="matchday-demo-history", daemon=True).start()
 
