@@ -205,3 +205,11 @@ def _store_goals_and_logins(engine: Engine, org: DemoOrg, password: str) -> list
             )
             logins.append((person.email, person.role, person.team))
     return logins
+
+
+def store_history_in_child() -> None:
+    """Entry point of the server's child process that stores the demo's deal-only history (the app
+    from the environment and instance folder, like ``python app.py``)."""
+    from . import create_app
+
+    store_history(create_app())

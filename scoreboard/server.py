@@ -169,20 +169,28 @@ def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
 
 
 def _start_history_and_snapshots(app: Flask, seeded: SeedSummary | None) -> None:
-    """The demo's deal-only history (when the first start left it to store) and then the weekly
-    pipeline snapshot job (issue 12), in one background thread."""
+    """The demo's deal-only history, when the first start left it to store (``demo_history_pending``),
+    in a child process of its own (regenerated from the seed: it would otherwise hold this process's
+    interpreter while requests wait), and the weekly pipeline snapshot job once it is in."""
+    import multiprocessing
+    import time
+
     from .forecast_store import start_snapshot_job
-    from .seed import store_history
+    from .seed import HISTORY_PENDING, store_history_in_child
+
+    engine = db.engine_for(app)
+    if get_setting(engine, HISTORY_PENDING) == "1":
+        child = multiprocessing.get_context("spawn").Process(
+            target=store_history_in_child, name="matchday-demo-history", daemon=True
+        )
+        child.start()
 
     def run() -> None:
-        try:
-            # small batches with pauses: this thread shares the web process (and its GIL) with requests
-            store_history(app, seeded.pending if seeded else None, batch=500, pause=0.25)
-        except Exception:  # noqa: BLE001 - the log says why; the snapshot job still starts
-            app.logger.exception("storing the demo's deal history failed")
+        while get_setting(engine, HISTORY_PENDING) == "1":  # a snapshot then would miss old deals
+            time.sleep(10)
         start_snapshot_job(app)
 
-    threading.Thread(target=run, name="matchday-demo-history", daemon=True).start()
+    threading.Thread(target=run, name="matchday-snapshot-wait", daemon=True).start()
 
 
 def serve(app: Flask) -> None:
