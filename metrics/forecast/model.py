@@ -180,7 +180,7 @@ def quarter_history(
         week = pd.Index(pd.to_datetime(days)).get_indexer(snap["snapshot_date"])
         closed = snap["closed_at"].to_numpy(dtype="datetime64[ns]")
         won_in_q = (
-            (snap["outcome"].to_numpy(dtype=object) == "won")
+            (snap["outcome"] == "won").to_numpy(dtype=bool, na_value=False)
             & ~np.isnat(closed)
             & (closed.astype("int64") < quarter.end.value)
         )
@@ -405,11 +405,11 @@ def _stage_rate(snaps: pd.DataFrame, n_stages: int, k: float, asof: pd.Timestamp
     """P(eventually won | stage) from snapshot rows of deals closed by ``asof`` (the
     weighted-pipeline baseline's stage probability, without looking past the as-of)."""
     st = snaps["stage_code"].to_numpy().astype("int64")
-    outcome = snaps["outcome"].to_numpy(dtype=object)
-    closed = outcome != "open"
+    won_ever = (snaps["outcome"] == "won").to_numpy(dtype=bool, na_value=False)
+    closed = won_ever | (snaps["outcome"] == "lost").to_numpy(dtype=bool, na_value=False)
     if asof is not None:
         closed &= (snaps["closed_at"] < asof).to_numpy(dtype=bool, na_value=False)
-    won_ever = (outcome == "won").astype("float64")
+    won_ever = won_ever.astype("float64")
     ne = np.bincount(st[closed], minlength=n_stages)
     ye = np.bincount(st[closed], weights=won_ever[closed], minlength=n_stages)
     pe_all = (ye.sum() + 1.0) / (ne.sum() + 2.0)
@@ -496,7 +496,8 @@ def fit_model(
     """
     train = sorted(int(q) for q in train)
     snaps = history.snaps
-    tr = snaps.loc[snaps["q"].isin(train).to_numpy()]
+    in_train = snaps["q"].isin(train).to_numpy()
+    tr = snaps if in_train.all() else snaps.loc[in_train]
     n_stages = len(history.stages)
     if method == "auto":
         method = "snapshot_table" if len(train) >= min_quarters and len(tr) >= MIN_ROWS else "time_to_close"
@@ -583,12 +584,15 @@ def fit_model(
 def _exposure(history: QuarterHistory, train: Sequence[int], rep_index: pd.Index) -> np.ndarray:
     """Quarters in which each rep owned a deal (open at a snapshot or won): their exposure."""
     s = history.snaps
-    s = s.loc[s["q"].isin(train).to_numpy(), ["q", "owner_rep_id"]].dropna()
     w = history.won
-    w = w.loc[w["q"].isin(train).to_numpy(), ["q", "rep_id"]].rename(columns={"rep_id": "owner_rep_id"})
-    both = pd.concat([s.astype("int64"), w.astype("int64")]).drop_duplicates()
-    r = rep_index.get_indexer(both["owner_rep_id"].to_numpy())
-    return np.bincount(r[r >= 0], minlength=len(rep_index)).astype("float64")
+    q_all = np.r_[s["q"].to_numpy().astype("int64"), w["q"].to_numpy().astype("int64")]
+    owner = np.r_[s["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"), w["rep_id"].to_numpy(dtype="int64")]
+    r = rep_index.get_indexer(owner)
+    ok = (r >= 0) & np.isin(q_all, np.asarray(list(train), dtype="int64"))
+    n_q = len(history.quarters)
+    owned = np.zeros((max(n_q, 1), len(rep_index)), dtype=bool)
+    owned[q_all[ok], r[ok]] = True
+    return owned.sum(axis=0).astype("float64")
 
 
 def _fit_aj(deals: pd.DataFrame, asof: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:

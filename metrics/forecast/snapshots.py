@@ -272,12 +272,20 @@ def pipeline_snapshots(
             if isinstance(email, str):
                 emails[email.strip().lower()] = int(rid)
 
-    ids = deals["deal_id"].to_numpy(dtype="int64")
-    index = pd.Index(ids)
+    cut_s = _seconds(cuts["cutoff"])
     created_s = _seconds(deals["created_at"])
     closed_s = _seconds(deals["closed_at"])
     settled_undated = (deals["outcome"].to_numpy(dtype=object) != "open") & (closed_s < 0)
-    cut_s = _seconds(cuts["cutoff"])
+    if len(cut_s):
+        # only deals open at some cutoff matter (a quarter's dates touch a sliver of a long
+        # history): the others and their events are dropped before anything is sorted
+        window = (created_s < cut_s.max()) & ~((closed_s >= 0) & (closed_s < cut_s.min())) & ~settled_undated
+        if not window.all():
+            keep = np.flatnonzero(window)
+            deals = deals.iloc[keep]
+            created_s, closed_s, settled_undated = created_s[keep], closed_s[keep], settled_undated[keep]
+    ids = deals["deal_id"].to_numpy(dtype="int64")
+    index = pd.Index(ids)
 
     # (date, deal) pairs: created before the cutoff and not closed before it (per deals)
     pair_date, pair_deal = [], []
@@ -293,6 +301,10 @@ def pipeline_snapshots(
     cut = cut_s[date]
 
     # stage then, as codes into one vocabulary (-1 = unknown)
+    st_pos = index.get_indexer(deal_stages["deal_id"].to_numpy(dtype="int64"))
+    if (st_pos < 0).any():  # moves of deals not in the window: not read at all
+        mine = np.flatnonzero(st_pos >= 0)
+        deal_stages, st_pos = deal_stages.iloc[mine], st_pos[mine]
     to_raw = deal_stages["to_stage"].astype(object)
     from_raw = deal_stages["from_stage"].astype(object)
     now_raw = deals["stage"].astype(object).where(~deals["stage"].isin(_CLOSED).to_numpy(), None)
@@ -301,7 +313,6 @@ def pipeline_snapshots(
     to_code, from_code = codes[:n_moves], codes[n_moves : 2 * n_moves]
     now_code = codes[2 * n_moves :]
     closed_codes = np.flatnonzero(np.isin(np.asarray(vocab, dtype=object), _CLOSED))
-    st_pos = index.get_indexer(deal_stages["deal_id"].to_numpy(dtype="int64"))
     moves = _Events(st_pos, _seconds(deal_stages["at"]))
     last = moves.last_before(deal, cut)
     has = last >= 0
@@ -320,7 +331,9 @@ def pipeline_snapshots(
     ch_s = _seconds(deal_changes["at"])
 
     def tracked(name: str) -> tuple[_Events, pd.Series, pd.Series]:
-        rows = np.flatnonzero((deal_changes["field"] == name).to_numpy(dtype=bool, na_value=False))
+        rows = np.flatnonzero(
+            (deal_changes["field"] == name).to_numpy(dtype=bool, na_value=False) & (ch_pos >= 0)
+        )
         old = deal_changes["old"].iloc[rows].reset_index(drop=True)
         new = deal_changes["new"].iloc[rows].reset_index(drop=True)
         return _Events(ch_pos[rows], ch_s[rows]), old, new
