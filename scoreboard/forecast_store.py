@@ -169,7 +169,10 @@ def load_snapshots(
     out = pd.concat(parts, ignore_index=True) if len(parts) > 1 else parts[0]
     out = out.loc[:, list(template.columns)]
     for col in template.columns:
-        if out[col].dtype != template[col].dtype:
+        if isinstance(template[col].dtype, pd.CategoricalDtype):
+            # categories depend on the rows rebuilt: the union of what the parts hold
+            out[col] = out[col].astype(object).astype("category")
+        elif out[col].dtype != template[col].dtype:
             try:
                 out[col] = out[col].astype(template[col].dtype)
             except (TypeError, ValueError):

@@ -30,6 +30,12 @@ def org(tmp_path_factory):
     return seeded_org(tmp_path_factory, "fstore", seed=5, reps=6, quarters=1, deal_quarters=3, now=NOW)
 
 
+def plain(frame):
+    """Values only: a categorical column's categories depend on which rows were rebuilt."""
+    cats = [c for c in frame.columns if isinstance(frame[c].dtype, pd.CategoricalDtype)]
+    return frame.assign(**{c: frame[c].astype(object) for c in cats})
+
+
 def rebuilt(app, day):
     return rebuilt_from(numbers.frames(app), app, day)
 
@@ -61,7 +67,7 @@ def test_a_stored_snapshot_reads_back_as_the_rebuilt_one_and_survives_an_edit_wi
     with engine.connect() as conn:
         assert conn.execute(text("SELECT count(*) FROM pipeline_snapshot")).scalar_one() == n
     got = load_snapshots(engine, numbers.frames(app), [day], numbers.calendar(app))
-    pd.testing.assert_frame_equal(got, expected, check_dtype=False)
+    pd.testing.assert_frame_equal(plain(got), plain(expected), check_dtype=False)
 
     # A CRM edit that keeps no field history (the amount overwritten in place): a rebuilt snapshot
     # can only show today's amount; the stored one still shows the amount of that day.
@@ -86,7 +92,7 @@ def test_dates_before_the_table_starts_are_rebuilt_from_history(org):
     assert early < stored_dates(engine)[0]
     both = load_snapshots(engine, numbers.frames(app), [early, dt.date(2026, 11, 20)], numbers.calendar(app))
     part = both[both["snapshot_date"] == pd.Timestamp(early)].reset_index(drop=True)
-    pd.testing.assert_frame_equal(part, rebuilt(app, early), check_dtype=False)
+    pd.testing.assert_frame_equal(plain(part), plain(rebuilt(app, early)), check_dtype=False)
     assert set(both["snapshot_date"]) == {pd.Timestamp(early), pd.Timestamp("2026-11-20")}
 
 
