@@ -314,12 +314,19 @@ def openapi_document() -> dict[str, Any]:
             "/api/v1/stats": {"get": _stats_operation()},
             "/api/v1/reps/{rep_id}/coaching": {"get": _coaching_operation()},
             "/api/v1/deals/at-risk": {"get": risk_web.openapi_operation(_resp)},
+            "/api/v1/forecast": {"get": _forecast_operation()},
         },
         "components": {
             "schemas": {**components, **_read_schemas(), **risk_web.openapi_schemas()},
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
         },
     }
+
+
+def _forecast_operation() -> dict[str, Any]:
+    from .web.forecast import openapi_operation  # the forecast surface (issue 12) describes its endpoint
+
+    return openapi_operation()
 
 
 def _resp(description: str, schema: str) -> dict[str, Any]:

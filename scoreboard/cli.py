@@ -32,9 +32,17 @@ def init_app(app: Flask) -> None:
 @click.option(
     "--quarters", type=click.IntRange(1, 8), default=None, help="Full quarters of history before this one."
 )
+@click.option(
+    "--deal-quarters",
+    type=click.IntRange(0, 16),
+    default=None,
+    help="Full quarters of deal history (older ones without activities). Default: config DEMO_DEAL_QUARTERS.",
+)
 @click.option("--reset", is_flag=True, help="Delete all existing data first.")
 @with_appcontext
-def seed_demo(seed: int | None, reps: int | None, quarters: int | None, reset: bool) -> None:
+def seed_demo(
+    seed: int | None, reps: int | None, quarters: int | None, deal_quarters: int | None, reset: bool
+) -> None:
     """Seed the demo sales org (teams, reps, content, contacts, deals, activities, goals, logins)."""
     from .seed import DataExists, seed_demo_org
 
@@ -45,6 +53,7 @@ def seed_demo(seed: int | None, reps: int | None, quarters: int | None, reset: b
             seed=cfg["DEMO_SEED"] if seed is None else seed,
             reps=cfg["DEMO_REPS"] if reps is None else reps,
             quarters=cfg["DEMO_QUARTERS"] if quarters is None else quarters,
+            deal_quarters=cfg["DEMO_DEAL_QUARTERS"] if deal_quarters is None else deal_quarters,
             reset=reset,
         )
     except DataExists as exc:

@@ -24,6 +24,9 @@ DEFAULTS: dict[str, Any] = {
     "DEMO_SEED": 7,
     "DEMO_REPS": 24,
     "DEMO_QUARTERS": 2,
+    # Full quarters of deal-only history (deals and their changes, no activities) the demo goes back:
+    # enough for the forecast back-test (issue 12) without slowing the first start much.
+    "DEMO_DEAL_QUARTERS": 8,
     "DEMO_PASSWORD": "matchday-demo",
     # Live simulator: on by default when the demo org was seeded; events per minute per team.
     "SIMULATOR": True,

@@ -533,3 +533,24 @@ class SqlRecord(SQLModel, table=True):
     qualified_at: datetime = Field(index=True)
     fired: str = Field(default="{}", max_length=4000)
     explanation: str = Field(default="", max_length=1000)
+
+class PipelineSnapshot(SQLModel, table=True):
+    """One open deal as it stood at the end of ``snapshot_date`` (org-local), kept from the day the
+    weekly snapshot job first ran (issue 12; research forecasting.md §8). Dates before the first
+    stored one are rebuilt from the deal history instead (:mod:`scoreboard.forecast_store`)."""
+
+    __tablename__ = "pipeline_snapshot"
+    __table_args__ = (UniqueConstraint("snapshot_date", "deal_id", name="uq_pipeline_snapshot_date_deal"),)
+    id: int | None = Field(default=None, primary_key=True)
+    snapshot_date: date = Field(index=True)
+    deal_id: int = Field(foreign_key="deal.id", index=True, ondelete="CASCADE")
+    owner_rep_id: int | None = Field(default=None, foreign_key="rep.id")
+    stage: str | None = Field(default=None, max_length=16)
+    amount: int = Field(default=0, sa_column=Column(BigInteger, nullable=False))
+    expected_close: date | None = None
+    created_at: datetime
+    days_in_stage: int = 0
+    times_pushed: int = 0
+    last_activity_at: datetime | None = None
+    engaged_contacts: int = 0
+    taken_at: datetime = Field(default_factory=utcnow)

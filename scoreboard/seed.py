@@ -37,6 +37,8 @@ class SeedSummary:
     password: str
     seconds: float
     truth: DemoTruth = field(repr=False)
+    #: Records of the deal-only history not stored yet (``defer_history``): :func:`store_history`.
+    pending: list[dict] = field(default_factory=list, repr=False)  # type: ignore[type-arg]
 
     def describe(self) -> str:
         managers = [e for e, role, _ in self.logins if role == "manager"]
@@ -73,8 +75,16 @@ def seed_demo_org(
     quarters: int = 2,
     now: datetime | None = None,
     reset: bool = False,
+    deal_quarters: int | None = None,
+    defer_history: bool = False,
 ) -> SeedSummary:
-    """Generate the demo org and store it: events through ingest, then goals and logins."""
+    """Generate the demo org and store it: events through ingest, then goals and logins.
+
+    ``deal_quarters``: full quarters of deal history (the older ones deal-only, see
+    ``scoreboard/demo_org/history.py``). With ``defer_history`` the deal-only history is not stored
+    here but returned in ``pending`` for :func:`store_history` (the first start stores it while
+    already serving; the setting ``demo_history_pending`` says it is not all in yet).
+    """
     engine = db.engine_for(app)
     if reset:
         delete_all_data(engine)
@@ -82,16 +92,23 @@ def seed_demo_org(
         raise DataExists("the instance has data already; use --reset to replace it with the demo org")
     started = time.perf_counter()
     now = now or utcnow()
-    org = generate_demo_org(seed=seed, reps=reps, quarters=quarters, now=now)
+    org = generate_demo_org(seed=seed, reps=reps, quarters=quarters, now=now, deal_quarters=deal_quarters)
     currency = app.config["CURRENCY"]
     with write_session(engine) as s:
         for persona in org.personas:
             s.add(Persona(name=persona.name, description=persona.description))
-    for start in range(0, len(org.events), BATCH):
-        ingest(engine, org.events[start : start + BATCH], currency=currency, timezone=app.config["TIMEZONE"])
+    history = org.history_deal_ids
+    now_events = [e for e in org.events if not (e["type"] == "deal" and e["id"] in history)]
+    later = [e for e in org.events if e["type"] == "deal" and e["id"] in history]
+    if not defer_history:
+        now_events, later = org.events, []
+    for start in range(0, len(now_events), BATCH):
+        ingest(engine, now_events[start : start + BATCH], currency=currency, timezone=app.config["TIMEZONE"])
     password = app.config["DEMO_PASSWORD"]
     logins = _store_goals_and_logins(engine, org, password)
-    for key, value in {"demo_seed": seed, "demo_reps": reps, "demo_quarters": quarters}.items():
+    settings = {"demo_seed": seed, "demo_reps": reps, "demo_quarters": quarters}
+    settings |= {"demo_deal_quarters": deal_quarters or quarters, HISTORY_PENDING: int(bool(later))}
+    for key, value in settings.items():
         set_setting(engine, key, str(value))
     set_setting(engine, "demo_now", now.isoformat())
     set_setting(engine, SIMULATOR_SETTING, "on")
@@ -107,7 +124,51 @@ def seed_demo_org(
         password=password,
         seconds=time.perf_counter() - started,
         truth=org.truth,
+        pending=later,
     )
+
+
+#: Setting: "1" while the demo's deal-only history is not all stored (see :func:`store_history`).
+HISTORY_PENDING = "demo_history_pending"
+
+
+def store_history(
+    app: Flask,
+    pending: list[dict] | None = None,  # type: ignore[type-arg]
+    *,
+    batch: int = BATCH,
+    pause: float = 0.0,
+) -> int:
+    """Store the demo's deal-only history left by ``seed_demo_org(..., defer_history=True)``:
+    ``pending`` when given, else (after a restart that cut it short) regenerated from the seed
+    settings. Records already stored are recognised by ingest (idempotent). ``batch`` records per
+    ingest and ``pause`` seconds between batches (the server's worker stores it while it answers
+    requests). Records stored."""
+    from .store import get_setting
+
+    engine = db.engine_for(app)
+    if get_setting(engine, HISTORY_PENDING) != "1":
+        return 0
+    if pending is None:
+        org = generate_demo_org(
+            seed=int(get_setting(engine, "demo_seed") or 0),
+            reps=int(get_setting(engine, "demo_reps") or 0),
+            quarters=int(get_setting(engine, "demo_quarters") or 0),
+            deal_quarters=int(get_setting(engine, "demo_deal_quarters") or 0),
+            now=datetime.fromisoformat(str(get_setting(engine, "demo_now"))),
+        )
+        pending = [e for e in org.events if e["type"] == "deal" and e["id"] in org.history_deal_ids]
+    for start in range(0, len(pending), batch):
+        ingest(
+            engine,
+            pending[start : start + batch],
+            currency=app.config["CURRENCY"],
+            timezone=app.config["TIMEZONE"],
+        )
+        if pause:
+            time.sleep(pause)
+    set_setting(engine, HISTORY_PENDING, "0")
+    return len(pending)
 
 
 def _store_goals_and_logins(engine: Engine, org: DemoOrg, password: str) -> list[tuple[str, str, str]]:
@@ -144,3 +205,11 @@ def _store_goals_and_logins(engine: Engine, org: DemoOrg, password: str) -> list
             )
             logins.append((person.email, person.role, person.team))
     return logins
+
+
+def store_history_in_child() -> None:
+    """Entry point of the server's child process that stores the demo's deal-only history (the app
+    from the environment and instance folder, like ``python app.py``)."""
+    from . import create_app
+
+    store_history(create_app())

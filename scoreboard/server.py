@@ -84,6 +84,8 @@ def first_run(app: Flask) -> SeedSummary | None:
         seed=int(app.config["DEMO_SEED"]),
         reps=int(app.config["DEMO_REPS"]),
         quarters=int(app.config["DEMO_QUARTERS"]),
+        deal_quarters=int(app.config["DEMO_DEAL_QUARTERS"]),
+        defer_history=True,  # stored by the worker while it already serves (start_worker)
     )
 
 
@@ -160,9 +162,35 @@ def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
         start_simulator(app, seeded.truth if seeded else None)
     live.hub_for(app).start()  # the push process loads its frames while this process loads its own
     start_retention(engine, app.config.get("TOUCH_RETENTION_DAYS"))
+    _start_history_and_snapshots(app, seeded)
     # Load the frames now, so the first TV to connect gets its boards at once; in a thread, so that
     # gunicorn's worker starts answering (and its heartbeat) without waiting for a big org's load.
     threading.Thread(target=numbers.frames, args=(app,), name="matchday-frames", daemon=True).start()
+
+
+def _start_history_and_snapshots(app: Flask, seeded: SeedSummary | None) -> None:
+    """The demo's deal-only history, when the first start left it to store (``demo_history_pending``),
+    in a child process of its own (regenerated from the seed: it would otherwise hold this process's
+    interpreter while requests wait), and the weekly pipeline snapshot job once it is in."""
+    import multiprocessing
+    import time
+
+    from .forecast_store import start_snapshot_job
+    from .seed import HISTORY_PENDING, store_history_in_child
+
+    engine = db.engine_for(app)
+    if get_setting(engine, HISTORY_PENDING) == "1":
+        child = multiprocessing.get_context("spawn").Process(
+            target=store_history_in_child, name="matchday-demo-history", daemon=True
+        )
+        child.start()
+
+    def run() -> None:
+        while get_setting(engine, HISTORY_PENDING) == "1":  # a snapshot then would miss old deals
+            time.sleep(10)
+        start_snapshot_job(app)
+
+    threading.Thread(target=run, name="matchday-snapshot-wait", daemon=True).start()
 
 
 def serve(app: Flask) -> None:

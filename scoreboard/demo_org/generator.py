@@ -137,6 +137,8 @@ class _Deal:
     name: str
     created: int
     changes: list[tuple[int, dict[str, Any]]] = field(default_factory=list)
+    account: str | None = None  # deal-only history (contact -1): the account and lead source
+    source: str | None = None
 
 
 class _FastRng:
@@ -196,6 +198,7 @@ class _Sim:
         n_teams: int,
         now: datetime,
         uniform_truth: bool = False,
+        deal_quarters: int | None = None,
     ):
         if now.tzinfo is None:
             raise ValueError("now must be timezone-aware")
@@ -211,6 +214,9 @@ class _Sim:
         self.today = today
         self.hs_date = quarter_start(today, quarters)
         self.hs_ts = local_midnight(self.hs_date)
+        # deal-only history (``history.py``) back to ``deal_quarters`` quarters before this one
+        self.dhs_date = quarter_start(today, max(quarters, deal_quarters or 0))
+        self.dhs_ts = local_midnight(self.dhs_date)
         self.cal = Calendar.build(self.hs_date - timedelta(days=WARMUP_DAYS), today + timedelta(days=420))
         self.d_now = self.cal.day_of(self.now_ts)
         self.d_hs = self.cal.day_of(self.hs_ts)
@@ -986,7 +992,7 @@ class _Sim:
     def _goals(self) -> list[GoalSpec]:
         goals: list[GoalSpec] = []
         expected = [self._expected(r) for r in range(self.n_reps)]
-        q_start = self.hs_date
+        q_start = self.dhs_date
         quarters: list[tuple[date, date]] = []
         while q_start <= self.today:
             quarters.append((q_start, quarter_end(q_start)))
@@ -1058,6 +1064,10 @@ class _Sim:
     def run(self) -> DemoOrg:
         self._inbound()
         self._prospecting()
+        if self.dhs_ts < self.hs_ts:
+            from .history import add_deal_history
+
+            add_deal_history(self, self.dhs_date)
         events = _Emitter(self).emit()
         truth = DemoTruth(
             reps={tr.email: tr for tr in self.rep_truth},
@@ -1065,11 +1075,19 @@ class _Sim:
             personas=self.personas_truth,
             seed=self.seed,
             history_start=datetime.fromtimestamp(self.hs_ts, UTC),
+            deal_history_start=datetime.fromtimestamp(self.dhs_ts, UTC),
             now=self.now,
             expected_revenue={tr.email: self._expected(r)[1] for r, tr in enumerate(self.rep_truth)},
         )
         personas = [PersonaSpec(p[0], p[1]) for p in PERSONAS]
-        return DemoOrg(self.teams, self.people, personas, self._goals(), events, truth)
+        history_ids = frozenset(f"deal-{i + 1:05d}" for i, d in enumerate(self.deals) if d.contact < 0)
+        return DemoOrg(self.teams, self.people, personas, self._goals(), events, truth, history_ids)
+
+
+def _alive_at(states: list[tuple[int, dict[str, Any]]], t: int) -> bool:
+    """Whether a deal has a state at or after ``t`` or is still open just before it."""
+    pre = [s for s in states if s[0] < t]
+    return any(s[0] >= t for s in states) or bool(pre and pre[-1][1]["stage"] not in ("won", "lost"))
 
 
 def _log_delay(n: int) -> int:
@@ -1109,6 +1127,7 @@ class _Emitter:
     def emit(self) -> list[dict[str, Any]]:
         sim = self.sim
         hs, now = sim.hs_ts, sim.now_ts
+        dhs = sim.dhs_ts
         for p in sim.people:
             self._add(
                 {
@@ -1123,7 +1142,7 @@ class _Emitter:
                     "start_date": p.start_date.isoformat(),
                     "tv_opt_out": p.tv_opt_out,
                 },
-                hs,
+                dhs,
             )
         for i, (title, kind, phase, personas) in enumerate(sim.content):
             path = "pricing" if i == sim.pricing[0] else slug(title)
@@ -1153,11 +1172,14 @@ class _Emitter:
             need_c[x[1]] = True
         deal_states = [self._fold(d) for d in sim.deals]
         for i, states in enumerate(deal_states):
-            pre = [s for s in states if s[0] < hs]
-            if any(hs <= s[0] <= now for s in states) or (pre and pre[-1][1]["stage"] not in ("won", "lost")):
+            pre = [s for s in states if s[0] < dhs]
+            if any(dhs <= s[0] <= now for s in states) or (
+                pre and pre[-1][1]["stage"] not in ("won", "lost")
+            ):
                 need_d[i] = True
-            if need_d[i]:
-                need_c[sim.deals[i].contact] = True
+            contact = sim.deals[i].contact
+            if need_d[i] and contact >= 0 and (need_d[i] if dhs == hs else _alive_at(states, hs)):
+                need_c[contact] = True
         self._contacts(need_c)
         self._deals(need_d, deal_states)
         self._activities(acts)
@@ -1213,28 +1235,35 @@ class _Emitter:
     def _deals(self, need: np.ndarray, states: list[list[tuple[int, dict[str, Any]]]]) -> None:
         sim = self.sim
         hs, now = sim.hs_ts, sim.now_ts
+        dhs = sim.dhs_ts
         rows: list[tuple[int, int, dict[str, Any]]] = []
         for di in np.flatnonzero(need):
             st = states[di]
-            pre = [s for s in st if s[0] < hs]
+            pre = [s for s in st if s[0] < dhs]
             if pre:
-                rows.append((hs, int(di), pre[-1][1]))
-            rows.extend((t, int(di), s) for t, s in st if hs <= t <= now)
+                rows.append((dhs, int(di), pre[-1][1]))
+            rows.extend((t, int(di), s) for t, s in st if dhs <= t <= now)
+            if dhs < hs and sim.deals[di].contact >= 0:
+                before = [s for s in st if s[0] < hs]
+                if before and before[-1][0] >= dhs and before[-1][1]["stage"] not in ("won", "lost"):
+                    if not any(t == hs for t, _ in st):
+                        rows.append((hs, int(di), before[-1][1]))  # links the contact, now there
         created = _iso([sim.deals[r[1]].created for r in rows])
         ats = _iso([r[0] for r in rows])
         closed = _iso([r[2]["closed_at"] or 0 for r in rows])
         for (t, di, s), cr, at, cl in zip(rows, created, ats, closed, strict=True):
             deal = sim.deals[di]
-            con = sim.contacts[deal.contact]
+            con = sim.contacts[deal.contact] if deal.contact >= 0 else None
             rec = {
                 "type": "deal",
                 "source": SOURCE,
                 "id": f"deal-{di + 1:05d}",
                 "name": deal.name,
-                "contact": f"contact-{deal.contact + 1:06d}",
-                "account": con.company,
+                # before the activity history starts, contacts are not there yet
+                "contact": f"contact-{deal.contact + 1:06d}" if con is not None and t >= hs else None,
+                "account": con.company if con is not None else deal.account,
                 "owner": sim.rep_email[s["owner"]],
-                "lead_source": con.source,
+                "lead_source": con.source if con is not None else deal.source,
                 "amount": int(s["amount"]),
                 "currency": "NOK",
                 "stage": s["stage"],
@@ -1245,6 +1274,8 @@ class _Emitter:
                 rec["closed_at"] = cl
             if s["stage"] == "lost":
                 rec["lost_reason"] = s["lost_reason"]
+            if rec["contact"] is None:
+                del rec["contact"]
             rec["at"] = at
             self._add(rec, t)
 
@@ -1305,6 +1336,7 @@ def generate_demo_org(
     now: datetime | None = None,
     *,
     uniform_truth: bool = False,
+    deal_quarters: int | None = None,
 ) -> DemoOrg:
     """Generate a deterministic demo sales org with its hidden truth.
 
@@ -1326,6 +1358,11 @@ def generate_demo_org(
         copy of the first rep's parameters (start date included), only the email differs.
         Lead sources, personas, teams and the random stream are unchanged; the deal mix of
         each rep is still random. Default ``False`` (output unchanged).
+    deal_quarters : int, optional
+        Full quarters of *deal* history before the current one (at least ``quarters``): the
+        quarters before the activity history carry deals with their stage, amount, expected
+        close and owner changes but no contacts, activities or touches (see ``history.py`` for
+        the truths planted in them). Default: ``quarters`` (output unchanged).
 
     Returns
     -------
@@ -1347,7 +1384,7 @@ def generate_demo_org(
     enabled = gc.isenabled()
     gc.disable()
     try:
-        return _Sim(seed, reps, quarters, teams, now, uniform_truth).run()
+        return _Sim(seed, reps, quarters, teams, now, uniform_truth, deal_quarters).run()
     finally:
         if enabled:
             gc.enable()

@@ -320,6 +320,8 @@ class DemoTruth:
     history_start: datetime
     now: datetime
     expected_revenue: dict[str, float] = field(default_factory=dict)
+    #: Start of the deal history (before ``history_start`` when deal-only quarters were added).
+    deal_history_start: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -332,3 +334,6 @@ class DemoOrg:
     goals: list[GoalSpec]
     events: list[dict[str, Any]] = field(repr=False)
     truth: DemoTruth = field(repr=False)
+    #: Ids of the deals of the deal-only history (``history.py``): their records are in ``events``
+    #: and may be stored after the rest (the first start serves before they are in).
+    history_deal_ids: frozenset[str] = field(default_factory=frozenset, repr=False)
