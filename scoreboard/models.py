@@ -534,6 +534,7 @@ class SqlRecord(SQLModel, table=True):
     fired: str = Field(default="{}", max_length=4000)
     explanation: str = Field(default="", max_length=1000)
 
+
 class PipelineSnapshot(SQLModel, table=True):
     """One open deal as it stood at the end of ``snapshot_date`` (org-local), kept from the day the
     weekly snapshot job first ran (issue 12; research forecasting.md §8). Dates before the first

@@ -21,9 +21,34 @@ NAV_ITEMS: list[tuple[str, str, tuple[str, ...]]] = [
 ]
 
 
+#: Pages in the "More" menu of the navigation (the rest of the non-admin pages stay in the bar).
+NAV_MORE = frozenset(
+    {"goals.adoption_page", "content.page", "competitions.index", "qualification.sql_list", "boards.index"}
+)
+
+
+def nav_groups(role: str) -> tuple[list[tuple[str, str]], dict[str, list[tuple[str, str]]]]:
+    """The navigation a ``role`` sees: the bar's links, and the menus ("More", "Admin") with theirs.
+
+    Pages only admins see go to the "Admin" menu, the less frequent pages to "More", so the bar
+    stays one row on a laptop (it is sticky: a bar of three rows covered the pages' buttons)."""
+    bar: list[tuple[str, str]] = []
+    menus: dict[str, list[tuple[str, str]]] = {"More": [], "Admin": []}
+    for endpoint, label, roles in NAV_ITEMS:
+        if role not in roles:
+            continue
+        if roles == ("admin",):
+            menus["Admin"].append((endpoint, label))
+        elif endpoint in NAV_MORE:
+            menus["More"].append((endpoint, label))
+        else:
+            bar.append((endpoint, label))
+    return bar, {name: items for name, items in menus.items() if items}
+
+
 @bp.app_context_processor
 def _navigation() -> dict[str, Any]:
-    return {"nav_items": NAV_ITEMS}
+    return {"nav_items": NAV_ITEMS, "nav_groups": nav_groups}
 
 
 @bp.get("/")

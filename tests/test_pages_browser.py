@@ -103,3 +103,23 @@ def test_deleting_a_board_asks_first_and_cancel_keeps_it(sqlite_app, serve, page
     page.wait_for_selector("text=Board deleted.")
     assert page.locator("text=No boards yet.").count() == 1
     assert page.errors == []
+
+
+def test_the_navigation_stays_one_row_for_an_admin_on_a_laptop(sqlite_app, serve, page):
+    """Every surface adds a page; the sticky bar keeps one row at 1280 px (three rows covered the
+    pages' own buttons), with the admin pages and the less frequent ones in two menus."""
+    create_user(db.engine_for(sqlite_app), "boss@acme.no", "Boss", "correct horse", "admin")
+    server = serve(sqlite_app)
+    page.set_viewport_size({"width": 1280, "height": 800})
+    page.goto(server.url + "/login")
+    page.fill("#email", "boss@acme.no")
+    page.fill("#password", "correct horse")
+    page.click("button[type=submit]")
+    page.wait_for_selector("text=Today on the floor")
+    bar = page.locator(".site-nav").bounding_box()
+    assert bar["height"] < 80, bar  # one row
+    page.click("[data-nav-menu=Admin] summary")
+    page.click("[data-nav-menu=Admin] >> text=Import")
+    page.wait_for_url("**/admin/import")
+    assert page.locator("[data-nav-menu=Admin] summary.is-active").count() == 1
+    assert page.errors == []

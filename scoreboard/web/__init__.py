@@ -11,7 +11,15 @@ from importlib import import_module
 from typing import Any
 
 #: Surface modules under ``scoreboard.web``, in navigation order.
-SURFACES: tuple[str, ...] = ("errors", "forecast", "goals", "risk", "content", "competitions", "qualification")
+SURFACES: tuple[str, ...] = (
+    "errors",
+    "forecast",
+    "goals",
+    "risk",
+    "content",
+    "competitions",
+    "qualification",
+)
 
 
 def init_app(app: Any) -> None:

@@ -27,7 +27,12 @@ MAX_TEXT = 100_000
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.cli.add_command(qualify_cmd)
-    NAV_ITEMS.append(("qualification.sql_list", "SQLs", ("manager", "admin")))
+    for item in (
+        ("qualification.sql_list", "SQLs", ("manager", "admin")),
+        ("qualification.admin", "SQL rules", ("admin",)),
+    ):
+        if item not in NAV_ITEMS:  # one list for every app the process makes
+            NAV_ITEMS.append(item)
 
 
 @click.command("qualify")

@@ -57,7 +57,9 @@ SORTS = ("risk", "amount", "name", "owner", "stage", "health")
 
 def init_app(app: Any) -> None:
     app.register_blueprint(bp)
-    pages.NAV_ITEMS.append(("risk.page", "At risk", ("manager", "admin")))
+    item = ("risk.page", "At risk", ("manager", "admin"))
+    if item not in pages.NAV_ITEMS:  # one list for every app the process makes
+        pages.NAV_ITEMS.append(item)
     app.add_template_global(card_rows, "risk_card_rows")
 
 
