@@ -25,6 +25,7 @@ import pandas as pd
 from metrics.coaching._common import format_p, holm_family
 from metrics.coaching.power import POWER, detectable_difference
 from metrics.coaching.decomposition import MIN_WINS, Decomposition, FactorComparison, decompose, funnel
+from metrics.coaching.funnel import FunnelWindow
 from metrics.coaching.segments import SegmentRates, segment_win_rates
 from metrics.coaching.stages import stage_conversions, with_adjusted
 from metrics.periods import OrgCalendar, Period
@@ -446,6 +447,8 @@ def rep_findings(
     reference_period: Period | None = None,
     level: float = 0.90,
     alpha: float = 0.05,
+    prepared: Sequence[FunnelWindow] = (),
+    furthest: pd.Series | None = None,
 ) -> Findings:
     """Everything a coaching page says about a rep against a reference, adjusted together.
 
@@ -461,6 +464,10 @@ def rep_findings(
     (:func:`metrics.coaching._common.holm_family`), so that when the rep truly does not differ
     from the reference the page claims anything at all with probability at most ``alpha``. A
     finding is established when its adjusted p-value is below ``alpha``; there is no other gate.
+
+    ``prepared`` (windows from :func:`metrics.coaching.funnel_window`) and ``furthest``
+    (:func:`metrics.coaching.stages.furthest_stages`), built once from these same frames, spare
+    every rep of a window the org-wide work; the findings are the same without them.
 
     Returns
     -------
@@ -498,7 +505,7 @@ def rep_findings(
     b_label = reference_label or (
         f"the previous {ref_period.working_days} working days" if previous else "the reference"
     )
-    common = dict(reps=reps, activities=activities, deals=deals, calendar=cal)
+    common = dict(reps=reps, activities=activities, deals=deals, calendar=cal, prepared=prepared)
     a = funnel(period, rep_ids=[rep_id], now=now, label=a_label, **common)  # type: ignore[arg-type]
     b = funnel(ref_period, rep_ids=ref_ids, now=ref_now, label=b_label, **common)  # type: ignore[arg-type]
     dec = decompose(a, b, level=level, alpha=alpha)
@@ -512,6 +519,7 @@ def rep_findings(
         now=now,
         level=level,
         alpha=alpha,
+        furthest=furthest,
         **rep_period,
     )
     segs = [
