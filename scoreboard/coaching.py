@@ -41,9 +41,11 @@ from metrics.coaching import (
     shot_map,
     weekly_indicators,
 )
+from metrics.catalogue import stat
 from metrics.coaching.content import content_shares
 from metrics.coaching.findings import format_value
 from metrics.coaching.funnel import FunnelWindow, counted_until, funnel_window
+from metrics.coaching.segments import deal_segments
 from metrics.coaching.shots import shot_base
 from metrics.coaching.stages import furthest_stages
 from metrics.squad import window as count_window
@@ -217,6 +219,9 @@ def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, da
         reference_period=reference_period,
         prepared=prepared,
         furthest=furthest,
+        segments=snap.shared(
+            ("deal_segments",), ("deals", "contacts"), lambda: deal_segments(data.deals, data.contacts)
+        ),
     )
 
 
@@ -326,7 +331,11 @@ def team() -> Any:
     if request.args.get("format") == "csv":
         return csv_response(roster_rows(rows, w.period.label), f"roster-{w.spec}.csv")
     return render_template(
-        "coach_team.html", teams=rows, picker=picker(w, "coaching.team"), window_query=w.query
+        "coach_team.html",
+        teams=rows,
+        picker=picker(w, "coaching.team"),
+        window_query=w.query,
+        win_rate_label=stat("win_rate").label,
     )
 
 

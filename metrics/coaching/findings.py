@@ -449,6 +449,7 @@ def rep_findings(
     alpha: float = 0.05,
     prepared: Sequence[FunnelWindow] = (),
     furthest: pd.Series | None = None,
+    segments: pd.DataFrame | None = None,
 ) -> Findings:
     """Everything a coaching page says about a rep against a reference, adjusted together.
 
@@ -465,8 +466,9 @@ def rep_findings(
     from the reference the page claims anything at all with probability at most ``alpha``. A
     finding is established when its adjusted p-value is below ``alpha``; there is no other gate.
 
-    ``prepared`` (windows from :func:`metrics.coaching.funnel_window`) and ``furthest``
-    (:func:`metrics.coaching.stages.furthest_stages`), built once from these same frames, spare
+    ``prepared`` (windows from :func:`metrics.coaching.funnel_window`), ``furthest``
+    (:func:`metrics.coaching.stages.furthest_stages`) and ``segments``
+    (:func:`metrics.coaching.segments.deal_segments`), built once from these same frames, spare
     every rep of a window the org-wide work; the findings are the same without them.
 
     Returns
@@ -525,7 +527,7 @@ def rep_findings(
     segs = [
         segment_win_rates(
             deals, contacts, period, rep_ids=[rep_id], reference_ids=ref_ids, by=by, now=now, level=level,
-            alpha=alpha, **rep_period,
+            alpha=alpha, segments=segments, **rep_period,
         )
         for by in ("lead_source", "persona")
     ]  # fmt: skip

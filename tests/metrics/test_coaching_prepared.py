@@ -21,6 +21,7 @@ from demo_frames import demo_frames  # noqa: E402
 from metrics.coaching import content_use, funnel, rep_findings, shot_map  # noqa: E402
 from metrics.coaching.content import content_shares  # noqa: E402
 from metrics.coaching.funnel import funnel_window  # noqa: E402
+from metrics.coaching.segments import deal_segments  # noqa: E402
 from metrics.coaching.shots import shot_base  # noqa: E402
 from metrics.coaching.stages import furthest_stages  # noqa: E402
 from metrics.frames import build  # noqa: E402
@@ -63,6 +64,7 @@ def test_findings_are_the_same_with_the_shared_pieces(org):
         funnel_window(before, activities=f["activities"], deals=f["deals"], calendar=CAL),
     ]
     furthest = furthest_stages(f["deals"], f["deal_stages"])
+    segments = deal_segments(f["deals"], f["contacts"])
     reps = org.reps.loc[org.reps["role"] == "rep"]
     args = {k: f[k] for k in ("reps", "activities", "deals", "deal_stages", "contacts")}
     checked = 0
@@ -72,7 +74,7 @@ def test_findings_are_the_same_with_the_shared_pieces(org):
             plain = rep_findings(window, rep_id=int(rep), reference_ids=ref, now=NOW, calendar=CAL, **args)
             fast = rep_findings(
                 window, rep_id=int(rep), reference_ids=ref, now=NOW, calendar=CAL, prepared=prepared,
-                furthest=furthest, **args,
+                furthest=furthest, segments=segments, **args,
             )  # fmt: skip
             _same(plain, fast)
             checked += 1
