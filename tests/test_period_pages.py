@@ -179,6 +179,13 @@ def test_the_period_picker_in_a_browser(org, rep, serve, page):
     page.goto(f"{server.url}/reps/{rep.id}")
     page.wait_for_selector("text=No data in")
     assert page.locator("text=Scouting report").count() == 0
+    # the banner is one flex item beside its icon: the sentence, its link and the full stop flow
+    # as one text (loose text beside a link became columns, the "." stranded in its own)
+    banner = page.locator(".period-picker__empty")
+    assert banner.locator(":scope > *").count() == 1
+    link = banner.locator("a").bounding_box()
+    message = banner.locator("[data-empty-message]").bounding_box()
+    assert link["x"] > message["x"] and message["width"] > link["width"] * 1.5
     page.click("text=show the latest period with data")
     page.wait_for_selector("text=Scouting report")
     assert "asof=2024-11-20" in page.url

@@ -26,7 +26,7 @@ import math
 
 from scipy import optimize, stats
 
-__all__ = ["POWER", "detectable_difference", "rate_power"]
+__all__ = ["POWER", "detectable_difference", "power_markdown", "power_table", "rate_power"]
 
 #: The power a "could have detected" statement is made at.
 POWER = 0.80
@@ -138,3 +138,30 @@ def power_table(
     return rows
 
 
+
+
+#: Closed deals per rep in the power table of ``docs/stats.md``.
+TABLE_CLOSED = (25, 50, 100, 150, 200, 300, 400, 600)
+#: Tests on a typical drilldown page (five factors, stage steps, lead sources, personas).
+TABLE_TESTS = 15
+
+
+def _points(gap: float) -> int:
+    """A detectable gap in whole points, rounded up (as the drilldown's sentences say it)."""
+    return math.ceil(gap * 100 - 1e-9)
+
+
+def power_markdown(closed: tuple[int, ...] = TABLE_CLOSED, tests: int = TABLE_TESTS) -> str:
+    """The power table of ``docs/stats.md`` (a test keeps the doc equal to it; print it with
+    ``benchmarks/power.py``, which also checks it against simulated Fisher tests)."""
+    lines = [
+        f"| closed deals per rep | power, 30% vs 20%, page (Holm over {tests}) | detectable gap, page | "
+        "power, one test at 5% | detectable gap, one test |",
+        "|---|---|---|---|---|",
+    ]
+    for r in power_table(list(closed), tests=tests):
+        lines.append(
+            f"| {r['closed']} | {r['power_page']:.0%} | ≥ {_points(r['mde_page'])} points | "
+            f"{r['power_single']:.0%} | ≥ {_points(r['mde_single'])} points |"
+        )
+    return "\n".join(lines) + "\n"
