@@ -49,7 +49,9 @@ def page_power(closed: int, pages: int, seed: int) -> float:
         org = simulate_org(
             rng, n_reps=10, days=60, acts_per_day=None, win_rates=[0.3] + [0.2] * 9, closed_per_rep=closed
         )
-        page = rep_findings(window, rep_id=1, reference_ids=list(range(2, 11)), now=NOW, calendar=cal, **org.frames())
+        page = rep_findings(
+            window, rep_id=1, reference_ids=list(range(2, 11)), now=NOW, calendar=cal, **org.frames()
+        )
         f = page.of("factor")[3]
         found.append(f.established and f.direction == "higher")
     return float(np.mean(found))

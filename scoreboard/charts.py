@@ -263,7 +263,12 @@ def peer_strip(
     chart = (
         alt.vconcat(*parts, spacing=6)
         .resolve_scale(x="independent")
-        .properties(title=alt.Title("You among peers", subtitle="per working day; win rate as % of closed deals · names are not shown"))
+        .properties(
+            title=alt.Title(
+                "You among peers",
+                subtitle="per working day; win rate as % of closed deals · names are not shown",
+            )
+        )
     )
     return _config(chart)
 

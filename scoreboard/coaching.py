@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from metrics import stage_win_probabilities
 from metrics.calibration import DEFAULT_STAGE_PROBABILITIES
+from metrics.catalogue import stat
 from metrics.coaching import (
     FACTOR_LABELS,
     INDICATORS,
@@ -41,18 +42,17 @@ from metrics.coaching import (
     shot_map,
     weekly_indicators,
 )
-from metrics.catalogue import stat
+from metrics.coaching import previous_period as previous_window_of
 from metrics.coaching.content import content_shares
 from metrics.coaching.findings import format_value
 from metrics.coaching.funnel import FunnelWindow, counted_until, funnel_window
 from metrics.coaching.segments import deal_segments
 from metrics.coaching.shots import shot_base
 from metrics.coaching.stages import furthest_stages
-from metrics.squad import window as count_window
 from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
-from metrics.coaching import previous_period as previous_window_of
 from metrics.pipeline import probability_map
+from metrics.squad import window as count_window
 
 from . import charts, db, numbers, snapshot
 from .auth import require_role

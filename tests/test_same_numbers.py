@@ -115,7 +115,9 @@ def _roster_win_rates(client: Any) -> dict[str, tuple[str, str, str]]:
     """rep name → (adjusted win rate, its interval, n) as the roster prints them ("—" without)."""
     page = client.get("/coach").get_data(as_text=True)
     out = {}
-    for name, cell in re.findall(r'<th scope="row">([^<]+?)\s*(?:<span[^>]*>[^<]*</span>)?\s*</th>(.*?)</tr>', page, re.S):
+    for name, cell in re.findall(
+        r'<th scope="row">([^<]+?)\s*(?:<span[^>]*>[^<]*</span>)?\s*</th>(.*?)</tr>', page, re.S
+    ):
         m = re.search(r"<td class=\"num\" data-win-rate>(.*?)</td>", cell, re.S)
         assert m, f"no win rate on the roster for {name}"
         value = re.search(r"<strong data-value>([^<]*)</strong>", m.group(1))

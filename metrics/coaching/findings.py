@@ -23,9 +23,9 @@ import numpy as np
 import pandas as pd
 
 from metrics.coaching._common import format_p, holm_family
-from metrics.coaching.power import POWER, detectable_difference
 from metrics.coaching.decomposition import MIN_WINS, Decomposition, FactorComparison, decompose, funnel
 from metrics.coaching.funnel import FunnelWindow
+from metrics.coaching.power import POWER, detectable_difference
 from metrics.coaching.segments import SegmentRates, segment_win_rates
 from metrics.coaching.stages import stage_conversions, with_adjusted
 from metrics.periods import OrgCalendar, Period
@@ -291,8 +291,10 @@ def _detectable(
     rule = f"{POWER:.0%} power at Holm's first step, {alpha:g}/{m}"
     if math.isinf(mde):
         side = "higher" if way > 0 else "lower"
-        return mde, f"With {sample}, no {side} rate would reliably show; this one is {seen} points {side}.", (
-            f"detectable ({rule}): no gap"
+        return (
+            mde,
+            f"With {sample}, no {side} rate would reliably show; this one is {seen} points {side}.",
+            (f"detectable ({rule}): no gap"),
         )
     need = math.ceil(mde * 100 - 1e-9)
     return (
@@ -376,9 +378,23 @@ def _factor_findings(d: Decomposition, a: str, ref: str, tests: int) -> list[Fin
         lo, hi = math.exp(f.lo), math.exp(f.hi)  # exp(-inf) = 0, exp(inf) = inf, NaN stays
         mde, rule = float("nan"), ""
         if f.model == "binomial" and f.tested and not f.established:
-            mde, note, rule = _detectable(f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor], tests, d.alpha)
+            mde, note, rule = _detectable(
+                f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor], tests, d.alpha
+            )
             sentence = f"{sentence} {note}" if note else sentence
-        stats_text = _statistics(ratio, lo, hi, f.a_n, f.b_n, _UNITS[f.factor], f.p_value, f.p_adjusted, tests, d.level, _MODELS[f.model])
+        stats_text = _statistics(
+            ratio,
+            lo,
+            hi,
+            f.a_n,
+            f.b_n,
+            _UNITS[f.factor],
+            f.p_value,
+            f.p_adjusted,
+            tests,
+            d.level,
+            _MODELS[f.model],
+        )
         out.append(
             Finding(
                 "factor", f.factor, f.label, sentence, f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor],
@@ -411,10 +427,23 @@ def _rate_findings(
             sentence, way = _clear(verb, int(n), unit), "higher" if r.rate > r.ref_rate else "lower"
         else:
             sentence, way = _undecided(label, r.ratio, r.ratio_lo, r.ratio_hi, int(n), int(nn), unit, ref)
-            mde, note, rule = _detectable(float(r.rate), float(r.ref_rate), int(n), int(nn), unit, tests, alpha)
+            mde, note, rule = _detectable(
+                float(r.rate), float(r.ref_rate), int(n), int(nn), unit, tests, alpha
+            )
             sentence = f"{sentence} {note}" if note else sentence
-        stats_text = _statistics(float(r.ratio), float(r.ratio_lo), float(r.ratio_hi), int(n), int(nn), unit,
-                                 float(r.p_value), float(r.p_adjusted), tests, level, "Fisher's exact test")
+        stats_text = _statistics(
+            float(r.ratio),
+            float(r.ratio_lo),
+            float(r.ratio_hi),
+            int(n),
+            int(nn),
+            unit,
+            float(r.p_value),
+            float(r.p_adjusted),
+            tests,
+            level,
+            "Fisher's exact test",
+        )
         if rule:
             stats_text = f"{stats_text} · {rule}"
         out.append(

@@ -138,8 +138,6 @@ def power_table(
     return rows
 
 
-
-
 #: Closed deals per rep in the power table of ``docs/stats.md``.
 TABLE_CLOSED = (25, 50, 100, 150, 200, 300, 400, 600)
 #: Tests on a typical drilldown page (five factors, stage steps, lead sources, personas).

@@ -170,7 +170,9 @@ def segment_win_rates(
     if reference_period is None:
         ref_closed, ref_seg = closed, seg
     else:
-        ref_closed, ref_seg = _closed_with_segment(deals, contacts, reference_period, reference_now, by, segments)
+        ref_closed, ref_seg = _closed_with_segment(
+            deals, contacts, reference_period, reference_now, by, segments
+        )
     won = _bool(closed["outcome"] == "won")
     ref_won = _bool(ref_closed["outcome"] == "won")
     is_rep = np.isin(closed["owner_rep_id"].to_numpy(), list(rep_ids))

@@ -21,7 +21,9 @@ CAL = OrgCalendar()
 
 def _fisher_power(p_a, p_b, n_a, n_b, tests, sims, rng, alpha=0.05):
     xa, xb = rng.binomial(n_a, p_a, sims), rng.binomial(n_b, p_b, sims)
-    return float(np.mean([fisher_p(int(a), n_a, int(b), n_b) < alpha / tests for a, b in zip(xa, xb, strict=True)]))
+    return float(
+        np.mean([fisher_p(int(a), n_a, int(b), n_b) < alpha / tests for a, b in zip(xa, xb, strict=True)])
+    )
 
 
 @pytest.mark.parametrize(
@@ -97,7 +99,9 @@ def test_a_page_that_claims_no_difference_says_what_it_could_have_found():
     assert win.detectable == pytest.approx(expected)
     need = math.ceil(expected * 100 - 1e-9)
     assert 10 <= need <= 25
-    assert win.sentence.endswith(f"With 150 closed deals each, only a gap of ≥ {need} points would show; this one is 6.")
+    assert win.sentence.endswith(
+        f"With 150 closed deals each, only a gap of ≥ {need} points would show; this one is 6."
+    )
     assert f"0.05/{page.tests}" in win.statistics
     web = page.of("lead_source")[0]
     assert web.detectable == pytest.approx(expected) and f"≥ {need} points" in web.sentence

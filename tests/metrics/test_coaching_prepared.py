@@ -69,7 +69,9 @@ def test_findings_are_the_same_with_the_shared_pieces(org):
     args = {k: f[k] for k in ("reps", "activities", "deals", "deal_stages", "contacts")}
     checked = 0
     for rep, team in zip(reps["rep_id"], reps["team_id"], strict=True):
-        others = [int(r) for r, t in zip(reps["rep_id"], reps["team_id"], strict=True) if t == team and r != rep]
+        others = [
+            int(r) for r, t in zip(reps["rep_id"], reps["team_id"], strict=True) if t == team and r != rep
+        ]
         for ref in (others, None):
             plain = rep_findings(window, rep_id=int(rep), reference_ids=ref, now=NOW, calendar=CAL, **args)
             fast = rep_findings(
@@ -84,9 +86,13 @@ def test_findings_are_the_same_with_the_shared_pieces(org):
 def test_a_piece_of_another_window_is_not_used(org):
     f = org.frames()
     window = CAL.rolling(60, NOW)
-    other = funnel_window(CAL.rolling(20, NOW), activities=f["activities"], deals=f["deals"], now=NOW, calendar=CAL)
+    other = funnel_window(
+        CAL.rolling(20, NOW), activities=f["activities"], deals=f["deals"], now=NOW, calendar=CAL
+    )
     rep = int(org.reps.loc[org.reps["role"] == "rep", "rep_id"].iloc[0])
-    kw = dict(reps=f["reps"], activities=f["activities"], deals=f["deals"], rep_ids=[rep], now=NOW, calendar=CAL)
+    kw = dict(
+        reps=f["reps"], activities=f["activities"], deals=f["deals"], rep_ids=[rep], now=NOW, calendar=CAL
+    )
     assert funnel(window, prepared=[other], **kw) == funnel(window, **kw)
     # a piece of the right window is really read: emptied, it changes the counts
     right = funnel_window(window, activities=f["activities"], deals=f["deals"], now=NOW, calendar=CAL)
@@ -121,8 +127,12 @@ def test_content_use_is_the_same_with_the_shared_shares():
                     at=["2025-01-14 09:00Z", "2025-01-15 09:00Z"])  # fmt: skip
     deals = build("deals", deal_id=[1], owner_rep_id=1, contact_id=[9], amount=1, currency="NOK",
                   stage="won", outcome="won", created_at="2025-01-13 09:00Z", closed_at="2025-01-16 09:00Z")  # fmt: skip
-    content = build("content", content_id=[5, 6], title=["ROI guide", "Case"], buying_phase=["decision", "awareness"])
-    kw = dict(rep_id=1, peer_ids=[2, 3], reps=reps, activities=acts, touches=touches, deals=deals, content=content)
+    content = build(
+        "content", content_id=[5, 6], title=["ROI guide", "Case"], buying_phase=["decision", "awareness"]
+    )
+    kw = dict(
+        rep_id=1, peer_ids=[2, 3], reps=reps, activities=acts, touches=touches, deals=deals, content=content
+    )
     week = CAL.week("2025-01-13")
     plain = content_use(week, **kw)
     fast = content_use(week, shares=content_shares(acts), **kw)
