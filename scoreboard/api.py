@@ -436,6 +436,11 @@ def _read_schemas() -> dict[str, Any]:
                 "established": {"type": "boolean", "description": "p_adjusted < alpha"},
                 "direction": {"type": "string"},
                 "statistics": {"type": "string"},
+                "detectable": {
+                    **number,
+                    "description": "a rate comparison not established: the gap (proportion points, "
+                    "the way seen) this sample would show 80% of the time under the page's rule",
+                },
             },
         },
         "Findings": {

@@ -205,12 +205,37 @@ def default_window(now: pd.Timestamp | None = None) -> Window:
 
 @dataclass(frozen=True)
 class Standing:
-    """What the coaching roster shows of a rep: the card's rating (and change), form and days."""
+    """What the coaching roster shows of a rep: the card's rating (and change), form and days,
+    and the card's win rate adjusted for sample size (``win_rate``: ``value``, ``lo``, ``hi``
+    of its interval, ``n`` closed deals and ``wins``; ``value`` None when nothing closed)."""
 
     rating: dict[str, Any]
     form: str | None
     working_days: int
     provisional: bool
+    win_rate: dict[str, Any] = field(default_factory=dict)
+
+
+def _win_rate(row: pd.Series) -> dict[str, Any]:
+    """The catalogue's adjusted win rate of a stats row, as the card shows it (no sample, no value)."""
+    spec = stat("win_rate")
+    lo_col, hi_col = spec.interval or ("", "")
+    n = int(row[spec.sample]) if pd.notna(row.get(spec.sample)) else 0
+
+    def num(col: str) -> float | None:
+        v = row.get(col)
+        return None if n == 0 or v is None or pd.isna(v) else float(v)
+
+    wins = spec.raw[0] if spec.raw else None
+    return {
+        "value": num(spec.column),
+        "lo": num(lo_col),
+        "hi": num(hi_col),
+        "n": n,
+        "wins": int(row[wins]) if wins and pd.notna(row.get(wins)) else 0,
+        "label": spec.label,
+        "no_value": spec.no_value,
+    }
 
 
 def _window_stats(rep_id: int, snap: snapshot.Snapshot) -> pd.DataFrame:
@@ -257,6 +282,7 @@ def _rated(
         form=None if pd.isna(row["form"]) else str(row["form"]),
         working_days=int(row["working_days"]),
         provisional=int(row["working_days"]) < MIN_DAYS or rating_row["provisional"],
+        win_rate=_win_rate(row),
     )
     return r, shown, peers
 
@@ -494,7 +520,10 @@ CARD_CHARTS: dict[str, Callable[[CardData], dict[str, Any]]] = {
     "quota": lambda c: charts.quota_bullet(c.quota, c.quarter_label),
     "sparks": lambda c: charts.sparklines(c.sparks, dict(SPARKS)),
     "peers": lambda c: charts.peer_strip(
-        c.peer_values, c.stats, {s: STAT_BY_COLUMN[s].label for s in PEER_STATS}
+        c.peer_values,
+        c.stats,
+        {s: STAT_BY_COLUMN[s].label for s in PEER_STATS},
+        percent={s for s in PEER_STATS if STAT_BY_COLUMN[s].fmt == "pct"},
     ),
 }
 

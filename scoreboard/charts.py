@@ -14,7 +14,7 @@ renderer: "svg"})``.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 import altair as alt
@@ -213,8 +213,13 @@ def sparklines(sparks: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, Any
     return _config(chart)
 
 
-def peer_strip(peers: pd.DataFrame, me: pd.Series, labels: Mapping[str, str]) -> dict[str, Any]:
-    """Peer distribution without names: grey circles for peers, a blue diamond for the rep."""
+def peer_strip(
+    peers: pd.DataFrame, me: pd.Series, labels: Mapping[str, str], percent: Iterable[str] = ()
+) -> dict[str, Any]:
+    """Peer distribution without names: grey circles for peers, a blue diamond for the rep. One
+    row per stat, each with its own axis: ``percent`` columns (rates, e.g. the win rate) read as
+    percentages ("56%", never "0.56"), the others as plain numbers."""
+    percent = set(percent)
     rows = []
     for col, label in labels.items():
         for v in peers[col].dropna():
@@ -224,36 +229,46 @@ def peer_strip(peers: pd.DataFrame, me: pd.Series, labels: Mapping[str, str]) ->
     if not rows:
         return _empty("You among peers", "No peers yet")
     data = pd.DataFrame(rows)
-    chart = (
-        alt.Chart(data)
-        .mark_point(filled=True, opacity=0.85)
-        .encode(
-            # "~g": no padding zeros (a domain of [0, 0], every peer at 0, printed "0.000000").
-            x=alt.X(
-                "value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(tickCount=4, format="~g")
-            ),
-            color=alt.Color(
-                "who:N",
-                scale=alt.Scale(domain=["peer", "you"], range=[GREY, BLUE]),
-                legend=alt.Legend(title=None),
-            ),
-            shape=alt.Shape(
-                "who:N", scale=alt.Scale(domain=["peer", "you"], range=["circle", "diamond"]), legend=None
-            ),
-            size=alt.Size("who:N", scale=alt.Scale(domain=["peer", "you"], range=[40, 180]), legend=None),
-            order=alt.Order("who:N"),
-        )
-        .properties(width=260, height=28)
-        .facet(
-            row=alt.Row(
-                "stat:N",
-                sort=list(labels.values()),
-                title=None,
-                header=alt.Header(labelAngle=0, labelAlign="left", labelColor=MUTED),
+    parts = []
+    for col, label in labels.items():
+        sub = data[data["stat"] == label]
+        if sub.empty:
+            continue
+        # "~g": no padding zeros (a domain of [0, 0], every peer at 0, printed "0.000000").
+        fmt = ".0%" if col in percent else "~g"
+        parts.append(
+            alt.Chart(sub)
+            .mark_point(filled=True, opacity=0.85)
+            .encode(
+                x=alt.X(
+                    "value:Q", title=None, scale=alt.Scale(zero=False), axis=alt.Axis(tickCount=4, format=fmt)
+                ),
+                color=alt.Color(
+                    "who:N",
+                    scale=alt.Scale(domain=["peer", "you"], range=[GREY, BLUE]),
+                    legend=alt.Legend(title=None),
+                ),
+                shape=alt.Shape(
+                    "who:N", scale=alt.Scale(domain=["peer", "you"], range=["circle", "diamond"]), legend=None
+                ),
+                size=alt.Size("who:N", scale=alt.Scale(domain=["peer", "you"], range=[40, 180]), legend=None),
+                order=alt.Order("who:N"),
+            )
+            .properties(
+                width=260,
+                height=28,
+                title=alt.Title(label, fontSize=11, fontWeight="normal", color=MUTED, anchor="start"),
             )
         )
+    chart = (
+        alt.vconcat(*parts, spacing=6)
         .resolve_scale(x="independent")
-        .properties(title=alt.Title("You among peers", subtitle="per working day · names are not shown"))
+        .properties(
+            title=alt.Title(
+                "You among peers",
+                subtitle="per working day; win rate as % of closed deals · names are not shown",
+            )
+        )
     )
     return _config(chart)
 

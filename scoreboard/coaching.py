@@ -23,6 +23,7 @@ from sqlmodel import select
 
 from metrics import stage_win_probabilities
 from metrics.calibration import DEFAULT_STAGE_PROBABILITIES
+from metrics.catalogue import stat
 from metrics.coaching import (
     FACTOR_LABELS,
     INDICATORS,
@@ -41,10 +42,17 @@ from metrics.coaching import (
     shot_map,
     weekly_indicators,
 )
+from metrics.coaching import previous_period as previous_window_of
+from metrics.coaching.content import content_shares
 from metrics.coaching.findings import format_value
+from metrics.coaching.funnel import FunnelWindow, counted_until, funnel_window
+from metrics.coaching.segments import deal_segments
+from metrics.coaching.shots import shot_base
+from metrics.coaching.stages import furthest_stages
 from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
 from metrics.pipeline import probability_map
+from metrics.squad import window as count_window
 
 from . import charts, db, notes, numbers, snapshot
 from .auth import require_role
@@ -167,13 +175,37 @@ def coaching_findings(
     return _findings(rep, ref_ids, ref_label, window, numbers.frames())
 
 
+def _funnel_window(period: Any, now: pd.Timestamp | None, data: Any) -> FunnelWindow:
+    """The org-wide slice of one window for every rep's funnel (:func:`metrics.coaching.funnel_window`),
+    once per (start, counted until, activity and deal versions)."""
+    cal = numbers.calendar()
+    start, asof = count_window(period, now)
+    until = counted_until(period, asof, cal)
+    snap = snapshot.of(period, now, data=data)
+    return snap.shared(  # type: ignore[no-any-return]
+        ("funnel_window", start, until),
+        ("activities", "deals"),
+        lambda: funnel_window(period, activities=data.activities, deals=data.deals, now=now, calendar=cal),
+    )
+
+
 def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, data: Any) -> Findings:
     """rep_findings for the drilldown: "previous" is the rep's own window before ``w`` (a rolling
-    window's as many working days before it; a named period's the period before, e.g. 2026-Q3)."""
+    window's as many working days before it; a named period's the period before, e.g. 2026-Q3).
+    The org-wide work (each window's slice of the frames, every deal's furthest stage) is shared
+    by every rep through the snapshot."""
     reference_period = None
     if ref_ids is None and not w.default:
         reference_period = period_before(w)[0]
         ref_label = f"the previous period, {reference_period.label}"
+    prepared = [_funnel_window(w.period, w.now, data)]
+    if ref_ids is None:
+        ref_period = reference_period or previous_window_of(w.period, numbers.calendar())
+        prepared.append(_funnel_window(ref_period, None, data))
+    snap = snapshot.of(w.period, w.now, data=data)
+    furthest = snap.shared(
+        ("furthest_stages",), ("deals", "deal_stages"), lambda: furthest_stages(data.deals, data.deal_stages)
+    )
     return rep_findings(
         w.period,
         rep_id=int(rep.id),  # type: ignore[arg-type]
@@ -188,6 +220,11 @@ def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, da
         rep_label=rep.name,
         reference_label=ref_label,
         reference_period=reference_period,
+        prepared=prepared,
+        furthest=furthest,
+        segments=snap.shared(
+            ("deal_segments",), ("deals", "contacts"), lambda: deal_segments(data.deals, data.contacts)
+        ),
     )
 
 
@@ -220,6 +257,9 @@ def _drilldown(
         deals=data.deals,
         content=data.content,
         now=now,
+        shares=snapshot.of(window, now, data=data).shared(
+            ("content_shares",), ("activities",), lambda: content_shares(data.activities)
+        ),
     )
     probs = snapshot.of(window, now, data=data).remember(  # org-wide: every rep's drilldown
         ("stage_probabilities",),
@@ -235,6 +275,11 @@ def _drilldown(
         activities=data.activities,
         probabilities=probs,
         asof=now,
+        base=snapshot.of(window, now, data=data).shared(
+            ("shot_base",),
+            ("deals", "deal_stages", "activities"),
+            lambda: shot_base(deals=data.deals, deal_stages=data.deal_stages, activities=data.activities),
+        ),
     )
     at_risk = risk_web.agenda_items(rep_id, now)
     shots = risk_web.mark_shots(shots, now)
@@ -292,7 +337,11 @@ def team() -> Any:
     if request.args.get("format") == "csv":
         return csv_response(roster_rows(rows, w.period.label), f"roster-{w.spec}.csv")
     return render_template(
-        "coach_team.html", teams=rows, picker=picker(w, "coaching.team"), window_query=w.query
+        "coach_team.html",
+        teams=rows,
+        picker=picker(w, "coaching.team"),
+        window_query=w.query,
+        win_rate_label=stat("win_rate").label,
     )
 
 

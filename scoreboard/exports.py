@@ -72,7 +72,8 @@ def card_rows(card: Any, stat_by_column: Mapping[str, Any], fmt: Any, ordinal: A
 
 
 def roster_rows(teams: Sequence[Mapping[str, Any]], window_label: str) -> list[dict[str, Any]]:
-    """The coaching roster as the page lists it: team, rep, rating, its change, form, days."""
+    """The coaching roster as the page lists it: team, rep, rating, its change, form, days, and
+    the win rate adjusted for sample size with its interval and n (empty without closed deals)."""
     return [
         {
             "team": t["team"].name,
@@ -83,6 +84,10 @@ def roster_rows(teams: Sequence[Mapping[str, Any]], window_label: str) -> list[d
             "provisional": m["card"].provisional,
             "form": m["card"].form or "",
             "working_days": m["card"].working_days,
+            "win_rate_adjusted": m["card"].win_rate.get("value"),
+            "win_rate_lo": m["card"].win_rate.get("lo"),
+            "win_rate_hi": m["card"].win_rate.get("hi"),
+            "win_rate_n": m["card"].win_rate.get("n"),
             "window": window_label,
         }
         for t in teams

@@ -162,6 +162,11 @@ class Snapshot:
         """Anything else computed from this window and the frames ``frames``: once per versions."""
         return self.store.get((what, self.window.key, self.data.key(frames)), build)
 
+    def shared(self, what: Hashable, frames: Iterable[str], build: Callable[[], Any]) -> Any:
+        """Anything computed from the frames ``frames`` alone, whatever the window (``what`` names
+        it fully, e.g. with the bounds it counts between): once per versions, for every window."""
+        return self.store.get((what, self.data.key(frames)), build)
+
     # -- peers, percentiles, ratings ----------------------------------------------------------
 
     def peer_ids(self, role: str) -> list[int]:

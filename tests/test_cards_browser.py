@@ -3,6 +3,7 @@ no CSP violations; screenshots at phone and laptop widths go to test-artifacts/.
 
 from __future__ import annotations
 
+import re
 import time
 
 import pytest
@@ -115,6 +116,9 @@ def test_card_of_a_deals_only_org_prints_no_raw_axis_numbers(sqlite_app, serve, 
     # stage advances are 0 for every peer (a domain of [0, 0]) and print no padding zeros
     assert "Activities per day" not in strip and "Stage advances per day" in strip, strip
     assert "0.000000" not in strip, strip
+    # the win rate is a percentage on its own axis ("50%"), never a fraction ("0.5")
+    assert "Win rate, adjusted for sample size" in strip and re.search(r"\d%", strip), strip
+    assert not re.search(r"(?<![\d.])0\.\d", strip), strip
     # The match log shows all its columns at a laptop's width (Won and Revenue were scrolled away
     # in the narrow column of the grid).
     assert page.evaluate(

@@ -149,3 +149,12 @@ def test_the_stats_doc_is_the_catalogue() -> None:
     doc = (ROOT / "docs" / "stats.md").read_text(encoding="utf-8")
     assert markdown_table() in doc
     assert all(f"`{key}`" in doc for key in CATALOGUE)
+
+
+def test_the_power_table_in_the_stats_doc_is_computed() -> None:
+    """docs/stats.md's power table is metrics.coaching.power's (printed by benchmarks/power.py)."""
+    from metrics.coaching.power import power_markdown
+
+    doc = (ROOT / "docs" / "stats.md").read_text(encoding="utf-8")
+    assert power_markdown() in doc
+    assert (ROOT / "benchmarks" / "power.py").is_file()

@@ -179,6 +179,24 @@ def test_the_period_picker_in_a_browser(org, rep, serve, page):
     page.goto(f"{server.url}/reps/{rep.id}")
     page.wait_for_selector("text=No data in")
     assert page.locator("text=Scouting report").count() == 0
+    # the banner is one flex item beside its icon: the sentence, its link and the full stop flow
+    # as one text (loose text beside a link became columns, the "." stranded in its own)
+    banner = page.locator(".period-picker__empty")
+    assert banner.locator(":scope > *").count() == 1
+    loose = banner.evaluate(
+        "el => [...el.childNodes].filter(n => n.nodeType === 3 && n.textContent.trim()).length"
+    )
+    assert loose == 0, "text directly in the flex row becomes its own column"
+    link = banner.locator("a").bounding_box()
+    message = banner.locator("[data-empty-message]").bounding_box()
+    assert message["x"] <= link["x"] and link["x"] + link["width"] <= message["x"] + message["width"] + 0.5
+    assert link["y"] >= message["y"] and link["y"] + link["height"] <= message["y"] + message["height"] + 0.5
+    assert (
+        banner.locator("[data-empty-message]")
+        .inner_text()
+        .strip()
+        .endswith("show the latest period with data.")
+    )
     page.click("text=show the latest period with data")
     page.wait_for_selector("text=Scouting report")
     assert "asof=2024-11-20" in page.url

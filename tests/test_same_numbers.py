@@ -111,6 +111,26 @@ def _roster_ratings(client: Any) -> dict[str, str]:
     return {html.unescape(name).strip(): value.strip() for name, value in rows}
 
 
+def _roster_win_rates(client: Any) -> dict[str, tuple[str, str, str]]:
+    """rep name → (adjusted win rate, its interval, n) as the roster prints them ("—" without)."""
+    page = client.get("/coach").get_data(as_text=True)
+    out = {}
+    for name, cell in re.findall(
+        r'<th scope="row">([^<]+?)\s*(?:<span[^>]*>[^<]*</span>)?\s*</th>(.*?)</tr>', page, re.S
+    ):
+        m = re.search(r"<td class=\"num\" data-win-rate>(.*?)</td>", cell, re.S)
+        assert m, f"no win rate on the roster for {name}"
+        value = re.search(r"<strong data-value>([^<]*)</strong>", m.group(1))
+        interval = re.search(r"<span data-interval>([^<]*)</span>", m.group(1))
+        n = re.search(r"<span data-n>([^<]*)</span>", m.group(1))
+        out[html.unescape(name).strip()] = (
+            value.group(1) if value else "—",
+            html.unescape(interval.group(1)) if interval else "",
+            n.group(1) if n else "",
+        )
+    return out
+
+
 def test_the_same_rep_shows_the_same_number_on_every_surface(floor: dict[str, Any]) -> None:
     app, board_id, now = floor["app"], floor["board"], floor["now"]
     tv = floor["connect"]()
@@ -161,6 +181,18 @@ def test_the_same_rep_shows_the_same_number_on_every_surface(floor: dict[str, An
     for rep_id in list(tv_rows)[:4]:
         name = floor["reps"][rep_id].name
         assert roster[name] == _card_rating(client, rep_id)
+
+    # and the card's (and the TV's) win rate, adjusted for sample size, with its interval and n
+    rates = _roster_win_rates(client)
+    lo, hi = stats["win_rate_lo"], stats["win_rate_hi"]
+    for rep_id, row in tv_rows.items():
+        value, interval, n = rates[floor["reps"][rep_id].name]
+        assert value == row["display"] == _card_value(client, rep_id, "win_rate_shrunk")
+        assert interval == f"{lo[rep_id] * 100:.0f}%–{hi[rep_id] * 100:.0f}%"
+        assert n == str(int(stats.loc[rep_id, "win_rate_n"]))
+        assert lo[rep_id] <= row["value"] <= hi[rep_id]
+    for rep_id in empty:
+        assert rates[floor["reps"][rep_id].name] == ("—", "", "")
 
 
 def _mentions(payload: Any, rep_id: int, name: str) -> bool:

@@ -13,7 +13,7 @@ from metrics.frames import validate
 from metrics.periods import Period
 from metrics.squad import Squad, window
 
-__all__ = ["ContentUse", "content_use"]
+__all__ = ["ContentUse", "content_shares", "content_use"]
 
 
 @dataclass(frozen=True)
@@ -48,6 +48,20 @@ class ContentUse:
     wins: int
 
 
+def content_shares(activities: pd.DataFrame) -> pd.DataFrame:
+    """The ``content_share`` activities of ``activities`` (every row :func:`content_use` reads):
+    built once, they spare each rep's call a pass over all activities.
+
+    >>> from metrics.frames import build
+    >>> acts = build("activities", activity_id=[1, 2], rep_id=1, kind=["call", "content_share"],
+    ...     at="2025-01-13 09:00Z")
+    >>> content_shares(acts)["activity_id"].tolist()
+    [2]
+    """
+    activities = validate(activities, "activities")
+    return activities.loc[_bool(activities["kind"] == "content_share")]
+
+
 def content_use(
     period: Period,
     *,
@@ -59,6 +73,7 @@ def content_use(
     deals: pd.DataFrame,
     content: pd.DataFrame,
     now: object = None,
+    shares: pd.DataFrame | None = None,
 ) -> ContentUse:
     """What content the rep shares against peers, and what the buyers of the rep's wins read.
 
@@ -69,6 +84,9 @@ def content_use(
       touched (any action) before ``closed_at``; ``won_deals`` counts deals, ``share_of_wins``
       = won_deals ÷ wins, ``shared_by_rep`` = those deals where the rep had sent that item to
       that contact (a ``content_share`` activity) before the touch.
+
+    ``shares``: :func:`content_shares` of ``activities``, built once for many calls (the same
+    result: only those rows are read).
 
     Examples
     --------
@@ -89,7 +107,7 @@ def content_use(
     0  ROI guide          1            1.0              1
     """
     reps = validate(reps, "reps")
-    activities = validate(activities, "activities")
+    activities = content_shares(activities) if shares is None else validate(shares, "activities")
     touches = validate(touches, "touches")
     deals = validate(deals, "deals")
     content = validate(content, "content")

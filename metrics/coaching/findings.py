@@ -24,6 +24,8 @@ import pandas as pd
 
 from metrics.coaching._common import format_p, holm_family
 from metrics.coaching.decomposition import MIN_WINS, Decomposition, FactorComparison, decompose, funnel
+from metrics.coaching.funnel import FunnelWindow
+from metrics.coaching.power import POWER, detectable_difference
 from metrics.coaching.segments import SegmentRates, segment_win_rates
 from metrics.coaching.stages import stage_conversions, with_adjusted
 from metrics.periods import OrgCalendar, Period
@@ -71,6 +73,12 @@ class Finding:
         ``"about the same"`` or ``"no value"``.
     statistics : str
         The numbers behind the sentence, for the curious.
+    detectable : float
+        For a comparison of two rates (win rate, a stage step, a lead source or persona) that is
+        not established: the smallest gap, in proportion points in the direction seen, that this
+        sample would show 80% of the time under the page's rule
+        (:func:`metrics.coaching.power.detectable_difference`; ``inf`` when no gap could). NaN
+        otherwise. The sentence then says it ("only a gap of ≥ 14 points would show").
 
     Examples
     --------
@@ -97,6 +105,7 @@ class Finding:
     established: bool
     direction: str
     statistics: str
+    detectable: float = float("nan")
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN and infinite numbers become ``None``."""
@@ -263,6 +272,38 @@ def _undecided(
     return f"{cap} looks {way}, but {_count(a_n, unit)} cannot tell yet.", f"looks {way}"
 
 
+def _detectable(
+    a_value: float, b_value: float, a_n: int, b_n: int, unit: str, tests: int, alpha: float
+) -> tuple[float, str, str]:
+    """What a comparison of two rates that claims nothing could have found: the detectable gap
+    (:func:`metrics.coaching.power.detectable_difference` at Holm's first step over the page's
+    ``tests``, in the direction seen; the smaller of the two ways when there is no gap), a
+    sentence saying it next to the gap seen, and the rule for the statistics line."""
+    if not (math.isfinite(a_value) and math.isfinite(b_value)) or a_n <= 0 or b_n <= 0:
+        return float("nan"), "", ""
+    m = max(tests, 1)
+    ways = [1 if a_value > b_value else -1] if a_value != b_value else [1, -1]
+    mde, way = min(
+        (detectable_difference(b_value, a_n, b_n, alpha=alpha, tests=m, direction=w), w) for w in ways
+    )
+    seen = round(abs(a_value - b_value) * 100)
+    sample = f"{_count(a_n)} {unit} each" if a_n == b_n else f"{_count(a_n)} and {_count(b_n)} {unit}"
+    rule = f"{POWER:.0%} power at Holm's first step, {alpha:g}/{m}"
+    if math.isinf(mde):
+        side = "higher" if way > 0 else "lower"
+        return (
+            mde,
+            f"With {sample}, no {side} rate would reliably show; this one is {seen} points {side}.",
+            (f"detectable ({rule}): no gap"),
+        )
+    need = math.ceil(mde * 100 - 1e-9)
+    return (
+        mde,
+        f"With {sample}, only a gap of ≥ {need} points would show; this one is {seen}.",
+        f"detectable ({rule}): ≥ {need} points",
+    )
+
+
 def _factor_sentence(f: FactorComparison, a: str, ref: str) -> tuple[str, str]:
     poss = _possessive(ref)
     unit = _UNITS[f.factor]
@@ -335,18 +376,37 @@ def _factor_findings(d: Decomposition, a: str, ref: str, tests: int) -> list[Fin
         sentence, way = _factor_sentence(f, a, ref)
         ratio = f.a_value / f.b_value if f.b_value and math.isfinite(f.a_value) else float("nan")
         lo, hi = math.exp(f.lo), math.exp(f.hi)  # exp(-inf) = 0, exp(inf) = inf, NaN stays
+        mde, rule = float("nan"), ""
+        if f.model == "binomial" and f.tested and not f.established:
+            mde, note, rule = _detectable(
+                f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor], tests, d.alpha
+            )
+            sentence = f"{sentence} {note}" if note else sentence
+        stats_text = _statistics(
+            ratio,
+            lo,
+            hi,
+            f.a_n,
+            f.b_n,
+            _UNITS[f.factor],
+            f.p_value,
+            f.p_adjusted,
+            tests,
+            d.level,
+            _MODELS[f.model],
+        )
         out.append(
             Finding(
                 "factor", f.factor, f.label, sentence, f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor],
                 ratio, lo, hi, f.p_value, f.p_adjusted, f.established, way,
-                _statistics(ratio, lo, hi, f.a_n, f.b_n, _UNITS[f.factor], f.p_value, f.p_adjusted, tests, d.level, _MODELS[f.model]),
+                f"{stats_text} · {rule}" if rule else stats_text, mde,
             )
         )  # fmt: skip
     return out
 
 
 def _rate_findings(
-    table: pd.DataFrame, kind: str, a: str, ref: str, tests: int, level: float
+    table: pd.DataFrame, kind: str, a: str, ref: str, tests: int, level: float, alpha: float = 0.05
 ) -> list[Finding]:
     out = []
     for r in table.itertuples():
@@ -362,17 +422,35 @@ def _rate_findings(
             where = f"From {r.segment} leads" if kind == "lead_source" else f"With {r.segment} buyers"
             label = f"win rate {'from ' + r.segment + ' leads' if kind == 'lead_source' else 'with ' + r.segment + ' buyers'}"
             verb = f"{where}, {a} wins {format_value(r.rate, 'rate')} against {format_value(r.ref_rate, 'rate')} for {ref}"
+        mde, rule = float("nan"), ""
         if r.established:
             sentence, way = _clear(verb, int(n), unit), "higher" if r.rate > r.ref_rate else "lower"
         else:
             sentence, way = _undecided(label, r.ratio, r.ratio_lo, r.ratio_hi, int(n), int(nn), unit, ref)
+            mde, note, rule = _detectable(
+                float(r.rate), float(r.ref_rate), int(n), int(nn), unit, tests, alpha
+            )
+            sentence = f"{sentence} {note}" if note else sentence
+        stats_text = _statistics(
+            float(r.ratio),
+            float(r.ratio_lo),
+            float(r.ratio_hi),
+            int(n),
+            int(nn),
+            unit,
+            float(r.p_value),
+            float(r.p_adjusted),
+            tests,
+            level,
+            "Fisher's exact test",
+        )
+        if rule:
+            stats_text = f"{stats_text} · {rule}"
         out.append(
             Finding(
                 kind, str(key), label, sentence, float(r.rate), float(r.ref_rate), int(n), int(nn), unit,
                 float(r.ratio), float(r.ratio_lo), float(r.ratio_hi), float(r.p_value), float(r.p_adjusted),
-                bool(r.established), way,
-                _statistics(float(r.ratio), float(r.ratio_lo), float(r.ratio_hi), int(n), int(nn), unit,
-                            float(r.p_value), float(r.p_adjusted), tests, level, "Fisher's exact test"),
+                bool(r.established), way, stats_text, mde,
             )
         )  # fmt: skip
     return out
@@ -398,6 +476,9 @@ def rep_findings(
     reference_period: Period | None = None,
     level: float = 0.90,
     alpha: float = 0.05,
+    prepared: Sequence[FunnelWindow] = (),
+    furthest: pd.Series | None = None,
+    segments: pd.DataFrame | None = None,
 ) -> Findings:
     """Everything a coaching page says about a rep against a reference, adjusted together.
 
@@ -413,6 +494,11 @@ def rep_findings(
     (:func:`metrics.coaching._common.holm_family`), so that when the rep truly does not differ
     from the reference the page claims anything at all with probability at most ``alpha``. A
     finding is established when its adjusted p-value is below ``alpha``; there is no other gate.
+
+    ``prepared`` (windows from :func:`metrics.coaching.funnel_window`), ``furthest``
+    (:func:`metrics.coaching.stages.furthest_stages`) and ``segments``
+    (:func:`metrics.coaching.segments.deal_segments`), built once from these same frames, spare
+    every rep of a window the org-wide work; the findings are the same without them.
 
     Returns
     -------
@@ -450,7 +536,7 @@ def rep_findings(
     b_label = reference_label or (
         f"the previous {ref_period.working_days} working days" if previous else "the reference"
     )
-    common = dict(reps=reps, activities=activities, deals=deals, calendar=cal)
+    common = dict(reps=reps, activities=activities, deals=deals, calendar=cal, prepared=prepared)
     a = funnel(period, rep_ids=[rep_id], now=now, label=a_label, **common)  # type: ignore[arg-type]
     b = funnel(ref_period, rep_ids=ref_ids, now=ref_now, label=b_label, **common)  # type: ignore[arg-type]
     dec = decompose(a, b, level=level, alpha=alpha)
@@ -464,12 +550,13 @@ def rep_findings(
         now=now,
         level=level,
         alpha=alpha,
+        furthest=furthest,
         **rep_period,
     )
     segs = [
         segment_win_rates(
             deals, contacts, period, rep_ids=[rep_id], reference_ids=ref_ids, by=by, now=now, level=level,
-            alpha=alpha, **rep_period,
+            alpha=alpha, segments=segments, **rep_period,
         )
         for by in ("lead_source", "persona")
     ]  # fmt: skip
@@ -491,9 +578,9 @@ def rep_findings(
     personas = SegmentRates("persona", with_adjusted(segs[1].table, adj[3], alpha))
     ref = b_label
     items = _factor_findings(dec, a_label, ref, tests)
-    items += _rate_findings(stages, "stage", a_label, ref, tests, level)
-    items += _rate_findings(sources.table, "lead_source", a_label, ref, tests, level)
-    items += _rate_findings(personas.table, "persona", a_label, ref, tests, level)
+    items += _rate_findings(stages, "stage", a_label, ref, tests, level, alpha)
+    items += _rate_findings(sources.table, "lead_source", a_label, ref, tests, level, alpha)
+    items += _rate_findings(personas.table, "persona", a_label, ref, tests, level, alpha)
     compare = "previous" if previous else ("team" if len(ref_ids) > 1 else "rep")
     return Findings(
         a_label, b_label, compare, level, alpha, tests, dec, stages, sources, personas, tuple(items)

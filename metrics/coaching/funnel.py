@@ -3,7 +3,7 @@ over the complete working days of a window on which the org logged activities.""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -14,7 +14,17 @@ from metrics.frames import validate
 from metrics.periods import OrgCalendar, Period
 from metrics.squad import window
 
-__all__ = ["FACTORS", "FACTOR_LABELS", "Funnel", "activity_days", "counted_until", "funnel", "played_days"]
+__all__ = [
+    "FACTORS",
+    "FACTOR_LABELS",
+    "Funnel",
+    "FunnelWindow",
+    "activity_days",
+    "counted_until",
+    "funnel",
+    "funnel_window",
+    "played_days",
+]
 
 FACTORS: tuple[str, ...] = (
     "activities_per_day",
@@ -218,6 +228,70 @@ def _factor_medians(
     return {k: float(np.nanmedian(v)) if np.isfinite(v).any() else float("nan") for k, v in per_rep.items()}
 
 
+@dataclass(frozen=True)
+class FunnelWindow:
+    """What :func:`funnel` reads from the org's frames for one window, the same for every side
+    counted over it: the activities of ``[start, until)``, the deals created or closed in it,
+    and the days with activity data (:func:`activity_days`). Build it once with
+    :func:`funnel_window` and pass it to :func:`funnel` (or :func:`metrics.coaching.rep_findings`)
+    for every rep of that window: the result is the same as without it.
+
+    Attributes
+    ----------
+    start, until : pandas.Timestamp
+        The counted instants (``until`` from :func:`counted_until`).
+    activities, deals : pandas.DataFrame
+        The validated rows of the window.
+    days : pandas.DatetimeIndex
+        Local dates with activity data in the window.
+    """
+
+    start: pd.Timestamp
+    until: pd.Timestamp
+    activities: pd.DataFrame = field(repr=False)
+    deals: pd.DataFrame = field(repr=False)
+    days: pd.DatetimeIndex = field(repr=False)
+
+
+def _bounds(period: Period, now: object, cal: OrgCalendar) -> tuple[pd.Timestamp, pd.Timestamp]:
+    start, asof = window(period, now)
+    return start, counted_until(period, asof, cal)
+
+
+def funnel_window(
+    period: Period,
+    *,
+    activities: pd.DataFrame,
+    deals: pd.DataFrame,
+    now: object = None,
+    calendar: OrgCalendar | None = None,
+) -> FunnelWindow:
+    """The org-wide part of :func:`funnel` for ``period`` as of ``now`` (see :class:`FunnelWindow`).
+
+    Examples
+    --------
+    >>> from metrics.frames import build, empty
+    >>> acts = build("activities", activity_id=[1, 2], rep_id=1, kind="call",
+    ...     at=["2025-01-13 09:00Z", "2025-02-03 09:00Z"])
+    >>> w = funnel_window(OrgCalendar().week("2025-01-13"), activities=acts, deals=empty("deals"))
+    >>> len(w.activities), [d.date().isoformat() for d in w.days]
+    (1, ['2025-01-13'])
+    """
+    cal = calendar or period.calendar
+    activities = validate(activities, "activities")
+    deals = validate(deals, "deals")
+    start, until = _bounds(period, now, cal)
+    at = activities["at"]
+    in_window = activities.loc[_bool((at >= start) & (at < until))]
+    dated = deals.loc[
+        _bool(
+            ((deals["created_at"] >= start) & (deals["created_at"] < until))
+            | ((deals["closed_at"] >= start) & (deals["closed_at"] < until))
+        )
+    ]
+    return FunnelWindow(start, until, in_window, dated, activity_days(in_window, cal))
+
+
 def funnel(
     period: Period,
     *,
@@ -228,6 +302,7 @@ def funnel(
     now: object = None,
     label: str = "",
     calendar: OrgCalendar | None = None,
+    prepared: Iterable[FunnelWindow] = (),
 ) -> Funnel:
     """The decomposition counts of ``rep_ids`` (pooled) over the complete days of the window.
 
@@ -238,6 +313,10 @@ def funnel(
     rep's start date on which anyone in the org logged an activity (:func:`activity_days`, from
     the frames given): days before the activity data starts, or gaps in it, are not days a rep
     did nothing.
+
+    ``prepared``: windows from :func:`funnel_window` over these same frames; the one whose
+    ``start`` and ``until`` are this window's is used instead of slicing the frames again (the
+    same numbers; a drilldown shares them between every rep of a window). Others are ignored.
 
     Returns
     -------
@@ -262,20 +341,13 @@ def funnel(
     """
     cal = calendar or period.calendar
     reps = validate(reps, "reps")
-    activities = validate(activities, "activities")
-    deals = validate(deals, "deals")
-    start, asof = window(period, now)
-    until = counted_until(period, asof, cal)
+    start, until = _bounds(period, now, cal)
+    w = next((p for p in prepared if (p.start, p.until) == (start, until)), None)
+    if w is None:
+        w = funnel_window(period, activities=activities, deals=deals, now=now, calendar=cal)
     ids = [int(r) for r in rep_ids]
-    at = activities["at"]
-    in_window = activities.loc[_bool((at >= start) & (at < until))]
-    dated = deals.loc[
-        _bool(
-            ((deals["created_at"] >= start) & (deals["created_at"] < until))
-            | ((deals["closed_at"] >= start) & (deals["closed_at"] < until))
-        )
-    ]
-    played = played_days(reps, ids, period, until, cal, activity_days(in_window, cal))
+    in_window, dated = w.activities, w.deals
+    played = played_days(reps, ids, period, until, cal, w.days)
 
     # opportunities per activity counts the opportunities created since the org's activity
     # logging began (inside the window, if it began there): opportunities from before anyone

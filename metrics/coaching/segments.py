@@ -24,7 +24,7 @@ from metrics.frames import validate
 from metrics.periods import Period
 from metrics.squad import window
 
-__all__ = ["MIN_CLOSED", "SegmentRates", "segment_win_rates"]
+__all__ = ["MIN_CLOSED", "SegmentRates", "deal_segments", "segment_win_rates"]
 
 #: Closed deals each side needs in a segment before the segment is tested at all.
 MIN_CLOSED = 10
@@ -51,27 +51,55 @@ class SegmentRates:
     table: pd.DataFrame
 
 
-def _closed_with_segment(
-    deals: pd.DataFrame, contacts: pd.DataFrame, period: Period, now: object, by: str
-) -> tuple[pd.DataFrame, np.ndarray]:
-    start, asof = window(period, now)
-    closed = deals.loc[
-        _bool(
-            (deals["closed_at"] >= start)
-            & (deals["closed_at"] < asof)
-            & deals["outcome"].isin(["won", "lost"])
-        )
-    ]
+def _segment_of(deals: pd.DataFrame, contacts: pd.DataFrame, by: str) -> np.ndarray:
+    """Each deal's segment (lead source, or its contact's persona), ``"unknown"`` when missing."""
     if by == "persona":
         persona = contacts.set_index("contact_id")["persona"]
-        seg = persona.reindex(closed["contact_id"].astype("float64")).to_numpy(dtype=object)
+        seg = persona.reindex(deals["contact_id"].astype("float64")).to_numpy(dtype=object)
     else:
-        seg = closed["lead_source"].to_numpy(dtype=object)
-    seg = np.array(
+        seg = deals["lead_source"].to_numpy(dtype=object)
+    return np.array(
         ["unknown" if (s is None or (isinstance(s, float) and np.isnan(s))) else str(s) for s in seg],
         dtype=object,
     )
-    return closed, seg
+
+
+def deal_segments(deals: pd.DataFrame, contacts: pd.DataFrame) -> pd.DataFrame:
+    """Every deal's lead source and persona as :func:`segment_win_rates` reads them (row for row
+    with ``deals``): built once, it spares each rep's call the lookups over all deals.
+
+    >>> from metrics.frames import build
+    >>> deals = build("deals", deal_id=[1, 2], owner_rep_id=1, contact_id=[9, None], amount=1,
+    ...     currency="NOK", lead_source=["web", None], stage="won", outcome="won",
+    ...     created_at="2025-01-02 09:00Z")
+    >>> contacts = build("contacts", contact_id=[9], lifecycle_stage="sql", persona=["CFO"],
+    ...     created_at="2025-01-01 09:00Z")
+    >>> deal_segments(deals, contacts).to_dict("list")
+    {'lead_source': ['web', 'unknown'], 'persona': ['CFO', 'unknown']}
+    """
+    deals = validate(deals, "deals")
+    contacts = validate(contacts, "contacts")
+    return pd.DataFrame(
+        {by: _segment_of(deals, contacts, by) for by in ("lead_source", "persona")}, index=deals.index
+    )
+
+
+def _closed_with_segment(
+    deals: pd.DataFrame,
+    contacts: pd.DataFrame,
+    period: Period,
+    now: object,
+    by: str,
+    segments: pd.DataFrame | None = None,
+) -> tuple[pd.DataFrame, np.ndarray]:
+    start, asof = window(period, now)
+    mask = _bool(
+        (deals["closed_at"] >= start) & (deals["closed_at"] < asof) & deals["outcome"].isin(["won", "lost"])
+    )
+    closed = deals.loc[mask]
+    if segments is not None:
+        return closed, segments[by].to_numpy(dtype=object)[mask]
+    return closed, _segment_of(closed, contacts, by)
 
 
 def segment_win_rates(
@@ -87,6 +115,7 @@ def segment_win_rates(
     alpha: float = 0.05,
     reference_period: Period | None = None,
     reference_now: object = None,
+    segments: pd.DataFrame | None = None,
 ) -> SegmentRates:
     """Win rate of closed deals by lead source (``deals.lead_source``) or by persona (the
     persona of ``deals.contact_id``), for the rep and the reference.
@@ -103,6 +132,9 @@ def segment_win_rates(
     and its interval. ``p_adjusted`` is Holm's over the segments tested (a page re-adjusts over
     everything it claims); ``established`` = ``p_adjusted < alpha``. No joint gate: a segment
     Holm establishes is claimed.
+
+    ``segments``: :func:`deal_segments` of these same frames, built once for many calls (the
+    same result).
 
     Returns
     -------
@@ -132,11 +164,15 @@ def segment_win_rates(
         raise ValueError("by must be 'lead_source' or 'persona'")
     deals = validate(deals, "deals")
     contacts = validate(contacts, "contacts")
-    closed, seg = _closed_with_segment(deals, contacts, period, now, by)
+    if segments is not None and not segments.index.equals(deals.index):
+        segments = None  # built from other frames
+    closed, seg = _closed_with_segment(deals, contacts, period, now, by, segments)
     if reference_period is None:
         ref_closed, ref_seg = closed, seg
     else:
-        ref_closed, ref_seg = _closed_with_segment(deals, contacts, reference_period, reference_now, by)
+        ref_closed, ref_seg = _closed_with_segment(
+            deals, contacts, reference_period, reference_now, by, segments
+        )
     won = _bool(closed["outcome"] == "won")
     ref_won = _bool(ref_closed["outcome"] == "won")
     is_rep = np.isin(closed["owner_rep_id"].to_numpy(), list(rep_ids))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -10,12 +11,41 @@ import pandas as pd
 from metrics.coaching._common import _bool
 from metrics.frames import validate
 
-__all__ = ["UNKNOWN_STAGE", "shot_map"]
+__all__ = ["UNKNOWN_STAGE", "ShotBase", "shot_base", "shot_map"]
 
 #: The stage of a deal open at ``asof`` whose stored stage is already ``won``/``lost`` and that has
 #: no stage move before ``asof`` (imported without history).
 UNKNOWN_STAGE = "unknown"
 _CLOSED = ("won", "lost")
+
+
+@dataclass(frozen=True)
+class ShotBase:
+    """What :func:`shot_map` reads from the org's frames whoever the rep and whenever the as-of:
+    the stage moves sorted by deal and time, the won-deal norms per stage, and the activities
+    logged on a deal. Build it once with :func:`shot_base`."""
+
+    moves: pd.DataFrame = field(repr=False)
+    norms: pd.Series = field(repr=False)
+    deal_activities: pd.DataFrame = field(repr=False)
+
+
+def _norms(deals: pd.DataFrame, deal_stages: pd.DataFrame) -> pd.Series:
+    """Median days that deals later won spent in each stage (entering it to the next move)."""
+    won_ids = deals.loc[_bool(deals["outcome"] == "won"), "deal_id"]
+    wm = deal_stages.loc[_bool(deal_stages["deal_id"].isin(won_ids))].sort_values(["deal_id", "at"])
+    nxt = wm.groupby("deal_id")["at"].shift(-1)
+    spent = ((nxt - wm["at"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
+    return pd.Series(spent, index=wm["to_stage"].to_numpy()).dropna().groupby(level=0).median()
+
+
+def shot_base(*, deals: pd.DataFrame, deal_stages: pd.DataFrame, activities: pd.DataFrame) -> ShotBase:
+    """The org-wide part of :func:`shot_map` (see :class:`ShotBase`)."""
+    deals = validate(deals, "deals")
+    deal_stages = validate(deal_stages, "deal_stages")
+    activities = validate(activities, "activities")
+    on_deals = activities.loc[_bool(activities["deal_id"].notna()), ["deal_id", "at"]]
+    return ShotBase(deal_stages.sort_values(["deal_id", "at"]), _norms(deals, deal_stages), on_deals)
 
 
 def shot_map(
@@ -28,6 +58,7 @@ def shot_map(
     asof: pd.Timestamp,
     stale_factor: float = 2.0,
     quiet_days: float = 21.0,
+    base: ShotBase | None = None,
 ) -> pd.DataFrame:
     """The rep's open deals as shots: days in the current stage × win probability, sized by amount.
 
@@ -41,6 +72,8 @@ def shot_map(
     - ``days_since_activity`` = days since the rep's last activity on the deal (∞ if none);
     - ``stale`` when ``days_in_stage > stale_factor × norm_days`` or ``days_since_activity >
       quiet_days``; ``reason`` says which, ``expected`` = amount × probability.
+
+    ``base``: :func:`shot_base` of these same frames, built once for every rep (the same result).
 
     Returns
     -------
@@ -63,8 +96,8 @@ def shot_map(
     0        1           30.0     400.0   True  no activity on it in 21+ days
     """
     deals = validate(deals, "deals")
-    deal_stages = validate(deal_stages, "deal_stages")
-    activities = validate(activities, "activities")
+    if base is None:
+        base = shot_base(deals=deals, deal_stages=deal_stages, activities=activities)
     asof = pd.Timestamp(asof)
     open_ = deals.loc[
         _bool(
@@ -73,7 +106,7 @@ def shot_map(
             & ((deals["outcome"] == "open") | (deals["closed_at"] >= asof))
         )
     ]
-    moves = deal_stages.loc[_bool(deal_stages["at"] < asof)].sort_values(["deal_id", "at"])
+    moves = base.moves.loc[_bool(base.moves["at"] < asof)]  # sorted by deal and time (stable sort)
     mine = moves.loc[_bool(moves["deal_id"].isin(open_["deal_id"]))]
     last = mine.groupby("deal_id").tail(1).set_index("deal_id")
     stage = (
@@ -91,14 +124,9 @@ def shot_map(
     )
     days_in = (asof - entered) / pd.Timedelta(days=1)
 
-    # norms: days won deals spent in each stage
-    won_ids = deals.loc[_bool(deals["outcome"] == "won"), "deal_id"]
-    wm = deal_stages.loc[_bool(deal_stages["deal_id"].isin(won_ids))].sort_values(["deal_id", "at"])
-    nxt = wm.groupby("deal_id")["at"].shift(-1)
-    spent = ((nxt - wm["at"]) / pd.Timedelta(days=1)).to_numpy(dtype="float64", na_value=np.nan)
-    norms = pd.Series(spent, index=wm["to_stage"].to_numpy()).dropna().groupby(level=0).median()
-
-    acts = activities.loc[_bool(activities["deal_id"].isin(open_["deal_id"]) & (activities["at"] < asof))]
+    norms = base.norms  # days won deals spent in each stage
+    on_deals = base.deal_activities
+    acts = on_deals.loc[_bool(on_deals["deal_id"].isin(open_["deal_id"]) & (on_deals["at"] < asof))]
     last_act = acts.dropna(subset=["deal_id"]).astype({"deal_id": "int64"}).groupby("deal_id")["at"].max()
     since = ((asof - last_act.reindex(open_["deal_id"])) / pd.Timedelta(days=1)).to_numpy(
         dtype="float64", na_value=np.nan

@@ -21,7 +21,7 @@ from metrics.frames import validate
 from metrics.periods import Period
 from metrics.squad import window
 
-__all__ = ["MIN_REACHED", "stage_conversions"]
+__all__ = ["MIN_REACHED", "furthest_stages", "stage_conversions"]
 
 #: Deals each side must have reached a stage with before its step is tested at all.
 MIN_REACHED = 10
@@ -45,6 +45,30 @@ def _furthest(closed: pd.DataFrame, deal_stages: pd.DataFrame, order: list[str])
     return np.where(won, len(order), far)  # a won deal passed every stage
 
 
+def furthest_stages(
+    deals: pd.DataFrame,
+    deal_stages: pd.DataFrame,
+    stage_order: Sequence[str] = ("qualification", "discovery", "demo", "proposal", "negotiation"),
+) -> pd.Series:
+    """The furthest stage every deal reached (index in ``stage_order``; won = past the last), by
+    ``deal_id``: what :func:`stage_conversions` looks up for the deals it counts. A deal's value
+    depends on its own rows only, so one series serves every rep and window of these frames.
+
+    >>> from metrics.frames import build
+    >>> deals = build("deals", deal_id=[1, 2], owner_rep_id=1, amount=1, currency="NOK",
+    ...     stage=["won", "lost"], outcome=["won", "lost"], created_at="2025-01-02 09:00Z")
+    >>> stages = build("deal_stages", deal_id=[2], to_stage=["demo"], at="2025-01-05 09:00Z")
+    >>> furthest_stages(deals, stages).tolist()
+    [5.0, 2.0]
+    """
+    deals = validate(deals, "deals")
+    deal_stages = validate(deal_stages, "deal_stages")
+    order = list(stage_order)
+    out = pd.Series(_furthest(deals, deal_stages, order), index=deals["deal_id"].to_numpy(), dtype="float64")
+    out.attrs["order"] = tuple(order)
+    return out
+
+
 def _closed(deals: pd.DataFrame, period: Period, now: object) -> pd.DataFrame:
     start, asof = window(period, now)
     return deals.loc[
@@ -56,9 +80,18 @@ def _closed(deals: pd.DataFrame, period: Period, now: object) -> pd.DataFrame:
     ]
 
 
-def _reached(closed: pd.DataFrame, deal_stages: pd.DataFrame, order: list[str], who: Sequence[int]):
+def _reached(
+    closed: pd.DataFrame,
+    deal_stages: pd.DataFrame,
+    order: list[str],
+    who: Sequence[int],
+    furthest: pd.Series | None = None,
+):
     sel = closed.loc[_bool(closed["owner_rep_id"].isin(list(who)))]
-    far = _furthest(sel, deal_stages, order)
+    if furthest is not None:
+        far = furthest.reindex(sel["deal_id"].to_numpy()).to_numpy(dtype="float64")
+    else:
+        far = _furthest(sel, deal_stages, order)
     reached = np.array([(far >= i).sum() for i in range(len(order) + 1)])
     return reached[:-1], reached[1:]
 
@@ -76,6 +109,7 @@ def stage_conversions(
     alpha: float = 0.05,
     reference_period: Period | None = None,
     reference_now: object = None,
+    furthest: pd.Series | None = None,
 ) -> pd.DataFrame:
     """Stage-by-stage conversion of the deals closed in the window: rep against reference.
 
@@ -94,6 +128,9 @@ def stage_conversions(
     interval (:func:`metrics.coaching._common.proportion_ratio`). ``p_adjusted`` is Holm's over
     the steps tested (a page re-adjusts over everything it claims); ``established`` =
     ``p_adjusted < alpha``; ``leak`` = established and lower.
+
+    ``furthest``: :func:`furthest_stages` of these same frames and ``stage_order``, built once
+    for many calls (the same result; ignored when built for another stage order).
 
     Returns
     -------
@@ -126,8 +163,10 @@ def stage_conversions(
     order = list(stage_order)
     closed = _closed(deals, period, now)
     ref_closed = closed if reference_period is None else _closed(deals, reference_period, reference_now)
-    rn, ra = _reached(closed, deal_stages, order, rep_ids)
-    bn, ba = _reached(ref_closed, deal_stages, order, reference_ids)
+    if furthest is not None and furthest.attrs.get("order") != tuple(order):
+        furthest = None
+    rn, ra = _reached(closed, deal_stages, order, rep_ids, furthest)
+    bn, ba = _reached(ref_closed, deal_stages, order, reference_ids, furthest)
     rows = []
     names = order + ["won"]
     for i in range(len(order)):

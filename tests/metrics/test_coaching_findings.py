@@ -169,4 +169,8 @@ def test_thin_samples_say_they_cannot_tell_yet():
     page = _page(_deals({1: [1] * 3 + [0] * 9, 2: [1] * 9 + [0] * 11}))
     win = page.of("factor")[3]
     assert not win.established
-    assert win.sentence == "Win rate looks lower, but 12 closed deals cannot tell yet."
+    assert win.sentence.startswith("Win rate looks lower, but 12 closed deals cannot tell yet. ")
+    # and it says that this sample could not have shown a gap that way at all
+    assert win.sentence.endswith(
+        "With 12 and 20 closed deals, no lower rate would reliably show; this one is 20 points lower."
+    )
