@@ -29,6 +29,7 @@ from metrics.content import (
     _jeffreys,
     _micros,
     _positions,
+    _reached_micros,
     _stage_key,
     _verdicts,
     content_funnel,
@@ -170,6 +171,17 @@ def test_group_medians_round_half_to_even_like_pandas() -> None:
         assert keys.tolist() == want.index.tolist() and med.tolist() == want.tolist()
     keys, med = _group_medians(np.array([3, 3, 7, 7]), np.array([1, 2, 5, 6]), 8)
     assert keys.tolist() == [3, 7] and med.tolist() == [2, 6]  # 1.5 -> 2, 5.5 -> 6
+
+
+@pytest.mark.parametrize("id_step", [1, 1_000_003])
+def test_reached_microseconds_are_reached_stages(id_step: int) -> None:
+    org = random_org(6, n=800, id_step=id_step)
+    ids = org["contacts"]["contact_id"].to_numpy()[::2]  # a cohort: every other contact
+    got = _reached_micros(ids, org["lifecycle"], org["deals"])
+    want = reached_stages(org["contacts"].iloc[::2], org["lifecycle"], org["deals"])
+    for s in STAGES:
+        assert got[s].tolist() == _micros(want[s]).tolist(), s
+        assert (got[s] == np.iinfo("int64").min).any(), s  # some never reach it
 
 
 def test_positions_by_lookup_table_and_by_hash() -> None:
