@@ -137,7 +137,7 @@ def _reached_micros(ids: np.ndarray, lifecycle: pd.DataFrame, deals: pd.DataFram
     at = _micros(lifecycle["at"])
     ok = (pos >= 0) & (rank >= 0) & (at != _NAT)
     by_rank = np.full((len(_RANK) + 1, n), big, dtype="int64")  # by_rank[r]: first move to rank r
-    np.minimum.at(by_rank, (rank[ok], pos[ok]), at[ok])
+    np.minimum.at(by_rank.reshape(-1), rank[ok] * n + pos[ok], at[ok])  # flat: numpy's fast path
     first = np.minimum.accumulate(by_rank[::-1], axis=0)[::-1]  # first move to rank r or later
 
     def first_of(frame: pd.DataFrame, col: str) -> np.ndarray:
@@ -165,7 +165,9 @@ def _codes(col: pd.Series, values: tuple[str, ...]) -> np.ndarray:
     if isinstance(col.dtype, pd.CategoricalDtype):
         lut = np.append(pd.Index(values).get_indexer(col.cat.categories.astype("str")), -1)
         return lut[col.cat.codes.to_numpy()]  # code -1 (missing) reads the appended -1
-    return pd.Index(values).get_indexer(col.astype("str"))
+    codes, uniques = pd.factorize(col)  # strings: hash each distinct value once, not every row
+    lut = np.append(pd.Index(values).get_indexer(pd.Index(uniques).astype("str")), -1)
+    return lut[codes]
 
 
 def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
