@@ -29,8 +29,9 @@ Definitions (every window is stated; nothing is attributed by one model as fact)
   activities), how many the buyer opened within ``open_days`` and how many buyers reached a further
   stage within ``window_days``.
 
-:func:`content_funnel` is vectorised: 5 M touches, 500 000 contacts and 2 000 items run in a few
-seconds (``benchmarks/content.py``).
+:func:`content_funnel` is vectorised on integer positions (one sort of packed keys for first
+touches, one for the median lags, one ``bincount`` per stage): 5 M touches, 500 000 contacts and
+2 000 items cost about 1.3-1.5 bare group-bys of the touches (``benchmarks/content.py``).
 """
 
 from __future__ import annotations
