@@ -71,6 +71,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from . import db, numbers
+from .children import start_quietly
 from .boards import affected, board_state, display, match_centre, playlist_boards
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
@@ -765,7 +766,7 @@ class _ChildLink:
             name="matchday-live-push",
             daemon=True,
         )
-        self.process.start()
+        start_quietly(self.process)  # Ctrl+C stops the server, which stops this process
         child_end.close()
         self.reader = threading.Thread(target=self._read, name="matchday-live-relay", daemon=True)
         self.reader.start()

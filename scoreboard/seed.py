@@ -210,6 +210,11 @@ def _store_goals_and_logins(engine: Engine, org: DemoOrg, password: str) -> list
 def store_history_in_child() -> None:
     """Entry point of the server's child process that stores the demo's deal-only history (the app
     from the environment and instance folder, like ``python app.py``)."""
+    import signal
+
     from . import create_app
 
+    # Ctrl+C in the terminal reaches the whole process group: the server stops this child itself
+    # (it is a daemon process), so the interrupt must not print a traceback here
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     store_history(create_app())

@@ -183,7 +183,9 @@ def _start_history_and_snapshots(app: Flask, seeded: SeedSummary | None) -> None
         child = multiprocessing.get_context("spawn").Process(
             target=store_history_in_child, name="matchday-demo-history", daemon=True
         )
-        child.start()
+        from .children import start_quietly
+
+        start_quietly(child)  # Ctrl+C stops the server, which stops this process
 
     def run() -> None:
         while get_setting(engine, HISTORY_PENDING) == "1":  # a snapshot then would miss old deals
