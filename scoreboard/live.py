@@ -71,8 +71,8 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from . import db, numbers
-from .children import start_quietly
 from .boards import affected, board_state, display, match_centre, playlist_boards
+from .children import start_quietly
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
 from .tokens import verify_token
