@@ -52,6 +52,7 @@ reads the frame cache, so a refresh never races a push.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import multiprocessing
 import pickle
@@ -289,6 +290,9 @@ class LiveHub:
         """Start the worker, or the push process (which then loads its frames), unless running."""
         with self.lock:
             if self._worker is None:
+                # At interpreter exit multiprocessing terminates the push process: expected, and
+                # no reason for a new one (registered after multiprocessing's, so it runs first).
+                atexit.register(self.stopped.set)
                 if self.app.config.get("LIVE_PROCESS"):
                     self._child = _ChildLink(self)
                     self._worker = self._child.reader

@@ -129,13 +129,24 @@ def gunicorn_options(app: Flask) -> dict[str, Any]:
 
 class MatchdayServer(BaseApplication):  # type: ignore[misc]
     """gunicorn serving one Matchday app; ``on_worker`` runs in the worker before it serves,
-    ``on_exit`` in the worker as it exits (a stop, a restart)."""
+    ``on_exit`` in the worker as it exits (a stop, a restart), ``on_interrupt`` in the worker's
+    SIGINT/SIGQUIT handler (Ctrl+C): it must be quick, since a second signal (the arbiter's SIGQUIT
+    after the terminal's SIGINT) exits the worker from within the first one's handler, and then
+    ``on_exit`` never runs."""
 
-    def __init__(self, app: Flask, options: dict[str, Any], on_worker: Any = None, on_exit: Any = None):
+    def __init__(
+        self,
+        app: Flask,
+        options: dict[str, Any],
+        on_worker: Any = None,
+        on_exit: Any = None,
+        on_interrupt: Any = None,
+    ):
         self.application = app
         self.options = options
         self.on_worker = on_worker
         self.on_exit = on_exit
+        self.on_interrupt = on_interrupt
         super().__init__()
 
     def load_config(self) -> None:
@@ -147,6 +158,9 @@ class MatchdayServer(BaseApplication):  # type: ignore[misc]
         if self.on_exit is not None:
             on_exit = self.on_exit
             self.cfg.set("worker_exit", lambda server, worker: on_exit())
+        if self.on_interrupt is not None:
+            on_interrupt = self.on_interrupt
+            self.cfg.set("worker_int", lambda worker: on_interrupt())
 
     def load(self) -> Flask:
         return self.application
@@ -221,4 +235,5 @@ def serve(app: Flask) -> None:
         options,
         on_worker=lambda: start_worker(app, seeded),
         on_exit=lambda: live.hub_for(app).stop(),  # the push process ends with its worker, quietly
+        on_interrupt=lambda: live.hub_for(app).stopped.set(),  # its end is expected: no new one
     ).run()
