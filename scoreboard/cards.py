@@ -312,10 +312,16 @@ def rating_range(r: pd.Series, role: str) -> dict[str, Any]:
     }
 
 
-def standing(rep_id: int, now: pd.Timestamp | None = None, window: Window | None = None) -> Standing:
-    """The roster line of ``rep_id`` (the same numbers as their card, from the same snapshot)."""
+def standing(
+    rep_id: int,
+    now: pd.Timestamp | None = None,
+    window: Window | None = None,
+    snap: snapshot.Snapshot | None = None,
+) -> Standing:
+    """The roster line of ``rep_id`` (the same numbers as their card, from the same snapshot;
+    a roster passes the window's ``snap`` once for all its lines)."""
     w = window if window is not None else default_window(now)
-    snap = snapshot.of(w.period, w.now)
+    snap = snap if snap is not None else snapshot.of(w.period, w.now)
     stats = _window_stats(rep_id, snap)
     return _rated(rep_id, stats, snap, w)[1]
 

@@ -329,10 +329,11 @@ def team() -> Any:
         ids = managed_team_ids(db.session(), own.id, own.team_id) if own else set()  # type: ignore[arg-type]
         teams = sorted((db.session().get(Team, i) for i in ids), key=lambda t: (t.id != own.team_id, t.name))  # type: ignore[union-attr]
     rows = []
+    snap = snapshot.of(w.period, w.now)  # one snapshot (and one read of the frames) for every line
     for t in teams:
         members = []
         for r in team_reps(t.id):  # type: ignore[arg-type]
-            members.append({"rep": r, "card": standing(int(r.id), window=w)})  # type: ignore[arg-type]
+            members.append({"rep": r, "card": standing(int(r.id), window=w, snap=snap)})  # type: ignore[arg-type]
         rows.append({"team": t, "members": members})
     if request.args.get("format") == "csv":
         return csv_response(roster_rows(rows, w.period.label), f"roster-{w.spec}.csv")

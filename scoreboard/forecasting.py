@@ -111,11 +111,25 @@ def cached(app: Flask, what: tuple[Any, ...], data: Frames, build: Any) -> Any:
     return store(app).get(key, build)
 
 
+_PAST_KEYS: dict[tuple[Any, ...], tuple[Any, ...]] = {}
+
+
 def past_key(data: Frames, start: pd.Timestamp) -> tuple[Any, ...]:
     """What the history before ``start`` depends on, cheaply: counts of deals created, closed and
     won (and the won amount), stage moves and field changes before it, and the content of the
     goals and reps. A batch of today's deals leaves it unchanged, so the history and the back-test of
-    past quarters are not recomputed for it."""
+    past quarters are not recomputed for it. Read once per frame versions (every card asks)."""
+    memo_key = (data.versions, pd.Timestamp(start))
+    hit = _PAST_KEYS.get(memo_key)
+    if hit is None:
+        hit = _past_key(data, start)
+        _PAST_KEYS[memo_key] = hit
+        while len(_PAST_KEYS) > 8:
+            _PAST_KEYS.pop(next(iter(_PAST_KEYS)), None)
+    return hit
+
+
+def _past_key(data: Frames, start: pd.Timestamp) -> tuple[Any, ...]:
     d = data.deals
     closed = (d["closed_at"] < start).fillna(False).to_numpy(dtype=bool)
     won = closed & (d["outcome"] == "won").to_numpy(dtype=bool)
@@ -504,7 +518,20 @@ def _current(app: Flask) -> tuple[Frames, OrgCalendar, Period, _dt.date]:
 
 def quota_chance(rep_id: int, now: Any = None) -> dict[str, Any] | None:
     """The card's and roster's quota-hit probability of a rep this quarter (None: no quota or no
-    deals to forecast from)."""
+    deals to forecast from). The whole table is read once per request (a roster asks per row)."""
+    from flask import g, has_request_context
+
+    if not has_request_context():
+        return quota_chances(now).get(rep_id)
+    memo = g.setdefault("quota_chances", {})
+    key = None if now is None or pd.isna(now) else pd.Timestamp(now)
+    if key not in memo:
+        memo[key] = quota_chances(now)
+    return memo[key].get(rep_id)  # type: ignore[no-any-return]
+
+
+def quota_chances(now: Any = None) -> dict[int, dict[str, Any]]:
+    """:func:`quota_chance` of every rep with a quota this quarter, from one forecast."""
     app = the_app()
     try:
         data, cal, quarter, day = _current(app)
@@ -512,27 +539,29 @@ def quota_chance(rep_id: int, now: Any = None) -> dict[str, Any] | None:
             quarter = cal.fiscal_quarter(cal.local_date(pd.Timestamp(now) - pd.Timedelta(microseconds=1)))
             day = asof_day(quarter, pd.Timestamp(now), cal)
         if data.deals.empty:
-            return None
+            return {}
         fc = forecast_at(app, data, cal, quarter, day)
     except Exception:  # noqa: BLE001 - a card or a TV never fails for the forecast; the log says why
         app.logger.exception("forecast unavailable")
-        return None
-    if rep_id not in fc.reps.index:
-        return None
-    r = fc.reps.loc[rep_id]
-    if pd.isna(r["target"]):
-        return None
+        return {}
+    reps = fc.reps.loc[fc.reps["target"].notna()]
+    if reps.empty:
+        return {}
+    accuracy = accuracy_at(app, fc.week)
     return {
-        "quarter": quarter.label,
-        "p100": float(r["p_target"]),
-        "p80": float(r["p_80"]),
-        "att_p10": float(r["attainment_p10"]),
-        "att_p50": float(r["attainment_p50"]),
-        "att_p90": float(r["attainment_p90"]),
-        "shortfall": int(round(float(r["expected_shortfall"]))),
-        "open_deals": int(r["open_deals"]),
-        "method": fc.method,
-        "accuracy": accuracy_at(app, fc.week),
+        int(rep_id): {
+            "quarter": quarter.label,
+            "p100": float(r["p_target"]),
+            "p80": float(r["p_80"]),
+            "att_p10": float(r["attainment_p10"]),
+            "att_p50": float(r["attainment_p50"]),
+            "att_p90": float(r["attainment_p90"]),
+            "shortfall": int(round(float(r["expected_shortfall"]))),
+            "open_deals": int(r["open_deals"]),
+            "method": fc.method,
+            "accuracy": accuracy,
+        }
+        for rep_id, r in reps.iterrows()
     }
 
 

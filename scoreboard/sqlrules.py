@@ -174,15 +174,18 @@ def whatif(engine: Engine, data: Frames, proposed: RuleVersion, now: pd.Timestam
 
 def _records(ctx: Context, sqls: pd.DataFrame) -> list[dict[str, Any]]:
     fired = S.fired_rules(ctx.prep, sqls["contact_id"].to_numpy(), sqls["qualified_at"])
+    why = S.explain_many(ctx.prep, sqls["contact_id"].to_numpy(), list(sqls["qualified_at"]), fired)
     rows = []
-    for (cid, at), f in zip(sqls[["contact_id", "qualified_at"]].itertuples(index=False), fired, strict=True):
+    for (cid, at), f, why_text in zip(
+        sqls[["contact_id", "qualified_at"]].itertuples(index=False), fired, why, strict=True
+    ):
         slim = {"fit": f["fit"], "engagement": f["engagement"], "grade": f["grade"]}
         rows.append(
             {
                 "contact_id": int(cid),
                 "qualified_at": at.to_pydatetime(),
                 "fired": json.dumps(slim)[:4000],
-                "explanation": S.explain(ctx.prep, int(cid), at, f)[:1000],
+                "explanation": why_text[:1000],
             }
         )
     return rows
@@ -331,21 +334,41 @@ def measured(engine: Engine, data: Frames, now: pd.Timestamp) -> dict[str, Any]:
     return {"version": v, "monthly": table, "ranking": ranking}
 
 
+_RANKING: dict[tuple[Any, ...], tuple[K.Model, pd.DataFrame]] = {}
+
+
+def ranking(engine: Engine, data: Frames, ctx: Context, minute: pd.Timestamp) -> tuple[K.Model, pd.DataFrame]:
+    """The Call-next model calibrated at ``minute`` and every contact's features then: org-wide
+    work, done once per minute and data version for all the reps' cards (like the snapshot's
+    minute), not once per card."""
+    key = (str(engine.url), R.to_json(ctx.rules), data.versions, minute)
+    hit = _RANKING.get(key)
+    if hit is None:
+        hit = (K.calibrate(ctx.prep, ctx.outcomes, minute), K.features(ctx.prep, minute))
+        if data.versions:
+            _RANKING[key] = hit
+            while len(_RANKING) > _CACHE_SIZE:
+                _RANKING.pop(next(iter(_RANKING)), None)
+    return hit
+
+
 def call_next(
     engine: Engine, data: Frames, rep_id: int, now: pd.Timestamp, limit: int = 15
 ) -> dict[str, Any]:
-    """The rep's "Call next": unworked SQLs (oldest first) and, apart, the ranking by likelihood."""
+    """The rep's "Call next": unworked SQLs (oldest first) and, apart, the ranking by likelihood
+    (as of the minute of ``now``)."""
+    now = pd.Timestamp(now).floor("min")
     v = live(engine)
     follow = unworked(engine, data, now, [rep_id])
     mine = data.contacts.loc[(data.contacts["owner_rep_id"] == rep_id).to_numpy(dtype=bool, na_value=False)]
     rules = R.parse_text(v.rules_toml) if v is not None else R.default_rules()
     ctx = context(engine, data, rules, v)
-    model = K.calibrate(ctx.prep, ctx.outcomes, now)
+    model, feats = ranking(engine, data, ctx, now)
     pool = np.setdiff1d(
         mine["contact_id"].to_numpy(dtype="int64"), follow["contact_id"].to_numpy(dtype="int64")
     )
-    ranked = K.rank(ctx.prep, model, now, pool).head(limit)
-    ranked["why"] = [S.explain(ctx.prep, int(c), now) for c in ranked["contact_id"]]
+    ranked = K.rank(ctx.prep, model, now, pool, feats=feats).head(limit)
+    ranked["why"] = S.explain_many(ctx.prep, ranked["contact_id"].to_numpy(), [now] * len(ranked))
     return {"version": v, "follow_up": follow, "ranked": ranked, "model": model}
 
 

@@ -142,6 +142,13 @@ def test_the_card_and_the_roster_show_the_quota_chance_not_a_straight_line(org, 
     assert "projected" not in chance
     roster = client_for(org, ADMIN).get("/coach").get_data(as_text=True)
     assert f'data-quota-chance="{rep.id}"' in roster
+    # every line of the roster shows its own rep's chance (the roster reads one table for all)
+    cells = dict(re.findall(r'data-quota-chance="(\d+)">(.*?)</td>', roster, re.S))
+    shown = {int(k): re.sub(r"<[^>]+>", "", v).strip() for k, v in cells.items()}
+    with_target = [i for i in direct.reps.index if pd.notna(direct.reps.loc[i, "p_target"]) and i in shown]
+    assert len(with_target) >= 3
+    for i in with_target:
+        assert shown[i] == f"{direct.reps.loc[i, 'p_target'] * 100:.0f} %", i
 
 
 def test_the_tv_match_centre_shows_the_gauge(org, direct):

@@ -97,12 +97,18 @@ def calibrate(prep: Prepared, outc: Outcomes, at: pd.Timestamp, horizon_days: in
 
 
 def rank(
-    prep: Prepared, model: Model, at: pd.Timestamp, contact_ids: np.ndarray | None = None
+    prep: Prepared,
+    model: Model,
+    at: pd.Timestamp,
+    contact_ids: np.ndarray | None = None,
+    feats: pd.DataFrame | None = None,
 ) -> pd.DataFrame:
     """Live contacts (of ``contact_ids`` if given) by ``p`` descending; ties broken by the most
     recent intent touch (smaller ``recency_days``), then contact id; ``tied`` marks a row whose
-    shown ``p`` (0.1 percentage points) equals the row above or below it."""
-    f = features(prep, at)
+    shown ``p`` (0.1 percentage points) equals the row above or below it. ``feats``: the
+    :func:`features` at ``at`` when the caller has them already (one org-wide scoring for many
+    lists); not changed."""
+    f = features(prep, at) if feats is None else feats
     keep = f["live"].to_numpy(dtype=bool, copy=True)
     if contact_ids is not None:
         keep &= np.isin(f["contact_id"].to_numpy(), np.asarray(contact_ids, dtype="int64"))

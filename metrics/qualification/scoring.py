@@ -21,6 +21,7 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -400,44 +401,62 @@ def score(prep: Prepared, at: pd.Timestamp) -> pd.DataFrame:
 
 
 def fired_rules(prep: Prepared, contact_ids: np.ndarray, at: np.ndarray | pd.Series) -> list[dict]:
-    """For each contact (at its own moment ``at``): the fit rules that matched and the engagement
-    rules that scored, with touches counted and points (after decay), as
-    ``{"fit": {id: points}, "engagement": {id: {"n": touches, "points": p}}, "fit_score",
-    "engagement_score"}``."""
-    pos = pd.Index(prep.ids).get_indexer(np.asarray(contact_ids, dtype="int64"))
+    """For each contact (at its own moment ``at``; a contact may appear more than once): the fit
+    rules that matched and the engagement rules that scored, with touches counted and points (after
+    decay), as ``{"fit": {id: points}, "engagement": {id: {"n": touches, "points": p}},
+    "fit_score", "engagement_score"}``."""
+    pos = _rows_of(prep, contact_ids)
     ats = np.asarray(_days(pd.Series(pd.to_datetime(pd.Series(at), utc=True))), dtype="float64")
     out: list[dict] = []
     fit_ids = [r.id for r in prep.rules.fit]
-    per = {int(p): i for i, p in enumerate(pos)}
-    at_of = np.full(len(prep.ids), np.nan)
-    at_of[pos] = ats
-    tc = prep.touches["_c"]
-    sel = np.isin(tc, pos)
-    age = at_of[tc[sel]] - prep.touches["_t"][sel]
-    w = weights(prep.rules, age)
-    eng: dict[int, dict[str, dict[str, float]]] = {int(p): {} for p in pos}
+    pair_row, pair_touch, _ = _touch_pairs(prep, pos)
+    w = weights(prep.rules, ats[pair_row] - prep.touches["_t"][pair_touch])
+    eng: list[dict[str, dict[str, float]]] = [{} for _ in pos]
     for r in prep.rules.engagement:
-        m = prep.rule_masks[r.id][sel] & (w > 0)
+        m = prep.rule_masks[r.id][pair_touch] & (w > 0)
         if not m.any():
             continue
-        cc = tc[sel][m]
-        pts = np.bincount(cc, weights=r.points * w[m], minlength=len(prep.ids))
-        cnt = np.bincount(cc, minlength=len(prep.ids))
-        for p in np.unique(cc):
-            eng[int(p)][r.id] = {"n": int(cnt[p]), "points": round(float(pts[p]), 2)}
-    for p, a in zip(pos, ats, strict=True):
+        rr = pair_row[m]
+        pts = np.bincount(rr, weights=r.points * w[m], minlength=len(pos))
+        cnt = np.bincount(rr, minlength=len(pos))
+        for i in np.unique(rr):
+            eng[int(i)][r.id] = {"n": int(cnt[i]), "points": round(float(pts[i]), 2)}
+    for i, (p, a) in enumerate(zip(pos, ats, strict=True)):
         fit_fired = {fit_ids[j]: prep.rules.fit[j].points for j in np.flatnonzero(prep.fit_hits[p])}
         out.append(
             {
                 "fit": fit_fired,
-                "engagement": eng[int(p)],
+                "engagement": eng[i],
                 "fit_score": float(prep.fit[p]),
                 "grade": str(prep.grade[p]),
                 "at": float(a),
             }
         )
-    del per
     return out
+
+
+def _rows_of(prep: Prepared, contact_ids: Any) -> np.ndarray:
+    pos = pd.Index(prep.ids).get_indexer(np.asarray(contact_ids, dtype="int64"))
+    if (pos < 0).any():
+        raise KeyError(int(np.asarray(contact_ids, dtype="int64")[pos < 0][0]))
+    return pos
+
+
+def _touch_pairs(prep: Prepared, pos: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Each asked row ``i`` (contact position ``pos[i]``) paired with each of its contact's
+    touches, from one pass over the org's touch arrays: ``(row, touch index, end of each row's
+    pairs)``, sorted by row (row ``i``'s pairs end at ``ends[i]`` and start at ``ends[i-1]``)."""
+    tc = prep.touches["_c"]
+    rows = np.flatnonzero(np.isin(tc, pos))
+    rows = rows[np.argsort(tc[rows], kind="stable")]
+    first = np.searchsorted(tc[rows], pos, side="left")
+    lens = np.searchsorted(tc[rows], pos, side="right") - first
+    ends = np.cumsum(lens)
+    pair_row = np.repeat(np.arange(len(pos)), lens)
+    offsets = (
+        np.arange(int(ends[-1]) if len(ends) else 0) - np.repeat(ends - lens, lens) + np.repeat(first, lens)
+    )
+    return pair_row, rows[offsets], ends
 
 
 _COUNT = {1: "once", 2: "twice"}
@@ -451,8 +470,28 @@ def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | Non
     """One sentence: who the contact is (the fit rules that matched) and what they did (the
     engagement rules that scored most), e.g. "CFO at a 200-person company; downloaded the pricing
     guide twice this week"."""
-    p = int(pd.Index(prep.ids).get_loc(int(contact_id)))
-    fired = fired or fired_rules(prep, np.array([contact_id]), pd.Series([at]))[0]
+    return explain_many(prep, [contact_id], [at], None if fired is None else [fired])[0]
+
+
+def explain_many(prep: Prepared, contact_ids: Any, ats: Any, fired: list[dict] | None = None) -> list[str]:
+    """:func:`explain` for each contact at its own moment, reading the org's touch arrays once
+    (not once per contact and rule): a list of a few dozen costs about what one did."""
+    ids = np.asarray(contact_ids, dtype="int64")
+    if not len(ids):
+        return []
+    at_list = [pd.Timestamp(a) for a in ats]
+    if fired is None:
+        fired = fired_rules(prep, ids, pd.Series(at_list))
+    pos = _rows_of(prep, ids)
+    _, touch, ends = _touch_pairs(prep, pos)
+    starts = np.concatenate([[0], ends[:-1]])
+    return [
+        _sentence(prep, int(p), at_list[i], fired[i], touch[starts[i] : ends[i]]) for i, p in enumerate(pos)
+    ]
+
+
+def _sentence(prep: Prepared, p: int, at: pd.Timestamp, fired: dict, rows: np.ndarray) -> str:
+    """The sentence of the contact at position ``p``, whose touches are ``rows`` of the arrays."""
     a = prep.attrs.iloc[p]
     fields = {prep.rules.fit[j].field for j in np.flatnonzero(prep.fit_hits[p])}
     who = None
@@ -465,15 +504,14 @@ def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | Non
         parts.append(f"in {a['industry']}")
     fit_text = " ".join([str(who)] + parts) if who else (" ".join(parts)[3:] if parts else "")
     t = float(_days(pd.Timestamp(at)))
-    tt = prep.touches
-    mine = tt["_c"] == p
+    age = t - prep.touches["_t"][rows]
+    live = weights(prep.rules, age) > 0
+    kinds = prep.touches["_k"][rows]
     phrases = []
     top = sorted(fired["engagement"].items(), key=lambda kv: -kv[1]["points"])[:2]
     for rid, v in top:
         rule = next(r for r in prep.rules.engagement if r.id == rid)
-        m = prep.rule_masks[rid] & mine
-        age = t - tt["_t"]
-        m &= weights(prep.rules, age) > 0
+        m = prep.rule_masks[rid][rows] & live
         oldest = float(age[m].max()) if m.any() else 0.0
         when = (
             "this week"
@@ -482,7 +520,7 @@ def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | Non
         )
         label = rule.label or rule.id.replace("_", " ")
         if not rule.content_kind:
-            k = tt["_k"][m]
+            k = kinds[m]
             k = k[k >= 0]
             if len(k):
                 label = f"{label} “{prep.content_titles[np.bincount(k).argmax()]}”"

@@ -10,7 +10,7 @@ import pytest
 from metrics.frames import build, empty
 from metrics.qualification import rules as R
 from metrics.qualification.replay import replay
-from metrics.qualification.scoring import explain, fired_rules, prepare, score
+from metrics.qualification.scoring import explain, explain_many, fired_rules, prepare, score
 
 NOW = pd.Timestamp("2026-03-31 12:00Z")
 
@@ -238,6 +238,24 @@ def test_explanation_names_who_and_what() -> None:
     assert f["fit"] == {"cfo": 20, "clevel": 20, "size": 10}
     assert f["engagement"] == {"dl": {"n": 2, "points": 20.0}}
     assert explain(p, 1, NOW, f) == "CFO at a 200-person company; downloaded “Pricing guide” twice this week"
+
+
+def test_explanations_in_one_batch_are_each_contacts_own() -> None:
+    """The list explains all its rows in one pass over the touches: each sentence must still be
+    its contact's, at its own moment, whatever the order (repeats and touch-less contacts too)."""
+    r = rules(eng="window_days = 60")
+    rows = [(2, 1, "download", 1), (1, 1, "download", 2), (3, 1, "download", 40), (1, 1, "download", 20)]
+    p = prepare(r, contacts=contacts(4), touches=touches(rows), content=CONTENT)
+    ids = [3, 1, 4, 1, 2]
+    ats = [NOW, NOW, NOW, NOW - pd.Timedelta(days=10), NOW]
+    batch = explain_many(p, ids, ats)
+    assert batch == [explain(p, c, a) for c, a in zip(ids, ats, strict=True)]
+    assert batch[1] == "CFO at a 200-person company; downloaded “Pricing guide” twice this month"
+    assert (
+        batch[3] == "CFO at a 200-person company; downloaded “Pricing guide” once this month"
+    )  # 10 d old then
+    assert batch[2] == "CFO at a 200-person company"  # no touches: who, not what
+    assert batch[0].endswith("once in the last 40 days")
 
 
 def test_toml_round_trip_and_errors_name_the_field() -> None:
