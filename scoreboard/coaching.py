@@ -43,7 +43,7 @@ from metrics.coaching import (
     weekly_indicators,
 )
 from metrics.coaching import previous_period as previous_window_of
-from metrics.coaching.content import content_shares
+from metrics.coaching.content import content_shares, wins_and_touches
 from metrics.coaching.findings import format_value
 from metrics.coaching.funnel import FunnelWindow, counted_until, funnel_window
 from metrics.coaching.segments import deal_segments
@@ -228,6 +228,16 @@ def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, da
     )
 
 
+def _wins_and_their_touches(period: Any, now: pd.Timestamp, data: Any) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """:func:`metrics.coaching.content.wins_and_touches` of the window, once for every rep."""
+    start, asof = count_window(period, now)
+    return snapshot.of(period, now, data=data).shared(  # type: ignore[no-any-return]
+        ("wins_and_touches", start, asof),
+        ("deals", "touches"),
+        lambda: wins_and_touches(period, deals=data.deals, touches=data.touches, now=now),
+    )
+
+
 def _drilldown(
     rep: Rep, key: str, ref_ids: list[int] | None, ref_label: str, days: int, w: Window, data: Any
 ) -> Drilldown:
@@ -247,14 +257,15 @@ def _drilldown(
         deals=data.deals,
     )
     chart = control_chart(weekly)
+    won, won_touches = _wins_and_their_touches(window, now, data)
     content = content_use(
         window,
         rep_id=rep_id,
         peer_ids=team_ids,
         reps=data.reps,
         activities=data.activities,
-        touches=data.touches,
-        deals=data.deals,
+        touches=won_touches,
+        deals=won,
         content=data.content,
         now=now,
         shares=snapshot.of(window, now, data=data).shared(

@@ -13,7 +13,7 @@ from metrics.frames import validate
 from metrics.periods import Period
 from metrics.squad import Squad, window
 
-__all__ = ["ContentUse", "content_shares", "content_use"]
+__all__ = ["ContentUse", "content_shares", "content_use", "wins_and_touches"]
 
 
 @dataclass(frozen=True)
@@ -62,6 +62,22 @@ def content_shares(activities: pd.DataFrame) -> pd.DataFrame:
     return activities.loc[_bool(activities["kind"] == "content_share")]
 
 
+def wins_and_touches(
+    period: Period, *, deals: pd.DataFrame, touches: pd.DataFrame, now: object = None
+) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """The deals won in ``period`` (as of ``now``, any owner) and the touches of their contacts:
+    every row of ``deals`` and ``touches`` that :func:`content_use` reads for any rep of that
+    window. Built once, they spare each rep's call a pass over the org's touches (the same result).
+    """
+    deals = validate(deals, "deals")
+    touches = validate(touches, "touches")
+    start, asof = window(period, now)
+    won = deals.loc[
+        _bool((deals["outcome"] == "won") & (deals["closed_at"] >= start) & (deals["closed_at"] < asof))
+    ]
+    return won, touches.loc[_bool(touches["contact_id"].isin(won["contact_id"].dropna()))]
+
+
 def content_use(
     period: Period,
     *,
@@ -86,7 +102,8 @@ def content_use(
       that contact (a ``content_share`` activity) before the touch.
 
     ``shares``: :func:`content_shares` of ``activities``, built once for many calls (the same
-    result: only those rows are read).
+    result: only those rows are read); likewise ``deals`` and ``touches`` may be the window's
+    :func:`wins_and_touches`.
 
     Examples
     --------

@@ -19,7 +19,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from demo_frames import demo_frames  # noqa: E402
 
 from metrics.coaching import content_use, funnel, rep_findings, shot_map  # noqa: E402
-from metrics.coaching.content import content_shares  # noqa: E402
+from metrics.coaching.content import content_shares, wins_and_touches  # noqa: E402
 from metrics.coaching.funnel import funnel_window  # noqa: E402
 from metrics.coaching.segments import deal_segments  # noqa: E402
 from metrics.coaching.shots import shot_base  # noqa: E402
@@ -138,3 +138,29 @@ def test_content_use_is_the_same_with_the_shared_shares():
     fast = content_use(week, shares=content_shares(acts), **kw)
     _same(plain, fast)
     assert plain.behind_wins["won_deals"].sum() == 2 and plain.shares_per_day > 0
+
+
+def test_content_use_is_the_same_with_the_windows_wins_and_their_touches(org):
+    f = org.frames()
+    rng = np.random.default_rng(5)
+    n = 4000  # buyers' touches on the org's contacts (the generated frames have none)
+    touches = build(
+        "touches", touch_id=np.arange(1, n + 1), contact_id=rng.choice(f["contacts"]["contact_id"].to_numpy(), n),
+        content_id=rng.integers(1, 7, n), action=rng.choice(["view", "download", "share"], n),
+        at=NOW - pd.to_timedelta(rng.uniform(0, 200, n), unit="D"),
+    )  # fmt: skip
+    content = build("content", content_id=np.arange(1, 7), title=[f"Item {i}" for i in range(1, 7)])
+    week_ago = NOW - pd.Timedelta(days=7)
+    wins = behind = 0
+    for period, now in ((CAL.rolling(60, NOW), NOW), (CAL.quarter(week_ago.date()), week_ago)):
+        won, theirs = wins_and_touches(period, deals=f["deals"], touches=touches, now=now)
+        assert 0 < len(theirs) < len(touches)  # a slice, not the org
+        reps = org.reps.loc[org.reps["role"] == "rep", "rep_id"].astype(int).tolist()
+        for rep in reps:
+            kw = dict(rep_id=rep, peer_ids=[r for r in reps if r != rep], reps=f["reps"],
+                      activities=f["activities"], content=content, now=now)  # fmt: skip
+            plain = content_use(period, touches=touches, deals=f["deals"], **kw)
+            _same(plain, content_use(period, touches=theirs, deals=won, **kw))
+            wins += plain.wins
+            behind += len(plain.behind_wins)
+    assert wins > 5 and behind > 5
