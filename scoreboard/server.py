@@ -29,7 +29,7 @@ from flask import Flask
 from gunicorn.app.base import BaseApplication
 from gunicorn.glogging import Logger
 
-from . import db, live, numbers
+from . import db, live, warmup
 from .datarights import start_retention
 from .seed import SeedSummary, has_data, seed_demo_org
 from .simulator import start as start_simulator
@@ -177,9 +177,10 @@ def start_worker(app: Flask, seeded: SeedSummary | None) -> None:
     live.hub_for(app).start()  # the push process loads its frames while this process loads its own
     start_retention(engine, app.config.get("TOUCH_RETENTION_DAYS"))
     _start_history_and_snapshots(app, seeded)
-    # Load the frames now, so the first TV to connect gets its boards at once; in a thread, so that
-    # gunicorn's worker starts answering (and its heartbeat) without waiting for a big org's load.
-    threading.Thread(target=numbers.frames, args=(app,), name="matchday-frames", daemon=True).start()
+    # Load the frames now, so the first TV to connect gets its boards at once, then the org-wide
+    # numbers behind the first card and roster (scoreboard.warmup); in a thread, so that gunicorn's
+    # worker starts answering (and its heartbeat) without waiting for a big org's load.
+    warmup.start(app)
 
 
 def _start_history_and_snapshots(app: Flask, seeded: SeedSummary | None) -> None:
