@@ -100,10 +100,10 @@ def simulate(
     row: np.ndarray,
     closed: np.ndarray,
     new_rate: np.ndarray,
-    new_mean: float,
-    new_var: float,
+    new_mean: float | np.ndarray,
+    new_var: float | np.ndarray,
     *,
-    sigma: float = 0.0,
+    sigma: float | np.ndarray = 0.0,
     n_draws: int = 10_000,
     seed: int = 0,
 ) -> Draws:
@@ -113,12 +113,15 @@ def simulate(
     ----------
     p, amount, row : numpy.ndarray
         Per open deal: P(won before quarter end), amount (minor units), row (0..rows−1).
+        ``p`` may be 2-D, (B, deals): one row per parameter draw (see
+        :meth:`metrics.forecast.model.ForecastModel.parameter_draws`); the draws are then split
+        into B contiguous blocks, block *b* using row *b*.
     closed : numpy.ndarray
         Closed-won revenue to date per row; its length is the number of rows.
     new_rate : numpy.ndarray
-        Expected count of new-business wins per row.
-    new_mean, new_var : float
-        Mean and variance of a new-business win's amount.
+        Expected count of new-business wins per row, or (B, rows) per parameter draw.
+    new_mean, new_var : float or numpy.ndarray
+        Mean and variance of a new-business win's amount (or one per parameter draw).
     sigma : float
         Relative sd of the shared quarter shock.
 
@@ -139,35 +142,52 @@ def simulate(
     rng = np.random.default_rng(seed)
     n_rows = len(closed)
     s = int(n_draws)
-    if sigma > 0:
-        ls = np.sqrt(np.log1p(sigma**2))
+    p2 = np.atleast_2d(np.asarray(p, dtype="float64"))
+    n_par = len(p2)
+    lam2 = np.atleast_2d(np.asarray(new_rate, dtype="float64"))
+    mean_b = np.broadcast_to(np.asarray(new_mean, dtype="float64"), (n_par,))
+    var_b = np.broadcast_to(np.asarray(new_var, dtype="float64"), (n_par,))
+    lam2 = np.broadcast_to(lam2, (n_par, n_rows))
+    # draw d uses parameter draw block[d]: contiguous blocks of (almost) equal size
+    block = (np.arange(s) * n_par) // max(s, 1)
+    bounds = np.searchsorted(block, np.arange(n_par + 1))
+    sig = np.broadcast_to(np.asarray(sigma, dtype="float64"), (n_par,))
+    shocked = bool((sig > 0).any())
+    if shocked:
+        ls = np.sqrt(np.log1p(sig**2))[block]
         shock = np.exp(rng.standard_normal(s) * ls - ls**2 / 2)
     else:
         shock = np.ones(s)
     order = np.argsort(row, kind="stable")
-    p_sorted = np.asarray(p, dtype="float64")[order]
+    p_sorted = p2[:, order].astype("float32")
     a_sorted = np.asarray(amount, dtype="float64")[order]
     r_sorted = np.asarray(row)[order]
     pipe = np.zeros((s, n_rows))
     inv = (1.0 / shock).astype("float32")[:, None]
-    step = max(1, _CHUNK // max(s, 1))
-    for lo in range(0, len(p_sorted), step):
-        hi = min(lo + step, len(p_sorted))
-        u = rng.random((s, hi - lo), dtype=np.float32)
-        if sigma > 0:
-            u *= inv
-        won = u < p_sorted[lo:hi].astype("float32")
-        rows = r_sorted[lo:hi]
-        starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-        sums = np.add.reduceat(np.where(won, a_sorted[lo:hi], 0.0), starts, axis=1)
-        pipe[:, rows[starts]] += sums
-    lam = np.asarray(new_rate, dtype="float64")[None, :] * shock[:, None]
+    for b in range(n_par):
+        lo_d, hi_d = int(bounds[b]), int(bounds[b + 1])
+        nd = hi_d - lo_d
+        if nd == 0:
+            continue
+        step = max(1, _CHUNK // nd)
+        for lo in range(0, len(a_sorted), step):
+            hi = min(lo + step, len(a_sorted))
+            u = rng.random((nd, hi - lo), dtype=np.float32)
+            if shocked:
+                u *= inv[lo_d:hi_d]
+            won = u < p_sorted[b, lo:hi]
+            rows = r_sorted[lo:hi]
+            starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
+            sums = np.add.reduceat(np.where(won, a_sorted[lo:hi], 0.0), starts, axis=1)
+            pipe[lo_d:hi_d, rows[starts]] += sums
+    lam = lam2[block] * shock[:, None]
     count = rng.poisson(lam)
-    if new_mean > 0 and new_var > 0:
-        shape = count * (new_mean**2 / new_var)
-        new = rng.gamma(shape, new_var / new_mean)
-    else:
-        new = count * new_mean
+    m, v = mean_b[block][:, None], var_b[block][:, None]
+    gamma_ok = (m > 0) & (v > 0)
+    shape = np.where(gamma_ok, count * (m**2 / np.where(gamma_ok, v, 1.0)), 0.0)
+    new = np.where(
+        gamma_ok, rng.gamma(shape, np.where(gamma_ok, v / np.where(m > 0, m, 1.0), 1.0)), count * m
+    )
     return Draws(np.asarray(closed, dtype="float64"), pipe, np.rint(new))
 
 
@@ -427,15 +447,16 @@ def quarter_forecast(
     p = model.for_owners(p, row)
     lam = np.r_[model.new_expected(week, days_left), 0.0]
     amount = snap["amount"].to_numpy(dtype="float64")
+    pb, lamb, mean_b, var_b, sig_b = model.parameter_draws(snap, week, days_left, row)
     draws = simulate(
-        p,
+        pb,
         amount,
         row,
         closed,
-        lam,
-        float(model.new_mean[week]),
-        float(model.new_var[week]),
-        sigma=float(model.sigma[week]),
+        np.c_[lamb, np.zeros(len(lamb))],
+        mean_b,
+        var_b,
+        sigma=sig_b,
         n_draws=n_draws,
         seed=seed,
     )

@@ -50,13 +50,25 @@ def test_every_week_is_back_tested_with_the_table(runs):
 
 def test_interval_coverage_overall(runs):
     """P10-P90 should cover 80%: pooled over all weeks (520 back-tests, 40 quarters) within
-    70-85%. Measured: 72%."""
+    75-85%. Measured: 76% (seeds 4-7: 84%; before parameter uncertainty was drawn: 72%)."""
     _, _, by_week = runs
-    assert 0.70 <= by_week["coverage"].mean() <= 0.85
+    assert 0.75 <= by_week["coverage"].mean() <= 0.85
+
+
+def test_intervals_are_not_bought_by_width(runs):
+    """The band is as wide as the errors it has to hold, no wider: for a normal forecast error
+    the P10-P90 width is 2.56 sd and the mean absolute error 0.80 sd (ratio 3.2). Measured
+    3.1-3.3 by week here (3.4-3.6 on seeds 4-7 and on a world without rush or skill)."""
+    r, _, _ = runs
+    width = ((r["p90"] - r["p10"]) / r["actual"]).groupby(r["week"]).mean()
+    mae = r.groupby("week")["ape_p50"].mean()
+    assert (width / mae).between(2.6, 3.9).all()
 
 
 @pytest.mark.xfail(
-    strict=True, reason="measured 67-80% by week (40 back-tests a week): weeks 0-2 and 12 below 75%"
+    strict=True,
+    reason="measured 67.5-82.5% by week (40 back-tests a week, sd of a week's share ~6 points): "
+    "weeks 1-3 and 12 below 75% on seeds 0-3, weeks 10 and 12 above 85% on seeds 4-7",
 )
 def test_interval_coverage_every_week(runs):
     _, _, by_week = runs
@@ -71,11 +83,22 @@ def test_rep_interval_coverage(runs):
 
 
 @pytest.mark.xfail(
-    strict=True, reason="measured P50 MAPE 13.6% vs weighted pipeline 14.2% at week 6 on this world"
+    strict=True,
+    reason="measured P50 MAPE 13.4% vs weighted pipeline 20.3% at week 6 (0.66x); the draws' own "
+    "Bernoulli and new-business noise alone gives an expected absolute error of ~10.8% there, "
+    "above half the weighted pipeline's (10.1%)",
 )
 def test_p50_error_at_week_6_is_half_the_weighted_pipeline(runs):
     _, _, by_week = runs
     assert by_week.loc[6, "mape_p50"] <= 0.5 * by_week.loc[6, "mape_weighted"]
+
+
+def test_crps_at_week_6_is_half_the_weighted_pipeline_error(runs):
+    """The research's form of the target (forecasting.md §1.3): the forecast's CRPS (which is the
+    absolute error for a point forecast) at most half the weighted pipeline's error at week 6.
+    Measured 9.8% vs 20.3% (0.48x; seeds 4-7: 0.49x)."""
+    _, _, by_week = runs
+    assert by_week.loc[6, "crps_rel"] <= 0.5 * by_week.loc[6, "mape_weighted"]
 
 
 def test_p50_beats_both_baselines_early_in_the_quarter(runs):
@@ -88,7 +111,7 @@ def test_p50_beats_both_baselines_early_in_the_quarter(runs):
 
 
 def test_rep_quota_brier_skill_at_week_6(runs):
-    """Measured: 0.35 (Brier 0.162 against the historical hit rate's 0.250)."""
+    """Measured: 0.36."""
     _, _, by_week = runs
     assert by_week.loc[6, "brier_skill"] >= 0.3
 
@@ -100,7 +123,9 @@ def test_rep_quota_brier_beats_climatology_from_week_3(runs):
 
 
 @pytest.mark.xfail(
-    strict=True, reason="measured: the 0.7-0.9 bins observe 61% and 69% (over-confident by 14-16 points)"
+    strict=True,
+    reason="measured: within 11.6 points; the 0.8-0.9 bin observes 73% for 85% and the 0.4-0.5 bin "
+    "36% for 45% (rep new-business rates are not drawn from their posterior)",
 )
 def test_reliability_bins_within_10_points(runs):
     _, rr, _ = runs
@@ -110,7 +135,7 @@ def test_reliability_bins_within_10_points(runs):
 
 
 def test_reliability_bins_within_15_points(runs):
-    """Every bin with >= 30 rep-quarters within 15 points of the diagonal (measured: within 11)."""
+    """Every bin with >= 30 rep-quarters within 15 points of the diagonal (measured: within 11.6)."""
     _, rr, _ = runs
     bins = reliability(rr["p_hit"].to_numpy(), rr["hit"].to_numpy())
     big = bins.loc[bins["n"] >= 30]
