@@ -242,6 +242,7 @@ def quarter_history(
         )
     if parts:
         snaps = pd.concat(parts, ignore_index=True)
+        snaps["cell"] = _cell_of(snaps, len(vocab)).astype("int32")
     else:
         snaps = pd.DataFrame(
             columns=[
@@ -452,14 +453,17 @@ class ForecastModel:
         return np.where(s > 0, (f_won[b] - f_won[a]) / np.where(s > 0, s, 1.0), 0.0).clip(0.0, 1.0)
 
 
-def _cells(snaps: pd.DataFrame, n_stages: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Integer codes of each row's stage, (week, stage) and (week, stage, age bucket, pushed)."""
+def _cell_of(snaps: pd.DataFrame, n_stages: int) -> np.ndarray:
+    """Integer code of each row's (week, stage, age bucket, pushed) cell; kept in the history's
+    ``cell`` column when it has one (computed once, not at every fit)."""
+    if "cell" in snaps.columns:
+        return snaps["cell"].to_numpy().astype("int64", copy=False)
     nb = len(AGE_BUCKETS) + 1
     w = snaps["week"].to_numpy().astype("int64")
     st = snaps["stage_code"].to_numpy().astype("int64")
     b = snaps["age_bucket"].to_numpy().astype("int64")
     pu = snaps["pushed"].to_numpy().astype("int64")
-    return st, st + n_stages * w, ((w * n_stages + st) * nb + b) * 2 + pu
+    return ((w * n_stages + st) * nb + b) * 2 + pu
 
 
 def _cell_counts(snaps: pd.DataFrame, n_stages: int, quarters: Sequence[int]) -> np.ndarray:
@@ -467,7 +471,7 @@ def _cell_counts(snaps: pd.DataFrame, n_stages: int, quarters: Sequence[int]) ->
     cells are the level-3 cells (weeks × stages × buckets × 2)."""
     size = WEEKS * n_stages * (len(AGE_BUCKETS) + 1) * 2
     qpos = pd.Index(list(quarters)).get_indexer(snaps["q"].to_numpy())
-    _, _, k3 = _cells(snaps, n_stages)
+    k3 = _cell_of(snaps, n_stages)
     y = snaps["won_in_quarter"].to_numpy().astype("float64")
     key = qpos * size + k3
     n = np.bincount(key, minlength=len(quarters) * size).reshape(len(quarters), size)
@@ -772,16 +776,20 @@ def _bootstrap(
     new_var = np.zeros((n_boot, WEEKS))
     if len(won_t):
         wq = pd.Index(list(train)).get_indexer(won_t["q"].to_numpy())
-        amt = won_t["amount"].to_numpy()
+        amt = won_t["amount"].to_numpy(dtype="float64")
+        wq_all = won_t["q"].to_numpy().astype("int64")
         for w in range(WEEKS):
-            sel = created >= cut_table[won_t["q"].to_numpy().astype("int64"), w]
+            sel = created >= cut_table[wq_all, w]
             if not sel.any():
                 sel = np.ones(len(amt), dtype=bool)
-            a, aw = amt[sel], wts[:, wq[sel]]  # (B, n)
-            tw = np.maximum(aw.sum(axis=1), 1e-12)
-            m = (aw @ a) / tw
-            new_mean[:, w] = m
-            new_var[:, w] = (aw * (a[None, :] - m[:, None]) ** 2).sum(axis=1) / tw if sel.sum() > 1 else 0.0
+            # per-quarter count, sum and sum of squares: the weighted moments are their mixes
+            q_sel, a = wq[sel], amt[sel]
+            m0 = wts @ np.bincount(q_sel, minlength=nq).astype("float64")
+            m1 = wts @ np.bincount(q_sel, weights=a, minlength=nq)
+            m2 = wts @ np.bincount(q_sel, weights=a * a, minlength=nq)
+            m0 = np.maximum(m0, 1e-12)
+            new_mean[:, w] = m1 / m0
+            new_var[:, w] = np.maximum(m2 / m0 - (m1 / m0) ** 2, 0.0) if sel.sum() > 1 else 0.0
     return {"table": table, "new_scale": scale, "new_mean": new_mean, "new_var": new_var}
 
 
@@ -847,7 +855,7 @@ def _shock_sigma(
     the interval also carries the uncertainty of a table learnt from a few quarters."""
     if len(train) < 3 or len(tr) == 0:
         return np.zeros(WEEKS)
-    _, _, k3 = _cells(tr, n_stages)
+    k3 = _cell_of(tr, n_stages)
     qpos = pd.Index(list(train)).get_indexer(tr["q"].to_numpy())
     a = tr["amount"].to_numpy(dtype="float64")
     y = tr["won_in_quarter"].to_numpy().astype("float64")
@@ -907,7 +915,7 @@ def _rep_multipliers(
     rate = np.full(len(rep_index), np.nan)
     if len(tr) == 0:
         return out, shape, rate
-    _, _, k3 = _cells(tr, n_stages)
+    k3 = _cell_of(tr, n_stages)
     p = table.ravel()[k3]
     r = rep_index.get_indexer(tr["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"))
     ok = r >= 0

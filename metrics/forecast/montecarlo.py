@@ -178,7 +178,8 @@ def simulate(
             won = u < p_sorted[b, lo:hi]
             rows = r_sorted[lo:hi]
             starts = np.flatnonzero(np.r_[True, rows[1:] != rows[:-1]])
-            sums = np.add.reduceat(np.where(won, a_sorted[lo:hi], 0.0), starts, axis=1)
+            # bool × amount (exact: 0 or the amount) is ~4x faster than np.where(won, amount, 0)
+            sums = np.add.reduceat(won * a_sorted[lo:hi], starts, axis=1)
             pipe[lo_d:hi_d, rows[starts]] += sums
     lam = lam2[block] * shock[:, None]
     count = rng.poisson(lam)
