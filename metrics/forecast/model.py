@@ -152,6 +152,7 @@ class QuarterHistory:
     stages: list[str]
     calendar: OrgCalendar = field(repr=False)
     _cutoffs: np.ndarray | None = field(default=None, repr=False)
+    _owned: dict = field(default_factory=dict, repr=False)
 
     def cutoffs(self) -> np.ndarray:
         """Every snapshot instant as int64 nanoseconds, shape (quarters, weeks) (cached)."""
@@ -794,17 +795,26 @@ def _bootstrap(
 
 
 def _exposure(history: QuarterHistory, train: Sequence[int], rep_index: pd.Index) -> np.ndarray:
-    """Quarters in which each rep owned a deal (open at a snapshot or won): their exposure."""
-    s = history.snaps
-    w = history.won
-    q_all = np.r_[s["q"].to_numpy().astype("int64"), w["q"].to_numpy().astype("int64")]
-    owner = np.r_[s["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"), w["rep_id"].to_numpy(dtype="int64")]
-    r = rep_index.get_indexer(owner)
-    ok = (r >= 0) & np.isin(q_all, np.asarray(list(train), dtype="int64"))
-    n_q = len(history.quarters)
-    owned = np.zeros((max(n_q, 1), len(rep_index)), dtype=bool)
-    owned[q_all[ok], r[ok]] = True
-    return owned.sum(axis=0).astype("float64")
+    """Quarters in which each rep owned a deal (open at a snapshot or won): their exposure. The
+    (quarters × reps) ownership of a history is computed once per set of reps (a back-test fits
+    every quarter on the same history)."""
+    key = tuple(rep_index.tolist())
+    owned = history._owned.get(key)
+    if owned is None:
+        s = history.snaps
+        w = history.won
+        q_all = np.r_[s["q"].to_numpy().astype("int64"), w["q"].to_numpy().astype("int64")]
+        owner = np.r_[
+            s["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"), w["rep_id"].to_numpy(dtype="int64")
+        ]
+        r = rep_index.get_indexer(owner)
+        ok = r >= 0
+        owned = np.zeros((max(len(history.quarters), 1), len(rep_index)), dtype=bool)
+        owned[q_all[ok], r[ok]] = True
+        history._owned.clear()
+        history._owned[key] = owned
+    rows = np.asarray(list(train), dtype="int64")
+    return owned[rows].sum(axis=0).astype("float64") if len(rows) else np.zeros(len(rep_index))
 
 
 def _fit_aj(deals: pd.DataFrame, asof: pd.Timestamp) -> tuple[np.ndarray, np.ndarray]:
