@@ -694,7 +694,9 @@ def fit_model(
     rep_mult = np.ones(len(rep_ids))
     if method == "snapshot_table":
         sigma = _shock_sigma(tr, cell_counts, train, n_stages, k, nbt, new_mean, new_var)
-        rep_mult, mult_shape, mult_rate = _rep_multipliers(tr, table, n_stages, rep_index)
+        owner_rows = _owner_rows(history, rep_index)
+        tr_rows = owner_rows if in_train.all() else owner_rows[in_train]
+        rep_mult, mult_shape, mult_rate = _rep_multipliers(tr, table, n_stages, rep_index, tr_rows)
     boot: dict[str, np.ndarray] = {}
     if method == "snapshot_table" and n_boot > 0 and len(train) >= 2:
         boot = _bootstrap(cell_counts, n_stages, k, nbt, train, won_t, created, cut_table, n_boot, seed)
@@ -794,24 +796,33 @@ def _bootstrap(
     return {"table": table, "new_scale": scale, "new_mean": new_mean, "new_var": new_var}
 
 
+def _owner_rows(history: QuarterHistory, rep_index: pd.Index) -> np.ndarray:
+    """Each snapshot row's owner as a position in ``rep_index`` (−1: none), computed once per
+    history and set of reps: the owners' distinct values are looked up, not every row."""
+    key = ("rows", tuple(rep_index.tolist()))
+    rows = history._owned.get(key)
+    if rows is None:
+        owner = history.snaps["owner_rep_id"].fillna(-1).to_numpy(dtype="int64")
+        codes, values = pd.factorize(owner)
+        rows = rep_index.get_indexer(values).astype("int32")[codes] if len(owner) else np.zeros(0, "int32")
+        history._owned[key] = rows
+    return rows
+
+
 def _exposure(history: QuarterHistory, train: Sequence[int], rep_index: pd.Index) -> np.ndarray:
     """Quarters in which each rep owned a deal (open at a snapshot or won): their exposure. The
     (quarters × reps) ownership of a history is computed once per set of reps (a back-test fits
     every quarter on the same history)."""
-    key = tuple(rep_index.tolist())
+    key = ("owned", tuple(rep_index.tolist()))
     owned = history._owned.get(key)
     if owned is None:
         s = history.snaps
         w = history.won
         q_all = np.r_[s["q"].to_numpy().astype("int64"), w["q"].to_numpy().astype("int64")]
-        owner = np.r_[
-            s["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"), w["rep_id"].to_numpy(dtype="int64")
-        ]
-        r = rep_index.get_indexer(owner)
+        r = np.r_[_owner_rows(history, rep_index), rep_index.get_indexer(w["rep_id"].to_numpy(dtype="int64"))]
         ok = r >= 0
         owned = np.zeros((max(len(history.quarters), 1), len(rep_index)), dtype=bool)
         owned[q_all[ok], r[ok]] = True
-        history._owned.clear()
         history._owned[key] = owned
     rows = np.asarray(list(train), dtype="int64")
     return owned[rows].sum(axis=0).astype("float64") if len(rows) else np.zeros(len(rep_index))
@@ -913,7 +924,7 @@ def _shock_sigma(
 
 
 def _rep_multipliers(
-    tr: pd.DataFrame, table: np.ndarray, n_stages: int, rep_index: pd.Index
+    tr: pd.DataFrame, table: np.ndarray, n_stages: int, rep_index: pd.Index, rows: np.ndarray | None = None
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Each rep's win-probability multiplier: wins ÷ table-expected wins on the rep's training
     snapshots, shrunk toward 1 (Gamma prior with mean 1 whose variance is the between-rep
@@ -927,7 +938,11 @@ def _rep_multipliers(
         return out, shape, rate
     k3 = _cell_of(tr, n_stages)
     p = table.ravel()[k3]
-    r = rep_index.get_indexer(tr["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"))
+    r = (
+        rows
+        if rows is not None
+        else rep_index.get_indexer(tr["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"))
+    )
     ok = r >= 0
     appear = len(tr) / max(tr["deal_id"].nunique(), 1)
     e = np.bincount(r[ok], weights=p[ok], minlength=len(rep_index)) / appear
