@@ -24,7 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from metrics.forecast.model import WEEKS, QuarterHistory, fit_model
+from metrics.forecast.model import WEEKS, QuarterHistory, days_left_at, fit_model
 from metrics.forecast.montecarlo import simulate
 
 __all__ = ["Backtest", "backtest", "crps", "reliability"]
@@ -178,29 +178,27 @@ def backtest(
                     history, train, rep_ids, team, deals=deals, asof=cutoff, method="time_to_close"
                 )
             open_ = in_q.loc[(in_q["week"] == w).to_numpy()]
-            days_left = max(quarter_days - 7 * w, 0)
+            days_left = max(days_left_at(quarter, w), 0)
             if model.method == "time_to_close":
                 age = (cutoff.tz_convert(None) - open_["created_at"].dt.tz_convert(None)) // pd.Timedelta(
                     days=1
                 )
                 open_ = open_.assign(age_days=age.to_numpy(dtype="int64"))
-            p = model.probability(open_, w, days_left)
             row = rep_index.get_indexer(open_["owner_rep_id"].fillna(-1).to_numpy(dtype="int64"))
             row[row < 0] = n_rows - 1
             done = (won_q == q) & (won_closed < cutoff.value)
             closed = np.bincount(wrow[done], weights=won_amount[done], minlength=n_rows)
-            p = model.for_owners(p, row)
-            lam = np.r_[model.new_expected(w, days_left), 0.0]
+            pb, lamb, mean_b, var_b, sig_b = model.parameter_draws(open_, w, days_left, row)
             amount = open_["amount"].to_numpy(dtype="float64")
             d = simulate(
-                p,
+                pb,
                 amount,
                 row,
                 closed,
-                lam,
-                float(model.new_mean[w]),
-                float(model.new_var[w]),
-                sigma=float(model.sigma[w]),
+                np.c_[lamb, np.zeros(len(lamb))],
+                mean_b,
+                var_b,
+                sigma=sig_b,
                 n_draws=n_draws,
                 seed=seed + q * WEEKS + w,
             )
@@ -214,7 +212,7 @@ def backtest(
             weighted = closed.sum() + float(
                 (amount * model.stage_rate[open_["stage_code"].to_numpy()])[in_quarter].sum()
             )
-            pace = closed.sum() * quarter_days / (7 * w) if w > 0 else np.nan
+            pace = closed.sum() * quarter_days / (quarter_days - days_left) if w > 0 else np.nan
             target = np.nansum(quota_m[q]) if np.isfinite(quota_m[q]).any() else np.nan
             p_target = float((org >= target).mean()) if np.isfinite(target) else np.nan
             runs.append(

@@ -1,9 +1,11 @@
 """The forecast's targets on the seeded known-truth org (issue 12; research §1.3, §2.3), planted
 absence, and no leakage.
 
-Back-tests: 4 synthetic worlds (seeds 0-3) × 14 quarters of ~130 opportunities and 10 reps,
-each quarter with at least 4 earlier quarters back-tested at every week: 40 org back-tests and
-400 rep-quarters per week of the quarter. Targets that the method does not reach on this world
+Back-tests: 8 synthetic worlds (seeds 0-7) × 14 quarters of ~130 opportunities and 10 reps,
+each quarter with at least 4 earlier quarters back-tested at every week: 80 org back-tests and
+800 rep-quarters per week of the quarter. (With 4 worlds, 40 back-tests a week, a week's coverage
+has a sampling sd of ~6 points: a calibrated band left 75-85 % at some week whichever 4 seeds;
+with 80 it held on seeds 0-7 and on the independent seeds 8-15.) Targets that the method does not reach on this world
 are marked ``xfail(strict=True)`` with the measured figure, so the gap stays visible and a fix
 makes the suite say so.
 """
@@ -17,7 +19,7 @@ import pytest
 from metrics.forecast import fit_model, quarter_forecast, quarter_history, synthetic_org
 from metrics.forecast.backtest import _by_week, backtest, crps, reliability
 
-SEEDS = range(4)
+SEEDS = range(8)
 
 
 @pytest.fixture(scope="module")
@@ -43,39 +45,58 @@ def runs():
 
 def test_every_week_is_back_tested_with_the_table(runs):
     r, rr, by_week = runs
-    assert (by_week["n"] == 40).all() and (by_week["n_rep"] == 400).all()
+    assert (by_week["n"] == 80).all() and (by_week["n_rep"] == 800).all()
     assert set(r["method"]) == {"snapshot_table"}
     assert (r["n_train"] >= 4).all()
 
 
 def test_interval_coverage_overall(runs):
-    """P10-P90 should cover 80%: pooled over all weeks (520 back-tests, 40 quarters) within
-    70-85%. Measured: 72%."""
+    """P10-P90 should cover 80%: pooled over all weeks (1,040 back-tests, 80 quarters) within
+    75-85%. Measured: 80% (seeds 8-15: 82%; seeds 0-3 before parameter uncertainty was drawn: 72%)."""
     _, _, by_week = runs
-    assert 0.70 <= by_week["coverage"].mean() <= 0.85
+    assert 0.75 <= by_week["coverage"].mean() <= 0.85
 
 
-@pytest.mark.xfail(
-    strict=True, reason="measured 67-80% by week (40 back-tests a week): weeks 0-2 and 12 below 75%"
-)
+def test_intervals_are_not_bought_by_width(runs):
+    """The band is as wide as the errors it has to hold, no wider: for a normal forecast error
+    the P10-P90 width is 2.56 sd and the mean absolute error 0.80 sd (ratio 3.2). Measured
+    3.2-3.7 by week (seeds 8-15: 3.3-3.7)."""
+    r, _, _ = runs
+    width = ((r["p90"] - r["p10"]) / r["actual"]).groupby(r["week"]).mean()
+    mae = r.groupby("week")["ape_p50"].mean()
+    assert (width / mae).between(2.6, 3.9).all()
+
+
 def test_interval_coverage_every_week(runs):
+    """Measured 75-85% (seeds 8-15: 78.8-85%): the margins are thin at weeks 1 and 7."""
     _, _, by_week = runs
     assert by_week["coverage"].between(0.75, 0.85).all()
 
 
 def test_rep_interval_coverage(runs):
-    """Rep attainment P10-P90 covers 75-85% at weeks 0-8 (400 rep-quarters a week; measured
-    77-84%); later the reps' ranges are mostly closed revenue and cover more (86-95%)."""
+    """Rep attainment P10-P90 covers 75-85% at weeks 0-8 (800 rep-quarters a week; measured
+    79-85%); later the reps' ranges are mostly closed revenue and cover more."""
     _, _, by_week = runs
     assert by_week.loc[0:8, "rep_coverage"].between(0.75, 0.85).all()
 
 
 @pytest.mark.xfail(
-    strict=True, reason="measured P50 MAPE 13.6% vs weighted pipeline 14.2% at week 6 on this world"
+    strict=True,
+    reason="measured P50 MAPE 13.2% vs weighted pipeline 19.4% at week 6 (0.69x; seeds 8-15: 0.61x); "
+    "the draws' own Bernoulli and new-business noise alone gives an expected absolute error of "
+    "~10.8% there, above half the weighted pipeline's",
 )
 def test_p50_error_at_week_6_is_half_the_weighted_pipeline(runs):
     _, _, by_week = runs
     assert by_week.loc[6, "mape_p50"] <= 0.5 * by_week.loc[6, "mape_weighted"]
+
+
+def test_crps_at_week_6_is_half_the_weighted_pipeline_error(runs):
+    """The research's form of the target (forecasting.md §1.3): the forecast's CRPS (which is the
+    absolute error for a point forecast) at most half the weighted pipeline's error at week 6.
+    Measured 0.50x, just inside (seeds 8-15: 0.45x)."""
+    _, _, by_week = runs
+    assert by_week.loc[6, "crps_rel"] <= 0.5 * by_week.loc[6, "mape_weighted"]
 
 
 def test_p50_beats_both_baselines_early_in_the_quarter(runs):
@@ -88,7 +109,7 @@ def test_p50_beats_both_baselines_early_in_the_quarter(runs):
 
 
 def test_rep_quota_brier_skill_at_week_6(runs):
-    """Measured: 0.35 (Brier 0.162 against the historical hit rate's 0.250)."""
+    """Measured: 0.35 (seeds 8-15: 0.30)."""
     _, _, by_week = runs
     assert by_week.loc[6, "brier_skill"] >= 0.3
 
@@ -99,10 +120,8 @@ def test_rep_quota_brier_beats_climatology_from_week_3(runs):
     assert by_week["brier_skill"].is_monotonic_increasing or by_week.loc[12, "brier_skill"] > 0.6
 
 
-@pytest.mark.xfail(
-    strict=True, reason="measured: the 0.7-0.9 bins observe 61% and 69% (over-confident by 14-16 points)"
-)
 def test_reliability_bins_within_10_points(runs):
+    """Measured: within 9.0 points (seeds 8-15: 9.0); the 0.4-0.5 bin observes 36% for 45%."""
     _, rr, _ = runs
     bins = reliability(rr["p_hit"].to_numpy(), rr["hit"].to_numpy())
     big = bins.loc[bins["n"] >= 30]
@@ -110,7 +129,7 @@ def test_reliability_bins_within_10_points(runs):
 
 
 def test_reliability_bins_within_15_points(runs):
-    """Every bin with >= 30 rep-quarters within 15 points of the diagonal (measured: within 11)."""
+    """Every bin with >= 30 rep-quarters within 15 points of the diagonal (measured: within 9)."""
     _, rr, _ = runs
     bins = reliability(rr["p_hit"].to_numpy(), rr["hit"].to_numpy())
     big = bins.loc[bins["n"] >= 30]

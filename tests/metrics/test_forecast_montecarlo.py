@@ -231,3 +231,25 @@ def test_empty_and_brand_new_orgs_do_not_fail():
     assert f.reps.loc[2, "closed_won"] == 2000 and f.reps.loc[2, "p_target"] == 1.0
     assert f.org["closed_won"].iloc[0] == 2000 and f.org["target"].iloc[0] == 6000
     assert list(f.teams.index) == [10] and f.teams.loc[10, "target"] == 5000  # rep 2 has no team
+
+
+def test_weeks_count_back_from_the_quarter_end_whatever_its_length():
+    """Week w >= 1 has 91 - 7w days left in 90-, 91- and 92-day quarters (the rush and the days
+    left to close are end-relative); week 0 is the quarter's first instant; each snapshot day maps
+    back to its own week."""
+    import datetime as dt
+
+    from metrics.forecast.model import days_left_at, snapshot_day, week_of_quarter
+    from metrics.periods import OrgCalendar
+
+    cal = OrgCalendar(tz="UTC")
+    for first in (dt.date(2025, 1, 1), dt.date(2025, 4, 1), dt.date(2025, 7, 1)):  # 90, 91, 92 days
+        q = cal.fiscal_quarter(first)
+        assert snapshot_day(q, 0) == q.start_date - dt.timedelta(days=1)
+        for w in range(1, 13):
+            # counted by hand: the days after the end of the snapshot day up to the quarter's end
+            last = q.end_date - dt.timedelta(days=1)
+            assert (last - snapshot_day(q, w)).days == 91 - 7 * w == days_left_at(q, w)
+        for w in range(13):
+            day = max(snapshot_day(q, w), q.start_date)
+            assert week_of_quarter(q, day) == w
