@@ -271,6 +271,9 @@ class FrameCache:
         self._revision = -1
         self._epoch = -1  # see scoreboard.datarights.data_epoch
         self._last: dict[str, int] = {}
+        # batches committed by this process, by revision, not yet read into the frames (see note)
+        self._noted: OrderedDict[int, IngestResult] = OrderedDict()
+        self._noted_lock = threading.Lock()
         # growing frames made by appending rows, by (name, version): (the version it extends, the
         # validated rows added)
         self._grown: OrderedDict[tuple[str, int], tuple[int, pd.DataFrame]] = OrderedDict()
@@ -304,15 +307,45 @@ class FrameCache:
         """The data revision the cached frames reflect (-1 before the first load)."""
         return self._revision
 
+    def note(self, sender: Any = None, result: IngestResult | None = None) -> None:
+        """Receiver of :data:`scoreboard.ingest.ingested`: a batch this process committed. The
+        next :meth:`frames` reads only what the batches it has not seen yet changed, when it knows
+        them all (no other process wrote in between), instead of re-reading contacts and deals
+        whole: a served app's frames are read by requests, while its batches go to the push
+        process, so without this every event re-read the upserted frames and gave every frame a
+        new version (every memo of the cards and boards then started over)."""
+        if result is None or result.revision <= self._revision:
+            return
+        with self._noted_lock:
+            self._noted[result.revision] = result
+            while len(self._noted) > 4096:  # nobody read frames for a long while: catch up whole
+                self._noted.pop(next(iter(self._noted)))
+
     def frames(self) -> Frames:
         """The current frames, caught up with writes from any process."""
         with self.engine.connect() as conn:
             revision = data_revision(conn)
         with self._lock:
             if self._frames is None or revision != self._revision:
-                self._refresh(changed=None)
+                self._refresh(changed=self._seen_since(revision))
             assert self._frames is not None
             return self._frames
+
+    def _seen_since(self, revision: int) -> IngestResult | None:
+        """The batches after the cache's revision up to ``revision``, merged, when this process
+        committed every one of them (and none rewrote history); else None (read whole)."""
+        with self._noted_lock:
+            for old in [r for r in self._noted if r <= self._revision]:
+                del self._noted[old]
+            fresh = [self._noted[r] for r in sorted(self._noted) if r <= revision]
+        if self._frames is None or not fresh:
+            return None
+        if [r.revision for r in fresh] != list(range(self._revision + 1, revision + 1)):
+            return None
+        if any(r.rewrote_history for r in fresh):
+            self._frames = None
+            return None
+        return _merge(fresh)
 
     def apply(self, results: IngestResult | Sequence[IngestResult]) -> Frames:
         """Bring the frames up to date after batches ingested by this process (one read for all).
@@ -322,17 +355,13 @@ class FrameCache:
         after a gap (another process wrote in between) the upserted frames are re-read whole.
         """
         batch = [results] if isinstance(results, IngestResult) else list(results)
+        for r in batch:
+            self.note(result=r)
         with self._lock:
-            fresh = sorted((r for r in batch if r.revision > self._revision), key=lambda r: r.revision)
+            fresh = [r.revision for r in batch if r.revision > self._revision]
             if self._frames is not None and not fresh:
                 return self._frames
-            revisions = [r.revision for r in fresh]
-            in_step = self._frames is not None and revisions == list(
-                range(self._revision + 1, self._revision + 1 + len(fresh))
-            )
-            if any(r.rewrote_history for r in fresh):  # a correction: history rows came in out of order
-                self._frames = None
-            self._refresh(changed=_merge(fresh) if in_step and self._frames is not None else None)
+            self._refresh(changed=self._seen_since(max(fresh)) if fresh else None)
             assert self._frames is not None
             return self._frames
 

@@ -16,11 +16,13 @@ from metrics import OrgCalendar, Period
 
 from . import db, snapshot
 from .frames import FrameCache, Frames
+from .ingest import ingested
 
 
 def init_app(app: Flask) -> None:
     cache = FrameCache(db.engine_for(app), currency=app.config["CURRENCY"])
     app.extensions["matchday.frames"] = cache
+    ingested.connect(cache.note, sender=db.engine_for(app))  # weak: lives as long as the app
     app.extensions["matchday.snapshots"] = snapshot.SnapshotStore(cache)
 
 

@@ -93,8 +93,19 @@ _CACHE: dict[tuple[Any, ...], Context] = {}
 _CACHE_SIZE = 4
 
 
+# What the rules read: contacts (with their accounts), their touches, the content, lifecycle and
+# deals (outcomes); not the activities a live floor adds every few seconds, nor reps or goals.
+CONTEXT_FRAMES = ("contacts", "touches", "content", "lifecycle", "deals")
+
+
+def accounts_stamp(engine: Engine) -> tuple[Any, ...]:
+    """Moves whenever an account is added or updated (fit rules read their industry and size)."""
+    with engine.connect() as conn:
+        return tuple(conn.execute(text("SELECT count(*), max(updated_at) FROM account")).one())
+
+
 def context(engine: Engine, data: Frames, rules: R.Rules, version: RuleVersion | None = None) -> Context:
-    key = (str(engine.url), R.to_json(rules), data.versions)
+    key = (str(engine.url), R.to_json(rules), data.key(CONTEXT_FRAMES), accounts_stamp(engine))
     hit = _CACHE.get(key)
     if hit is not None:
         return Context(version, rules, hit.prep, hit.outcomes, data)
@@ -341,7 +352,7 @@ def ranking(engine: Engine, data: Frames, ctx: Context, minute: pd.Timestamp) ->
     """The Call-next model calibrated at ``minute`` and every contact's features then: org-wide
     work, done once per minute and data version for all the reps' cards (like the snapshot's
     minute), not once per card."""
-    key = (str(engine.url), R.to_json(ctx.rules), data.versions, minute)
+    key = (str(engine.url), R.to_json(ctx.rules), data.key(CONTEXT_FRAMES), accounts_stamp(engine), minute)
     hit = _RANKING.get(key)
     if hit is None:
         hit = (K.calibrate(ctx.prep, ctx.outcomes, minute), K.features(ctx.prep, minute))

@@ -7,7 +7,7 @@ import pytest
 
 from metrics.frames import CONTRACTS
 from scoreboard.frames import FRAME_NAMES, FrameCache, Frames, load_frames
-from scoreboard.ingest import ingest
+from scoreboard.ingest import ingest, ingested
 
 BATCH = [
     {
@@ -108,16 +108,43 @@ def test_frames_follow_the_contracts_and_hold_what_was_ingested(engine):
     assert frames.reps.set_index("email").loc["ann@acme.no", "team"] == "Unassigned"
 
 
-@pytest.mark.parametrize("path", ["apply", "other-process"])
+@pytest.mark.parametrize("path", ["apply", "other-process", "noted"])
 def test_cache_catches_up_incrementally_to_a_fresh_load(engine, path):
     ingest(engine, BATCH)
     cache = FrameCache(engine)
     before = cache.frames()
+    if path == "noted":  # as an app's cache: told of each batch this process commits
+        ingested.connect(cache.note, sender=engine)
     result = ingest(engine, LATER)
     after = cache.apply(result) if path == "apply" else cache.frames()
     same(after, load_frames(engine))
     assert len(before.activities) == 1 and len(after.activities) == 2  # the old snapshot is untouched
     assert after.deals.set_index("deal_id").iloc[0]["outcome"] == "won"
+
+
+def test_a_served_app_reads_only_what_its_own_batches_changed(engine):
+    """Requests read the frames while the batches go to the push process: an activity batch keeps
+    the contacts', deals' and reps' versions (and every memo keyed on them); a batch from
+    elsewhere in between (not noted) makes the next read whole again, and each read equals a
+    fresh load."""
+    ingest(engine, BATCH)
+    cache = FrameCache(engine)
+    ingested.connect(cache.note, sender=engine)
+    first = cache.frames()
+    ingest(engine, [_activity(1, "ann@acme.no", pd.Timestamp("2026-11-04T09:00Z"))])
+    second = cache.frames()
+    same(second, load_frames(engine))
+    kept = ("contacts", "deals", "reps", "goals", "content")
+    assert all(second.version(n) == first.version(n) for n in kept)
+    assert second.version("activities") != first.version("activities")
+    ingested.disconnect(cache.note, sender=engine)
+    ingest(engine, LATER)  # "another process"
+    ingested.connect(cache.note, sender=engine)
+    ingest(engine, [_activity(2, "ann@acme.no", pd.Timestamp("2026-11-05T09:00Z"))])
+    third = cache.frames()
+    same(third, load_frames(engine))
+    assert third.version("contacts") != second.version("contacts")
+    assert third.deals.set_index("deal_id").iloc[0]["outcome"] == "won"
 
 
 def test_loading_a_time_window_keeps_only_those_events(engine):

@@ -294,3 +294,42 @@ def test_an_empty_org_has_no_values_and_no_errors(sqlite_app) -> None:
     assert "No unworked SQLs." in client.get("/sqls").get_data(as_text=True)
     frag = app_client.get("/reps/1/call-next").get_data(as_text=True)
     assert "No unworked SQLs." in frag and "No open leads." in frag
+
+
+def test_the_rules_context_outlives_new_activities_but_not_an_account_change(org) -> None:
+    """Call next's org-wide scoring is kept while a live floor logs calls (the rules do not read
+    activities, and the app's frames keep the versions of what a batch did not change), and
+    rebuilt when what the rules read changes: here an account's industry."""
+    from scoreboard import numbers, sqlrules
+    from scoreboard.ingest import ingest
+
+    app, engine, p = org
+    with app.app_context():
+        data = numbers.frames(app)
+        first = sqlrules.context(engine, data, R.default_rules())
+        at = p.end.isoformat()
+        ingest(
+            engine,
+            [{"type": "activity", "source": "crm", "id": "k1", "rep": "rep3@x.no", "kind": "call", "at": at}],
+        )
+        later = numbers.frames(app)
+        assert later.versions != data.versions  # the frames moved on
+        assert sqlrules.context(engine, later, R.default_rules()).prep is first.prep
+        company = p.contacts["company"].iloc[0]
+        ingest(
+            engine,
+            [
+                {
+                    "type": "account",
+                    "source": "crm",
+                    "id": company,
+                    "name": company,
+                    "industry": "Shipping",
+                }
+            ],
+        )
+        again = sqlrules.context(engine, numbers.frames(app), R.default_rules())
+        assert again.prep is not first.prep
+        assert "Shipping" in set(again.prep.attrs["industry"]) and "Shipping" not in set(
+            first.prep.attrs["industry"]
+        )
