@@ -18,7 +18,7 @@ import pandas as pd
 
 from metrics.frames import validate
 from metrics.risk.settings import DEFAULTS, FLAG_BY_KEY, FLAG_KEYS, RiskSettings
-from metrics.risk.state import Events, deal_states, seconds
+from metrics.risk.state import Events, deal_states, seconds, stage_codes
 
 __all__ = ["Norms", "current_flags", "evaluable", "flag_states", "norms", "why"]
 
@@ -216,7 +216,7 @@ def flag_states(
     out["no_next_step"] = ~has_booked if scheduled_known else np.zeros(n, dtype=bool)
 
     # --- stalled in stage
-    codes, uniq = _stage_codes(states["stage"])
+    codes, uniq = stage_codes(states["stage"])
     limit = _per_stage(pd.Series(norm.stall_limit, dtype="float64").reindex(uniq).to_numpy(), codes, np.nan)
     dwell = (t - states["entered"].to_numpy(dtype="float64")) / DAY
     out["dwell_days"] = dwell
@@ -288,19 +288,6 @@ def flag_states(
     out.attrs["amount_p95"] = p95
     out.attrs["single_thread_min_amount"] = min_amount
     return out
-
-
-def _stage_codes(stage: pd.Series) -> tuple[np.ndarray, np.ndarray]:
-    """Codes of each row's stage into its distinct stages (−1: missing), from a categorical's
-    codes without turning each row into an object."""
-    if isinstance(stage.dtype, pd.CategoricalDtype):
-        used = np.unique(stage.cat.codes.to_numpy())
-        used = used[used >= 0]
-        lut = np.full(len(stage.cat.categories) + 1, -1, dtype="int64")
-        lut[used] = np.arange(len(used))
-        return lut[stage.cat.codes.to_numpy()], stage.cat.categories.to_numpy(dtype=object)[used]
-    codes, uniq = pd.factorize(stage.to_numpy(dtype=object))
-    return codes, np.asarray(uniq, dtype=object)
 
 
 def _per_stage(values: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:

@@ -19,7 +19,7 @@ import pandas as pd
 
 from metrics.frames import validate
 
-__all__ = ["Events", "deal_states", "quarter_bounds", "seconds"]
+__all__ = ["Events", "deal_states", "quarter_bounds", "seconds", "stage_codes"]
 
 _CLOSED = ("won", "lost")
 UNKNOWN_STAGE = "unknown"
@@ -32,6 +32,19 @@ def seconds(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         arr = arr.tz_convert("UTC").tz_localize(None)
     out = arr.to_numpy(dtype="datetime64[s]").astype("int64")
     return out
+
+
+def stage_codes(stage: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each row's stage into its distinct stages (−1: missing), from a categorical's
+    codes without turning each row into an object."""
+    if isinstance(stage.dtype, pd.CategoricalDtype):
+        used = np.unique(stage.cat.codes.to_numpy())
+        used = used[used >= 0]
+        lut = np.full(len(stage.cat.categories) + 1, -1, dtype="int64")
+        lut[used] = np.arange(len(used))
+        return lut[stage.cat.codes.to_numpy()], stage.cat.categories.to_numpy(dtype=object)[used]
+    codes, uniq = pd.factorize(stage.to_numpy(dtype=object))
+    return codes, np.asarray(uniq, dtype=object)
 
 
 def quarter_bounds(days: np.ndarray, fiscal_start_month: int = 1) -> tuple[np.ndarray, np.ndarray]:
