@@ -81,6 +81,16 @@ def norms(
     return Norms(limits, p95, med, medians)
 
 
+def _positions(ids: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Row of each ``x`` (float ids, NaN allowed) in the distinct ``ids``; −1 where absent."""
+    if not len(ids):
+        return np.full(len(x), -1, dtype="int64")
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order].astype("float64")
+    i = np.minimum(np.searchsorted(sorted_ids, x), len(ids) - 1)
+    return np.where(sorted_ids[i] == x, order[i], -1).astype("int64")
+
+
 def _first_seen(pos: np.ndarray, contact: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per distinct (deal position, contact): the position, the contact id and the earliest time,
     in no particular order. The pair is one int64 key, so the minima are one hashed group-by."""
@@ -153,14 +163,13 @@ def flag_states(
     n = len(states)
     out = states.copy()
     base = int(min(t.min(initial=0), 0))
-    pos_of = pd.Series(np.arange(len(deals)), index=deals["deal_id"].to_numpy(dtype="int64"))
+    deal_ids = deals["deal_id"].to_numpy(dtype="int64")
 
     keep = ~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool) & activities[
         "deal_id"
     ].notna().to_numpy(dtype=bool)
     acts = activities.loc[keep, ["deal_id", "at", "contact_id"]]
-    ap = pos_of.reindex(acts["deal_id"].to_numpy(dtype="float64")).to_numpy(dtype="float64")
-    ap = np.where(np.isnan(ap), -1, ap).astype("int64")
+    ap = _positions(deal_ids, acts["deal_id"].to_numpy(dtype="float64"))
     at = seconds(acts["at"])
     # kinds and outcomes as small codes, compared without turning each string into an object
     kind_s, outcome_s = activities["kind"][keep], activities["outcome"][keep]
@@ -238,26 +247,15 @@ def flag_states(
     out["amount_cut"] = (peak > 0) & (amount <= (1.0 - settings.amount_cut) * peak)
 
     # --- contacts: distinct contacts on the deal's activities (first seen), and its primary contact
-    has_c = acts["contact_id"].notna().to_numpy(dtype=bool)
-    pairs = pd.DataFrame(
-        {
-            "pos": ap[has_c],
-            "c": acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)[has_c],
-            "t": at[has_c],
-        }
-    )
+    act_c = acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
+    has_c = ~np.isnan(act_c)
     prim = deals["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
     has_p = ~np.isnan(prim)
-    pairs = pd.concat(
-        [
-            pairs,
-            pd.DataFrame(
-                {"pos": np.flatnonzero(has_p), "c": prim[has_p], "t": seconds(deals["created_at"])[has_p]}
-            ),
-        ]
-    )
-    pairs = pairs.loc[pairs["pos"] >= 0]
-    ppos, pc, pt = _first_seen(*(pairs[k].to_numpy() for k in ("pos", "c", "t")))
+    pp = np.concatenate([ap[has_c], np.flatnonzero(has_p)])
+    pcs = np.concatenate([act_c[has_c], prim[has_p]])
+    pts = np.concatenate([at[has_c], seconds(deals["created_at"])[has_p]])
+    mine = pp >= 0
+    ppos, pc, pt = _first_seen(pp[mine], pcs[mine], pts[mine])
     n_contacts = Events(ppos.astype("int64"), pt.astype("int64"), base).count(pos, np.full(n, base), t)
     out["contacts"] = n_contacts
     min_amount = settings.single_thread_min_amount or (norm.amount_median or 0.0)
