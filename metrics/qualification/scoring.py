@@ -64,8 +64,10 @@ def _days(x: pd.Series | pd.Timestamp) -> np.ndarray | float:
     """UTC instants as float days since 1970 (NaT → NaN)."""
     if isinstance(x, pd.Timestamp):
         return x.value / DAY_NS
-    naive = x.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(x.dtype, "tz", None) is not None else x
-    v = naive.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+    if isinstance(x.dtype, pd.DatetimeTZDtype):  # UTC nanoseconds straight from the array
+        v = x.array.as_unit("ns").asi8.astype("float64")
+    else:
+        v = x.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
     v[x.isna().to_numpy()] = np.nan
     return v / DAY_NS
 
@@ -268,7 +270,7 @@ def prepare(
             if r.returns_within_days > 0:
                 m = _returns(m, c, tt, r)
             masks[r.id] = m
-            col += m * r.points
+            np.add(col, r.points, out=col, where=m)  # += m × points, without an array of products
             if r.hand_raise:
                 hr |= m
             if r.intent:
