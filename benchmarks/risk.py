@@ -13,15 +13,15 @@ Sections (``--only NAME`` runs one):
   evaluate (outcomes and time-matched base rates).
 
 The flags section also times the deal-health fit on the history rows and its prediction for the
-open deals (:func:`metrics.risk.health.fit_health`). ``--before DIR`` times the flags section with
+open deals (:func:`metrics.risk.health.fit_health`). ``--before DIR`` times a section with
 the code of another checkout too (e.g. ``git worktree add /tmp/before <commit>``), on the same
-generated org, old and new alternating ``--repeat`` times in separate processes, and prints them
+generated data, old and new alternating ``--repeat`` times in separate processes, and prints them
 side by side: on a shared machine only figures from the same run compare.
 
 Not a test; run once at full size (a few GB of memory):
 
     .venv/bin/python benchmarks/risk.py [--only flags|whatif] [--open 100000] [--contacts 500000 --touches 5000000]
-    .venv/bin/python benchmarks/risk.py --only flags --before /tmp/before [--repeat 2]
+    .venv/bin/python benchmarks/risk.py [--only flags|whatif] --before /tmp/before [--repeat 2]
 """
 
 from __future__ import annotations
@@ -136,27 +136,29 @@ def flags(open_deals: int = 100_000, seed: int = 0, org=None, quiet: bool = Fals
 
 
 def bench_flags(args: argparse.Namespace) -> None:
-    if args.org:  # a child of --before: time the org the parent generated, print JSON
-        with open(args.org, "rb") as f:
+    if args.data:  # a child of --before: time the org the parent generated, print JSON
+        with open(args.data, "rb") as f:
             print(json.dumps(flags(org=pickle.load(f), quiet=True)))
-        return
-    if not args.before:
+    elif args.before:
+        org = _org(args.open, args.seed)
+        n_open = int((org.deals["outcome"] == "open").sum())
+        _before_after("flags", org, f"{len(org.deals):,} deals, {n_open:,} open", args)
+    else:
         flags(args.open, args.seed)
-        return
-    org = _org(args.open, args.seed)
-    n_open = int((org.deals["outcome"] == "open").sum())
-    print(
-        f"flags, before ({args.before}) and after ({_HERE.parent}), same org: {len(org.deals):,} deals, {n_open:,} open"
-    )
+
+
+def _before_after(section: str, data: object, what: str, args: argparse.Namespace) -> None:
+    """Time ``section`` on the same ``data`` with the code of ``args.before`` and of this checkout,
+    alternating child processes ``args.repeat`` times; print the best of each side by side."""
+    print(f"{section}, before ({args.before}) and after ({_HERE.parent}), same data: {what}")
     runs: dict[str, list[dict[str, float]]] = {"before": [], "after": []}
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, "org.pkl")
+        path = os.path.join(tmp, "data.pkl")
         with open(path, "wb") as f:
-            pickle.dump(org, f)
-        del org
+            pickle.dump(data, f)
         for _ in range(args.repeat):
             for label, root in (("before", args.before), ("after", str(_HERE.parent))):
-                cmd = [sys.executable, __file__, "--only", "flags", "--root", root, "--org", path]
+                cmd = [sys.executable, __file__, "--only", section, "--root", root, "--data", path]
                 out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
                 runs[label].append(json.loads(out.strip().splitlines()[-1]))
     print(f"  {'best of ' + str(args.repeat):<22} {'before':>8} {'after':>8}")
@@ -250,11 +252,23 @@ def _frames(n_contacts: int, n_touches: int, seed: int = 0):
 
 
 def bench_whatif(args: argparse.Namespace) -> None:
+    if args.data:  # a child of --before: time the frames the parent generated, print JSON
+        with open(args.data, "rb") as f:
+            print(json.dumps(whatif(*pickle.load(f), quiet=True)))
+        return
     t0 = time.perf_counter()
-    contacts, touches, content, lifecycle, deals = _frames(args.contacts, args.touches)
+    frames = _frames(args.contacts, args.touches)
+    if args.before:
+        _before_after("whatif", frames, f"{len(frames[0]):,} contacts, {len(frames[1]):,} touches", args)
+        return
     print(
-        f"whatif: generated {len(contacts):,} contacts, {len(touches):,} touches in {time.perf_counter() - t0:.1f} s"
+        f"whatif: generated {len(frames[0]):,} contacts, {len(frames[1]):,} touches in {time.perf_counter() - t0:.1f} s"
     )
+    whatif(*frames)
+
+
+def whatif(contacts, touches, content, lifecycle, deals, quiet: bool = False) -> dict[str, float]:
+    """Times the default rules' what-if over the last 90 days of the frames, and the group-by."""
 
     t0 = time.perf_counter()
     base = touches.groupby(["contact_id", "action"], observed=True).size()
@@ -271,6 +285,9 @@ def bench_whatif(args: argparse.Namespace) -> None:
     w = RP.evaluate(rules.name, prep, sqls, oc, start, END)
     t3 = time.perf_counter()
     total = t3 - t0
+    times = {"prepare": t1 - t0, "replay": t2 - t1, "evaluate": t3 - t2, "total": total, "baseline": t_base}
+    if quiet:
+        return times
     print(
         f"  baseline: pandas group-by (contact, action).size() of the touches: {t_base:.2f} s ({len(base):,} groups)"
     )
@@ -282,6 +299,7 @@ def bench_whatif(args: argparse.Namespace) -> None:
         f"  result: {w.leads:,} leads, {w.sql_count:,} SQLs ({100 * w.share:.1f}%), {w.sql_opps:,} became opportunities, "
         f"{w.sql_wins:,} won"
     )
+    return times
 
 
 SECTIONS = {"flags": bench_flags, "whatif": bench_whatif}
@@ -294,10 +312,10 @@ def main() -> None:
     ap.add_argument("--touches", type=int, default=5_000_000)
     ap.add_argument("--open", type=int, default=100_000, help="flags: open deals now (about)")
     ap.add_argument("--seed", type=int, default=0)
-    ap.add_argument("--before", help="flags: also time the code of this checkout, same org, same run")
+    ap.add_argument("--before", help="also time the code of this checkout, on the same data, in the same run")
     ap.add_argument("--repeat", type=int, default=1, help="with --before: alternating runs each")
     ap.add_argument("--root", help=argparse.SUPPRESS)  # the checkout to import (read above)
-    ap.add_argument("--org", help=argparse.SUPPRESS)  # a pickled org to time (a --before child)
+    ap.add_argument("--data", help=argparse.SUPPRESS)  # pickled data to time (a --before child)
     args = ap.parse_args()
     for name, fn in SECTIONS.items():
         if args.only in (None, name):
