@@ -101,6 +101,18 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
 
 
+def _factors(idx: np.ndarray, val: np.ndarray, labels: list[str], positive: bool) -> list[list]:
+    """Per row, ``(label, contribution rounded to 0.01)`` of its ranked features beyond ±0.05, in
+    rank order: Python touches only the factors shown, not every row's candidates."""
+    out: list[list] = [[] for _ in range(len(idx))]
+    shown = val > 0.05 if positive else val < -0.05
+    for k in range(idx.shape[1]):
+        rows = np.flatnonzero(shown[:, k])
+        for r, j, v in zip(rows.tolist(), idx[rows, k].tolist(), val[rows, k].tolist(), strict=True):
+            out[r].append((labels[j], round(v, 2)))
+    return out
+
+
 @dataclass(frozen=True)
 class Health:
     """A fitted deal-health model: ``predict`` gives the calibrated P(won) and factors."""
@@ -130,15 +142,8 @@ class Health:
         # every row's features ordered at once (the same sort per row), then the top few per row
         order = np.argsort(contrib, axis=1)
         hi, lo = order[:, ::-1][:, :top], order[:, :top]
-        hi_v, lo_v = np.take_along_axis(contrib, hi, 1), np.take_along_axis(contrib, lo, 1)
-        pos = [
-            [(labels[j], round(v, 2)) for j, v in zip(js, vs, strict=True) if v > 0.05]
-            for js, vs in zip(hi.tolist(), hi_v.tolist(), strict=True)
-        ]
-        neg = [
-            [(labels[j], round(v, 2)) for j, v in zip(js, vs, strict=True) if v < -0.05]
-            for js, vs in zip(lo.tolist(), lo_v.tolist(), strict=True)
-        ]
+        pos = _factors(hi, np.take_along_axis(contrib, hi, 1), labels, positive=True)
+        neg = _factors(lo, np.take_along_axis(contrib, lo, 1), labels, positive=False)
         return pd.DataFrame(
             {
                 "deal_id": rows["deal_id"].to_numpy(dtype="int64"),
