@@ -93,22 +93,37 @@ def _positions(ids: np.ndarray, x: np.ndarray) -> np.ndarray:
 
 def _first_seen(pos: np.ndarray, contact: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
     """Per distinct (deal position, contact): the position, the contact id and the earliest time,
-    in no particular order. The pair is one int64 key, so the minima are one hashed group-by."""
+    ordered by the pair. The pair is one int64 key; with the time packed under it one plain sort
+    puts each pair's earliest time first (else an argsort and a minimum per run)."""
     cid = contact.astype("int64")  # contact ids (float64 from a nullable column) are whole
+    t = t.astype("int64")
     if not len(cid):
-        return pos.astype("int64"), cid, t.astype("int64")
+        return pos.astype("int64"), cid, t
     lo = int(cid.min())
     span = int(cid.max()) - lo + 1
-    if span * (int(pos.max()) + 1) < 2**62:
+    if span * (int(pos.max()) + 1) >= 2**62:  # sparse ids: the pair by the contacts' codes
+        codes, uniq = pd.factorize(cid)
+        cid, lo, span = np.asarray(uniq, dtype="int64"), 0, len(uniq)
+        key = pos.astype("int64") * span + codes
+        label = cid
+    else:
         key = pos.astype("int64") * span + (cid - lo)
-        first = pd.Series(t.astype("int64")).groupby(key, sort=False).min()
-        k = first.index.to_numpy(dtype="int64")
-        return k // span, k % span + lo, first.to_numpy(dtype="int64")
-    codes, uniq = pd.factorize(cid)
-    key = pos.astype("int64") * len(uniq) + codes
-    first = pd.Series(t.astype("int64")).groupby(key, sort=False).min()
-    k = first.index.to_numpy(dtype="int64")
-    return k // len(uniq), np.asarray(uniq, dtype="int64")[k % len(uniq)], first.to_numpy(dtype="int64")
+        label = None
+    t0 = int(t.min())
+    bits = (int(t.max()) - t0).bit_length()
+    if int(key.max()).bit_length() + bits <= 62:
+        packed = (key << np.int64(bits)) | (t - t0)
+        packed.sort()
+        k = packed >> np.int64(bits)
+        first = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        k, tmin = k[first], (packed[first] & np.int64((1 << bits) - 1)) + t0
+    else:
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        first = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+        k, tmin = ks[first], np.minimum.reduceat(t[order], first)
+    c = k % span
+    return k // span, (label[c] if label is not None else c + lo), tmin
 
 
 def _senior(contacts: pd.DataFrame | None, pattern: str) -> tuple[pd.Series, bool]:

@@ -114,3 +114,22 @@ PINNED = {
 @pytest.mark.parametrize("case", sorted(PINNED))
 def test_outputs_are_those_of_the_implementation_before_the_speed_up(case: tuple[int, int, int]) -> None:
     assert outputs(*case) == PINNED[case]
+
+
+def test_first_seen_is_the_earliest_time_per_deal_and_contact() -> None:
+    """Oracle: a pandas group-by minimum, on random pairs with dense and sparse contact ids and
+    short and long time spans (both the packed sort and the argsort path)."""
+    from metrics.risk.flags import _first_seen
+
+    rng = np.random.default_rng(0)
+    for trial in range(100):
+        n = int(rng.integers(1, 300))
+        pos = rng.integers(0, 20, n)
+        t = rng.integers(0, 10 ** int(rng.integers(1, 18)), n)
+        top = 10 ** int(rng.integers(1, 17)) if trial % 2 else 30
+        c = rng.integers(0, top, n).astype("float64")
+        want = pd.DataFrame({"pos": pos, "c": c, "t": t}).groupby(["pos", "c"])["t"].min().reset_index()
+        p, cid, first = _first_seen(pos, c, t)
+        got = pd.DataFrame({"pos": p, "c": cid.astype("float64"), "t": first})
+        got = got.sort_values(["pos", "c"]).reset_index(drop=True)
+        pd.testing.assert_frame_equal(want, got)
