@@ -193,7 +193,10 @@ def _parse_int(values: pd.Series) -> np.ndarray:
 
 def _parse_date(values: pd.Series) -> np.ndarray:
     text = values.astype(object).astype("str").str.slice(0, 10)
-    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").to_numpy(dtype="datetime64[us]")
+    # each distinct date parsed once (close dates repeat): -1 (missing) reads the appended NaT
+    codes, uniq = pd.factorize(text, use_na_sentinel=True)
+    days = pd.to_datetime(pd.Series(uniq, dtype=text.dtype), format="%Y-%m-%d", errors="coerce")
+    return np.append(days.to_numpy(dtype="datetime64[us]"), np.datetime64("NaT", "us"))[codes]
 
 
 def _parse_owner(values: pd.Series, emails: dict[str, int]) -> np.ndarray:
