@@ -259,10 +259,9 @@ def prepare(
     masks: dict[str, np.ndarray] = {}
     hr = np.zeros(tx.n, dtype=bool)
     intent = np.zeros(tx.n, dtype=bool)
-    cols = []  # points per touch, one array per group
-    for g in groups:
-        col = np.zeros(tx.n)
-        cols.append(col)
+    points = np.zeros((len(groups), tx.n))  # points per group (row) and touch
+    for gi, g in enumerate(groups):
+        col = points[gi]
         for r in rules.engagement:
             if r.group != g:
                 continue
@@ -278,14 +277,18 @@ def prepare(
     # events in touch order (one per touch and group with points), then in time order
     # events: one per touch and group with points; each group's run is in touch order, and a
     # stable sort by time merges the runs (cheap when the touches come in time order)
-    nzs = [np.flatnonzero(col) for col in cols]
+    # (each event's group is the run its unsorted position falls in, and its points are read
+    # from the group × touch table: no group or points arrays to concatenate and reorder)
+    nzs = [np.flatnonzero(col) for col in points]
     ti = np.concatenate(nzs) if nzs else np.zeros(0, dtype=np.int64)
-    ev_g = np.concatenate([np.full(len(nz), gi, dtype=np.int64) for gi, nz in enumerate(nzs)]) if nzs else ti
-    ev_p = np.concatenate([col[nz] for col, nz in zip(cols, nzs, strict=True)]) if nzs else np.zeros(0)
-    del cols
-    ev_c, ev_t = c[ti], tt[ti]
+    ends = np.cumsum([len(nz) for nz in nzs], dtype=np.int64)
+    ev_t = tt[ti]
     o = np.argsort(ev_t, kind="stable")
-    ev_c, ev_g, ev_t, ev_p = ev_c[o], ev_g[o], ev_t[o], ev_p[o]
+    ti, ev_t = ti[o], ev_t[o]
+    ev_g = np.searchsorted(ends, o, side="right").astype(np.int64)
+    ev_p = points[ev_g, ti] if len(groups) else np.zeros(0)
+    ev_c = c[ti]
+    del points
     hi = np.flatnonzero(hr)
     ho = hi[np.argsort(tt[hi], kind="stable")]
     ii = np.flatnonzero(intent)
