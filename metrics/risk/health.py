@@ -1,7 +1,7 @@
 """Layer 3: a calibrated deal-health probability, only with enough history (≥ 200 won and ≥ 200
 lost deals, Salesforce's minimum; research §3.2).
 
-A logistic regression (ridge-penalised IRLS in numpy, no new dependency) on the weekly history rows
+A logistic regression (ridge-penalised IRLS in numpy, on one BLAS thread) on the weekly history rows
 of :func:`metrics.risk.lift.history` (stage, log days in stage, each flag, pushes, business days
 since the last activity, outbound touches and replies in the window, contacts) predicts whether the
 deal was eventually won. Deals (not rows: a deal's weeks are alike) are split 60/20/20 by a fixed
