@@ -180,12 +180,9 @@ def _positions(ids: np.ndarray, values: np.ndarray) -> np.ndarray:
     lo, hi = int(ids.min()), int(ids.max())
     if hi - lo >= 4 * len(ids) + 4096:
         return pd.Index(ids).get_indexer(values)
-    lut = np.full(hi - lo + 1, -1, dtype="int64")
+    lut = np.full(hi - lo + 2, -1, dtype="int64")  # the last slot (-1) is read by outside values
     lut[ids - lo] = np.arange(len(ids))
-    inside = (values >= lo) & (values <= hi)
-    out = np.full(len(values), -1, dtype="int64")
-    out[inside] = lut[values[inside] - lo]
-    return out
+    return lut[np.where((values >= lo) & (values <= hi), values - lo, hi - lo + 1)]
 
 
 def _sort_with_order(key: np.ndarray, key_max: int) -> tuple[np.ndarray, np.ndarray]:

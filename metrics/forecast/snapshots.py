@@ -193,7 +193,10 @@ def _parse_int(values: pd.Series) -> np.ndarray:
 
 def _parse_date(values: pd.Series) -> np.ndarray:
     text = values.astype(object).astype("str").str.slice(0, 10)
-    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").to_numpy(dtype="datetime64[us]")
+    # each distinct date parsed once (close dates repeat): -1 (missing) reads the appended NaT
+    codes, uniq = pd.factorize(text, use_na_sentinel=True)
+    days = pd.to_datetime(pd.Series(uniq, dtype=text.dtype), format="%Y-%m-%d", errors="coerce")
+    return np.append(days.to_numpy(dtype="datetime64[us]"), np.datetime64("NaT", "us"))[codes]
 
 
 def _parse_owner(values: pd.Series, emails: dict[str, int]) -> np.ndarray:
@@ -370,10 +373,16 @@ def pipeline_snapshots(
     first_touch = np.zeros(len(activities), dtype="int64")
     with_contact = np.flatnonzero((act_pos >= 0) & (contact >= 0) & (act_s >= 0))
     if len(with_contact):
-        frame = pd.DataFrame(
-            {"d": act_pos[with_contact], "c": contact[with_contact], "s": act_s[with_contact]}
-        )
-        first_rows = frame.sort_values("s", kind="stable").drop_duplicates(["d", "c"]).index.to_numpy()
+        # per (deal, contact) its earliest activity (the first listed among equal times): one
+        # group-by on one int64 key of the pair
+        d, c = act_pos[with_contact].astype("int64"), contact[with_contact]
+        span = int(c.max()) + 1
+        if span * (int(d.max()) + 1) < 2**62:
+            pair = d * span + c
+        else:
+            codes, uniq = pd.factorize(c)
+            pair = d * len(uniq) + codes
+        first_rows = pd.Series(act_s[with_contact]).groupby(pair, sort=False).idxmin().to_numpy()
         first_touch[with_contact[first_rows]] = 1
     engaged = acts.count_before(deal, cut, first_touch)
 
@@ -382,6 +391,12 @@ def pipeline_snapshots(
         values = np.where(seconds < 0, np.datetime64("NaT"), values)
         return pd.Series(values, dtype="datetime64[us]").dt.tz_localize("UTC")
 
+    # by date, then deal id (the cutoffs are sorted and distinct): the arrays put in order once
+    order = np.lexsort((ids[deal], date))
+    deal, date, cut, stage, entered = deal[order], date[order], cut[order], stage[order], entered[order]
+    owner, amount, expected = owner[order], amount[order], expected[order]
+    times_pushed, last_act_s, engaged = times_pushed[order], last_act_s[order], engaged[order]
+    outcome = pd.Categorical(deals["outcome"].astype(object).to_numpy(), categories=DEAL_OUTCOMES)
     out = pd.DataFrame(
         {
             "snapshot_date": cuts["snapshot_date"].to_numpy()[date],
@@ -395,9 +410,7 @@ def pipeline_snapshots(
             "times_pushed": times_pushed.astype("int64"),
             "last_activity_at": instants(last_act_s),
             "engaged_contacts": engaged.astype("int64"),
-            "outcome": pd.Categorical(
-                deals["outcome"].astype(object).to_numpy()[deal], categories=DEAL_OUTCOMES
-            ),
+            "outcome": outcome[deal],
             "closed_at": 0,
             "final_amount": deals["amount"].to_numpy(dtype="int64")[deal],
         }
@@ -405,5 +418,4 @@ def pipeline_snapshots(
     out.loc[np.isnan(owner), "owner_rep_id"] = pd.NA
     out["created_at"] = deals["created_at"].iloc[deal].reset_index(drop=True)
     out["closed_at"] = deals["closed_at"].iloc[deal].reset_index(drop=True)
-    out = out.sort_values(["snapshot_date", "deal_id"], kind="stable").reset_index(drop=True)
     return out[list(SNAPSHOT_COLUMNS)]

@@ -66,9 +66,9 @@ def base_rates(
     for i, t in enumerate(ts):
         live = (created <= t) & (excluded_from > t)
         n = int(live.sum())
-        if n:
-            ro[i] = np.count_nonzero(opp[live] > t) / n
-            rw[i] = np.count_nonzero(won[live] > t) / n
+        if n:  # counted in place (no copy of the live leads' outcomes per moment)
+            ro[i] = np.count_nonzero(live & (opp > t)) / n
+            rw[i] = np.count_nonzero(live & (won > t)) / n
     return ro[inv], rw[inv]
 
 

@@ -65,8 +65,10 @@ def _days(x: pd.Series | pd.Timestamp) -> np.ndarray | float:
     """UTC instants as float days since 1970 (NaT → NaN)."""
     if isinstance(x, pd.Timestamp):
         return x.value / DAY_NS
-    naive = x.dt.tz_convert("UTC").dt.tz_localize(None) if getattr(x.dtype, "tz", None) is not None else x
-    v = naive.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
+    if isinstance(x.dtype, pd.DatetimeTZDtype):  # UTC nanoseconds straight from the array
+        v = x.array.as_unit("ns").asi8.astype("float64")
+    else:
+        v = x.to_numpy(dtype="datetime64[ns]").astype("int64").astype("float64")
     v[x.isna().to_numpy()] = np.nan
     return v / DAY_NS
 
@@ -258,10 +260,9 @@ def prepare(
     masks: dict[str, np.ndarray] = {}
     hr = np.zeros(tx.n, dtype=bool)
     intent = np.zeros(tx.n, dtype=bool)
-    cols = []  # points per touch, one array per group
-    for g in groups:
-        col = np.zeros(tx.n)
-        cols.append(col)
+    points = np.zeros((len(groups), tx.n))  # points per group (row) and touch
+    for gi, g in enumerate(groups):
+        col = points[gi]
         for r in rules.engagement:
             if r.group != g:
                 continue
@@ -269,7 +270,7 @@ def prepare(
             if r.returns_within_days > 0:
                 m = _returns(m, c, tt, r)
             masks[r.id] = m
-            col += m * r.points
+            np.add(col, r.points, out=col, where=m)  # += m × points, without an array of products
             if r.hand_raise:
                 hr |= m
             if r.intent:
@@ -277,14 +278,18 @@ def prepare(
     # events in touch order (one per touch and group with points), then in time order
     # events: one per touch and group with points; each group's run is in touch order, and a
     # stable sort by time merges the runs (cheap when the touches come in time order)
-    nzs = [np.flatnonzero(col) for col in cols]
+    # (each event's group is the run its unsorted position falls in, and its points are read
+    # from the group × touch table: no group or points arrays to concatenate and reorder)
+    nzs = [np.flatnonzero(col) for col in points]
     ti = np.concatenate(nzs) if nzs else np.zeros(0, dtype=np.int64)
-    ev_g = np.concatenate([np.full(len(nz), gi, dtype=np.int64) for gi, nz in enumerate(nzs)]) if nzs else ti
-    ev_p = np.concatenate([col[nz] for col, nz in zip(cols, nzs, strict=True)]) if nzs else np.zeros(0)
-    del cols
-    ev_c, ev_t = c[ti], tt[ti]
+    ends = np.cumsum([len(nz) for nz in nzs], dtype=np.int64)
+    ev_t = tt[ti]
     o = np.argsort(ev_t, kind="stable")
-    ev_c, ev_g, ev_t, ev_p = ev_c[o], ev_g[o], ev_t[o], ev_p[o]
+    ti, ev_t = ti[o], ev_t[o]
+    ev_g = np.searchsorted(ends, o, side="right").astype(np.int64)
+    ev_p = points[ev_g, ti] if len(groups) else np.zeros(0)
+    ev_c = c[ti]
+    del points
     hi = np.flatnonzero(hr)
     ho = hi[np.argsort(tt[hi], kind="stable")]
     ii = np.flatnonzero(intent)

@@ -18,7 +18,7 @@ import pandas as pd
 
 from metrics.frames import validate
 from metrics.risk.settings import DEFAULTS, FLAG_BY_KEY, FLAG_KEYS, RiskSettings
-from metrics.risk.state import Events, deal_states, seconds
+from metrics.risk.state import Events, deal_states, seconds, stage_codes
 
 __all__ = ["Norms", "current_flags", "evaluable", "flag_states", "norms", "why"]
 
@@ -81,19 +81,78 @@ def norms(
     return Norms(limits, p95, med, medians)
 
 
+def _positions(ids: np.ndarray, x: np.ndarray) -> np.ndarray:
+    """Row of each ``x`` (float ids, NaN allowed) in the distinct ``ids``; −1 where absent."""
+    if not len(ids):
+        return np.full(len(x), -1, dtype="int64")
+    order = np.argsort(ids, kind="stable")
+    sorted_ids = ids[order].astype("float64")
+    i = np.minimum(np.searchsorted(sorted_ids, x), len(ids) - 1)
+    return np.where(sorted_ids[i] == x, order[i], -1).astype("int64")
+
+
+def _first_seen(pos: np.ndarray, contact: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, ...]:
+    """Per distinct (deal position, contact): the position, the contact id and the earliest time,
+    ordered by the pair. The pair is one int64 key; with the time packed under it one plain sort
+    puts each pair's earliest time first (else an argsort and a minimum per run)."""
+    cid = contact.astype("int64")  # contact ids (float64 from a nullable column) are whole
+    t = t.astype("int64")
+    if not len(cid):
+        return pos.astype("int64"), cid, t
+    lo = int(cid.min())
+    span = int(cid.max()) - lo + 1
+    if span * (int(pos.max()) + 1) >= 2**62:  # sparse ids: the pair by the contacts' codes
+        codes, uniq = pd.factorize(cid)
+        cid, lo, span = np.asarray(uniq, dtype="int64"), 0, len(uniq)
+        key = pos.astype("int64") * span + codes
+        label = cid
+    else:
+        key = pos.astype("int64") * span + (cid - lo)
+        label = None
+    t0 = int(t.min())
+    bits = (int(t.max()) - t0).bit_length()
+    if int(key.max()).bit_length() + bits <= 62:
+        packed = (key << np.int64(bits)) | (t - t0)
+        packed.sort()
+        k = packed >> np.int64(bits)
+        first = np.flatnonzero(np.r_[True, k[1:] != k[:-1]])
+        k, tmin = k[first], (packed[first] & np.int64((1 << bits) - 1)) + t0
+    else:
+        order = np.argsort(key, kind="stable")
+        ks = key[order]
+        first = np.flatnonzero(np.r_[True, ks[1:] != ks[:-1]])
+        k, tmin = ks[first], np.minimum.reduceat(t[order], first)
+    c = k % span
+    return k // span, (label[c] if label is not None else c + lo), tmin
+
+
 def _senior(contacts: pd.DataFrame | None, pattern: str) -> tuple[pd.Series, bool]:
     """contact_id → senior?, and whether the org has any title/persona to judge by."""
     if contacts is None or contacts.empty:
         return pd.Series(dtype=bool), False
-    text = contacts["persona"].astype(object).fillna("").astype(str)
+    # each distinct (persona, title) is matched once: contacts share a handful of them
+    code, uniq = pd.factorize(contacts["persona"], use_na_sentinel=True)
+    words = [np.append(np.asarray(uniq, dtype=object), "")]  # code -1 (missing) reads ""
+    codes = [code]
     if "title" in contacts.columns:
-        text = text + " " + contacts["title"].astype(object).fillna("").astype(str)
+        code, uniq = pd.factorize(contacts["title"], use_na_sentinel=True)
+        words.append(np.append(np.asarray(uniq, dtype=object), ""))
+        codes.append(code)
+    pair = codes[0].astype("int64") + 1
+    if len(codes) == 2:
+        pair = pair * (len(words[1]) + 1) + codes[1] + 1
+    pair_code, _ = pd.factorize(pair)
+    first = pd.Series(pair_code).drop_duplicates().index.to_numpy()  # a contact of each pair
+    text = pd.Series(words[0][codes[0][first]], dtype=object).fillna("").astype(str)
+    if len(codes) == 2:
+        text = text + " " + pd.Series(words[1][codes[1][first]], dtype=object).fillna("").astype(str)
     known = bool((text.str.strip() != "").any())
     re.compile(pattern)  # checked by the settings already; fail loudly here too
     with warnings.catch_warnings():  # groups in the pattern are fine: we only ask "does it match"
         warnings.simplefilter("ignore", UserWarning)
-        senior = text.str.contains(pattern, case=False, regex=True)
-    return pd.Series(senior.to_numpy(dtype=bool), index=contacts["contact_id"].to_numpy(dtype="int64")), known
+        matched = text.str.contains(pattern, case=False, regex=True).to_numpy(dtype=bool)
+    senior = matched[pair_code]
+    return pd.Series(senior, index=contacts["contact_id"].to_numpy(dtype="int64")), known
 
 
 def flag_states(
@@ -119,14 +178,13 @@ def flag_states(
     n = len(states)
     out = states.copy()
     base = int(min(t.min(initial=0), 0))
-    pos_of = pd.Series(np.arange(len(deals)), index=deals["deal_id"].to_numpy(dtype="int64"))
+    deal_ids = deals["deal_id"].to_numpy(dtype="int64")
 
     keep = ~activities["kind"].isin(_NO_TOUCH_KINDS).to_numpy(dtype=bool) & activities[
         "deal_id"
     ].notna().to_numpy(dtype=bool)
     acts = activities.loc[keep, ["deal_id", "at", "contact_id"]]
-    ap = pos_of.reindex(acts["deal_id"].to_numpy(dtype="float64")).to_numpy(dtype="float64")
-    ap = np.where(np.isnan(ap), -1, ap).astype("int64")
+    ap = _positions(deal_ids, acts["deal_id"].to_numpy(dtype="float64"))
     at = seconds(acts["at"])
     # kinds and outcomes as small codes, compared without turning each string into an object
     kind_s, outcome_s = activities["kind"][keep], activities["outcome"][keep]
@@ -137,7 +195,13 @@ def flag_states(
     def is_outcome(name: str) -> np.ndarray:
         return (outcome_s == name).to_numpy(dtype=bool, na_value=False)
 
-    ev_all = Events(ap, at, base)
+    is_out = is_kind(*_OUTBOUND)
+    meeting = is_kind("meeting", "demo")
+    reply = (is_kind("call") & is_outcome("connected")) | (meeting & is_outcome("held"))
+    booked = meeting & is_outcome("booked")
+    # one sorted index of the deal's activities; the kinds the window counts are cumulative sums
+    # over it (the same counts as an index per kind, for one sort and one window search)
+    ev_all = Events(ap, at, base, {"out": is_out, "reply": reply, "booked": booked})
 
     # --- no activity: business days since the last activity (or the deal's creation)
     last = ev_all.last_time(pos, t)
@@ -151,11 +215,9 @@ def flag_states(
 
     # --- ghosted: ≥ k outbound and no reply (connected call, held meeting, buyer touch) in the window
     w = settings.ghosted_days * DAY
-    is_out = is_kind(*_OUTBOUND)
-    meeting = is_kind("meeting", "demo")
-    reply = (is_kind("call") & is_outcome("connected")) | (meeting & is_outcome("held"))
-    outbound = Events(ap[is_out], at[is_out], base).count(pos, t - w, t)
-    replies = Events(ap[reply], at[reply], base).count(pos, t - w, t)
+    win = ev_all.window(pos, t - w, t)
+    outbound = ev_all.count_marked("out", win)
+    replies = ev_all.count_marked("reply", win)
     if touches is not None and len(touches):
         primary = deals["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
         cmap = pd.Series(np.arange(len(deals)), index=primary).loc[lambda s: s.index.notna()]
@@ -169,8 +231,7 @@ def flag_states(
     out["ghosted"] = (outbound >= settings.ghosted_min_outbound) & (replies == 0)
 
     # --- no next step
-    booked = meeting & is_outcome("booked")
-    has_booked = Events(ap[booked], at[booked], base).count(pos, t - w, t) > 0
+    has_booked = ev_all.count_marked("booked", win) > 0
     if future_is_scheduled:
         has_booked |= ev_all.after(pos, t) >= 0
         scheduled_known = bool(booked.any()) or bool((at > t.max(initial=0)).any())
@@ -179,8 +240,8 @@ def flag_states(
     out["no_next_step"] = ~has_booked if scheduled_known else np.zeros(n, dtype=bool)
 
     # --- stalled in stage
-    stage = states["stage"].to_numpy(dtype=object)
-    limit = pd.Series(norm.stall_limit, dtype="float64").reindex(stage).to_numpy(dtype="float64")
+    codes, uniq = stage_codes(states["stage"])
+    limit = _per_stage(pd.Series(norm.stall_limit, dtype="float64").reindex(uniq).to_numpy(), codes, np.nan)
     dwell = (t - states["entered"].to_numpy(dtype="float64")) / DAY
     out["dwell_days"] = dwell
     out["stall_limit"] = limit
@@ -201,27 +262,15 @@ def flag_states(
     out["amount_cut"] = (peak > 0) & (amount <= (1.0 - settings.amount_cut) * peak)
 
     # --- contacts: distinct contacts on the deal's activities (first seen), and its primary contact
-    has_c = acts["contact_id"].notna().to_numpy(dtype=bool)
-    pairs = pd.DataFrame(
-        {
-            "pos": ap[has_c],
-            "c": acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)[has_c],
-            "t": at[has_c],
-        }
-    )
+    act_c = acts["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
+    has_c = ~np.isnan(act_c)
     prim = deals["contact_id"].to_numpy(dtype="float64", na_value=np.nan)
     has_p = ~np.isnan(prim)
-    pairs = pd.concat(
-        [
-            pairs,
-            pd.DataFrame(
-                {"pos": np.flatnonzero(has_p), "c": prim[has_p], "t": seconds(deals["created_at"])[has_p]}
-            ),
-        ]
-    )
-    pairs = pairs.loc[pairs["pos"] >= 0]
-    first = pairs.groupby(["pos", "c"], sort=False)["t"].min().reset_index()
-    ppos, pc, pt = (first[k].to_numpy() for k in ("pos", "c", "t"))
+    pp = np.concatenate([ap[has_c], np.flatnonzero(has_p)])
+    pcs = np.concatenate([act_c[has_c], prim[has_p]])
+    pts = np.concatenate([at[has_c], seconds(deals["created_at"])[has_p]])
+    mine = pp >= 0
+    ppos, pc, pt = _first_seen(pp[mine], pcs[mine], pts[mine])
     n_contacts = Events(ppos.astype("int64"), pt.astype("int64"), base).count(pos, np.full(n, base), t)
     out["contacts"] = n_contacts
     min_amount = settings.single_thread_min_amount or (norm.amount_median or 0.0)
@@ -243,16 +292,21 @@ def flag_states(
     out["owner_churn"] = np.isfinite(oc) & (t - oc <= settings.owner_churn_days * DAY)
 
     # stage-aware and switched-off flags
-    codes, uniq = pd.factorize(stage)
     for key in FLAG_KEYS:
         ok = np.array([settings.applies(key, str(u)) for u in uniq], dtype=bool)
-        mask = ok[codes] if len(uniq) else np.zeros(n, dtype=bool)
+        mask = _per_stage(ok, codes, False)
         out[key] = out[key].to_numpy(dtype=bool) & mask
     out.attrs["scheduled_known"] = scheduled_known
     out.attrs["seniority_known"] = known
     out.attrs["amount_p95"] = p95
     out.attrs["single_thread_min_amount"] = min_amount
     return out
+
+
+def _per_stage(values: np.ndarray, codes: np.ndarray, missing: object) -> np.ndarray:
+    """``values[code]`` per row, ``missing`` where the stage is missing."""
+    table = np.append(np.asarray(values), np.asarray([missing]).astype(np.asarray(values).dtype))
+    return table[codes]
 
 
 def evaluable(flagged: pd.DataFrame, norm: Norms) -> dict[str, str | None]:

@@ -1,7 +1,7 @@
 """Layer 3: a calibrated deal-health probability, only with enough history (≥ 200 won and ≥ 200
 lost deals, Salesforce's minimum; research §3.2).
 
-A logistic regression (ridge-penalised IRLS in numpy, no new dependency) on the weekly history rows
+A logistic regression (ridge-penalised IRLS in numpy, on one BLAS thread) on the weekly history rows
 of :func:`metrics.risk.lift.history` (stage, log days in stage, each flag, pushes, business days
 since the last activity, outbound touches and replies in the window, contacts) predicts whether the
 deal was eventually won. Deals (not rows: a deal's weeks are alike) are split 60/20/20 by a fixed
@@ -20,8 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+from threadpoolctl import threadpool_limits
 
 from metrics.risk.settings import FLAG_BY_KEY, FLAG_KEYS, STAGE_ORDER
+from metrics.risk.state import stage_codes
 
 __all__ = ["MIN_LOST", "MIN_WON", "Health", "fit_health"]
 
@@ -39,11 +41,16 @@ _LABELS = {
 }
 
 
+#: the columns :func:`_features` and :func:`fit_health` read
+_COLUMNS = ["deal_id", "stage", "dwell_days", *FLAG_KEYS, "pushes", "quiet_days", "outbound", "replies"]
+_COLUMNS += ["contacts", "lost", "closed_at"]
+
+
 def _features(rows: pd.DataFrame, stages: list[str]) -> tuple[np.ndarray, list[str]]:
-    st = rows["stage"].to_numpy(dtype=object)
+    codes, uniq = stage_codes(rows["stage"])  # each row's stage compared as a code
     cols, names = [], []
     for s in stages[1:]:
-        cols.append((st == s).astype("float64"))
+        cols.append(np.append(uniq == s, False)[codes].astype("float64"))
         names.append(f"stage:{s}")
     cols.append(np.log1p(np.clip(rows["dwell_days"].to_numpy(dtype="float64"), 0, None)))
     names.append("log_dwell")
@@ -60,7 +67,9 @@ def _features(rows: pd.DataFrame, stages: list[str]) -> tuple[np.ndarray, list[s
     names.append("replied")
     cols.append(np.log1p(rows["contacts"].to_numpy(dtype="float64")))
     names.append("log_contacts")
-    return np.column_stack(cols), names
+    # rows × features in C order, written a feature at a time then transposed in blocks (the
+    # same matrix as column_stack, without writing each column with a stride)
+    return np.ascontiguousarray(np.vstack(cols).T), names
 
 
 def _irls(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE, iters: int = 30) -> np.ndarray:
@@ -68,11 +77,12 @@ def _irls(X: np.ndarray, y: np.ndarray, ridge: float = RIDGE, iters: int = 30) -
     beta = np.zeros(X.shape[1])
     pen = np.full(X.shape[1], ridge)
     pen[0] = 0.0
+    Xw = np.empty_like(X)  # X × w, rewritten in place each step
     for _ in range(iters):
         eta = np.clip(X @ beta, -30, 30)
         p = 1.0 / (1.0 + np.exp(-eta))
         w = np.clip(p * (1 - p), 1e-9, None)
-        H = (X * w[:, None]).T @ X + np.diag(pen)
+        H = np.multiply(X, w[:, None], out=Xw).T @ X + np.diag(pen)
         g = X.T @ (y - p) - pen * beta
         step = np.linalg.solve(H, g)
         beta += step
@@ -89,6 +99,18 @@ def auc(y: np.ndarray, p: np.ndarray) -> float:
         return float("nan")
     r = rankdata(p)
     return float((r[pos].sum() - n1 * (n1 + 1) / 2) / (n1 * n0))
+
+
+def _factors(idx: np.ndarray, val: np.ndarray, labels: list[str], positive: bool) -> list[list]:
+    """Per row, ``(label, contribution rounded to 0.01)`` of its ranked features beyond ±0.05, in
+    rank order: Python touches only the factors shown, not every row's candidates."""
+    out: list[list] = [[] for _ in range(len(idx))]
+    shown = val > 0.05 if positive else val < -0.05
+    for k in range(idx.shape[1]):
+        rows = np.flatnonzero(shown[:, k])
+        for r, j, v in zip(rows.tolist(), idx[rows, k].tolist(), val[rows, k].tolist(), strict=True):
+            out[r].append((labels[j], round(v, 2)))
+    return out
 
 
 @dataclass(frozen=True)
@@ -117,11 +139,11 @@ class Health:
         a, b = self.calib
         p = 1.0 / (1.0 + np.exp(-np.clip(a + b * eta, -30, 30)))
         labels = [self.label(n) for n in self.names]
-        pos, neg = [], []
-        for c in contrib:
-            order = np.argsort(c)
-            pos.append([(labels[j], round(float(c[j]), 2)) for j in order[::-1][:top] if c[j] > 0.05])
-            neg.append([(labels[j], round(float(c[j]), 2)) for j in order[:top] if c[j] < -0.05])
+        # every row's features ordered at once (the same sort per row), then the top few per row
+        order = np.argsort(contrib, axis=1)
+        hi, lo = order[:, ::-1][:, :top], order[:, :top]
+        pos = _factors(hi, np.take_along_axis(contrib, hi, 1), labels, positive=True)
+        neg = _factors(lo, np.take_along_axis(contrib, lo, 1), labels, positive=False)
         return pd.DataFrame(
             {
                 "deal_id": rows["deal_id"].to_numpy(dtype="int64"),
@@ -148,9 +170,18 @@ class Health:
 
 def fit_health(rows: pd.DataFrame) -> Health | None:
     """Fit on :func:`metrics.risk.lift.history` rows of deals since closed; None below the minimum
-    of won and lost deals."""
+    of won and lost deals.
+
+    The fit runs on one BLAS thread: its products are a few dozen columns wide, where more
+    threads on a shared machine mostly wait for each other (seconds instead of tenths), and one
+    thread gives the same coefficients on every machine."""
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _fit(rows)
+
+
+def _fit(rows: pd.DataFrame) -> Health | None:
     closed = rows["closed_at"].to_numpy() < np.iinfo("int64").max
-    r = rows.loc[closed]
+    r = rows.loc[closed, [c for c in _COLUMNS if c in rows.columns]]
     # a row's deal is open at the row, so a closed deal not lost after the row was won
     outcome_won = ~r["lost"].to_numpy(dtype=bool)
     lost_ids = set(r.loc[~outcome_won, "deal_id"])
@@ -158,13 +189,17 @@ def fit_health(rows: pd.DataFrame) -> Health | None:
     lost_n = len(lost_ids)
     if won_n < MIN_WON or lost_n < MIN_LOST:
         return None
-    stages = [s for s in STAGE_ORDER if s in set(pd.unique(r["stage"].to_numpy(dtype=object)))]
-    stages += sorted(set(pd.unique(r["stage"].to_numpy(dtype=object))) - set(stages))
+    codes, uniq = stage_codes(r["stage"])
+    present = set(uniq[np.unique(codes[codes >= 0])]) | ({np.nan} if (codes < 0).any() else set())
+    stages = [s for s in STAGE_ORDER if s in present]
+    stages += sorted(present - set(stages))
     X, names = _features(r, stages)
     y = outcome_won.astype("float64")
     mean, scale = X.mean(0), X.std(0)
     scale[scale == 0] = 1.0
-    Z = np.column_stack([np.ones(len(X)), (X - mean) / scale])
+    Z = np.empty((len(X), X.shape[1] + 1))  # [1, (X - mean) / scale], built in place
+    Z[:, 0] = 1.0
+    np.divide(np.subtract(X, mean, out=Z[:, 1:]), scale, out=Z[:, 1:])
     part = Health.split(r)
     train, calib, test = part == 0, part == 1, part == 2
     a, b, auc_v, brier, slope = 0.0, 1.0, float("nan"), float("nan"), float("nan")

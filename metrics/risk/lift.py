@@ -33,7 +33,7 @@ from metrics.frames import validate
 from metrics.periods import OrgCalendar
 from metrics.risk.flags import Norms, evaluable, flag_states, norms
 from metrics.risk.settings import DEFAULTS, FLAG_KEYS, STAGE_ORDER, RiskSettings
-from metrics.risk.state import quarter_bounds, seconds, states_from_snapshots
+from metrics.risk.state import quarter_bounds, seconds, stage_codes, states_from_snapshots
 
 __all__ = ["BUCKETS", "Lift", "alert_list", "history", "lead_time_recall", "lift_table"]
 
@@ -171,17 +171,12 @@ def lift_table(
 ) -> Lift:
     """Risk ratios per flag and stage on :func:`history` rows, with the keep/mute decision."""
     not_evaluable = not_evaluable if not_evaluable is not None else rows.attrs.get("not_evaluable", {})
-    rows = rows.loc[rows["known"].to_numpy(dtype=bool)]
     closed_deals = int(rows.attrs.get("closed_deals", 0))
+    known = rows["known"].to_numpy(dtype=bool)
+    stages, s_idx = _stage_index(rows["stage"], known)
+    rows = rows.loc[known, ["deal_id", "bad", *FLAG_KEYS]]
     measured = closed_deals >= MIN_CLOSED and len(rows) > 0
-    present = set(pd.unique(rows["stage"].to_numpy(dtype=object)))
-    stages = [s for s in STAGE_ORDER if s in present] + sorted(s for s in present if s not in STAGE_ORDER)
     S = max(len(stages), 1)
-    s_idx = (
-        pd.Series(np.arange(len(stages)), index=stages)
-        .reindex(rows["stage"].to_numpy(dtype=object))
-        .to_numpy(dtype="int64")
-    )
     ids = rows["deal_id"].to_numpy(dtype="int64")
     g = ((ids * 2654435761) % 2**32) % BUCKETS  # a fixed hash: a deal's rows share a bucket
     bad = rows["bad"].to_numpy(dtype="float64")
@@ -264,6 +259,22 @@ def lift_table(
     return Lift(table, measured, closed_deals)
 
 
+def _stage_index(stage: pd.Series, known: np.ndarray) -> tuple[list, np.ndarray]:
+    """The stages present among the ``known`` rows (in :data:`STAGE_ORDER`, then the others
+    sorted) and each known row's position in that list, from the stages' codes."""
+    codes, uniq = stage_codes(stage)
+    codes = codes[known]
+    if (codes < 0).any():  # a missing stage (the states never have one): row by row
+        st = stage.to_numpy(dtype=object)[known]
+        present = set(pd.unique(st))
+        stages = [s for s in STAGE_ORDER if s in present] + sorted(s for s in present if s not in STAGE_ORDER)
+        return stages, pd.Series(np.arange(len(stages)), index=stages).reindex(st).to_numpy(dtype="int64")
+    present = set(uniq[np.unique(codes)])
+    stages = [s for s in STAGE_ORDER if s in present] + sorted(s for s in present if s not in STAGE_ORDER)
+    at = {s: i for i, s in enumerate(stages)}
+    return stages, np.array([at.get(u, -1) for u in uniq], dtype="int64")[codes] if len(uniq) else codes
+
+
 def _ratios(n: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Smoothed per-stage RR (K × S) and the Mantel–Haenszel pooled RR (K) from counts K × S × 2."""
     n = n.astype("float64")
@@ -297,6 +308,17 @@ def lead_time_recall(rows: pd.DataFrame, lift: Lift, *, days: int = 14) -> tuple
     return float(hit.mean()), int(len(hit))
 
 
+def _names(on: np.ndarray) -> list[list[str]]:
+    """Per row of a deals × FLAG_KEYS boolean matrix, the names of the flags that are on (a new
+    list per row), written once per distinct combination."""
+    if not on.shape[1]:
+        return [[] for _ in range(len(on))]
+    bits = on.astype("int64") @ (1 << np.arange(on.shape[1], dtype="int64"))
+    combos, inverse = np.unique(bits, return_inverse=True)
+    names = [tuple(f for j, f in enumerate(FLAG_KEYS) if (int(c) >> j) & 1) for c in combos]
+    return [list(names[i]) for i in inverse.tolist()]
+
+
 def alert_list(flagged: pd.DataFrame, lift: Lift, budget: float) -> pd.DataFrame:
     """Which open deals are listed: per deal the shown flags (kept or unmeasured), muted ones,
     a score (Σ log RR of its shown flags), and ``listed`` for the highest scores up to
@@ -314,12 +336,11 @@ def alert_list(flagged: pd.DataFrame, lift: Lift, budget: float) -> pd.DataFrame
         muted_cols.append(on & ~sh)
     shown = np.column_stack(shown_cols) if shown_cols else np.zeros((len(flagged), 0), dtype=bool)
     muted = np.column_stack(muted_cols) if muted_cols else np.zeros((len(flagged), 0), dtype=bool)
-    keys = np.array(FLAG_KEYS, dtype=object)
     out = pd.DataFrame(
         {
             "deal_id": flagged["deal_id"].to_numpy(dtype="int64"),
-            "flags": [list(keys[m]) for m in shown],
-            "muted": [list(keys[m]) for m in muted],
+            "flags": _names(shown),
+            "muted": _names(muted),
             "score": score,
         }
     )

@@ -19,7 +19,7 @@ import pandas as pd
 
 from metrics.frames import validate
 
-__all__ = ["Events", "deal_states", "quarter_bounds", "seconds"]
+__all__ = ["Events", "deal_states", "quarter_bounds", "seconds", "stage_codes"]
 
 _CLOSED = ("won", "lost")
 UNKNOWN_STAGE = "unknown"
@@ -32,6 +32,19 @@ def seconds(values: pd.Series | pd.DatetimeIndex | np.ndarray) -> np.ndarray:
         arr = arr.tz_convert("UTC").tz_localize(None)
     out = arr.to_numpy(dtype="datetime64[s]").astype("int64")
     return out
+
+
+def stage_codes(stage: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+    """Codes of each row's stage into its distinct stages (−1: missing), from a categorical's
+    codes without turning each row into an object."""
+    if isinstance(stage.dtype, pd.CategoricalDtype):
+        used = np.unique(stage.cat.codes.to_numpy())
+        used = used[used >= 0]
+        lut = np.full(len(stage.cat.categories) + 1, -1, dtype="int64")
+        lut[used] = np.arange(len(used))
+        return lut[stage.cat.codes.to_numpy()], stage.cat.categories.to_numpy(dtype=object)[used]
+    codes, uniq = pd.factorize(stage.to_numpy(dtype=object))
+    return codes, np.asarray(uniq, dtype=object)
 
 
 def quarter_bounds(days: np.ndarray, fiscal_start_month: int = 1) -> tuple[np.ndarray, np.ndarray]:
@@ -90,6 +103,19 @@ class Events:
         a = np.searchsorted(self.key, self._key(pos, t0), side="left")
         b = np.searchsorted(self.key, self._key(pos, t1), side="left")
         return (b - a).astype("int64")
+
+    def window(self, pos: np.ndarray, t0: np.ndarray, t1: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Index range ``[a, b)`` of the same deal's events with ``t0 <= t < t1``."""
+        a = np.searchsorted(self.key, self._key(pos, t0), side="left")
+        b = np.searchsorted(self.key, self._key(pos, t1), side="left")
+        return a, b
+
+    def count_marked(self, name: str, window: tuple[np.ndarray, np.ndarray]) -> np.ndarray:
+        """Number of events in each ``window`` (from :meth:`window`) whose boolean extra ``name``
+        is set: the count an index of only those events would give, without sorting them again."""
+        cum = np.concatenate([[0], np.cumsum(self.extra[name], dtype="int64")])
+        a, b = window
+        return (cum[b] - cum[a]).astype("int64")
 
     def last_time(self, pos: np.ndarray, t: np.ndarray) -> np.ndarray:
         """Time of the last event before ``t`` (seconds), NaN if none."""
@@ -280,6 +306,20 @@ def deal_states(
     )
 
 
+def _open_stage(stage: pd.Series, order: np.ndarray) -> pd.Categorical:
+    """The snapshots' stage in ``order`` as a categorical of the stages present, a closed or
+    missing stage read as ``"unknown"``: relabelled per category, not per row."""
+    if not isinstance(stage.dtype, pd.CategoricalDtype):
+        st = stage.astype(object).fillna(UNKNOWN_STAGE).to_numpy(dtype=object)[order]
+        return pd.Categorical(np.where(np.isin(st, _CLOSED), UNKNOWN_STAGE, st))
+    labels = stage.cat.categories.to_numpy(dtype=object)
+    labels = np.append(np.where(np.isin(labels, _CLOSED), UNKNOWN_STAGE, labels), UNKNOWN_STAGE)
+    codes = stage.cat.codes.to_numpy()[order]  # -1 (missing) reads the appended "unknown"
+    present = labels[np.unique(codes)] if len(codes) else labels[:0]
+    cats = pd.Categorical(present).categories  # the categories pd.Categorical(row labels) infers
+    return pd.Categorical.from_codes(cats.get_indexer(labels)[codes], dtype=pd.CategoricalDtype(cats))
+
+
 def states_from_snapshots(
     snapshots: pd.DataFrame,
     cutoffs: pd.DataFrame,
@@ -303,11 +343,14 @@ def states_from_snapshots(
     pos_of = pd.Series(np.arange(len(deals)), index=ids)
     pos = pos_of.reindex(snapshots["deal_id"].to_numpy(dtype="int64")).to_numpy(dtype="int64")
     order = np.lexsort((t, pos))
-    snapshots, t, pos, date_i = snapshots.iloc[order], t[order], pos[order], date_i[order]
+    t, pos, date_i = t[order], pos[order], date_i[order]
+
+    def col(name: str, dtype: str) -> np.ndarray:  # a snapshot column in (deal, time) order
+        return snapshots[name].to_numpy(dtype=dtype)[order]
+
     base = int(min(t.min(initial=0), 0))
-    stage = snapshots["stage"].astype(object).fillna(UNKNOWN_STAGE).to_numpy(dtype=object)
-    stage = np.where(np.isin(stage, _CLOSED), UNKNOWN_STAGE, stage)
-    amount = snapshots["amount"].to_numpy(dtype="float64")
+    stage = _open_stage(snapshots["stage"], order)
+    amount = col("amount", "float64")
     peak = amount.copy()
     amt = _change_events(
         deal_changes, pos_of, "amount", base, old=lambda r: _num(r["old"]), new=lambda r: _num(r["new"])
@@ -336,7 +379,7 @@ def states_from_snapshots(
         qpush = np.isfinite(last_out) & (last_out >= qstart.astype("datetime64[s]").astype("int64"))
     own = _change_events(deal_changes, pos_of, "owner", base)
     owner_changed = own.last_time(pos, t) if len(own) else np.full(len(pos), np.nan)
-    owner = snapshots["owner_rep_id"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
+    owner = snapshots["owner_rep_id"].astype("Float64").to_numpy(dtype="float64", na_value=np.nan)[order]
     owner = np.where(np.isnan(owner), deals["owner_rep_id"].to_numpy(dtype="float64")[pos], owner)
     return pd.DataFrame(
         {
@@ -344,13 +387,13 @@ def states_from_snapshots(
             "pos": pos,
             "deal_id": ids[pos],
             "t": t,
-            "stage": pd.Categorical(stage),
-            "entered": t - snapshots["days_in_stage"].to_numpy(dtype="float64") * 86400,
-            "created": seconds(snapshots["created_at"]),
+            "stage": stage,
+            "entered": t - col("days_in_stage", "float64") * 86400,
+            "created": seconds(snapshots["created_at"])[order],
             "amount": amount,
             "peak_amount": peak,
-            "expected_close": snapshots["expected_close"].to_numpy(dtype="datetime64[D]"),
-            "pushes": snapshots["times_pushed"].to_numpy(dtype="int64"),
+            "expected_close": col("expected_close", "datetime64[D]"),
+            "pushes": col("times_pushed", "int64"),
             "quarter_push": qpush,
             "owner_changed": owner_changed,
             "owner_rep_id": owner.astype("int64"),
