@@ -144,13 +144,13 @@ def board_csv(board_id: int) -> Any:
 @boards_bp.get("/boards/<int:board_id>")
 @require_role("rep", "manager", "admin")
 def board_page(board_id: int) -> Any:
-    """One board, live; with ``HX-Request`` just its fragment (the page's slow fallback poll);
+    """One board, live (pushed over Socket.IO); to an htmx request just its fragment;
     ``?format=csv`` the table as CSV (as ``/boards/<id>.csv``)."""
     board = _desk_board(board_id)
     state, w = _desk_state(board)
     if request.args.get("format") == "csv":
         return csv_response(board_rows(state), f"board-{board_id}-{state['period']}.csv")
-    if request.headers.get("HX-Request"):
+    if request.htmx:  # type: ignore[attr-defined]
         return render_template("_board.html", state=state, window_query=w.query)
     return render_template(
         "boards_one.html",
