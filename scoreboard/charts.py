@@ -79,7 +79,11 @@ def _empty(title: str, message: str) -> dict[str, Any]:
 
 def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dict[str, Any]:
     """Percentile pizza: one slice per stat, radius = percentile vs peers, grouped by colour and
-    labelled with the number (a provisional stat gets a hatched look: lower opacity and a "*")."""
+    labelled with the number (a provisional stat gets a hatched look: lower opacity and a "*").
+
+    The numbers stand on one ring just outside the pizza, one per slice, so they never overlap each
+    other; the stat names are in each slice's tooltip and in the scouting report beside the chart, in
+    the same order (names around a 300 px pizza overlapped their neighbours and the numbers)."""
     rows = []
     for r in pct.itertuples():
         spec = catalogue[r.stat]
@@ -112,17 +116,15 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
         ),
         opacity=alt.condition("datum.provisional", alt.value(0.45), alt.value(1.0)),
     )
+    slices = slices.encode(
+        tooltip=[alt.Tooltip("stat:N", title="stat"), alt.Tooltip("label:N", title="percentile")]
+    )
     values = (
         base.mark_text(fontSize=11, fontWeight="bold", color=INK)
-        .encode(radius=alt.Radius("pos:Q", scale=radius), text="label:N")
-        .transform_calculate(pos="max(datum.pct, 18) + 10")
+        .encode(radius=alt.Radius("ring:Q", scale=radius), text="label:N")
+        .transform_calculate(ring="118")
     )
-    labels = (
-        base.mark_text(fontSize=10, color=MUTED)
-        .encode(radius=alt.Radius("lab:Q", scale=radius), text="stat:N")
-        .transform_calculate(lab="150")
-    )
-    chart = alt.layer(ghost, slices, values, labels).properties(
+    chart = alt.layer(ghost, slices, values).properties(
         width=300,
         height=300,
         title=alt.Title("Percentile vs peers", subtitle=[subtitle, "* provisional: sample below minimum"]),
