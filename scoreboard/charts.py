@@ -44,7 +44,14 @@ def _config(chart: alt.TopLevelMixin) -> dict[str, Any]:
     spec = (
         chart.configure(font=FONT, background="transparent")
         .configure_view(stroke=None)
-        .configure_axis(labelColor=MUTED, titleColor=MUTED, gridColor="#e3e7ec", domainColor="#c0c7d0")
+        .configure_axis(
+            labelColor=MUTED,
+            titleColor=MUTED,
+            gridColor="#e3e7ec",
+            domainColor="#c0c7d0",
+            labelOverlap="greedy",  # a narrow chart drops labels rather than print them on each other
+            labelSeparation=4,
+        )
         .configure_title(color=INK, subtitleColor=MUTED, anchor="start", fontSize=14, subtitleFontSize=11)
         .configure_legend(labelColor=MUTED, titleColor=MUTED, orient="bottom")
         .to_dict(validate=VALIDATE)
@@ -82,8 +89,8 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
     labelled with the number (a provisional stat gets a hatched look: lower opacity and a "*").
 
     The numbers stand on one ring just outside the pizza, one per slice, so they never overlap each
-    other; the stat names are in each slice's tooltip and in the scouting report beside the chart, in
-    the same order (names around a 300 px pizza overlapped their neighbours and the numbers)."""
+    other; the stat names are in the scouting report beside the chart, in the same order and groups
+    (names around a 300 px pizza overlapped their neighbours and the numbers)."""
     rows = []
     for r in pct.itertuples():
         spec = catalogue[r.stat]
@@ -115,9 +122,6 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
             legend=alt.Legend(title=None, orient="bottom", symbolType="square"),
         ),
         opacity=alt.condition("datum.provisional", alt.value(0.45), alt.value(1.0)),
-    )
-    slices = slices.encode(
-        tooltip=[alt.Tooltip("stat:N", title="stat"), alt.Tooltip("label:N", title="percentile")]
     )
     values = (
         base.mark_text(fontSize=11, fontWeight="bold", color=INK)
