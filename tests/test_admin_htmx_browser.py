@@ -4,6 +4,8 @@ a window marker set before shows no page was reloaded."""
 
 from __future__ import annotations
 
+import re
+
 import pytest
 
 from scoreboard import db
@@ -57,4 +59,20 @@ def test_a_new_display_url_appears_in_place_and_is_listed(sqlite_app, serve, pag
     page.reload()  # shown once: a reload lists the display, with no URL and no second token
     assert page.locator("[data-tv-url]").count() == 0
     assert page.locator("#display-list tr", has_text="Canteen TV").count() == 1
+    assert page.errors == []
+
+
+def test_a_new_api_token_is_shown_once_without_a_reload(sqlite_app, serve, page):
+    server = _admin(sqlite_app, serve, page)
+    page.goto(server.url + "/admin/api-tokens")
+    page.evaluate("() => { window.__marker = 'same page'; }")
+    page.fill("#name", "HubSpot sync")
+    page.click("form[action$='/admin/api-tokens'] button[type=submit]")
+    secret = page.locator("[data-api-token]")
+    secret.wait_for()  # POST-redirect-GET followed by the boosted form
+    assert re.fullmatch(r"mdk_[\w-]{43}", secret.inner_text())
+    assert page.evaluate("window.__marker") == "same page"
+    page.reload()  # a refresh lists the token and creates no second one
+    assert page.locator("[data-api-token]").count() == 0
+    assert page.locator("tr", has_text="HubSpot sync").count() == 1
     assert page.errors == []
