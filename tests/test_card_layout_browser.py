@@ -40,14 +40,22 @@ PROBLEMS = r"""
     if (charts === false && el.closest("svg")) continue;
     const range = document.createRange();
     range.selectNodeContents(n);
-    for (const r of range.getClientRects()) {
+    // a table that scrolls sideways in its box shows only what is inside the box
+    const wrap = el.closest(".table-wrap");
+    const clip = wrap ? wrap.getBoundingClientRect() : null;
+    for (let r of range.getClientRects()) {
+      if (clip) {
+        const left = Math.max(r.left, clip.left), right = Math.min(r.right, clip.right);
+        const top = Math.max(r.top, clip.top), bottom = Math.min(r.bottom, clip.bottom);
+        r = {left, right, top, bottom, width: right - left, height: bottom - top};
+      }
       if (r.width < 1 || r.height < 1) continue;
       boxes.push({el, r, text: n.textContent.trim().slice(0, 40)});
     }
   }
   const name = (b) => {
     const chart = b.el.closest("[data-spec-url]");
-    return (chart ? "chart " + chart.getAttribute("aria-label") + " " : "") + "«" + b.text + "»";
+    return (chart ? "chart " + chart.getAttribute("data-spec-url").replace(/\?.*/, "").split("/").pop() + " " : "") + "«" + b.text + "»";
   };
   const scrollBox = (el) => el.closest(".table-wrap");
   for (const b of boxes) {
@@ -145,7 +153,7 @@ def test_the_drilldown_fits_and_uses_the_page_width(org, serve, page, screenshot
     rep = org.rep(org.by_role("rep")[0][0])
     _pages(page, f"{server.url}/coach/{rep.id}", width)
     screenshot(page, f"layout-coach-{width}")
-    problems = page.evaluate(PROBLEMS, False)  # the page's text; its charts: the test below
+    problems = page.evaluate(PROBLEMS)  # the page's text and its charts' labels
     assert problems == [], "\n".join(problems)
     # no empty column: every row of the grid is filled across the page's content width
     gaps = page.evaluate(
@@ -165,18 +173,3 @@ def test_the_drilldown_fits_and_uses_the_page_width(org, serve, page, screenshot
     )
     assert max(gaps) <= 2, gaps
     assert page.errors == []
-
-
-@pytest.mark.xfail(
-    strict=True,
-    reason="not done yet: drilldown charts print axis labels on each other (1280/1440: 90% on 100%;"
-    " 390: the log-ratio axis) and the decomposition's ratio notes run past a phone's edge",
-)
-@pytest.mark.parametrize("width", WIDTHS)
-def test_the_drilldown_charts_keep_their_labels_apart(org, serve, page, width):
-    server = serve(org.app)
-    login(page, server.url, ADMIN)
-    rep = org.rep(org.by_role("rep")[0][0])
-    _pages(page, f"{server.url}/coach/{rep.id}", width)
-    problems = page.evaluate(PROBLEMS)
-    assert problems == [], "\n".join(problems)
