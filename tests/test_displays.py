@@ -160,6 +160,12 @@ def test_admin_defines_boards_and_playlists(demo: Any) -> None:
             pb.board_id for pb in s.exec(select(PlaylistBoard).where(PlaylistBoard.playlist_id == lobby.id))
         ] == [board.id]
         assert not lobby.show_match_centre and lobby.seconds_per_slide == 10
+    # a refused playlist: 422 to a plain post, 200 to the boosted form (htmx swaps only 2xx)
+    refused = pl_form | {"name": "Lobby", "seconds_per_slide": "3"}
+    assert client.post("/admin/playlists/new", data=refused).status_code == 422
+    boosted = client.post("/admin/playlists/new", data=refused, headers={"HX-Request": "true"})
+    page = boosted.get_data(as_text=True)
+    assert boosted.status_code == 200 and "another playlist has this name" in page and "5 to 300" in page
 
 
 def test_only_admins_reach_the_admin_pages(demo: Any) -> None:
