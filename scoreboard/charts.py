@@ -14,6 +14,7 @@ renderer: "svg"})``.
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -44,12 +45,24 @@ def _config(chart: alt.TopLevelMixin) -> dict[str, Any]:
     spec = (
         chart.configure(font=FONT, background="transparent")
         .configure_view(stroke=None)
-        .configure_axis(labelColor=MUTED, titleColor=MUTED, gridColor="#e3e7ec", domainColor="#c0c7d0")
+        .configure_axis(
+            labelColor=MUTED,
+            titleColor=MUTED,
+            gridColor="#e3e7ec",
+            domainColor="#c0c7d0",
+            labelOverlap="greedy",  # a narrow chart drops labels rather than print them on each other
+            labelSeparation=4,
+        )
         .configure_title(color=INK, subtitleColor=MUTED, anchor="start", fontSize=14, subtitleFontSize=11)
         .configure_legend(labelColor=MUTED, titleColor=MUTED, orient="bottom")
         .to_dict(validate=VALIDATE)
     )
     return spec
+
+
+def _lines(text: str, width: int = 42) -> list[str]:
+    """A subtitle as lines of at most ``width`` characters (a chart on a phone is ~300 px wide)."""
+    return textwrap.wrap(text, width) or [""]
 
 
 def _records(frame: pd.DataFrame) -> pd.DataFrame:
@@ -79,7 +92,11 @@ def _empty(title: str, message: str) -> dict[str, Any]:
 
 def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dict[str, Any]:
     """Percentile pizza: one slice per stat, radius = percentile vs peers, grouped by colour and
-    labelled with the number (a provisional stat gets a hatched look: lower opacity and a "*")."""
+    labelled with the number (a provisional stat gets a hatched look: lower opacity and a "*").
+
+    The numbers stand on one ring just outside the pizza, one per slice, so they never overlap each
+    other; the stat names are in the scouting report beside the chart, in the same order and groups
+    (names around a 300 px pizza overlapped their neighbours and the numbers)."""
     rows = []
     for r in pct.itertuples():
         spec = catalogue[r.stat]
@@ -114,15 +131,10 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
     )
     values = (
         base.mark_text(fontSize=11, fontWeight="bold", color=INK)
-        .encode(radius=alt.Radius("pos:Q", scale=radius), text="label:N")
-        .transform_calculate(pos="max(datum.pct, 18) + 10")
+        .encode(radius=alt.Radius("ring:Q", scale=radius), text="label:N")
+        .transform_calculate(ring="118")
     )
-    labels = (
-        base.mark_text(fontSize=10, color=MUTED)
-        .encode(radius=alt.Radius("lab:Q", scale=radius), text="stat:N")
-        .transform_calculate(lab="150")
-    )
-    chart = alt.layer(ghost, slices, values, labels).properties(
+    chart = alt.layer(ghost, slices, values).properties(
         width=300,
         height=300,
         title=alt.Title("Percentile vs peers", subtitle=[subtitle, "* provisional: sample below minimum"]),
@@ -293,10 +305,10 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
     data = _records(data[["label", "ratio", "lo_r", "hi_r", "verdict", "text", "share"]])
     order = list(data["label"])
     y = alt.Y("label:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
-    xs = alt.Scale(
-        type="log",
-        domain=[max(0.1, float(data["lo_r"].min()) * 0.9), min(10, float(data["hi_r"].max()) * 1.1)],
-    )
+    lo, hi = max(0.1, float(data["lo_r"].min()) * 0.9), min(10, float(data["hi_r"].max()) * 1.1)
+    xs = alt.Scale(type="log", domain=[lo, hi])
+    # a few round ratios as ticks: a log axis labelled 0.3, 0.4, … 0.9 printed them on each other
+    ticks = [v for v in (0.1, 0.2, 0.5, 1, 2, 5, 10) if lo <= v <= hi]
     rule = (
         alt.Chart(pd.DataFrame({"x": [1.0]}))
         .mark_rule(color=INK, strokeDash=[2, 2])
@@ -305,7 +317,11 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
     ci = (
         alt.Chart(data)
         .mark_rule(strokeWidth=2, color=MUTED)
-        .encode(y=y, x=alt.X("lo_r:Q", scale=xs, title=f"{a_label} ÷ {b_label} (log scale)"), x2="hi_r:Q")
+        .encode(
+            y=y,
+            x=alt.X("lo_r:Q", scale=xs, title="ratio (log scale)", axis=alt.Axis(values=ticks)),
+            x2="hi_r:Q",
+        )
     )
     pt = (
         alt.Chart(data)
@@ -318,7 +334,7 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
                 scale=alt.Scale(
                     domain=["higher", "lower", "not established"], range=[BLUE, VERMILLION, GREY]
                 ),
-                legend=alt.Legend(title=None),
+                legend=alt.Legend(title=None, orient="bottom", columns=1),  # three in a row ran off a phone
             ),
             shape=alt.Shape(
                 "verdict:N",
@@ -330,16 +346,19 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
             ),
         )
     )
+    # each factor's note starts at the plot's left edge above its row (beside the point it ran past
+    # the right edge of a phone)
     txt = (
         alt.Chart(data)
-        .mark_text(align="left", dx=8, dy=-10, fontSize=11, color=INK)
-        .encode(y=y, x=alt.X("ratio:Q", scale=xs), text="text:N")
+        .mark_text(align="left", dy=-16, fontSize=11, color=INK)
+        .encode(y=y, x=alt.value(2), text="text:N")
     )
     chart = alt.layer(rule, ci, pt, txt).properties(
         width="container",
         height=alt.Step(46),
         title=alt.Title(
-            "Which factor explains the gap", subtitle="ratio with 90% interval; 1 = no difference"
+            "Which factor explains the gap",
+            subtitle=_lines(f"{a_label} ÷ {b_label}: ratio with 90% interval; 1 = no difference"),
         ),
     )
     return _config(chart)
@@ -387,7 +406,12 @@ def rate_intervals(frame: pd.DataFrame, label_col: str, title: str, subtitle: st
     shape = alt.Shape(
         "who:N", scale=alt.Scale(domain=["rep", "comparison"], range=["diamond", "circle"]), legend=None
     )
-    x = alt.X("lo:Q", title="rate", scale=alt.Scale(domain=[0, 1]), axis=alt.Axis(format="%"))
+    x = alt.X(
+        "lo:Q",
+        title="rate",
+        scale=alt.Scale(domain=[0, 1]),
+        axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1]),  # 10 % steps crowded a half page
+    )
     ci = alt.Chart(data).mark_rule(strokeWidth=2).encode(y=y, yOffset=off, x=x, x2="hi:Q", color=colour)
     pt = (
         alt.Chart(data)
@@ -400,7 +424,7 @@ def rate_intervals(frame: pd.DataFrame, label_col: str, title: str, subtitle: st
         .encode(y=y, yOffset=off, x=alt.datum(1.0), text="n:N")
     )
     chart = alt.layer(ci, pt, txt).properties(
-        width="container", height=alt.Step(22), title=alt.Title(title, subtitle=subtitle)
+        width="container", height=alt.Step(22), title=alt.Title(title, subtitle=_lines(subtitle))
     )
     return _config(chart)
 

@@ -19,6 +19,7 @@ from typing import Any
 import pandas as pd
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 from sqlmodel import select
 
 from metrics import stage_win_probabilities
@@ -373,8 +374,7 @@ def _drilldown_page(
     d = drilldown_data(rep, request.args.get("compare", "team"), days, window=w)
     others = [r for r in team_reps(rep.team_id) if r.id != rep.id]
     past = notes.history(rep_id, d.card.percentiles, STAT_LABELS)
-    return render_template(
-        "coach.html",
+    ctx = dict(
         d=d,
         rep=rep,
         card=d.card,
@@ -394,7 +394,20 @@ def _drilldown_page(
         min_wins=MIN_WINS,
         min_closed=MIN_CLOSED,
         e=math.e,
-    ), status
+    )
+    if error is not None and request.htmx:  # type: ignore[attr-defined]
+        # the refused 1:1 form in place, as Contact.app answers: 200, so htmx swaps it and the browser
+        # logs no failed request (a plain form post still gets the whole page with 422)
+        return render_block("coach.html", "one_on_one", **ctx)
+    if _wants_fragment("drilldown"):  # the comparison form swapped the drilldown (hx-get)
+        return render_block("coach.html", "drilldown", **ctx), status
+    return render_template("coach.html", **ctx), status
+
+
+def _wants_fragment(target: str) -> bool:
+    """An htmx request aimed at the element ``target`` (not a history restore, which needs the page)."""
+    hx = request.htmx  # type: ignore[attr-defined]
+    return bool(hx) and hx.target == target and not hx.history_restore_request
 
 
 DRILL_CHARTS = {
@@ -438,7 +451,8 @@ def save_note(rep_id: int) -> Any:
     if len(chosen) > notes.MAX_FOCUS:  # the form lets no more be ticked; without its script, say so
         error = f"Pick at most {notes.MAX_FOCUS} focus metrics (you ticked {len(chosen)}); your notes are kept below."
         return _drilldown_page(rep, draft=draft, error=error, status=422)
-    today = card_data(rep_id).percentiles.set_index("stat")
+    card_now = card_data(rep_id)
+    today = card_now.percentiles.set_index("stat")
     focus = [
         {
             "stat": s,
@@ -453,8 +467,24 @@ def save_note(rep_id: int) -> Any:
         s.add(
             CoachingNote(rep_id=rep_id, author_user_id=current_user.id, notes=text, focus=json.dumps(focus))
         )
+    if request.htmx:  # type: ignore[attr-defined]  # the form again, empty, above the history with this 1:1
+        db.session().rollback()  # end the read snapshot taken before the write, to read the new 1:1
+        ctx = dict(
+            rep=rep,
+            past=notes.history(rep_id, card_now.percentiles, STAT_LABELS),
+            draft={"notes": "", "focus": []},
+            note_error=None,
+            note_saved=True,
+            open_history=True,
+            max_focus=notes.MAX_FOCUS,
+            stats_catalogue=CARD_STATS,
+        )
+        # and "last time we agreed" above the agenda, out of band
+        return render_block("coach.html", "one_on_one", **ctx) + render_block(
+            "coach.html", "last_time", oob=True, **ctx
+        )
     flash("1:1 saved. The focus shows on the rep's card.", "success")
-    return redirect(url_for("coaching.drilldown", rep_id=rep_id))
+    return redirect(url_for("coaching.drilldown", rep_id=rep_id), 303)
 
 
 @bp.app_template_filter("ptext")

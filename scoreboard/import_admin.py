@@ -186,7 +186,7 @@ def import_job(job_id: int) -> Any:
     if job is None:
         abort(404)
     job["stalled"] = job["state"] == "running" and not _alive(job_id)
-    if request.headers.get("HX-Request"):
+    if request.htmx:  # type: ignore[attr-defined]
         return render_template("_import_progress.html", job=job)
     return render_template("admin_import_job.html", job=job)
 

@@ -76,6 +76,7 @@ from .boards import affected, board_state, display, match_centre, playlist_board
 from .children import start_quietly
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
+from .ticker import opening_lines
 from .tokens import verify_token
 
 NAMESPACE = "/live"
@@ -173,13 +174,17 @@ class LiveHub:
                     self.displays[sid] = conn
                 self.server.enter_room(sid, f"display:{conn.token_id}", namespace=NAMESPACE)
                 self.server.enter_room(sid, f"playlist:{conn.playlist_id}", namespace=NAMESPACE)
+                states = []
                 for board in playlist_boards(self.engine, conn.playlist_id):
                     self.server.enter_room(sid, f"board:{board.id}:tv", namespace=NAMESPACE)
-                    self._emit("board", self.full_state(board, "tv"), to=sid)
+                    states.append(self.full_state(board, "tv"))
+                    self._emit("board", states[-1], to=sid)
                 playlist = db.session().get(Playlist, conn.playlist_id)
                 if playlist is not None and playlist.show_match_centre:
                     self._emit("match_centre", self.match_centre_payload(), to=sid)
-                for item in list(self.ticker):
+                # the ticker starts with the latest events from the stored data, then what this hub
+                # pushed since it started (the TV puts each line on top: the newest ends up first)
+                for item in opening_lines(numbers.frames(self.app), states, self.app) + list(self.ticker):
                     self._emit("ticker", item, to=sid)
                 self._sync_rooms()
                 return

@@ -33,6 +33,7 @@ from flask import (
 )
 from flask.cli import with_appcontext
 from flask_login import current_user
+from jinja2_fragments.flask import render_block
 from sqlalchemy import delete, update
 from sqlmodel import Session, select
 
@@ -144,13 +145,13 @@ def board_csv(board_id: int) -> Any:
 @boards_bp.get("/boards/<int:board_id>")
 @require_role("rep", "manager", "admin")
 def board_page(board_id: int) -> Any:
-    """One board, live; with ``HX-Request`` just its fragment (the page's slow fallback poll);
+    """One board, live (pushed over Socket.IO); to an htmx request just its fragment;
     ``?format=csv`` the table as CSV (as ``/boards/<id>.csv``)."""
     board = _desk_board(board_id)
     state, w = _desk_state(board)
     if request.args.get("format") == "csv":
         return csv_response(board_rows(state), f"board-{board_id}-{state['period']}.csv")
-    if request.headers.get("HX-Request"):
+    if request.htmx:  # type: ignore[attr-defined]
         return render_template("_board.html", state=state, window_query=w.query)
     return render_template(
         "boards_one.html",
@@ -265,7 +266,7 @@ def board_form(board_id: int | None = None) -> Any:
         periods=PERIODS,
         teams=_teams(),
         roles=ROLES,
-    ), (422 if errors else 200)
+    ), _refused_status(errors)
 
 
 @admin.post("/boards/<int:board_id>/delete")
@@ -334,7 +335,13 @@ def playlist_form(playlist_id: int | None = None) -> Any:
         current = {board_id: pos for pos, board_id in chosen}
     return render_template(
         "admin_playlist_form.html", playlist=playlist, boards=all_boards, current=current, errors=errors
-    ), (422 if errors else 200)
+    ), _refused_status(errors)
+
+
+def _refused_status(errors: list[str]) -> int:
+    """A refused admin form: 422 to a plain post; to htmx (the boosted form) 200, as Contact.app
+    answers, so htmx swaps the form with its errors in (it does not swap 4xx answers)."""
+    return 422 if errors and not request.htmx else 200  # type: ignore[attr-defined]
 
 
 @admin.post("/playlists/<int:playlist_id>/delete")
@@ -417,12 +424,32 @@ def display_create() -> Any:
     playlist = db.session().get(Playlist, int(request.form.get("playlist_id", "0") or 0))
     name = (request.form.get("name") or "").strip()[:120] or "TV"
     playlists = list(db.session().exec(select(Playlist).order_by(Playlist.name)))
+    if playlist is None and request.htmx:  # type: ignore[attr-defined]
+        return render_template(
+            "_error_inline.html", code=422, title="No playlist", sentence="Choose the playlist the TV shows."
+        )
     if playlist is None:
         flash("Choose the playlist the TV shows.", "error")
         return render_template(
             "admin_displays.html", displays=_displays(), playlists=playlists, created=None
         ), 422
     token, secret = create_token(db.engine_for(), "display", name, current_user.id, playlist_id=playlist.id)
+    if request.htmx:  # type: ignore[attr-defined]
+        # the new TV URL in place of the "created" slot, and the list with the new display (out of
+        # band); nothing kept in the session, so no later page shows the secret again
+        url = tv_url(secret)
+        created = {
+            "name": name,
+            "playlist": playlist.name,
+            "id": token.id,
+            "url": url,
+            "qr": qr_data_uri(url),
+        }
+        db.session().rollback()  # a fresh snapshot that has the new token
+        ctx = {"displays": _displays(), "playlists": playlists, "created": created, "oob": True}
+        return render_block("admin_displays.html", "created", **ctx) + render_block(
+            "admin_displays.html", "display_list", **ctx
+        )
     session[CREATED_DISPLAY] = {"name": name, "playlist": playlist.name, "secret": secret, "id": token.id}
     return redirect(url_for("admin_boards.displays"), code=303)
 

@@ -99,7 +99,7 @@ def test_saving_a_note(org, people, who):
     html = client.get(page).get_data(as_text=True)
     token = re.search(r'name="csrf[-_]token" (?:content|value)="([^"]+)"', html).group(1)
     resp = client.post(f"/coach/{rid}/notes", data={"notes": "x", "csrf_token": token})
-    expected = {"manager": 302, "admin": 302, "anonymous": 302, "other_manager": 404}.get(who, 403)
+    expected = {"manager": 303, "admin": 303, "anonymous": 302, "other_manager": 404}.get(who, 403)
     assert resp.status_code == expected, who
     if who in ("manager", "admin"):
         assert resp.headers["Location"].endswith(f"/coach/{rid}")

@@ -187,7 +187,7 @@ def test_scouting_fragment_matches_metrics_and_follows_a_new_touch(org, subject,
     )
     shown = [int(x) for x in re.findall(r'data-contact-id="(\d+)"', frag)]
     assert shown == want["contact_id"].tolist()
-    assert 'hx-trigger="card-changed from:body, every 60s"' in frag
+    assert 'hx-trigger="card-changed from:body"' in frag  # pushed, not polled
 
 
 def test_focus_from_the_last_one_to_one_shows_on_the_card(org, subject, now):
@@ -200,7 +200,7 @@ def test_focus_from_the_last_one_to_one_shows_on_the_card(org, subject, now):
         f"/coach/{subject.id}/notes",
         data={"notes": "Work on speed", "focus": ["speed_to_lead_hours"], "csrf_token": token},
     )
-    assert resp.status_code == 302
+    assert resp.status_code == 303
     page = html.unescape(
         login_session(org.app.test_client(), subject.email, PASSWORD).get("/me").get_data(as_text=True)
     )

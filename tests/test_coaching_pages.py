@@ -167,7 +167,7 @@ def test_one_to_one_is_saved_and_revisited(org, cast, now):
         client.post(
             f"/coach/{rep.id}/notes", data={"notes": "n", "focus": ["a", "b", "c"], "csrf_token": token}
         ).status_code
-        == 302
+        == 303
     )
     too_many = client.post(
         f"/coach/{rep.id}/notes",
@@ -186,7 +186,7 @@ def test_one_to_one_is_saved_and_revisited(org, cast, now):
         f"/coach/{rep.id}/notes",
         data={"notes": "Speed first", "focus": ["speed_to_lead_hours", "connect_rate"], "csrf_token": token},
     )
-    assert resp.status_code == 302
+    assert resp.status_code == 303  # POST-redirect-GET without htmx
     with Session(db.engine_for(org.app)) as s:
         notes = s.exec(
             select(CoachingNote).where(CoachingNote.rep_id == rep.id).order_by(CoachingNote.id)
@@ -220,3 +220,68 @@ def test_one_to_one_is_saved_and_revisited(org, cast, now):
     card = html.unescape(client.get(f"/reps/{rep.id}").get_data(as_text=True))
     assert "1:1 history (2)" in card and "Speed first" in card
     assert "since last 1:1" not in card  # the old "calls: since last 1:1 calls 31st → 31st" wording
+
+
+HX = {"HX-Request": "true"}
+
+
+def test_the_comparison_form_swaps_the_drilldown_fragment_and_works_without_js(org, cast, now):
+    rep, manager, _ = cast
+    client = login_session(org.app.test_client(), manager, PASSWORD)
+    url = f"/coach/{rep.id}?compare=previous&days=60"
+    fragment = client.get(url, headers={**HX, "HX-Target": "drilldown"}).get_data(as_text=True)
+    assert fragment.lstrip().startswith('<div class="coach" id="drilldown"')  # the fragment only
+    assert "<html" not in fragment and "site-nav" not in fragment
+    assert '<option value="previous" selected>' in fragment
+    assert f"{rep.name}'s previous window" in html.unescape(fragment)
+    # without htmx (a plain GET form, a shared link) and on an htmx history miss: the whole page
+    for headers in ({}, {**HX, "HX-Target": "drilldown", "HX-History-Restore-Request": "true"}):
+        page = client.get(url, headers=headers).get_data(as_text=True)
+        assert "<html" in page and 'id="drilldown"' in page and '<option value="previous" selected>' in page
+
+
+def test_saving_a_one_to_one_with_htmx_answers_with_the_history_fragment(org, cast, now):
+    rep, manager, _ = cast
+    client = login_session(org.app.test_client(), manager, PASSWORD)
+    token = re.search(
+        r'name="csrf-token" content="([^"]+)"', client.get("/coach").get_data(as_text=True)
+    ).group(1)
+    refused = client.post(
+        f"/coach/{rep.id}/notes",
+        data={
+            "notes": "Kept <b>as typed</b>",
+            "focus": ["connect_rate", "win_rate_shrunk", "proposals_per_day"],
+            "csrf_token": token,
+        },
+        headers=HX,
+    )
+    body = refused.get_data(as_text=True)
+    assert refused.status_code == 200 and "<html" not in body  # htmx swaps 2xx answers only
+    assert body.lstrip().startswith('<div id="one-on-one-block">')
+    assert "Kept &lt;b&gt;as typed&lt;/b&gt;</textarea>" in body  # typed text kept, escaped
+    assert len(re.findall(r'name="focus" value="[a-z_]+" checked', body)) == 3
+    with Session(db.engine_for(org.app)) as s:
+        before = len(s.exec(select(CoachingNote).where(CoachingNote.rep_id == rep.id)).all())
+    saved = client.post(
+        f"/coach/{rep.id}/notes",
+        data={"notes": "Two demos a week", "focus": ["connect_rate"], "csrf_token": token},
+        headers=HX,
+    )
+    body = html.unescape(saved.get_data(as_text=True))
+    assert saved.status_code == 200 and "<html" not in body
+    with Session(db.engine_for(org.app)) as s:
+        rows = s.exec(
+            select(CoachingNote).where(CoachingNote.rep_id == rep.id).order_by(CoachingNote.id)
+        ).all()
+    assert len(rows) == before + 1 and rows[-1].notes == "Two demos a week"
+    history = re.search(
+        r"<details class=\"one-on-ones\" data-one-on-ones open>.*?</details>", body, re.S
+    ).group(0)
+    assert f"1:1 history ({before + 1})" in history
+    newest = re.findall(
+        r'<article class="one-on-one" data-one-on-one="(\d+)">(.*?)</article>', history, re.S
+    )[0]
+    assert int(newest[0]) == rows[-1].id and "Two demos a week" in newest[1]
+    assert "data-note-saved" in body and "></textarea>" in body  # the form is empty again
+    last = re.search(r'<div id="last-time" hx-swap-oob="true">(.*?)</div>\s*$', body, re.S).group(1)
+    assert "Last time we agreed" in last and "“Two demos a week”" in last

@@ -131,6 +131,13 @@ def test_admin_defines_boards_and_playlists(demo: Any) -> None:
     assert client.post("/admin/boards/new", data=form).status_code == 302
     bad = client.post("/admin/boards/new", data=form | {"title": "", "top_n": "99", "scope": "team"})
     assert bad.status_code == 422 and "top_n" in bad.get_data(as_text=True)
+    # the boosted form (htmx): the same page with its errors, as 200 so htmx swaps it in
+    boosted = client.post(
+        "/admin/boards/new",
+        data=form | {"title": "", "top_n": "99", "scope": "team"},
+        headers={"HX-Request": "true", "HX-Boosted": "true"},
+    )
+    assert boosted.status_code == 200 and "top_n" in boosted.get_data(as_text=True)
     with Session(db.engine_for(demo)) as s:
         board = s.exec(select(Board).where(Board.title == "Connects today")).one()
     assert (board.stat, board.period, board.top_n) == ("connects", "day", 5)
@@ -153,6 +160,12 @@ def test_admin_defines_boards_and_playlists(demo: Any) -> None:
             pb.board_id for pb in s.exec(select(PlaylistBoard).where(PlaylistBoard.playlist_id == lobby.id))
         ] == [board.id]
         assert not lobby.show_match_centre and lobby.seconds_per_slide == 10
+    # a refused playlist: 422 to a plain post, 200 to the boosted form (htmx swaps only 2xx)
+    refused = pl_form | {"name": "Lobby", "seconds_per_slide": "3"}
+    assert client.post("/admin/playlists/new", data=refused).status_code == 422
+    boosted = client.post("/admin/playlists/new", data=refused, headers={"HX-Request": "true"})
+    page = boosted.get_data(as_text=True)
+    assert boosted.status_code == 200 and "another playlist has this name" in page and "5 to 300" in page
 
 
 def test_only_admins_reach_the_admin_pages(demo: Any) -> None:
@@ -220,3 +233,27 @@ def test_admin_pages_show_times_in_the_orgs_time_zone(demo: Any) -> None:
     assert demo.config["TIMEZONE"] == "Europe/Oslo"
     assert oslo != created.strftime("%Y-%m-%d %H:%M")  # Oslo is never on UTC
     assert oslo in client.get("/admin/displays").get_data(as_text=True)
+
+
+def test_with_htmx_a_new_display_is_shown_in_place_once_and_listed(demo: Any) -> None:
+    client = login_session(demo.test_client(), ADMIN_EMAIL, PASSWORD)
+    page = client.get("/admin/displays").get_data(as_text=True)
+    resp = client.post(
+        "/admin/displays",
+        data={"name": "Canteen TV", "playlist_id": _playlist(demo).id, "csrf_token": _csrf(page)},
+        headers={"HX-Request": "true"},
+    )
+    html = resp.get_data(as_text=True)
+    assert resp.status_code == 200 and "<html" not in html  # fragments, no page
+    assert html.lstrip().startswith('<div id="display-created">')
+    url = re.search(r"<code class=\"display-url\" data-tv-url>([^<]+)</code>", html).group(1)  # type: ignore[union-attr]
+    secret = url.rsplit("/", 1)[1]
+    with Session(db.engine_for(demo)) as s:
+        token = s.exec(select(Token).where(Token.kind == "display", Token.name == "Canteen TV")).one()
+    listed = re.search(
+        r'<section class="card section" id="display-list" hx-swap-oob="true">.*?</section>', html, re.S
+    )
+    assert listed and f'data-token-id="{token.id}"' in listed.group(0)
+    # shown once: the page does not show it again (nothing was kept for a later GET)
+    assert secret not in client.get("/admin/displays").get_data(as_text=True)
+    assert demo.test_client().get(f"/tv/{secret}").status_code == 200

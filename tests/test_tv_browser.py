@@ -37,6 +37,7 @@ def tv(sqlite_app: Any, serve: Any, chromium: Any) -> Any:
     page.on("console", lambda m: m.type == "error" and page.errors.append(m.text))
     page.on("pageerror", lambda e: page.errors.append(str(e)))
     yield {
+        "app": sqlite_app,
         "page": page,
         "url": f"{server.url}/tv/{secret}",
         "server": server,
@@ -119,6 +120,11 @@ def test_tv_shows_a_won_deal_and_the_new_rank_within_two_seconds(tv: Any, screen
     last_id = rows[-1][0]
     assert rows[-1][1] > 1
     rep = tv["reps"][last_id]
+    # pushed boards go through htmx.swap(): htmx processes them and fires htmx:load on the new board
+    page.evaluate(
+        "() => { window.__loaded = []; htmx.onLoad(el => { const s = el.closest && el.closest('[data-board-slot]');"
+        " if (s) { window.__loaded.push(Number(s.dataset.boardSlot)); } }); }"
+    )
     posted = time.monotonic()
     _won(tv, rep, "tv-deal-1", "Havbris Shipping", amount=9_500_000)
     page.wait_for_selector("[data-overlay]:not([hidden])", timeout=2000)
@@ -133,6 +139,7 @@ def test_tv_shows_a_won_deal_and_the_new_rank_within_two_seconds(tv: Any, screen
         remaining,
     )
     screenshot(page, "tv-deal-won")
+    assert revenue.id in page.evaluate("window.__loaded")
     assert "WON" in page.inner_text("[data-ticker]")
     assert page.errors == []
 
@@ -195,3 +202,60 @@ def test_tv_says_reconnecting_when_the_link_drops_and_recovers(tv: Any, screensh
     screenshot(page, "tv-match-centre")
     assert page.errors == []
     assert (ARTIFACTS / "tv-match-centre.png").exists()
+
+
+def _stored_wins(tv: Any, n: int) -> list[str]:
+    """The accounts (contact companies) of the ``n`` latest won deals, read from the database."""
+    with db.engine_for(tv["app"]).connect() as conn:
+        rows = conn.exec_driver_sql(
+            "SELECT c.company FROM deal d LEFT JOIN contact c ON c.id = d.contact_id "
+            "WHERE d.outcome = 'won' AND d.closed_at IS NOT NULL ORDER BY d.closed_at DESC, d.id DESC LIMIT ?",
+            (n,),
+        ).all()
+    return [r[0] for r in rows]
+
+
+TICKER_PROBLEMS = r"""
+() => {
+  const box = document.querySelector("[data-ticker]").getBoundingClientRect();
+  const problems = [];
+  if (box.right > innerWidth + 1 || box.bottom > innerHeight + 1) problems.push("ticker off screen");
+  Array.from(document.querySelectorAll(".tv-ticker__item")).forEach((li, i) => {
+    if (li.hidden) return;
+    const r = li.getBoundingClientRect();
+    const whole = r.left >= box.left - 1 && r.right <= box.right + 1;
+    const scrolls = li.classList.contains("is-marquee") && getComputedStyle(li).animationName === "ticker-marquee";
+    if (!whole && !scrolls) problems.push("cut: " + li.textContent);
+    if (scrolls && i !== 0) problems.push("marquee not first: " + li.textContent);
+  });
+  return problems;
+}
+"""
+
+
+def test_the_ticker_starts_with_stored_wins_and_never_cuts_a_line(tv: Any, screenshot: Any) -> None:
+    page = tv["page"]
+    page.goto(tv["url"])
+    page.wait_for_selector(".tv-ticker__item")  # at once, nothing posted: from the stored data
+    _poll(page, "document.querySelector('[data-live-status]').textContent", "live", 5)
+    ticker = page.text_content("[data-ticker]")  # shown and waiting lines
+    newest = _stored_wins(tv, 1)[0]
+    assert "WON" in ticker and "leads ·" in ticker  # the stored wins, and who leads the boards now
+    first = page.locator(".tv-ticker__item").first
+    assert "WON" in first.inner_text() and newest in first.inner_text()  # the latest win on top
+    assert page.evaluate(TICKER_PROBLEMS) == []
+    # a line longer than any screen scrolls instead of being cut; older lines that no longer fit
+    # whole wait hidden
+    long_text = "Nordlys Havbruk og Skipsverft Holding takes the lead · " * 6
+    for width, height in ((1920, 1080), (1280, 720)):
+        page.set_viewport_size({"width": width, "height": height})
+        page.evaluate(
+            "([t, at]) => MatchdayLive.socket.listeners('ticker').forEach(fn => fn({text: t, at: at}))",
+            [long_text + str(width), "2026-12-01T09:30:00Z"],
+        )
+        first = page.locator(".tv-ticker__item").first
+        assert long_text.strip() in first.inner_text()
+        assert "is-marquee" in first.get_attribute("class")
+        assert page.evaluate(TICKER_PROBLEMS) == []
+        screenshot(page, f"tv-ticker-{width}")
+    assert page.errors == []

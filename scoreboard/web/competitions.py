@@ -548,7 +548,7 @@ def create() -> Any:
             )  # type: ignore[arg-type]
     s.commit()
     target = url_for("competitions.show", comp_id=comp.id)
-    if request.headers.get("HX-Request"):
+    if request.htmx:  # type: ignore[attr-defined]
         resp = current_app.make_response(("", 204))
         resp.headers["HX-Redirect"] = target
         return resp

@@ -49,7 +49,7 @@ def _answer(code: int) -> Any:
     title, sentence = MESSAGES[code]
     if _wants_json():
         return jsonify({"error": title, "detail": sentence}), code
-    if request.headers.get("HX-Request") == "true":  # shown in place by the htmx swap
+    if request.htmx:  # type: ignore[attr-defined]  # shown in place by the htmx swap
         return render_template("_error_inline.html", code=code, title=title, sentence=sentence), code
     template = "error_bare.html" if code == 500 else "error.html"
     return render_template(template, code=code, title=title, sentence=sentence), code

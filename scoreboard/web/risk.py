@@ -435,7 +435,7 @@ def page() -> Any:
         flags=FLAGS,
         stages=STAGE_ORDER,
     )
-    if request.headers.get("HX-Request") and request.headers.get("HX-Target") == "risk-table":
+    if request.htmx and request.htmx.target == "risk-table":  # type: ignore[attr-defined]
         return render_template("_risk_table.html", **ctx)
     return render_template("risk.html", **ctx)
 

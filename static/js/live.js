@@ -10,7 +10,8 @@
  * (re)connect the auth is sent again and the server answers with the full state of every board, so
  * nothing is lost while the link was down. Each `board` event carries a version (the data revision);
  * a version older than the last one seen for that board is ignored. The rendered fragment in
- * `state.html` replaces the board in place, and rows that moved slide to their new place.
+ * `state.html` replaces the board in place through htmx.swap() (so hx-* attributes in pushed HTML
+ * work and htmx.onLoad handlers run), and rows that moved slide to their new place.
  *
  * Other scripts listen with window.MatchdayLive.on(event, fn) for: board, celebration, match_centre,
  * ticker, revoked, reload, status.
@@ -34,6 +35,7 @@
 
   var live = window.MatchdayLive = {
     versions: versions,
+    put: function (target, html) { put(target, html); },
     status: "connecting",
     on: function (event, fn) { (listeners[event] = listeners[event] || []).push(fn); },
     lastUpdate: function () { return lastUpdate; }
@@ -66,6 +68,18 @@
   }
   setInterval(renderFreshness, 1000);
 
+  /* Put pushed HTML into `target` with htmx (processed like any htmx swap: hx-* attributes live,
+   * htmx:load fired); synchronous (no swap or settle delay), so the FLIP below measures the new rows. */
+  function put(target, html) {
+    if (window.htmx && typeof window.htmx.swap === "function") {
+      window.htmx.swap(target, html.trim(), { swapStyle: "innerHTML", swapDelay: 0, settleDelay: 0, ignoreTitle: true });
+      return;
+    }
+    var template = document.createElement("template");  // htmx missing: a plain swap
+    template.innerHTML = html.trim();
+    target.replaceChildren(template.content);
+  }
+
   /* Replace a board in place; rows that changed place slide there (FLIP), changed values flash. */
   function swap(slot, html) {
     var before = {};
@@ -77,9 +91,7 @@
         value: value ? value.textContent : null
       };
     });
-    var template = document.createElement("template");
-    template.innerHTML = html.trim();
-    slot.replaceChildren(template.content);
+    put(slot, html);
     slot.querySelectorAll("tr[data-id]").forEach(function (tr) {
       var was = before[tr.getAttribute("data-id")];
       if (!was) { tr.classList.add("is-entering"); return; }

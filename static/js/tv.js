@@ -61,6 +61,7 @@
     }
   }
   function fit() {
+    fitTicker();
     fitTitle(document.querySelector(".tv-top__title"));
     slides.forEach(function (slide) {
       if (!slide.classList.contains("is-active")) { return; }
@@ -103,8 +104,33 @@
   setInterval(tick, 1000);
 
   /* ----------------------------------------------------------------------- ticker */
+  // It starts with the latest stored events (sent by the server on connect). A line is shown whole or
+  // not at all: the newest lines that fit whole are shown, the older ones wait hidden; a newest line
+  // wider than the whole strip scrolls to its end and back (a marquee) instead of being cut.
   var ticker = document.querySelector("[data-ticker]");
   var tickerSeen = {};
+  function fitTicker() {
+    if (!ticker) { return; }
+    var box = ticker.getBoundingClientRect();
+    var full = false;
+    Array.prototype.forEach.call(ticker.children, function (li, i) {
+      li.hidden = false;
+      li.classList.remove("is-marquee");
+      if (full) { li.hidden = true; return; }
+      var r = li.getBoundingClientRect();
+      if (r.right <= box.right + 1) { return; }
+      if (i === 0) {
+        var shift = li.scrollWidth - box.width;
+        li.style.setProperty("--marquee", (-shift).toFixed(0) + "px");
+        li.style.setProperty("--marquee-s", Math.max(6, shift / 60).toFixed(1) + "s");  // ~60 px/s
+        li.classList.add("is-marquee");
+        full = true;
+        return;
+      }
+      li.hidden = true;
+      full = true;
+    });
+  }
   function addTicker(text, at, kind) {
     if (!ticker) { return; }
     var key = text + "|" + (at || "");
@@ -123,7 +149,8 @@
     li.appendChild(time);
     li.appendChild(document.createTextNode(" " + text));
     ticker.insertBefore(li, ticker.firstChild);
-    while (ticker.children.length > 6) { ticker.removeChild(ticker.lastChild); }
+    while (ticker.children.length > 12) { ticker.removeChild(ticker.lastChild); }
+    fitTicker();
   }
 
   /* ---------------------------------------------------------------- celebrations */
@@ -172,15 +199,13 @@
   if (!live) { return; }
   live.on("celebration", celebrate);
   live.on("board", function () { window.requestAnimationFrame(fit); });  // after live.js swapped it
-  live.on("ticker", function (item) { addTicker(item.text, item.at, "info"); });
+  live.on("ticker", function (item) { addTicker(item.text, item.at, item.kind || "info"); });
   live.on("match_centre", function (centre) {
     if (centre.version < centreVersion) { return; }
     centreVersion = centre.version;
     var slot = document.querySelector("[data-centre-slot]");
     if (slot) {
-      var template = document.createElement("template");
-      template.innerHTML = centre.html.trim();
-      slot.replaceChildren(template.content);
+      live.put(slot, centre.html);  // through htmx.swap(), as live.js swaps boards
       window.requestAnimationFrame(fit);
     }
   });
