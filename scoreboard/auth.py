@@ -48,6 +48,7 @@ class CurrentUser:
         self.name = user.name
         self.role = user.role
         self.rep_id = user.rep_id
+        self.locale = user.locale
         self.is_active = user.active
         self.is_authenticated = True
         self.is_anonymous = False

@@ -554,16 +554,20 @@ def statfmt(value: Any, fmt: str) -> str:
     on the card and the TV."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
         return "—"
+    from metrics.formatting import duration
+
+    from .formatting import locale, major, num, pct
+
     v = float(value)
     if fmt == "pct":
-        return f"{v * 100:.0f}%"
+        return pct(v)
     if fmt == "hours":
-        return f"{v:.1f} h"
+        return duration(v, "hour", locale(), 1)
     if fmt == "money":
-        return f"{v / 100:,.0f}".replace(",", "\u202f")
+        return major(v)
     if fmt == "num2":
-        return f"{v:.2f}"
-    return f"{v:.1f}"
+        return num(v, 2)
+    return num(v, 1)
 
 
 @bp.app_template_filter("ordinal")
@@ -585,9 +589,13 @@ def tier(value: Any) -> int:
 def ago(hours: Any) -> str:
     if hours is None or pd.isna(hours):
         return "–"
+    from metrics.formatting import duration
+
+    from .formatting import locale
+
     h = float(hours)
     if h < 1:
-        return f"{max(1, round(h * 60))} min"
+        return duration(max(1, round(h * 60)), "minute", locale())
     if h < 48:
-        return f"{h:.0f} h"
-    return f"{h / 24:.0f} d"
+        return duration(h, "hour", locale())
+    return duration(h / 24, "day", locale())

@@ -457,4 +457,6 @@ def factorfmt(value: Any, factor: str) -> str:
     (:func:`metrics.coaching.findings.format_value`)."""
     if value is None or pd.isna(value):
         return "–"
-    return format_value(float(value), factor)
+    from .formatting import currency, locale
+
+    return format_value(float(value), factor, locale(), currency())

@@ -29,6 +29,7 @@ from sqlalchemy import text
 from sqlmodel import Session, select
 
 from metrics.adoption import ADOPTION_COLUMNS, adoption
+from metrics.formatting import minor_digits, to_major
 from metrics.goals import (
     GOAL_METRICS,
     KPI_ORDER,
@@ -409,7 +410,9 @@ def edit(goal_id: int) -> Any:
 
 def _display_target(goal: Goal) -> int:
     spec = GOAL_METRICS.get(goal.metric)
-    return round(goal.target / 100) if spec and spec.unit == "money" else goal.target
+    if spec and spec.unit == "money":
+        return round(to_major(goal.target, current_app.config["CURRENCY"]))
+    return goal.target
 
 
 def _parse_target(metric: str, raw: str) -> int:
@@ -421,7 +424,9 @@ def _parse_target(metric: str, raw: str) -> int:
     if not math.isfinite(number) or number < 0 or number > 1e13:
         raise ValueError("target: a number from 0")
     spec = GOAL_METRICS[metric]
-    return int(round(number * 100)) if spec.unit == "money" else int(round(number))
+    if spec.unit == "money":  # minor units of the org's currency (none for JPY)
+        return int(round(number * 10 ** minor_digits(current_app.config["CURRENCY"])))
+    return int(round(number))
 
 
 def _parse_dates(start: str, end: str) -> tuple[_dt.date, _dt.date]:

@@ -504,7 +504,9 @@ def settings_page() -> Any:
 def pct(value: Any) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    return f"{float(value):.0%}"
+    from ..formatting import pct as percent
+
+    return percent(value)
 
 
 # ------------------------------------------------------------------------------------- API
