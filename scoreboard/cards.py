@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -456,7 +457,7 @@ def me() -> Any:
     """The logged-in user's own card (managers and admins without a rep row go to coaching)."""
     if current_user.rep_id is None:
         if current_user.role in ("manager", "admin"):
-            flash("Your login has no rep card; here are the teams you coach.", "info")
+            flash(gettext("Your login has no rep card; here are the teams you coach."), "info")
             return redirect(url_for("coaching.team"))
         abort(404)
     return _render_card(int(current_user.rep_id), "cards.me", {})

@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlmodel import select
 
@@ -441,7 +442,7 @@ def save_note(rep_id: int) -> Any:
         s.add(
             CoachingNote(rep_id=rep_id, author_user_id=current_user.id, notes=text, focus=json.dumps(focus))
         )
-    flash("1:1 saved. The focus shows on the rep's card.", "success")
+    flash(gettext("1:1 saved. The focus shows on the rep's card."), "success")
     return redirect(url_for("coaching.drilldown", rep_id=rep_id))
 
 

@@ -25,6 +25,22 @@ from metrics import formatting as fmt
 #: The languages the UI speaks, as shown in the language switch (each in its own language).
 LANGUAGES: dict[str, str] = {"nb": "Norsk bokmål", "en": "English"}
 
+
+def N_(message: str) -> str:
+    """Marks a message for extraction (``pybabel extract -k N_``) where it is translated later, in
+    the template that shows it (``{{ _(label) }}``)."""
+    return message
+
+
+#: Words the templates translate from data: the navigation's labels and menus (scoreboard.pages and
+#: each surface's NAV entry) and the role badges.
+SHOWN_FROM_DATA = (
+    *(N_("Home"), N_("My card"), N_("Coaching"), N_("Import"), N_("Leaderboards"), N_("Boards & TVs")),
+    *(N_("Data"), N_("Data & logins"), N_("Forecast"), N_("Goals"), N_("Adoption"), N_("At risk")),
+    *(N_("Content"), N_("Competitions"), N_("SQLs"), N_("SQL rules"), N_("More"), N_("Admin")),
+    *(N_("rep"), N_("manager"), N_("admin")),
+)
+
 #: strftime formats the templates passed before (kept working) → CLDR skeletons.
 _SKELETONS = {
     "%Y-%m-%d %H:%M": "yMMMdHm",

@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlmodel import Session, select
@@ -492,7 +493,7 @@ def save(goal_id: int) -> Any:
     s.commit()
     if request.htmx:  # type: ignore[attr-defined]
         return redirect(url_for("goals.row", goal_id=goal_id), code=303)
-    flash("Goal saved.", "success")
+    flash(gettext("Goal saved."), "success")
     return redirect(url_for("goals.page", owner=owner_of(goal)), code=303)
 
 
@@ -540,7 +541,7 @@ def create() -> Any:
     _version(s, goal, "create")
     _bump(s)
     s.commit()
-    flash(f"Goal added: {GOAL_METRICS[metric].label}.", "success")
+    flash(gettext("Goal added: %(label)s.", label=GOAL_METRICS[metric].label), "success")
     return redirect(url_for("goals.page", owner=owner), code=303)
 
 
@@ -588,12 +589,14 @@ def derive_kpis(goal_id: int) -> Any:
     s.commit()
     if len(steps) == 1:
         flash(
-            "No KPI targets derived: no conversion rates measured in the half year before this period.",
+            gettext(
+                "No KPI targets derived: no conversion rates measured in the half year before this period."
+            ),
             "error",
         )
     else:
         flash(
-            "Derived: "
+            gettext("Derived: ")
             + "; ".join(f"{GOAL_METRICS[st.metric].label} {st.target} ({st.why})" for st in steps[1:]),
             "success",
         )
@@ -708,7 +711,7 @@ def import_csv() -> Any:
         _version(s, goal, "import")
     _bump(s)
     s.commit()
-    flash(f"Imported {len(goals)} goal(s).", "success")
+    flash(gettext("Imported %(len)s goal(s).", len=len(goals)), "success")
     return redirect(url_for("goals.page"), code=303)
 
 
