@@ -14,11 +14,12 @@ an install from a wheel or a fresh clone then works without a build step). See
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, current_app, has_request_context
-from flask_babel import Babel, get_locale
+from flask_babel import Babel, get_locale, gettext
 
 from metrics import formatting as fmt
 
@@ -123,6 +124,37 @@ def local_day(value: date | datetime | None, width: str = "medium") -> str:
     return fmt.day(value, locale(), width, timezone())
 
 
+def tr(value: Any) -> Any:
+    """``{{ s.label|tr }}``: a label held in English by a Python table (see
+    :mod:`scoreboard.data_messages`) in the request's language; anything else as it is."""
+    if not isinstance(value, str) or not value:
+        return value
+    return gettext(value)
+
+
+_LAST_DAYS = re.compile(r"last (\d+) working days")
+_AS_OF = re.compile(r"(.+) as of (\d{4}-\d\d-\d\d)")
+
+
+def period(label: Any) -> Any:
+    """``{{ window.label|period }}``: a period's label in the request's language
+    (``last 60 working days as of 2026-09-09`` → ``siste 60 arbeidsdager per 9. sep. 2026``);
+    calendar labels such as ``2026-Q3`` or ``2026-W48`` stay as they are."""
+    if not isinstance(label, str):
+        return label
+    m = _AS_OF.fullmatch(label)
+    if m:
+        return gettext(
+            "%(period)s as of %(date)s",
+            period=period(m.group(1)),
+            date=local_day(date.fromisoformat(m.group(2))),
+        )
+    m = _LAST_DAYS.fullmatch(label)
+    if m:
+        return gettext("last %(n)s working days", n=m.group(1))
+    return tr(label)
+
+
 FILTERS = {
     "money": money,
     "major": major,
@@ -132,6 +164,8 @@ FILTERS = {
     "thousands": num,
     "local_time": local_time,
     "local_day": local_day,
+    "tr": tr,
+    "period": period,
 }
 
 

@@ -101,16 +101,27 @@ def _won_deal(amount: str, currency: str) -> list[dict]:
     ]
 
 
-@pytest.mark.parametrize("locale, expected", [("en", "¥1,200"), ("nb", "1\xa0200\xa0JPY")])
-def test_a_jpy_orgs_home_page_shows_yen_whole(tmp_path, locale, expected):
-    """An org in JPY: a deal of ¥1200 won today reads ¥1,200 on the home page, not "12"."""
-    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'jpy.db'}", CURRENCY="JPY", LOCALE=locale)
+@pytest.mark.parametrize(
+    "currency, amount, locale, expected",
+    [
+        ("JPY", "1200", "en", "¥1,200"),
+        ("JPY", "1200", "nb", "1\xa0200\xa0JPY"),
+        ("NOK", "1234567.00", "nb", "1\xa0234\xa0567\xa0kr"),
+        ("NOK", "1234567.00", "en", "NOK\xa01,234,567"),
+    ],
+)
+def test_the_home_page_shows_revenue_in_the_orgs_currency_and_language(
+    tmp_path, currency, amount, locale, expected
+):
+    """A deal won today reads as written by hand on the home page: in a JPY org ¥1200 is ¥1,200,
+    never "12"; in a NOK org 1 234 567 kr (nb) or NOK 1,234,567 (en)."""
+    app = make_app(tmp_path, f"sqlite:///{tmp_path / 'org.db'}", CURRENCY=currency, LOCALE=locale)
     engine = db.engine_for(app)
     client = app.test_client()
     token = create_token(engine, "api", "tests")[1]
     resp = client.post(
         "/api/v1/events",
-        json={"events": _won_deal("1200", "JPY")},
+        json={"events": _won_deal(amount, currency)},
         headers={"Authorization": f"Bearer {token}"},
     )
     assert resp.status_code == 200, resp.get_data(as_text=True)
@@ -120,4 +131,5 @@ def test_a_jpy_orgs_home_page_shows_yen_whole(tmp_path, locale, expected):
     tiles = re.findall(r'stat-tile__value num">([^<]+)<', html)
     assert expected in tiles, tiles
     assert ">12<" not in html and "12\xa0JPY" not in html
+    assert f'<html lang="{locale}"' in html
     engine.dispose()
