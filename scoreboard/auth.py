@@ -233,7 +233,8 @@ def password_post() -> Any:
 @login_required
 def language() -> Any:
     """Set the logged-in person's language (``locale``: nb, en; empty: the org's default), then go
-    back to the page the switch was on."""
+    back to the page the switch was on (``next``, else the Referer when it is this site's; the
+    menu's form carries no path, so a page says nothing about which URL was asked for)."""
     from .formatting import LANGUAGES
 
     choice = request.form.get("locale", "").strip()
@@ -243,7 +244,18 @@ def language() -> Any:
         user = s.get(User, current_user.id)
         if user is not None:
             user.locale = choice or None
-    return redirect(_safe_next(request.form.get("next")) or url_for("pages.home"))
+    back = _safe_next(request.form.get("next")) or _same_site(request.referrer)
+    return redirect(back or url_for("pages.home"))
+
+
+def _same_site(url: str | None) -> str | None:
+    """The path (and query) of ``url`` when it points at this site, else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 @bp.post("/logout")

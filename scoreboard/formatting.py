@@ -18,10 +18,12 @@ import re
 from datetime import date, datetime
 from typing import Any
 
-from flask import Flask, current_app, has_request_context
+from flask import Flask, current_app, has_app_context, has_request_context
 from flask_babel import Babel, get_locale, gettext
 
 from metrics import formatting as fmt
+
+from .config import DEFAULTS
 
 #: The languages the UI speaks, as shown in the language switch (each in its own language).
 LANGUAGES: dict[str, str] = {"nb": "Norsk bokmål", "en": "English"}
@@ -69,17 +71,26 @@ def select_locale() -> str:
 
 
 def locale(app: Flask | None = None) -> str:
-    """The locale to format in now: the request's, or the org's outside a request (pushes, CLI)."""
+    """The locale to format in now: the request's, or the org's outside a request (pushes, CLI);
+    English with no app at all (a doctest, a script)."""
     if has_request_context():
         return str(get_locale() or org_locale(app))
+    if app is None and not has_app_context():
+        return "en"
     return org_locale(app)
 
 
 def currency(app: Flask | None = None) -> str:
+    """The org's currency (the default one with no app)."""
+    if app is None and not has_app_context():
+        return str(DEFAULTS["CURRENCY"])
     return str((app or current_app).config["CURRENCY"])
 
 
 def timezone(app: Flask | None = None) -> str:
+    """The org's time zone (the default one with no app)."""
+    if app is None and not has_app_context():
+        return str(DEFAULTS["TIMEZONE"])
     return str((app or current_app).config["TIMEZONE"])
 
 
