@@ -94,6 +94,7 @@ def _signed(text: str, negative: bool, positive: bool, signed: bool) -> str:
     return text
 
 
+@lru_cache(maxsize=256)
 def _pattern(kind: str, locale: str, digits: int) -> str:
     """The locale's standard ``kind`` pattern ("currency", "percent", "decimal") with exactly
     ``digits`` fraction digits (CLDR patterns carry the grouping and where the sign/symbol goes)."""

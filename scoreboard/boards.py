@@ -56,12 +56,14 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from metrics import formatting as fmt
 from metrics import quota_stats, rank_board
 from metrics.catalogue import StatDef, board_stats
 from metrics.periods import OrgCalendar, Period
 from metrics.quota import FORM_RULE
 
 from . import numbers, snapshot
+from .formatting import org_locale
 from .frames import Frames, _empty
 from .ingest import IngestResult
 from .models import Board, Playlist, PlaylistBoard
@@ -492,10 +494,6 @@ def display(value: float | None, unit: str, app: Flask | None = None, *, signed:
     >>> display(125_000_050, "money", app), display(0.4567, "rate", app), display(12345.0, "count", app)
     ('1,25\xa0mill.', '46\xa0%', '12\xa0345')
     """
-    from metrics import formatting as fmt
-
-    from .formatting import org_locale
-
     app = app or current_app
     loc = org_locale(app)
     if value is None:
