@@ -52,6 +52,7 @@ __all__ = [
     "minor_digits",
     "money",
     "moment",
+    "ordinal",
     "percent",
     "to_major",
 ]
@@ -182,6 +183,21 @@ def duration(value: float | None, unit: str, locale: str, digits: int = 0) -> st
         abs(v), f"duration-{unit}", length="short", format=_pattern("decimal", locale, digits), locale=locale
     )
     return _signed(text.replace(" ", "\xa0"), v < 0, False, False)
+
+
+def ordinal(value: float | None, locale: str) -> str:
+    """A rank or percentile as an ordinal: ``72nd`` (en), ``72.`` (nb).
+
+    >>> ordinal(72.4, "en"), ordinal(11, "en"), ordinal(21, "en"), ordinal(72.4, "nb"), ordinal(None, "nb")
+    ('72nd', '11th', '21st', '72.', '–')
+    """
+    if _missing(value):
+        return "–"
+    n = int(round(float(value)))  # type: ignore[arg-type]
+    if Locale.parse(locale).language == "en":
+        suffix = "th" if 10 <= n % 100 <= 20 else {1: "st", 2: "nd", 3: "rd"}.get(n % 10, "th")
+        return f"{n}{suffix}"
+    return f"{n}."
 
 
 def compact(value: float | None, locale: str, *, signed: bool = False) -> str:

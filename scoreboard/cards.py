@@ -27,7 +27,7 @@ from sqlmodel import select
 from metrics import ROLE_TEMPLATES, rating, rating_change
 from metrics import percentiles as metrics_percentiles
 from metrics.catalogue import StatDef, card_stats, stat
-from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
+from metrics.coaching import FocusProgress, focus_review, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
 from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
@@ -573,9 +573,14 @@ def statfmt(value: Any, fmt: str) -> str:
 
 @bp.app_template_filter("ordinal")
 def ordinal_filter(value: Any) -> str:
+    """A percentile or rank as an ordinal in the request's language (``72nd``, ``72.``)."""
+    from metrics.formatting import ordinal as in_words
+
+    from .formatting import locale
+
     if value is None or pd.isna(value):
         return "–"
-    return ordinal(float(value))
+    return in_words(float(value), locale())
 
 
 @bp.app_template_filter("tier")

@@ -148,4 +148,11 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         N_("no data"),
     ),
     "board rows (Board.entity + s)": (N_("reps"), N_("teams")),
+    "the form rule (metrics.quota.FORM_RULE)": (
+        N_(
+            "Each week is judged by pace: what was won in the 13 weeks ending with it against the target "
+            "for those weeks (pro-rated by working days). W: at or above target pace; D: up to 10% below "
+            "it; L: further below; –: no target that week."
+        ),
+    ),
 }

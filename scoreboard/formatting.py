@@ -145,6 +145,7 @@ def tr(value: Any) -> Any:
 
 _LAST_DAYS = re.compile(r"last (\d+) working days")
 _AS_OF = re.compile(r"(.+) as of (\d{4}-\d\d-\d\d)")
+_UNTIL = re.compile(r"(.+) to (\d{4}-\d\d-\d\d)")
 
 
 def period(label: Any) -> Any:
@@ -157,6 +158,13 @@ def period(label: Any) -> Any:
     if m:
         return gettext(
             "%(period)s as of %(date)s",
+            period=period(m.group(1)),
+            date=local_day(date.fromisoformat(m.group(2))),
+        )
+    m = _UNTIL.fullmatch(label)
+    if m:
+        return gettext(
+            "%(period)s to %(date)s",
             period=period(m.group(1)),
             date=local_day(date.fromisoformat(m.group(2))),
         )

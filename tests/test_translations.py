@@ -72,6 +72,7 @@ def test_labels_shown_from_python_tables_are_listed_for_translation():
     in :mod:`scoreboard.data_messages` (so it is extracted and translated)."""
     from metrics.catalogue import CATALOGUE
     from metrics.goals import GOAL_METRICS
+    from metrics.quota import FORM_RULE
     from metrics.risk.settings import FLAGS
     from scoreboard import boards, cards, window
     from scoreboard.data_messages import MESSAGES
@@ -91,6 +92,7 @@ def test_labels_shown_from_python_tables_are_listed_for_translation():
         | set(cards.FACE_LABELS.values())
         | {label for _, label in cards.SPARKS}
         | set(competitions.FORMAT_LABELS.values())
+        | {FORM_RULE}
     )
     assert not shown - listed, sorted(shown - listed)
 
