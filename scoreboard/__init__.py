@@ -51,6 +51,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         cards,
         cli,
         coaching,
+        formatting,
         import_admin,
         live,
         numbers,
@@ -63,6 +64,7 @@ def create_app(test_config: dict[str, Any] | None = None) -> Flask:
         webhook_api,
     )
 
+    formatting.init_app(app)  # Flask-Babel and the number filters, before any blueprint
     auth.login_manager.init_app(app)
     csrf.init_app(app)
     csrf.exempt(api.bp)  # the API authenticates with bearer tokens, not cookies

@@ -28,6 +28,7 @@ from flask import (
     url_for,
 )
 from flask.cli import with_appcontext
+from flask_babel import gettext
 from flask_login import current_user
 
 from . import db
@@ -96,7 +97,9 @@ def api_token_revoke(token_id: int) -> Any:
     if token is None or token.kind != "api":
         abort(404)
     if revoke_token(db.engine_for(), token_id):
-        flash(f"API token “{token.name}” revoked: requests with it now get 401.", "success")
+        flash(
+            gettext("API token “%(name)s” revoked: requests with it now get 401.", name=token.name), "success"
+        )
     return redirect(url_for("admin_data.api_tokens"))
 
 
@@ -157,7 +160,7 @@ def rate_set() -> Any:
         flash(str(exc), "error")
         return _rates_page(422)
     note = f"; {converted} deal(s) stored in {currency.upper()} converted" if converted else ""
-    flash(f"Rate for {currency.strip().upper()} saved{note}.", "success")
+    flash(gettext("Rate for %(upper)s saved%(note)s.", upper=currency.strip().upper(), note=note), "success")
     return redirect(url_for("admin_data.rates"))
 
 
@@ -166,7 +169,12 @@ def rate_set() -> Any:
 def rate_delete(currency: str) -> Any:
     if delete_rate(db.engine_for(), currency):
         flash(
-            f"Rate for {currency} removed: new deals in {currency} are refused until it is back.", "success"
+            gettext(
+                "Rate for %(currency)s removed: new deals in %(currency2)s are refused until it is back.",
+                currency=currency,
+                currency2=currency,
+            ),
+            "success",
         )
     return redirect(url_for("admin_data.rates"))
 
@@ -217,7 +225,7 @@ def logins_create() -> Any:
     days = current_app.config["LOGIN_LINK_DAYS"]
     invites = create_logins(db.engine_for(), request.host_url, days)
     if not invites:
-        flash("Every active rep has a login already.", "info")
+        flash(gettext("Every active rep has a login already."), "info")
     return _no_store(_logins_page(invites))
 
 
@@ -269,12 +277,12 @@ def welcome_post(secret: str) -> Any:
         abort(404)
     password = request.form.get("password", "")
     if password != request.form.get("again", ""):
-        flash("The two passwords differ.", "error")
+        flash(gettext("The two passwords differ."), "error")
         return render_template("welcome.html", person=found, secret=secret), 422
     try:
         email = set_password(db.engine_for(), secret, password)
     except ValueError as exc:
         flash(str(exc), "error")
         return render_template("welcome.html", person=found, secret=secret), 422
-    flash(f"Password set. Log in as {email}.", "success")
+    flash(gettext("Password set. Log in as %(email)s.", email=email), "success")
     return redirect(url_for("auth.login"))

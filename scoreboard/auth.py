@@ -24,18 +24,21 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import LoginManager, current_user, login_required, login_user, logout_user
 from sqlalchemy import Engine, update
 from sqlmodel import select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import db
+from .db import write_session
 from .models import ROLES, Rep, User
 
 bp = Blueprint("auth", __name__)
 login_manager = LoginManager()
 login_manager.login_view = "auth.login"
 login_manager.login_message = "Please log in to see that page."
+login_manager.localize_callback = gettext  # Flask-Login flashes the message through it
 
 
 class CurrentUser:
@@ -48,6 +51,7 @@ class CurrentUser:
         self.name = user.name
         self.role = user.role
         self.rep_id = user.rep_id
+        self.locale = user.locale
         self.is_active = user.active
         self.is_authenticated = True
         self.is_anonymous = False
@@ -187,7 +191,7 @@ def login_post() -> Any:
     password = request.form.get("password", "")
     user = check_login(email, password)
     if user is None:
-        flash("Wrong email or password.", "error")
+        flash(gettext("Wrong email or password."), "error")
         return render_template("login.html", next=request.form.get("next", ""), email=email), 401
     login_user(CurrentUser(user))
     from .usage import record
@@ -210,10 +214,10 @@ def password_post() -> Any:
     new = request.form.get("new", "")
     user = check_login(current_user.email, current)
     if user is None:
-        flash("Your current password is not right.", "error")
+        flash(gettext("Your current password is not right."), "error")
         return render_template("password.html"), 401  # counted like a failed login
     if new != request.form.get("repeat", ""):
-        flash("The new password and its repetition differ.", "error")
+        flash(gettext("The new password and its repetition differ."), "error")
         return render_template("password.html"), 400
     try:
         user = set_password(db.engine_for(), current_user.email, new)
@@ -221,8 +225,37 @@ def password_post() -> Any:
         flash(str(exc).replace("password: ", "New password: "), "error")
         return render_template("password.html"), 400
     login_user(CurrentUser(user))  # a cookie of the new session version, for this browser only
-    flash("Password changed. You were logged out everywhere else.", "info")
+    flash(gettext("Password changed. You were logged out everywhere else."), "info")
     return redirect(url_for("pages.home"))
+
+
+@bp.post("/account/language")
+@login_required
+def language() -> Any:
+    """Set the logged-in person's language (``locale``: nb, en; empty: the org's default), then go
+    back to the page the switch was on (``next``, else the Referer when it is this site's; the
+    menu's form carries no path, so a page says nothing about which URL was asked for)."""
+    from .formatting import LANGUAGES
+
+    choice = request.form.get("locale", "").strip()
+    if choice and choice not in LANGUAGES:
+        abort(400, description=gettext("locale: one of %(codes)s", codes=", ".join(LANGUAGES)))
+    with write_session(db.engine_for()) as s:
+        user = s.get(User, current_user.id)
+        if user is not None:
+            user.locale = choice or None
+    back = _safe_next(request.form.get("next")) or _same_site(request.referrer)
+    return redirect(back or url_for("pages.home"))
+
+
+def _same_site(url: str | None) -> str | None:
+    """The path (and query) of ``url`` when it points at this site, else None."""
+    if not url:
+        return None
+    parts = urlsplit(url)
+    if parts.netloc and parts.netloc != request.host:
+        return None
+    return _safe_next(parts.path + (f"?{parts.query}" if parts.query else ""))
 
 
 @bp.post("/logout")
@@ -230,5 +263,5 @@ def password_post() -> Any:
 def logout() -> Any:
     revoke_sessions(db.engine_for(), current_user.id)
     logout_user()
-    flash("You are logged out.", "info")
+    flash(gettext("You are logged out."), "info")
     return redirect(url_for("auth.login"))

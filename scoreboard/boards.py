@@ -56,12 +56,14 @@ from flask import Flask, current_app
 from sqlalchemy import Engine
 from sqlmodel import Session, select
 
+from metrics import formatting as fmt
 from metrics import quota_stats, rank_board
 from metrics.catalogue import StatDef, board_stats
 from metrics.periods import OrgCalendar, Period
 from metrics.quota import FORM_RULE
 
 from . import numbers, snapshot
+from .formatting import org_locale
 from .frames import Frames, _empty
 from .ingest import IngestResult
 from .models import Board, Playlist, PlaylistBoard
@@ -478,33 +480,33 @@ def _num(v: Any) -> float | None:
 
 
 def display(value: float | None, unit: str, app: Flask | None = None, *, signed: bool = False) -> str:
-    """A value as a TV shows it: money compact in major units (``1.25 M``), rates in %, hours 1 dp.
+    """A value as a TV shows it, in the org's language (:func:`scoreboard.formatting.org_locale`;
+    boards are shared by every viewer and pushed, so never one person's language): money compact in
+    major units of the org's currency (``1,25 mill.``), rates in whole percent, hours one decimal.
 
-    >>> display(125_000_050, "money"), display(-8_450_000, "money", signed=True), display(0.4567, "rate")
-    ('1.25 M', '−84.5 k', '46%')
-    >>> display(None, "hours"), display(3.0, "count"), display(2.345, "hours")
-    ('—', '3', '2.3 h')
+    >>> app = Flask("doc")
+    >>> app.config.update(CURRENCY="NOK", LOCALE="en")
+    >>> display(125_000_050, "money", app), display(-8_450_000, "money", app, signed=True)
+    ('1.25M', '−84.5K')
+    >>> display(0.4567, "rate", app), display(None, "hours", app), display(2.345, "hours", app)
+    ('46%', '—', '2.3\\xa0hr')
+    >>> app.config["LOCALE"] = "nb"
+    >>> display(125_000_050, "money", app), display(0.4567, "rate", app), display(12345.0, "count", app)
+    ('1,25\xa0mill.', '46\xa0%', '12\xa0345')
     """
+    app = app or current_app
+    loc = org_locale(app)
     if value is None:
-        return "—"
+        return fmt.MISSING
     if unit == "money":
-        major = value / 100
-        sign = "+" if signed and major > 0 else ("−" if major < 0 else "")
-        a = abs(major)
-        if a >= 1_000_000:
-            text = f"{a / 1_000_000:.3g} M" if a < 1e9 else f"{a / 1e9:.3g} bn"
-        elif a >= 1_000:
-            text = f"{a / 1000:.3g} k"
-        else:
-            text = f"{a:.0f}"
-        return sign + text
+        return fmt.compact(fmt.to_major(value, app.config["CURRENCY"]), loc, signed=signed)
     if unit == "rate":
-        return f"{value * 100:.0f}%"
+        return fmt.percent(value, loc, signed=signed)
     if unit == "hours":
-        return f"{value:.1f} h"
+        return fmt.duration(value, "hour", loc, 1)
     if unit == "count":
-        return f"{value:,.0f}".replace(",", "\u202f")
-    return f"{value:.1f}"
+        return fmt.decimal(value, loc, signed=signed)
+    return fmt.decimal(value, loc, 1, signed=signed)
 
 
 def _reference(board: Board, now: pd.Timestamp, cal: Any) -> tuple[pd.Timestamp, str]:

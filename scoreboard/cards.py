@@ -20,13 +20,14 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlmodel import select
 
 from metrics import ROLE_TEMPLATES, rating, rating_change
 from metrics import percentiles as metrics_percentiles
 from metrics.catalogue import StatDef, card_stats, stat
-from metrics.coaching import FocusProgress, focus_review, ordinal, strengths_and_work_ons
+from metrics.coaching import FocusProgress, focus_review, strengths_and_work_ons
 from metrics.matchlog import daily_counts, daily_series
 from metrics.periods import Window, resolve_window
 from metrics.scouting import scouting_list
@@ -462,7 +463,7 @@ def me() -> Any:
     """The logged-in user's own card (managers and admins without a rep row go to coaching)."""
     if current_user.rep_id is None:
         if current_user.role in ("manager", "admin"):
-            flash("Your login has no rep card; here are the teams you coach.", "info")
+            flash(gettext("Your login has no rep card; here are the teams you coach."), "info")
             return redirect(url_for("coaching.team"))
         abort(404)
     return _render_card(int(current_user.rep_id), "cards.me", {})
@@ -560,23 +561,32 @@ def statfmt(value: Any, fmt: str) -> str:
     on the card and the TV."""
     if value is None or (isinstance(value, float) and not np.isfinite(value)) or pd.isna(value):
         return "—"
+    from metrics.formatting import duration
+
+    from .formatting import locale, major, num, pct
+
     v = float(value)
     if fmt == "pct":
-        return f"{v * 100:.0f}%"
+        return pct(v)
     if fmt == "hours":
-        return f"{v:.1f} h"
+        return duration(v, "hour", locale(), 1)
     if fmt == "money":
-        return f"{v / 100:,.0f}".replace(",", "\u202f")
+        return major(v)
     if fmt == "num2":
-        return f"{v:.2f}"
-    return f"{v:.1f}"
+        return num(v, 2)
+    return num(v, 1)
 
 
 @bp.app_template_filter("ordinal")
 def ordinal_filter(value: Any) -> str:
+    """A percentile or rank as an ordinal in the request's language (``72nd``, ``72.``)."""
+    from metrics.formatting import ordinal as in_words
+
+    from .formatting import locale
+
     if value is None or pd.isna(value):
         return "–"
-    return ordinal(float(value))
+    return in_words(float(value), locale())
 
 
 @bp.app_template_filter("tier")
@@ -591,9 +601,13 @@ def tier(value: Any) -> int:
 def ago(hours: Any) -> str:
     if hours is None or pd.isna(hours):
         return "–"
+    from metrics.formatting import duration
+
+    from .formatting import locale
+
     h = float(hours)
     if h < 1:
-        return f"{max(1, round(h * 60))} min"
+        return duration(max(1, round(h * 60)), "minute", locale())
     if h < 48:
-        return f"{h:.0f} h"
-    return f"{h / 24:.0f} d"
+        return duration(h, "hour", locale())
+    return duration(h / 24, "day", locale())

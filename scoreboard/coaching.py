@@ -18,6 +18,7 @@ from typing import Any
 
 import pandas as pd
 from flask import Blueprint, abort, flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlmodel import select
@@ -483,7 +484,7 @@ def save_note(rep_id: int) -> Any:
         return render_block("coach.html", "one_on_one", **ctx) + render_block(
             "coach.html", "last_time", oob=True, **ctx
         )
-    flash("1:1 saved. The focus shows on the rep's card.", "success")
+    flash(gettext("1:1 saved. The focus shows on the rep's card."), "success")
     return redirect(url_for("coaching.drilldown", rep_id=rep_id), 303)
 
 
@@ -499,4 +500,6 @@ def factorfmt(value: Any, factor: str) -> str:
     (:func:`metrics.coaching.findings.format_value`)."""
     if value is None or pd.isna(value):
         return "–"
-    return format_value(float(value), factor)
+    from .formatting import currency, locale
+
+    return format_value(float(value), factor, locale(), currency())

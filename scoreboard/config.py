@@ -38,6 +38,9 @@ DEFAULTS: dict[str, Any] = {
     "CURRENCY": "NOK",
     "HOLIDAY_COUNTRY": "NO",
     "FISCAL_START_MONTH": 1,
+    # The org's default language of the UI and of every number, amount and date ("nb" or "en");
+    # each person can choose their own in the user menu. None: "nb" for the demo org, else "en".
+    "LOCALE": None,
     # Web server (``python app.py``): gunicorn, one process with the threaded worker.
     "HOST": "127.0.0.1",
     "PORT": 5000,

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_wtf.csrf import validate_csrf
 from sqlalchemy import select
 from werkzeug.utils import secure_filename
@@ -133,7 +134,7 @@ def import_start(job_id: int) -> Any:
     if job["state"] == "done" or (job["state"] == "running" and _alive(job_id)):
         return redirect(url_for(".import_job", job_id=job_id))
     if not _stored_file(job).exists():
-        flash("The uploaded file is gone; upload it again.", "error")
+        flash(gettext("The uploaded file is gone; upload it again."), "error")
         return redirect(url_for(".imports"))
     importer._update_job(engine, job_id, state="running")  # the page shows a bar at once
     app = current_app._get_current_object()  # type: ignore[attr-defined]
@@ -223,11 +224,19 @@ def identity_map() -> Any:
             timezone=current_app.config["TIMEZONE"],
         )
     except ValueError as exc:
-        flash(f"{value}: {exc}", "error")
+        flash(gettext("%(value)s: %(exc)s", value=value, exc=exc), "error")
         return redirect(url_for(".identities")), 303
     except RecordErrors as exc:
         first = exc.errors[0]
-        flash(f"{value}: a waiting record cannot be stored ({first['field']}: {first['reason']})", "error")
+        flash(
+            gettext(
+                "%(value)s: a waiting record cannot be stored (%(first)s: %(first2)s)",
+                value=value,
+                first=first["field"],
+                first2=first["reason"],
+            ),
+            "error",
+        )
         return redirect(url_for(".identities")), 303
     message = f"{value} ({source}) is now {email.lower()}: {released.stored} waiting record(s) stored"
     if released.still_waiting:

@@ -71,9 +71,12 @@ from socketio.exceptions import ConnectionRefusedError as Refused
 from sqlalchemy import text
 from sqlmodel import Session, select
 
+from metrics.formatting import compact_money
+
 from . import db, numbers
-from .boards import affected, board_state, display, match_centre, playlist_boards
+from .boards import affected, board_state, match_centre, playlist_boards
 from .children import start_quietly
+from .formatting import org_locale
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
 from .ticker import opening_lines
@@ -479,7 +482,9 @@ class LiveHub:
                 "rep": None if rep is None or opted_out else str(rep["name"]),
                 "team": None if rep is None else str(rep["team"]),
                 "amount": int(deal["amount"]),
-                "amount_display": f"{display(float(deal['amount']), 'money', self.app)} {deal['currency']}",
+                "amount_display": compact_money(
+                    float(deal["amount"]), str(deal["currency"]), org_locale(self.app)
+                ),
                 "currency": deal["currency"],
                 "account": deal.get("account") or deal.get("name") or "",
                 "at": pd.Timestamp(deal["at"]).isoformat(),

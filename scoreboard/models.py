@@ -345,6 +345,8 @@ class User(SQLModel, table=True):
     #: Part of every session cookie; raised on logout and password change, which ends every session
     #: issued before (see scoreboard.auth).
     session_version: int = Field(default=0, sa_column_kwargs={"server_default": "0"})
+    #: The language the person chose ("nb", "en"); None: the org's default (config ``LOCALE``).
+    locale: str | None = Field(default=None, max_length=8)
 
 
 class LoginLink(SQLModel, table=True):

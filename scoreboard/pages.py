@@ -4,12 +4,17 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from flask import Blueprint, current_app, render_template
 
 from . import db, store
 from .auth import require_role
+
+# The number filters (money, major, compact_money, local_time, thousands, num, pct) live in
+# scoreboard.formatting; these names stay for the modules that import them from here.
+from .formatting import compact_money, local_day, local_time, major, money, num  # noqa: F401
+
+thousands = num
 
 bp = Blueprint("pages", __name__)
 
@@ -63,40 +68,5 @@ def home() -> Any:
         "revenue_today": sum(t.revenue_today for t in teams),
     }
     tz = current_app.config["TIMEZONE"]
-    today = datetime.now(ZoneInfo(tz)).strftime("%A %d %B %Y")
+    today = local_day(datetime.now(UTC), "full")
     return render_template("home.html", teams=teams, totals=totals, timezone=tz, today_label=today)
-
-
-@bp.app_template_filter("money")
-def money(minor: int, currency: str | None = None) -> str:
-    """Minor units as whole major units with thin-space thousands: ``12500050`` → ``125 001 NOK``."""
-    return f"{major(minor)} {currency or current_app.config['CURRENCY']}"
-
-
-@bp.app_template_filter("major")
-def major(minor: int) -> str:
-    """Minor units as whole major units with thin-space thousands, without the currency."""
-    return thousands(round(minor / 100))
-
-
-@bp.app_template_filter("compact_money")
-def compact_money(minor: int | float) -> str:
-    """Money as a TV shows it (:func:`scoreboard.boards.display`): ``9.27 M NOK``."""
-    from .boards import display
-
-    return f"{display(minor, 'money')} {current_app.config['CURRENCY']}"
-
-
-@bp.app_template_filter("local_time")
-def local_time(moment: datetime | None, fmt: str = "%Y-%m-%d %H:%M") -> str:
-    """A stored instant (UTC; naive values are UTC) in the org's time zone: ``2026-12-01 09:30``."""
-    if moment is None:
-        return ""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(ZoneInfo(current_app.config["TIMEZONE"])).strftime(fmt)
-
-
-@bp.app_template_filter("thousands")
-def thousands(n: int) -> str:
-    return f"{n:,}".replace(",", "\u202f")

@@ -8,6 +8,7 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, Flask, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 
 from . import db
@@ -48,12 +49,12 @@ def erase() -> Any:
     source = request.form.get("source", "").strip()
     external_id = request.form.get("id", "").strip()
     if not source or not external_id:
-        flash("Give the contact's source and its id in that source.", "error")
+        flash(gettext("Give the contact's source and its id in that source."), "error")
         return _page(400)
     try:
         erased = erase_contact(db.engine_for(), source, external_id, user_actor(current_user))
     except NotFound as exc:
-        flash(f"Nothing erased: {exc}.", "error")
+        flash(gettext("Nothing erased: %(exc)s.", exc=exc), "error")
         return _page(404)
     flash(erased.describe(), "info")
     return redirect(url_for("privacy.page"))

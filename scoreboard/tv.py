@@ -32,6 +32,7 @@ from flask import (
     url_for,
 )
 from flask.cli import with_appcontext
+from flask_babel import gettext, ngettext
 from flask_login import current_user
 from jinja2_fragments.flask import render_block
 from sqlalchemy import delete, update
@@ -255,7 +256,7 @@ def board_form(board_id: int | None = None) -> Any:
                 saved_id = int(target.id)  # type: ignore[arg-type]
             if board_id is not None:
                 hub_for(current_app).board_changed(saved_id)
-            flash(f"Board “{candidate.title}” saved.", "success")
+            flash(gettext("Board “%(title)s” saved.", title=candidate.title), "success")
             return redirect(url_for("admin_boards.boards"))
         board = candidate
     return render_template(
@@ -275,7 +276,7 @@ def board_delete(board_id: int) -> Any:
     with db.write_session(db.engine_for()) as s:
         s.execute(delete(PlaylistBoard).where(PlaylistBoard.board_id == board_id))  # type: ignore[arg-type]
         s.execute(delete(Board).where(Board.id == board_id))  # type: ignore[arg-type]
-    flash("Board deleted.", "info")
+    flash(gettext("Board deleted."), "info")
     return redirect(url_for("admin_boards.boards"))
 
 
@@ -330,7 +331,7 @@ def playlist_form(playlist_id: int | None = None) -> Any:
                     w.add(PlaylistBoard(playlist_id=target.id, board_id=board_id, position=position))
                 saved = int(target.id)  # type: ignore[arg-type]
             hub_for(current_app).playlist_changed(saved)
-            flash(f"Playlist “{name}” saved.", "success")
+            flash(gettext("Playlist “%(name)s” saved.", name=name), "success")
             return redirect(url_for("admin_boards.boards"))
         current = {board_id: pos for pos, board_id in chosen}
     return render_template(
@@ -359,9 +360,15 @@ def playlist_delete(playlist_id: int) -> Any:
     ]
     if live:
         flash(
-            f"Playlist “{playlist.name}” is shown by {len(live)} live display"
-            f"{'s' if len(live) != 1 else ''} ({', '.join(live)}): revoke "
-            f"{'them' if len(live) != 1 else 'it'} on the Displays page first.",
+            ngettext(
+                "Playlist “%(name)s” is shown by %(num)d live display (%(names)s): revoke it on the "
+                "Displays page first.",
+                "Playlist “%(name)s” is shown by %(num)d live displays (%(names)s): revoke them on the "
+                "Displays page first.",
+                len(live),
+                name=playlist.name,
+                names=", ".join(live),
+            ),
             "error",
         )
         return redirect(url_for("admin_boards.boards"))
@@ -370,7 +377,7 @@ def playlist_delete(playlist_id: int) -> Any:
         w.execute(update(Token).where(Token.playlist_id == playlist_id).values(playlist_id=None))  # type: ignore[arg-type]
         w.execute(delete(PlaylistBoard).where(PlaylistBoard.playlist_id == playlist_id))  # type: ignore[arg-type]
         w.execute(delete(Playlist).where(Playlist.id == playlist_id))  # type: ignore[arg-type]
-    flash(f"Playlist “{name}” deleted.", "info")
+    flash(gettext("Playlist “%(name)s” deleted.", name=name), "info")
     return redirect(url_for("admin_boards.boards"))
 
 
@@ -429,7 +436,7 @@ def display_create() -> Any:
             "_error_inline.html", code=422, title="No playlist", sentence="Choose the playlist the TV shows."
         )
     if playlist is None:
-        flash("Choose the playlist the TV shows.", "error")
+        flash(gettext("Choose the playlist the TV shows."), "error")
         return render_template(
             "admin_displays.html", displays=_displays(), playlists=playlists, created=None
         ), 422
@@ -462,7 +469,7 @@ def display_revoke(token_id: int) -> Any:
         abort(404)
     if revoke_token(db.engine_for(), token_id):
         hub_for(current_app).revoke(token_id)
-        flash(f"Display “{token.name}” revoked; its TVs are disconnected.", "success")
+        flash(gettext("Display “%(name)s” revoked; its TVs are disconnected.", name=token.name), "success")
     return redirect(url_for("admin_boards.displays"))
 
 

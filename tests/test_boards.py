@@ -119,7 +119,7 @@ def test_top_n_ranks_the_best_and_never_lists_the_bottom(app: Any, org: dict[str
         ("Bo", 20_000_000, 2),
     ]
     assert desk["unranked"] == []  # Ada and Di are ranked, just below the top 2: not listed
-    assert desk["rows"][0]["display"] == "500 k" and desk["rows"][0]["team"] == "South"
+    assert desk["rows"][0]["display"] == "500K" and desk["rows"][0]["team"] == "South"
 
 
 def test_reps_who_opted_out_are_absent_from_tv_payloads(app: Any, org: dict[str, int]) -> None:

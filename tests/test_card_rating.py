@@ -52,7 +52,7 @@ def test_rep_card_shows_rating_range_and_formula(org, now):
     formula = re.search(r"<details class=\"rating-formula\".*?</details>", hero, re.S).group(0)
     text = " ".join(re.sub(r"<[^>]+>", " ", formula).split())
     weighted = sorted(((w, k) for k, w in ROLE_TEMPLATES["rep"].items() if w > 0), reverse=True)
-    listed = ", ".join(f"{cards.FACE_LABELS[k]} {round(w * 100)} %" for w, k in weighted)
+    listed = ", ".join(f"{cards.FACE_LABELS[k]} {round(w * 100)}%" for w, k in weighted)
     assert f"Rating = 40 + 0.59 × a weighted average of the face percentiles: {listed}." in text
     assert "Work rate and Pressing count 0" in text
     assert "not rated yet" in text

@@ -229,9 +229,11 @@ def test_admin_pages_show_times_in_the_orgs_time_zone(demo: Any) -> None:
     client = login_session(demo.test_client(), ADMIN_EMAIL, PASSWORD)
     token, _ = create_token(db.engine_for(demo), "display", "Lobby", None, playlist_id=_playlist(demo).id)
     created = token.created_at.replace(tzinfo=token.created_at.tzinfo or UTC)
-    oslo = created.astimezone(ZoneInfo("Europe/Oslo")).strftime("%Y-%m-%d %H:%M")
+    # Babel's English medium date and 24-hour time, e.g. "Dec 2, 2026, 00:30"
+    local = created.astimezone(ZoneInfo("Europe/Oslo"))
+    oslo = f"{local:%b} {local.day}, {local:%Y, %H:%M}"
     assert demo.config["TIMEZONE"] == "Europe/Oslo"
-    assert oslo != created.strftime("%Y-%m-%d %H:%M")  # Oslo is never on UTC
+    assert oslo != f"{created:%b} {created.day}, {created:%Y, %H:%M}"  # Oslo is never on UTC
     assert oslo in client.get("/admin/displays").get_data(as_text=True)
 
 

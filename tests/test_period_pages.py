@@ -242,8 +242,8 @@ def test_a_past_quarter_card_shows_that_quarters_quota_with_its_pace_as_money(cl
     quota = quota[: quota.index("</p>")]
     assert "of quota won" in quota, quota  # the seeded org has quotas for its past quarters
     pace = re.search(r"data-pace>([^<]*)<", quota).group(1)
-    # Whole major units, thin-space thousands, the org's currency (the money filter's form).
-    assert re.fullmatch(r"[+-]\d{1,3}(\u202f\d{3})* NOK", pace), pace
+    # Whole major units of the org's currency, signed, as Babel writes them in English (U+2212 minus).
+    assert re.fullmatch(r"[+\u2212]NOK\xa0\d{1,3}(,\d{3})*", pace), pace
 
 
 def test_a_card_of_an_empty_window_rates_no_one_as_the_roster_does(client, rep):

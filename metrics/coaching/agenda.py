@@ -257,10 +257,7 @@ _SUGGEST = {
 
 
 def _fmt(value: float, factor: str) -> str:
-    if not np.isfinite(value):
-        return "–"
-    if factor in ("win_rate", "opps_per_activity", "close_pace"):
-        return f"{value:.0%}" if factor != "opps_per_activity" else f"{value:.3f}"
-    if factor == "avg_deal_size":
-        return f"{value / 100:,.0f}".replace(",", "\u202f")
-    return f"{value:.1f}"
+    """A factor's value as the agenda's (English) sentences write it: the findings' own format."""
+    from .findings import format_value
+
+    return format_value(value, factor)

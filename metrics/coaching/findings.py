@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 
+from metrics import formatting
 from metrics.coaching._common import format_p, holm_family
 from metrics.coaching.decomposition import MIN_WINS, Decomposition, FactorComparison, decompose, funnel
 from metrics.coaching.funnel import FunnelWindow
@@ -211,23 +212,25 @@ def _possessive(name: str) -> str:
     return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
-def format_value(v: float, kind: str) -> str:
-    """A factor's or rate's value as the sentences show it: rates as whole percent, opportunities
-    per activity with three decimals, deal size in whole major units, per-day counts with one
-    decimal; NaN as an en dash.
+def format_value(v: float, kind: str, locale: str = "en", currency: str = "NOK") -> str:
+    """A factor's or rate's value as the sentences show it (:mod:`metrics.formatting` in ``locale``):
+    rates as whole percent, opportunities per activity with three decimals, deal size in whole major
+    units of ``currency``, per-day counts with one decimal; NaN as an en dash.
 
     >>> format_value(0.256, "win_rate"), format_value(1234567.0, "avg_deal_size"), format_value(4.25, "x")
-    ('26%', '12\u202f346', '4.2')
+    ('26%', '12,346', '4.2')
+    >>> format_value(0.256, "win_rate", "nb"), format_value(1234567.0, "avg_deal_size", "nb", "JPY")
+    ('26\xa0%', '1\xa0234\xa0567')
     """
     if not math.isfinite(v):
         return "–"
     if kind in ("win_rate", "close_pace", "rate"):
-        return f"{v:.0%}"
+        return formatting.percent(v, locale)
     if kind == "opps_per_activity":
-        return f"{v:.3f}"
+        return formatting.decimal(v, locale, 3)
     if kind == "avg_deal_size":
-        return f"{v / 100:,.0f}".replace(",", "\u202f")
-    return f"{v:.1f}"
+        return formatting.decimal(formatting.to_major(v, currency), locale)
+    return formatting.decimal(v, locale, 1)
 
 
 _SINGULAR = {

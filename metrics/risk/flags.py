@@ -16,6 +16,7 @@ from collections.abc import Callable
 import numpy as np
 import pandas as pd
 
+from metrics import formatting
 from metrics.frames import validate
 from metrics.risk.settings import DEFAULTS, FLAG_BY_KEY, FLAG_KEYS, RiskSettings
 from metrics.risk.state import Events, deal_states, seconds, stage_codes
@@ -373,7 +374,7 @@ def why(row: pd.Series | dict, flag: str, money: Callable[[float], str] | None =
     >>> why({"dwell_days": 40.2, "stall_limit": 21.0, "stage": "demo"}, "stalled")
     '40 days in demo; won deals rarely stay over 21 days (3 × median or P90).'
     """
-    money = money or (lambda v: f"{v / 100:,.0f}".replace(",", "\u202f"))
+    money = money or (lambda v: formatting.decimal(formatting.to_major(v, "NOK"), "en"))
     r = row
     if flag == "no_activity":
         return f"No call, email or meeting logged in {int(r['quiet_days'])} business days."

@@ -132,12 +132,12 @@ Currency = Annotated[
 ]
 
 
-@lru_cache(maxsize=512)
 def minor_digits(currency: str) -> int:
-    """Digits of ``currency``'s minor unit as Matchday stores it: 0 (JPY, ISK, ...) or 2."""
-    from babel.numbers import get_currency_precision
+    """Digits of ``currency``'s minor unit as Matchday stores it: 0 (JPY, ISK, ...) or 2
+    (:func:`metrics.formatting.minor_digits`, which every page formats money with)."""
+    from metrics.formatting import minor_digits as digits
 
-    return 0 if get_currency_precision(currency) == 0 else 2
+    return digits(currency)
 
 
 def to_minor_units(amount: Decimal, currency: str) -> int:

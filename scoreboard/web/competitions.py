@@ -39,6 +39,7 @@ from metrics.competitions import (
 from .. import cards, db, numbers
 from ..auth import require_role
 from ..boards import display
+from ..formatting import num
 from ..models import Competition, CompetitionEntry, CompetitionFixture, Rep, Team
 from ..teams import managed_team_ids
 
@@ -324,7 +325,7 @@ def _fmt(v: Any, unit: str, signed: bool = False) -> str:
     if not math.isfinite(f):
         return "–"
     if unit == "points":
-        return f"{f:+.0f}" if signed else f"{f:.0f}"
+        return num(f, signed=signed)
     return display(f, unit, current_app, signed=signed)
 
 

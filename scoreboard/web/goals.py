@@ -24,11 +24,13 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlalchemy import text
 from sqlmodel import Session, select
 
 from metrics.adoption import ADOPTION_COLUMNS, adoption
+from metrics.formatting import minor_digits, to_major
 from metrics.goals import (
     GOAL_METRICS,
     KPI_ORDER,
@@ -409,7 +411,9 @@ def edit(goal_id: int) -> Any:
 
 def _display_target(goal: Goal) -> int:
     spec = GOAL_METRICS.get(goal.metric)
-    return round(goal.target / 100) if spec and spec.unit == "money" else goal.target
+    if spec and spec.unit == "money":
+        return round(to_major(goal.target, current_app.config["CURRENCY"]))
+    return goal.target
 
 
 def _parse_target(metric: str, raw: str) -> int:
@@ -421,7 +425,9 @@ def _parse_target(metric: str, raw: str) -> int:
     if not math.isfinite(number) or number < 0 or number > 1e13:
         raise ValueError("target: a number from 0")
     spec = GOAL_METRICS[metric]
-    return int(round(number * 100)) if spec.unit == "money" else int(round(number))
+    if spec.unit == "money":  # minor units of the org's currency (none for JPY)
+        return int(round(number * 10 ** minor_digits(current_app.config["CURRENCY"])))
+    return int(round(number))
 
 
 def _parse_dates(start: str, end: str) -> tuple[_dt.date, _dt.date]:
@@ -487,7 +493,7 @@ def save(goal_id: int) -> Any:
     s.commit()
     if request.htmx:  # type: ignore[attr-defined]
         return redirect(url_for("goals.row", goal_id=goal_id), code=303)
-    flash("Goal saved.", "success")
+    flash(gettext("Goal saved."), "success")
     return redirect(url_for("goals.page", owner=owner_of(goal)), code=303)
 
 
@@ -535,7 +541,7 @@ def create() -> Any:
     _version(s, goal, "create")
     _bump(s)
     s.commit()
-    flash(f"Goal added: {GOAL_METRICS[metric].label}.", "success")
+    flash(gettext("Goal added: %(label)s.", label=GOAL_METRICS[metric].label), "success")
     return redirect(url_for("goals.page", owner=owner), code=303)
 
 
@@ -583,12 +589,14 @@ def derive_kpis(goal_id: int) -> Any:
     s.commit()
     if len(steps) == 1:
         flash(
-            "No KPI targets derived: no conversion rates measured in the half year before this period.",
+            gettext(
+                "No KPI targets derived: no conversion rates measured in the half year before this period."
+            ),
             "error",
         )
     else:
         flash(
-            "Derived: "
+            gettext("Derived: ")
             + "; ".join(f"{GOAL_METRICS[st.metric].label} {st.target} ({st.why})" for st in steps[1:]),
             "success",
         )
@@ -703,7 +711,7 @@ def import_csv() -> Any:
         _version(s, goal, "import")
     _bump(s)
     s.commit()
-    flash(f"Imported {len(goals)} goal(s).", "success")
+    flash(gettext("Imported %(len)s goal(s).", len=len(goals)), "success")
     return redirect(url_for("goals.page"), code=303)
 
 

@@ -9,6 +9,7 @@ import click
 import pandas as pd
 from flask import Blueprint, Flask, Response, abort, flash, redirect, render_template, request, url_for
 from flask.cli import with_appcontext
+from flask_babel import gettext
 from flask_login import current_user, login_required
 from sqlmodel import select
 
@@ -137,7 +138,12 @@ def publish(version_id: int) -> Any:
         abort(404)
     n = sqlrules.publish(engine, numbers.frames(), version_id, _actor(), now_utc())
     flash(
-        f"Version {version_id} is live: {n} contacts qualified in the last {sqlrules.WINDOW_DAYS} days.",
+        gettext(
+            "Version %(version_id)s is live: %(n)s contacts qualified in the last %(WINDOW_DAYS)s days.",
+            version_id=version_id,
+            n=n,
+            WINDOW_DAYS=sqlrules.WINDOW_DAYS,
+        ),
         "success",
     )
     return redirect(url_for("qualification.admin"))
@@ -147,7 +153,7 @@ def publish(version_id: int) -> Any:
 @require_role("admin")
 def refresh() -> Any:
     n = sqlrules.refresh(db.engine_for(), numbers.frames(), now_utc())
-    flash(f"{n} new SQL(s) recorded.", "success")
+    flash(gettext("%(n)s new SQL(s) recorded.", n=n), "success")
     return redirect(url_for("qualification.admin"))
 
 

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import pandas as pd
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext
 from flask_login import current_user
 from sqlalchemy import bindparam, text
 from sqlmodel import select
@@ -487,12 +488,12 @@ def settings_page() -> Any:
             if len(crm) > 1000:
                 raise ValueError("crm_urls: too long (1000 characters at most)")
         except ValueError as e:
-            flash(f"Not saved: {e}", "error")
+            flash(gettext("Not saved: %(e)s", e=e), "error")
             status = 400
         else:
             store.set_setting(db.engine_for(), SETTINGS_KEY, new.to_json())
             store.set_setting(db.engine_for(), CRM_KEY, crm)
-            flash("Deal-warning settings saved.", "success")
+            flash(gettext("Deal-warning settings saved."), "success")
             return redirect(url_for("risk.settings_page"))
     crm_text = "\n".join(f"{k}={v}" for k, v in crm_templates().items())
     return render_template(
@@ -504,7 +505,9 @@ def settings_page() -> Any:
 def pct(value: Any) -> str:
     if value is None or (isinstance(value, float) and not np.isfinite(value)):
         return "–"
-    return f"{float(value):.0%}"
+    from ..formatting import pct as percent
+
+    return percent(value)
 
 
 # ------------------------------------------------------------------------------------- API

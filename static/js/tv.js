@@ -93,11 +93,12 @@
 
   /* ------------------------------------------------------------------------ clock */
   var clock = document.querySelector("[data-clock]");
+  var lang = document.documentElement.lang === "nb" ? "nb-NO" : "en-GB"; /* the org's language */
   var format;
   try {
-    format = new Intl.DateTimeFormat("en-GB", { timeZone: timeZone, weekday: "short", hour: "2-digit", minute: "2-digit" });
+    format = new Intl.DateTimeFormat(lang, { timeZone: timeZone, weekday: "short", hour: "2-digit", minute: "2-digit" });
   } catch (e) {
-    format = new Intl.DateTimeFormat("en-GB", { weekday: "short", hour: "2-digit", minute: "2-digit" });
+    format = new Intl.DateTimeFormat(lang, { weekday: "short", hour: "2-digit", minute: "2-digit" });
   }
   function tick() { if (clock) { clock.textContent = format.format(new Date()); } }
   tick();
@@ -142,9 +143,9 @@
     time.className = "tv-ticker__time";
     var when = at ? new Date(at) : new Date();
     try {
-      time.textContent = when.toLocaleTimeString("en-GB", { timeZone: timeZone, hour: "2-digit", minute: "2-digit" });
+      time.textContent = when.toLocaleTimeString(lang, { timeZone: timeZone, hour: "2-digit", minute: "2-digit" });
     } catch (e) {
-      time.textContent = when.toLocaleTimeString("en-GB", { hour: "2-digit", minute: "2-digit" });
+      time.textContent = when.toLocaleTimeString(lang, { hour: "2-digit", minute: "2-digit" });
     }
     li.appendChild(time);
     li.appendChild(document.createTextNode(" " + text));

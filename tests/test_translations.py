@@ -1,0 +1,285 @@
+"""Norwegian (bokmål) everywhere (issue 15, item 2).
+
+- The catalog: every message the code and templates use has a non-empty nb translation with the
+  same placeholders, and the committed ``.mo`` is the compiled ``.po`` (nobody forgot to compile).
+- Every page, crawled as an admin, a manager, a rep and the TV in an org whose default is nb,
+  shows no English message that has a Norwegian translation: a text node (or title, aria-label,
+  placeholder, alt) equal to such a msgid, or matching one with its placeholders filled in, fails.
+- One page in nb and en, with Babel-formatted numbers checked by hand.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+from urllib.parse import urljoin, urlsplit
+
+import pytest
+from babel.messages.extract import extract_from_dir
+from babel.messages.mofile import read_mo, write_mo
+from babel.messages.pofile import read_po
+from demo_org_app import ADMIN, PASSWORD, login_session, seeded_org
+from sqlmodel import Session, select
+
+from scoreboard import db
+from scoreboard.models import Board, Playlist, User
+from scoreboard.tokens import create_token
+
+ROOT = Path(__file__).resolve().parent.parent
+PO = ROOT / "scoreboard" / "translations" / "nb" / "LC_MESSAGES" / "messages.po"
+MO = PO.with_suffix(".mo")
+PLACEHOLDER = re.compile(r"%\(\w+\)[sd]|%%")
+
+
+def _catalog():
+    with PO.open("rb") as f:
+        return read_po(f, locale="nb")
+
+
+def _used_msgids() -> set[str]:
+    """Every msgid the templates and Python code use, extracted as ``pybabel extract`` does."""
+    method_map = [("scoreboard/**.py", "python"), ("templates/**.html", "jinja2")]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    found = set()
+    for _file, _line, message, _comments, _ctx in extract_from_dir(
+        str(ROOT), method_map, keywords=keywords, options_map={"templates/**.html": {}}
+    ):
+        found.add(message if isinstance(message, str) else message[0])
+    return found
+
+
+def test_every_message_used_has_a_norwegian_translation():
+    catalog = _catalog()
+    assert not catalog.fuzzy, "a fuzzy catalog is skipped by pybabel compile"
+    used = _used_msgids()
+    missing = sorted(m for m in used if not catalog.get(m) or not catalog.get(m).string)
+    assert not missing, f"{len(missing)} messages without nb translation (run pybabel update): {missing[:20]}"
+    for message in catalog:
+        if not message.id:
+            continue
+        ids = message.id if isinstance(message.id, tuple) else (message.id,)
+        strings = message.string if isinstance(message.string, tuple) else (message.string,)
+        for msgid, msgstr in zip(ids, strings, strict=False):
+            assert msgstr, msgid
+            assert sorted(PLACEHOLDER.findall(msgid)) == sorted(PLACEHOLDER.findall(msgstr)), (msgid, msgstr)
+        assert not message.fuzzy, message.id
+
+
+def test_labels_shown_from_python_tables_are_listed_for_translation():
+    """The English labels the templates translate with ``|tr`` come from Python tables: each one is
+    in :mod:`scoreboard.data_messages` (so it is extracted and translated)."""
+    from metrics.catalogue import CATALOGUE
+    from metrics.goals import GOAL_METRICS
+    from metrics.quota import FORM_RULE
+    from metrics.risk.settings import FLAGS
+    from scoreboard import boards, cards, window
+    from scoreboard.data_messages import MESSAGES
+    from scoreboard.web import competitions
+
+    listed = {m for group in MESSAGES.values() for m in group}
+    stats = list(CATALOGUE.values()) if hasattr(CATALOGUE, "values") else list(CATALOGUE)
+    shown = (
+        {s.label for s in stats}
+        | {s.sample_label for s in stats if s.sample_label}
+        | {s.no_value for s in stats if s.no_value}
+        | {m.label for m in GOAL_METRICS.values()}
+        | {f.label for f in FLAGS}
+        | {f.action for f in FLAGS}
+        | set(boards.PERIODS.values())
+        | {label for _, label in window.PICKER_CHOICES}
+        | set(cards.FACE_LABELS.values())
+        | {label for _, label in cards.SPARKS}
+        | set(competitions.FORMAT_LABELS.values())
+        | {FORM_RULE}
+    )
+    assert not shown - listed, sorted(shown - listed)
+
+
+def test_the_committed_mo_is_the_compiled_po():
+    buf = io.BytesIO()
+    write_mo(buf, _catalog())
+    buf.seek(0)
+    with MO.open("rb") as f:
+        committed = read_mo(f)
+
+    def pairs(catalog):
+        return {_key(m.id): _key(m.string) for m in catalog if m.id}
+
+    assert pairs(read_mo(buf)) == pairs(committed), "run: pybabel compile -d scoreboard/translations"
+
+
+def _key(value):
+    return tuple(value) if isinstance(value, list | tuple) else value
+
+
+# ------------------------------------------------------------------------------------ crawling
+
+
+class _Text(HTMLParser):
+    """Visible text nodes, the translatable attributes, and the links of a page."""
+
+    SKIP = {"script", "style", "code", "pre"}
+    ATTRS = {"title", "aria-label", "placeholder", "alt"}
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.texts: list[str] = []
+        self.links: list[str] = []
+        self._skip = 0
+
+    def handle_starttag(self, tag, attrs):
+        if tag in self.SKIP:
+            self._skip += 1
+        for name, value in attrs:
+            if name in self.ATTRS and value:
+                self.texts.append(value)
+            if name == "href" and tag == "a" and value:
+                self.links.append(value)
+
+    def handle_endtag(self, tag):
+        if tag in self.SKIP and self._skip:
+            self._skip -= 1
+
+    def handle_data(self, data):
+        if not self._skip and data.strip():
+            self.texts.append(data)
+
+
+def _norm(s: str) -> str:
+    return re.sub(r"\s+", " ", s.replace("\xa0", " ")).strip()
+
+
+def _english_patterns():
+    """(msgid, exact text or regex) of every message whose nb translation differs from it."""
+    exact: dict[str, str] = {}
+    patterns: list[tuple[str, re.Pattern[str]]] = []
+    for message in _catalog():
+        if not message.id or isinstance(message.id, tuple):
+            continue
+        if _norm(message.string) == _norm(message.id):
+            continue
+        english = _norm(message.id.replace("&amp;", "&").replace("&lt;", "<").replace("&gt;", ">"))
+        if not PLACEHOLDER.search(english):
+            exact[english] = message.id
+            continue
+        literal = PLACEHOLDER.sub("", english)
+        if len(re.findall(r"[A-Za-z]{3,}", literal)) < 2:
+            continue  # "%(a)s of %(b)s": too little text to tell English from a name
+        parts = PLACEHOLDER.split(english)
+        marks = PLACEHOLDER.findall(english)
+        rx = "".join(
+            re.escape(p) + ("%" if m == "%%" else ".+?") if m is not None else re.escape(p)
+            for p, m in zip(parts, [*marks, None], strict=True)
+        )
+        patterns.append((message.id, re.compile(rx + r"\Z")))
+    return exact, patterns
+
+
+SKIP_LINK = re.compile(r"^/(static|api|socket\.io)/|\.(json|csv|svg|png|toml)$|/(logout|download)|format=csv")
+
+
+def _crawl(client, start: str, limit: int = 120, per_endpoint: int = 2):
+    """GET pages reachable from ``start`` by links (same site), at most ``per_endpoint`` URLs per
+    route shape (digits stand for ids); yields (url, status, html)."""
+    seen, shapes, queue = set(), {}, [start]
+    while queue and len(seen) < limit:
+        url = queue.pop(0)
+        parts = urlsplit(url)
+        path = parts.path + (("?" + parts.query) if parts.query else "")
+        if path in seen or SKIP_LINK.search(parts.path) or "format=" in parts.query:
+            continue
+        shape = re.sub(r"\d+", "N", parts.path)
+        if shapes.get(shape, 0) >= per_endpoint:
+            continue
+        shapes[shape] = shapes.get(shape, 0) + 1
+        seen.add(path)
+        resp = client.get(path)
+        html = resp.get_data(as_text=True)
+        yield path, resp.status_code, html
+        if resp.status_code == 200 and "text/html" in resp.content_type:
+            parser = _Text()
+            parser.feed(html)
+            for link in parser.links:
+                target = urljoin(path, link)
+                if urlsplit(target).netloc == "" and target.startswith("/"):
+                    queue.append(target.split("#")[0])
+
+
+@pytest.fixture(scope="module")
+def nb_org(tmp_path_factory):
+    org = seeded_org(tmp_path_factory, "i18n")
+    org.app.config["LOCALE"] = "nb"  # the org's default language
+    return org
+
+
+def _untranslated(html: str, exact, patterns, stored: set[str]) -> list[str]:
+    parser = _Text()
+    parser.feed(html)
+    found = []
+    for raw in parser.texts:
+        text = _norm(raw)
+        if text in stored:
+            continue  # a name someone stored (a board's title): data, not the UI
+        if text in exact:
+            found.append(text)
+            continue
+        for msgid, rx in patterns:
+            if rx.match(text):
+                found.append(f"{text!r} (msgid {msgid!r})")
+                break
+    return found
+
+
+@pytest.mark.parametrize("who", ["admin", "manager", "rep", "tv"])
+def test_every_page_in_nb_is_translated(nb_org, who):
+    exact, patterns = _english_patterns()
+    client = nb_org.app.test_client()
+    if who == "tv":
+        with Session(db.engine_for(nb_org.app)) as s:
+            playlist = s.exec(select(Playlist)).first()
+        secret = create_token(db.engine_for(nb_org.app), "display", "tv", playlist_id=playlist.id)[1]
+        start = f"/tv/{secret}"
+    else:
+        email = ADMIN if who == "admin" else nb_org.by_role(who)[0][0]
+        login_session(client, email, PASSWORD)
+        start = "/"
+    with Session(db.engine_for(nb_org.app)) as s:
+        stored = {b.title for b in s.exec(select(Board))} | {p.name for p in s.exec(select(Playlist))}
+    problems, pages = {}, 0
+    for url, status, html in _crawl(client, start):
+        assert status < 500, f"{url} answered {status}"
+        if status != 200:
+            continue
+        pages += 1
+        assert '<html lang="nb"' in html or "<html" not in html, url
+        bad = _untranslated(html, exact, patterns, stored)
+        if bad:
+            problems[url] = sorted(set(bad))
+    assert pages >= (1 if who == "tv" else 5), pages
+    assert not problems, "English left in nb pages:\n" + "\n".join(f"{u}: {b}" for u, b in problems.items())
+
+
+# ------------------------------------------------------------------------ one page, nb and en
+
+
+def test_the_language_switch_and_numbers_on_the_home_page(nb_org):
+    """The same page in nb (the org's default) and in en (the person's choice), numbers by Babel."""
+    client = nb_org.app.test_client()
+    login_session(client, ADMIN, PASSWORD)
+    nb = client.get("/").get_data(as_text=True)
+    assert '<html lang="nb"' in nb and "I dag på gulvet" in nb and "Logg ut" in nb
+    token = re.search(r'name="csrf_token" value="([^"]+)"', nb).group(1)
+    resp = client.post("/account/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    assert resp.status_code == 302 and resp.headers["Location"].endswith("/")
+    with Session(db.engine_for(nb_org.app)) as s:
+        assert s.exec(select(User).where(User.email == ADMIN)).one().locale == "en"
+    en = client.get("/").get_data(as_text=True)
+    assert '<html lang="en"' in en and "Today on the floor" in en and "Log out" in en
+    bad = client.post("/account/language", data={"locale": "xx", "csrf_token": token})
+    assert bad.status_code == 400 and "locale" in bad.get_data(as_text=True)
+    client.post("/account/language", data={"locale": "nb", "csrf_token": token})
+    # the page's numbers in each language: the reps tile and the date line by Babel
+    assert re.search(r"(mandag|tirsdag|onsdag|torsdag|fredag|lørdag|søndag) \d{1,2}\. \w+ 20\d\d", nb)
+    assert re.search(r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \w+ \d{1,2}, 20\d\d", en)
