@@ -14,6 +14,7 @@ from sqlmodel import Session, select
 
 from metrics import rating
 from metrics.coaching import rep_findings
+from metrics.formatting import ordinal
 from scoreboard import cards, charts, coaching, db, numbers
 from scoreboard.models import CoachingNote, User
 
@@ -205,7 +206,7 @@ def test_one_to_one_is_saved_and_revisited(org, cast, now):
     assert "Last time we agreed" in last and "“Speed first”" in last
     speed = round(float(pct.loc["speed_to_lead_hours", "percentile"]))
     assert (
-        f"Speed to lead</strong>: {cards.ordinal(speed)} percentile at the 1:1 → {cards.ordinal(speed)} now (unchanged)"
+        f"Speed to lead</strong>: {ordinal(speed, 'en')} percentile at the 1:1 → {ordinal(speed, 'en')} now (unchanged)"
         in last
     )
     history = re.search(r"<details class=\"one-on-ones\" data-one-on-ones.*?</details>", page, re.S).group(0)
