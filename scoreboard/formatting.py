@@ -197,3 +197,12 @@ def init_app(app: Flask) -> None:
     @app.context_processor
     def _languages() -> dict[str, Any]:
         return {"languages": LANGUAGES, "current_locale": locale()}
+
+
+def org_text(app: Flask, message: str, **values: Any) -> str:
+    """``message`` (a gettext msgid) in the org's language, whoever asks: for what every TV of the
+    floor shows alike (ticker lines computed by the push worker or on connect)."""
+    from flask_babel import force_locale, gettext
+
+    with app.app_context(), force_locale(org_locale(app)):
+        return str(gettext(message, **values))

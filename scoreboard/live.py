@@ -76,7 +76,7 @@ from metrics.formatting import compact_money
 from . import db, numbers
 from .boards import affected, board_state, match_centre, playlist_boards
 from .children import start_quietly
-from .formatting import org_locale
+from .formatting import org_locale, org_text
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
 from .ticker import opening_lines
@@ -460,7 +460,13 @@ class LiveHub:
             if audience == "tv" and state["rows"] and last is not None and last["rows"]:
                 leader, before = state["rows"][0], last["rows"][0]
                 if leader["id"] != before["id"] and leader["rank"] == 1:
-                    item = {"text": f"{leader['name']} takes the lead · {board.title}", "at": now.isoformat()}
+                    text = org_text(
+                        self.app,
+                        N_("%(name)s takes the lead · %(board)s"),
+                        name=leader["name"],
+                        board=board.title,
+                    )
+                    item = {"text": text, "at": now.isoformat()}
                     self._ticker(item, self._playlists_with(board.id))
 
     def _celebrate_deals(self, won: list[dict[str, Any]], data: Any) -> None:

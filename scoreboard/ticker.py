@@ -15,6 +15,8 @@ import pandas as pd
 from flask import Flask
 
 from .boards import display
+from .data_messages import N_
+from .formatting import org_text
 
 #: How many stored wins and board leaders a TV starts with (the ticker keeps six lines).
 OPENING_WINS = 4
@@ -26,7 +28,7 @@ def opening_lines(data: Any, states: list[dict[str, Any]], app: Flask) -> list[d
     who leads the first boards of the TV now, then the latest stored wins, oldest first, so the
     latest win is the first line."""
     now = pd.Timestamp.now(tz="UTC")
-    return leaders(states, now)[:OPENING_LEADERS] + recent_wins(data, app, OPENING_WINS)
+    return leaders(states, now, app)[:OPENING_LEADERS] + recent_wins(data, app, OPENING_WINS)
 
 
 def recent_wins(data: Any, app: Flask, limit: int = OPENING_WINS) -> list[dict[str, Any]]:
@@ -51,18 +53,25 @@ def recent_wins(data: Any, app: Flask, limit: int = OPENING_WINS) -> list[dict[s
             company = contacts.loc[d.contact_id, "company"]
             account = "" if pd.isna(company) else str(company)
         amount = f"{display(float(d.amount), 'money', app)} {currency}".strip()
-        text = " · ".join(p for p in (f"WON — {who}".strip(), account, amount) if p and p != "WON —")
+        won = org_text(app, N_("WON — %(who)s"), who=who).strip() if who else org_text(app, N_("WON"))
+        text = " · ".join(p for p in (won, account, amount) if p)
         items.append({"text": text, "at": pd.Timestamp(d.closed_at).isoformat(), "kind": "won"})
     return items[::-1]
 
 
-def leaders(states: list[dict[str, Any]], now: pd.Timestamp) -> list[dict[str, Any]]:
+def leaders(states: list[dict[str, Any]], now: pd.Timestamp, app: Flask) -> list[dict[str, Any]]:
     """Who leads each board now, from the boards' states (``rows`` ranked), as ticker items."""
     items = []
     for state in states:
         rows = state.get("rows") or []
         if rows and rows[0].get("rank") == 1:
             items.append(
-                {"text": f"{rows[0]['name']} leads · {state['title']}", "at": now.isoformat(), "kind": "info"}
+                {
+                    "text": org_text(
+                        app, N_("%(name)s leads · %(board)s"), name=rows[0]["name"], board=state["title"]
+                    ),
+                    "at": now.isoformat(),
+                    "kind": "info",
+                }
             )
     return items

@@ -53,8 +53,25 @@ def test_leaders_come_first_so_the_latest_win_ends_on_top(sqlite_app: Any) -> No
         {"title": "Revenue", "rows": [{"name": "Kari", "rank": 1}, {"name": "Ola", "rank": 2}]},
         {"title": "Calls", "rows": []},
     ]
-    assert leaders(states, now) == [{"text": "Kari leads · Revenue", "at": now.isoformat(), "kind": "info"}]
+    assert leaders(states, now, sqlite_app) == [
+        {"text": "Kari leads · Revenue", "at": now.isoformat(), "kind": "info"}
+    ]
     seed_demo_org(sqlite_app, seed=3, reps=6, quarters=1)
     with sqlite_app.app_context():
         lines = opening_lines(numbers.frames(sqlite_app), states, sqlite_app)
     assert lines[0]["text"] == "Kari leads · Revenue" and lines[-1]["kind"] == "won"
+
+
+def test_a_norwegian_floor_reads_its_ticker_in_norwegian(sqlite_app: Any) -> None:
+    """Every TV of the floor shows the org's language, whoever's browser it is."""
+    import pandas as pd
+
+    sqlite_app.config["LOCALE"] = "nb"
+    now = pd.Timestamp("2026-12-01T09:00:00Z")
+    states = [{"title": "Omsetning", "rows": [{"name": "Kari", "rank": 1}]}]
+    assert leaders(states, now, sqlite_app)[0]["text"] == "Kari leder · Omsetning"
+    seed_demo_org(sqlite_app, seed=3, reps=6, quarters=1)
+    with sqlite_app.app_context():
+        wins = recent_wins(numbers.frames(sqlite_app), sqlite_app)
+    assert wins and all(w["text"].startswith("VUNNET — ") for w in wins)
+    assert all(w["text"].endswith(" NOK") for w in wins)

@@ -161,9 +161,12 @@
     el.textContent = text || "";
     el.hidden = !text;
   }
+  function text(key, fallback) {  // the page's words (tv.html: data-text-*, in the org's language)
+    return document.body.getAttribute("data-text-" + key.replace(/[A-Z]/g, function (m) { return "-" + m.toLowerCase(); })) || fallback;
+  }
   function describe(c) {
     if (c.kind === "milestone") { return c.title + " · " + (c.detail || ""); }
-    return "WON — " + (c.rep || c.team || "") + (c.account ? " · " + c.account : "") + " · " + c.amount_display;
+    return text("won", "WON") + " — " + (c.rep || c.team || "") + (c.account ? " · " + c.account : "") + " · " + c.amount_display;
   }
   function celebrate(c) {
     if (!c || !c.key || seen[c.key]) { return; }
@@ -174,13 +177,13 @@
     lastTakeover = now;
     overlay.classList.toggle("overlay--milestone", c.kind === "milestone");
     if (c.kind === "milestone") {
-      field("kicker", "Target hit");
+      field("kicker", text("targetHit", "Target hit"));
       field("name", c.team);
       field("team", c.detail);
       field("amount", "");
       field("account", c.title);
     } else {
-      field("kicker", "Deal won");
+      field("kicker", text("dealWon", "Deal won"));
       field("name", c.rep || c.team);
       field("team", c.rep ? c.team : "");
       field("amount", c.amount_display);
