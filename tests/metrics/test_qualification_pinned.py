@@ -17,6 +17,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from pinning import hash_frame, plain
 
 from metrics.qualification import lift as L
 from metrics.qualification import replay as RP
@@ -25,40 +26,18 @@ from metrics.qualification import scoring as S
 from metrics.qualification import synthetic
 
 
-def _plain(value: object) -> object:
-    """``value`` with every float written to 10 significant digits: the pin ignores the last bits
-    of sums whose order a CPU's vector width or BLAS may change (health's fit, ``0.5 ** x``), and
-    catches any change a reader could see."""
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.10g}"
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f":
-            return np.char.mod("%.10g", value).tolist()
-        return value.tolist() if value.dtype == object else value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    return value
-
-
 def digest(value: object) -> str:
     """sha256 (first 16 hex digits) of a frame (values, dtypes, order), an array or a value,
-    floats to 10 significant digits (:func:`_plain`)."""
+    floats to 10 significant digits (:func:`pinning.plain`)."""
     h = hashlib.sha256()
     if isinstance(value, pd.DataFrame):
-        h.update(repr([(str(c), str(t)) for c, t in value.dtypes.items()]).encode())
-        frame = value.copy()
-        for col in frame.columns:
-            if frame[col].dtype.kind == "f":
-                frame[col] = np.char.mod("%.10g", frame[col].to_numpy())
-        h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        hash_frame(h, value)
     elif isinstance(value, np.ndarray) and value.dtype.kind not in "fO":
         h.update(str(value.dtype).encode() + np.ascontiguousarray(value).tobytes())
     elif isinstance(value, np.ndarray):
-        h.update(str(value.dtype).encode() + repr(_plain(value)).encode())
+        h.update(str(value.dtype).encode() + repr(plain(value)).encode())
     else:
-        h.update(repr(_plain(value)).encode())
+        h.update(repr(plain(value)).encode())
     return h.hexdigest()[:16]
 
 

@@ -18,6 +18,7 @@ import hashlib
 import numpy as np
 import pandas as pd
 import pytest
+from pinning import hash_frame, plain
 
 from metrics.forecast.snapshots import pipeline_snapshots
 from metrics.risk import alert_list, current_flags, history, lead_time_recall, lift_table, norms
@@ -26,38 +27,14 @@ from metrics.risk.settings import RiskSettings
 from metrics.risk.synthetic import synthetic_org
 
 
-def _plain(value: object) -> object:
-    """``value`` with every float written to 10 significant digits: the pin ignores the last bits
-    of sums whose order a CPU's vector width or BLAS may change (health's fit, ``0.5 ** x``), and
-    catches any change a reader could see."""
-    if isinstance(value, (float, np.floating)):
-        return f"{float(value):.10g}"
-    if isinstance(value, np.ndarray):
-        if value.dtype.kind == "f":
-            return np.char.mod("%.10g", value).tolist()
-        return value.tolist() if value.dtype == object else value
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return type(value)(_plain(v) for v in value)
-    return value
-
-
 def digest(value: object) -> str:
     """sha256 (first 16 hex digits) of a frame (values, dtypes, column names, order) or a value,
-    floats to 10 significant digits (:func:`_plain`)."""
+    floats to 10 significant digits (:func:`pinning.plain`)."""
     h = hashlib.sha256()
     if isinstance(value, pd.DataFrame):
-        h.update(repr([(str(c), str(t)) for c, t in value.dtypes.items()]).encode())
-        frame = value.copy()
-        for col in frame.columns:
-            if frame[col].dtype.kind == "f":
-                frame[col] = np.char.mod("%.10g", frame[col].to_numpy())
-            elif frame[col].dtype == object and frame[col].map(lambda v: isinstance(v, list)).any():
-                frame[col] = frame[col].map(lambda v: repr(_plain(v)))
-        h.update(pd.util.hash_pandas_object(frame, index=True).to_numpy().tobytes())
+        hash_frame(h, value, list_cells=True)
     else:
-        h.update(repr(_plain(value)).encode())
+        h.update(repr(plain(value)).encode())
     return h.hexdigest()[:16]
 
 
