@@ -7,6 +7,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from browser_pages import login
 
 from scoreboard import db
 from scoreboard.auth import create_user
@@ -19,11 +20,7 @@ def _admin(sqlite_app, serve, page):
     seed_demo_org(sqlite_app, seed=3, reps=4, quarters=1)
     create_user(db.engine_for(sqlite_app), "boss@acme.no", "Boss", "correct horse", "admin")
     server = serve(sqlite_app)
-    page.goto(server.url + "/login")
-    page.fill("#email", "boss@acme.no")
-    page.fill("#password", "correct horse")
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Today on the floor")
+    login(page, server.url, "boss@acme.no", "correct horse", wait_for="text=Today on the floor")
     return server
 
 

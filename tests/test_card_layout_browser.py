@@ -5,10 +5,9 @@ drilldown uses the page's width. Screenshots go to test-artifacts/."""
 
 from __future__ import annotations
 
-import time
-
 import pytest
-from demo_org_app import ADMIN, PASSWORD, seeded_org
+from browser_pages import login, wait_for_charts
+from demo_org_app import ADMIN, seeded_org
 
 pytestmark = pytest.mark.browser
 
@@ -91,31 +90,10 @@ def org(tmp_path_factory):
     return seeded_org(tmp_path_factory, "card_layout")
 
 
-def login(page, url, email):
-    page.goto(url + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
-def settle(page, timeout=20.0):
-    """Wait until every chart on the page is drawn (polling: wait_for_function evals, the CSP forbids it)."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        states = page.evaluate(
-            "Array.from(document.querySelectorAll('[data-spec-url]')).map(e => e.getAttribute('data-chart-state'))"
-        )
-        if all(s in ("ready", "error") for s in states):
-            return states
-        time.sleep(0.1)
-    return states
-
-
 def _pages(page, url, width):
     page.set_viewport_size({"width": width, "height": 900})
     page.goto(url)
-    states = settle(page)
+    states = wait_for_charts(page)
     assert all(s == "ready" for s in states), states
 
 

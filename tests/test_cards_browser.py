@@ -4,9 +4,9 @@ no CSP violations; screenshots at phone and laptop widths go to test-artifacts/.
 from __future__ import annotations
 
 import re
-import time
 
 import pytest
+from browser_pages import login, wait_for_charts
 from demo_org_app import ADMIN, PASSWORD, seeded_org
 
 pytestmark = pytest.mark.browser
@@ -15,28 +15,6 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def org(tmp_path_factory):
     return seeded_org(tmp_path_factory, "browser")
-
-
-def login(page, url, email):
-    page.goto(url + "/login")
-    page.fill("input[name=email]", email)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
-
-
-def wait_for_charts(page, timeout=20.0):
-    """Poll (no wait_for_function: it evals, which the CSP forbids) until every chart settled."""
-    deadline = time.monotonic() + timeout
-    states: list[str] = []
-    while time.monotonic() < deadline:
-        states = page.evaluate(
-            "Array.from(document.querySelectorAll('[data-spec-url]')).map(e => e.getAttribute('data-chart-state'))"
-        )
-        if states and all(s in ("ready", "error") for s in states):
-            break
-        time.sleep(0.1)
-    return states
 
 
 def test_card_renders_with_charts_on_a_phone_and_a_laptop(org, serve, chromium, screenshot):

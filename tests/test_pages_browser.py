@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from browser_pages import login
 from sqlmodel import Session
 
 from scoreboard import db
@@ -52,11 +53,7 @@ def test_on_a_phone_no_page_scrolls_sideways(sqlite_app, serve, page, screenshot
         league_id = league.id
     server = serve(sqlite_app)
     page.set_viewport_size({"width": 390, "height": 844})
-    page.goto(server.url + "/login")
-    page.fill("#email", "boss@acme.no")
-    page.fill("#password", "correct horse")
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Today on the floor")
+    login(page, server.url, "boss@acme.no", "correct horse", wait_for="text=Today on the floor")
     for path in [f"/boards/{league_id}", "/boards", "/admin/boards", "/admin/api-tokens", "/admin/logins"]:
         page.goto(server.url + path)
         if path.startswith("/boards"):
@@ -81,11 +78,7 @@ def test_deleting_a_board_asks_first_and_cancel_keeps_it(sqlite_app, serve, page
         s.add(Board(title="Calls this week", stat="calls"))
         s.commit()
     server = serve(sqlite_app)
-    page.goto(server.url + "/login")
-    page.fill("#email", "boss@acme.no")
-    page.fill("#password", "correct horse")
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Today on the floor")
+    login(page, server.url, "boss@acme.no", "correct horse", wait_for="text=Today on the floor")
     page.goto(server.url + "/admin/boards")
     asked: list[str] = []
 
@@ -111,11 +104,7 @@ def test_the_navigation_stays_one_row_for_an_admin_on_a_laptop(sqlite_app, serve
     create_user(db.engine_for(sqlite_app), "boss@acme.no", "Boss", "correct horse", "admin")
     server = serve(sqlite_app)
     page.set_viewport_size({"width": 1280, "height": 800})
-    page.goto(server.url + "/login")
-    page.fill("#email", "boss@acme.no")
-    page.fill("#password", "correct horse")
-    page.click("button[type=submit]")
-    page.wait_for_selector("text=Today on the floor")
+    login(page, server.url, "boss@acme.no", "correct horse", wait_for="text=Today on the floor")
     bar = page.locator(".site-nav").bounding_box()
     assert bar["height"] < 80, bar  # one row
     page.click("[data-nav-menu=Admin] summary")
