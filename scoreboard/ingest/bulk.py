@@ -181,29 +181,33 @@ def _executemany(conn: Connection, sql: str, params: list[Any]) -> None:
         cursor.close()
 
 
-def _params(conn: Connection, table: Table, columns: list[str], rows: list[dict[str, Any]]) -> list[Any]:
+def _params(
+    conn: Connection,
+    table: Table,
+    columns: list[str],
+    rows: list[dict[str, Any]],
+    lead: list[Any] | None = None,
+) -> list[Any]:
+    """The rows' values of ``columns`` as the driver takes them (``lead``: values of one more column
+    before them, one per row). Converted column by column: each distinct time of a column is
+    converted to text once (:data:`TIMES`) and the rest is mapped in C."""
     processors = [_processor(table.c[c], conn.dialect) for c in columns]
-    values = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
-    if all(p is None for p in processors):
+    if lead is None and all(p is None for p in processors):
+        values = itemgetter(*columns) if len(columns) > 1 else (lambda r: (r[columns[0]],))
         return [values(r) for r in rows]
-    times = [i for i, p in enumerate(processors) if p is _sqlite_time]
-    others = [(i, p) for i, p in enumerate(processors) if p is not None and p is not _sqlite_time]
     seen: dict[datetime, str] = conn.info.get(TIMES, {})
-    out = []
-    for row in rows:
-        item = list(values(row))
-        for i in times:  # inline: this loop runs for every history row of a batch
-            value = item[i]
-            if value is not None:
-                text = seen.get(value)
-                if text is None:
-                    text = seen[value] = _sqlite_time(value)
-                item[i] = text
-        for i, p in others:
-            if item[i] is not None:
-                item[i] = p(item[i])
-        out.append(item)
-    return out
+    cols: list[Any] = [] if lead is None else [lead]
+    for column, p in zip(columns, processors, strict=True):
+        col = list(map(itemgetter(column), rows))
+        if p is _sqlite_time:
+            for value in set(col) - seen.keys():
+                if value is not None:
+                    seen[value] = _sqlite_time(value)
+            col = list(map(seen.get, col))  # None stays None
+        elif p is not None:
+            col = [None if v is None else p(v) for v in col]
+        cols.append(col)
+    return list(zip(*cols, strict=True))
 
 
 #: key of ``Connection.info``: the times a batch converted to text, by value (a deal's version time
@@ -296,10 +300,13 @@ def write_upserts(
             ids[(source, external_id)] = row_id
     elif new:
         first = int(conn.execute(select(func.max(table.c.id))).scalar() or 0) + 1
-        rows = [{"id": first + n} | row for n, row in enumerate(new)]
-        sqlite_insert(conn, table, rows)
-        for row in rows:
-            ids[(row["source"], row["external_id"])] = row["id"]
+        new_ids = list(range(first, first + len(new)))
+        columns = [c for c in new[0] if c != "id"]
+        sql = 'INSERT INTO "{}" ({}) VALUES ({})'.format(
+            table.name, ", ".join(f'"{c}"' for c in ("id", *columns)), ", ".join("?" * (len(columns) + 1))
+        )
+        _executemany(conn, sql, _params(conn, table, columns, new, lead=new_ids))
+        ids.update(zip(map(itemgetter("source", "external_id"), new), new_ids, strict=True))
     changed = {key: columns for key, columns in dirty.items() if state[key].get("id") is not None}
     if not changed:
         return ids
@@ -326,8 +333,17 @@ def write_history(
     """Append history rows (stage changes, field changes) of the records ``ids`` names."""
     if not rows:
         return
-    values = [{fk: ids[key]} | row for key, row in rows]
-    if conn.dialect.name == "postgresql":
-        copy_insert(conn, table, values, "id")
-    else:
-        sqlite_insert(conn, table, values)
+    if conn.dialect.name == "postgresql" or fk in rows[0][1]:
+        values = [{fk: ids[key]} | row for key, row in rows]
+        if conn.dialect.name == "postgresql":
+            copy_insert(conn, table, values, "id")
+        else:
+            sqlite_insert(conn, table, values)
+        return
+    # SQLite: the id column is passed beside the rows (no merged dict per row)
+    columns = list(rows[0][1])
+    sql = 'INSERT INTO "{}" ({}) VALUES ({})'.format(
+        table.name, ", ".join(f'"{c}"' for c in (fk, *columns)), ", ".join("?" * (len(columns) + 1))
+    )
+    lead = [ids[key] for key, _ in rows]
+    _executemany(conn, sql, _params(conn, table, columns, [row for _, row in rows], lead=lead))

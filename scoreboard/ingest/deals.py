@@ -53,6 +53,7 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
     changes: list[tuple[Key, dict[str, Any]]] = []
     won: list[tuple[Key, datetime]] = []
     corrections: list[tuple[int, Key, DealRecord, dict[str, Any], datetime]] = []
+    counts = dict.fromkeys(("created", "updated", "duplicates"), 0)  # added to the result once
     for index, rec in items:
         key = (rec.source, rec.id)
         cur = state.get(key) or existing.get(key)
@@ -98,7 +99,7 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
                 changes.append((key, _change(b, name, None, cur[name], at)))
             if cur["stage"] == "won":
                 won.append((key, at))
-            b.result.count("deal", "created")
+            counts["created"] += 1
             b.touch_reps(cur["owner_rep_id"])
             continue
         state[key] = cur
@@ -106,7 +107,7 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
         old_lines = lines.get(key, stored_lines.get(cur.get("id", -1), ()))
         lines_changed = new_lines is not None and new_lines != old_lines
         if not diff and not lines_changed:
-            b.result.count("deal", "duplicates")
+            counts["duplicates"] += 1
             continue
         if at < cur["updated_at"]:
             if rec.correction:
@@ -133,7 +134,9 @@ def upsert(b: Batch, items: list[tuple[int, DealRecord]]) -> None:
         b.touch_reps(before["owner_rep_id"], cur["owner_rep_id"])
         # the columns an update can change: those sent, the version time, and what close() keeps
         dirty.setdefault(key, set()).update(k for k in (*diff, *CLOSE_COLUMNS) if before[k] != cur[k])
-        b.result.count("deal", "updated")
+        counts["updated"] += 1
+    for outcome, n in counts.items():
+        b.result.count("deal", outcome, n)
     if b.errors:
         return
     b.deal_ids |= bulk.write_upserts(b.conn, T_DEAL, state, dirty)

@@ -101,6 +101,9 @@ def text(value: Any) -> str | None:
     """A value as the change tables keep it."""
     if value is None:
         return None
+    kind = value.__class__
+    if kind is int or kind is str:  # amounts and ids: most of the values (a bool is not an int here)
+        return str(value)
     if isinstance(value, date | datetime):
         return value.isoformat()
     return str(value)
