@@ -28,8 +28,10 @@ only queues the result, so the HTTP response is not slowed. One worker thread dr
 (everything queued while it computed is coalesced into one push), brings the frame cache up to date
 with :meth:`~scoreboard.frames.FrameCache.apply`, recomputes only the boards the batch touched
 (:func:`scoreboard.boards.affected`) and emits those whose rows changed. With several processes and
-``SOCKETIO_MESSAGE_QUEUE``, the process that ingested computes and emits through the queue, and every
-process delivers to its own clients.
+``SOCKETIO_MESSAGE_QUEUE``, that worker runs in ``matchday push-worker`` (:mod:`scoreboard.pushworker`):
+each web process only publishes a notice per committed batch (:mod:`scoreboard.notices`) and serves its
+own clients' connects; the worker emits through the queue, and every process delivers to its own
+clients. (``LIVE_PUSH_WORKER=false``: the process that ingested computes and emits through the queue.)
 
 Boards of activity counts are not recounted per batch: the period's :mod:`scoreboard.snapshot` keeps
 the last numbers and adds the batch's new rows (:func:`metrics.add_activities`); deal boards and the
@@ -42,7 +44,8 @@ the rooms that have clients, and emits what it sends back. pandas then never hol
 GIL while its threads parse requests, commit batches and write WebSocket frames. ``LIVE_PUSH_INTERVAL``
 spaces pushes (what arrives meanwhile goes out in one push). Should the push process die, a thread of
 the web process pushes at once, and a new push process takes over once it has loaded its frames (at
-most ``RESPAWNS`` in ``RESPAWN_WINDOW`` seconds; after that the thread keeps pushing).
+most ``RESPAWNS`` in ``RESPAWN_WINDOW`` seconds; after that the thread keeps pushing). That budget is
+the embedded default's only: ``matchday push-worker`` is restarted by systemd or the container runtime.
 
 A watchdog thread disconnects TVs whose token was revoked (in any process, e.g. by the CLI) within a
 second or two, and every second asks the worker (a ``TICK`` in its queue) for what is due with the
@@ -76,6 +79,7 @@ from .boards import affected, board_state, display, match_centre, playlist_board
 from .children import start_quietly
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
+from .notices import Publisher, external
 from .tokens import verify_token
 
 NAMESPACE = "/live"
@@ -148,6 +152,8 @@ class LiveHub:
         self._spare: _ChildLink | None = None  # a new push process, loading, after one died
         self._respawned: deque[float] = deque()  # when new push processes were started
         self._rooms_sent: frozenset[str] | None = None
+        #: with ``matchday push-worker`` (see :mod:`scoreboard.notices`): where batches are announced
+        self.publisher = Publisher(app) if external(app) and type(self) is LiveHub else None
 
     # ------------------------------------------------------------------------- socket handlers
 
@@ -173,10 +179,11 @@ class LiveHub:
                     self.displays[sid] = conn
                 self.server.enter_room(sid, f"display:{conn.token_id}", namespace=NAMESPACE)
                 self.server.enter_room(sid, f"playlist:{conn.playlist_id}", namespace=NAMESPACE)
+                with Session(self.engine) as s:
+                    playlist = s.get(Playlist, conn.playlist_id)
                 for board in playlist_boards(self.engine, conn.playlist_id):
                     self.server.enter_room(sid, f"board:{board.id}:tv", namespace=NAMESPACE)
                     self._emit("board", self.full_state(board, "tv"), to=sid)
-                playlist = db.session().get(Playlist, conn.playlist_id)
                 if playlist is not None and playlist.show_match_centre:
                     self._emit("match_centre", self.match_centre_payload(), to=sid)
                 for item in list(self.ticker):
@@ -185,6 +192,7 @@ class LiveHub:
                 return
             if not current_user.is_authenticated:
                 raise Refused("login required")
+            _release()  # the user's row is read: hold no connection while boards are computed
             ids = [int(i) for i in auth.get("boards", []) if str(i).isdigit()]
             self._join_desk(sid, ids)
             self._join_cards(sid, [int(i) for i in auth.get("cards", []) if str(i).isdigit()])
@@ -218,11 +226,13 @@ class LiveHub:
             rep = db.session().get(Rep, rep_id)
             if rep is not None and may_view(rep):
                 self.server.enter_room(sid, f"card:{rep_id}", namespace=NAMESPACE)
+        _release()
 
     def _join_desk(self, sid: str, ids: list[int]) -> list[int]:
         joined = []
         for board_id in ids:
             board = db.session().get(Board, board_id)
+            _release()
             if board is None or not _visible(board):
                 continue
             self.server.enter_room(sid, f"board:{board.id}:desk", namespace=NAMESPACE)
@@ -269,7 +279,12 @@ class LiveHub:
     def on_ingested(self, engine: Any, result: IngestResult) -> None:
         """Receiver of :data:`scoreboard.ingest.ingested` (sent by every committed batch of this
         process): queue it for the worker and return at once."""
-        if not result.types_changed or not self._has_boards():
+        if not result.types_changed:
+            return
+        if self.publisher is not None:  # the push worker computes: announce the batch, nothing more
+            self.publisher.publish(result)
+            return
+        if not self._has_boards():
             return
         self.start()
         child = self._child
@@ -289,11 +304,13 @@ class LiveHub:
     def start(self) -> None:
         """Start the worker, or the push process (which then loads its frames), unless running."""
         with self.lock:
-            if self._worker is None:
+            if self._watchdog is None:
                 # At interpreter exit multiprocessing terminates the push process: expected, and
                 # no reason for a new one (registered after multiprocessing's, so it runs first).
                 atexit.register(self.stopped.set)
-                if self.app.config.get("LIVE_PROCESS"):
+                if self.publisher is not None:
+                    pass  # pushes come from ``matchday push-worker``: only the watchdog runs here
+                elif self.app.config.get("LIVE_PROCESS"):
                     self._child = _ChildLink(self)
                     self._worker = self._child.reader
                 else:
@@ -531,8 +548,8 @@ class LiveHub:
                 self._sync_rooms()  # e.g. after disconnects
             except Exception:
                 log.exception("live watchdog failed")
-            if self._child is None:
-                self.queue.put(TICK)  # else the push process ticks itself
+            if self._child is None and self.publisher is None:
+                self.queue.put(TICK)  # else the push process (or push worker) ticks itself
 
     def _tick(self) -> None:
         """In the worker: a match centre that is due, and the clock refresh once a minute."""
@@ -712,6 +729,15 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         "stat",
     )
     return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _release() -> None:
+    """Give the connection of this context's read session back to the pool (its objects stay loaded).
+
+    A connect handler that held it while :meth:`LiveHub.full_state` asked for another would need two
+    at once: in a storm, every pooled connection held by a handler waiting for a second one (issue
+    16: "QueuePool limit ... reached" for 45 of 50 desk pages). One at a time, handlers only wait."""
+    db.session().close()
 
 
 def _visible(board: Board) -> bool:
