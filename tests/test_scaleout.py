@@ -338,6 +338,65 @@ def test_the_push_worker_killed_mid_stream_loses_no_acknowledged_event(cluster: 
         desk.close()
 
 
+def gunicorn_worker(arbiter: int) -> int:
+    """The pid of the gunicorn worker (the process serving) of a web process's arbiter."""
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            if int(stat.rsplit(")", 1)[1].split()[1]) == arbiter:
+                return int(entry.name)
+    raise AssertionError(f"no worker under {arbiter}")
+
+
+def test_a_web_process_killed_mid_stream_loses_no_acknowledged_event(cluster: Any) -> None:
+    """kill -9 of web process B's serving worker while a CRM posts to A and B, retrying what failed
+    (same ids: a retry is never counted twice; the count of retries is not asserted: gunicorn's
+    arbiter holds the socket, so requests mostly wait for the new worker). Its TV is cut off and reconnects to the new worker;
+    the desk page on A keeps receiving pushes."""
+    a, b = cluster.urls
+    revenue = cluster.boards["Revenue this quarter"]
+    desk = Client(a, {"boards": [revenue]}, cookie=desk_cookie(a))
+    tv = Client(b, {"token": cluster.tv_secret})
+    try:
+        before = desk.board(revenue)
+        rep_id = before["rows"][0]["id"]
+        deals = [won_deal(cluster.reps[rep_id], 2000 + n) for n in range(30)]
+        retries = 0
+        for n, deal in enumerate(deals):
+            if n == 8:
+                killed = gunicorn_worker(cluster.webs[1].proc.pid)
+                os.kill(killed, signal.SIGKILL)
+            deadline = time.monotonic() + 90
+            while True:  # a CRM retries until the batch is acknowledged
+                try:
+                    post(cluster, (a, b)[n % 2], [deal])
+                    break
+                except (requests.ConnectionError, AssertionError):
+                    assert time.monotonic() < deadline, cluster.webs[1].output()[-3000:]
+                    retries += 1
+                    time.sleep(0.2)
+        # B's arbiter keeps the listening socket: requests sent while its worker was down waited in
+        # the backlog for the new worker (retries are rarely needed), which really is a new process
+        assert gunicorn_worker(cluster.webs[1].proc.pid) != killed
+        expected = value_of(before, rep_id) + sum(d["amount"] for d in deals) * 100
+        desk.wait_for(lambda d: d["board"] == revenue and value_of(d, rep_id) == expected, timeout=30)
+        deadline = time.monotonic() + 30
+        while tv.sio.connected and time.monotonic() < deadline:  # its connection died with the worker
+            time.sleep(0.1)
+        assert not tv.sio.connected
+        again = Client(b, {"token": cluster.tv_secret})  # the browser's client reconnects by itself
+        try:
+            assert value_of(again.board(revenue), rep_id) == expected
+        finally:
+            again.close()
+    finally:
+        tv.close()
+        desk.close()
+
+
 def test_a_storm_of_tvs_and_desk_pages_all_get_their_full_state(cluster: Any) -> None:
     """100 TVs and 40 desk pages connect at once to web process A (on PostgreSQL: 20 + 20 pooled
     connections for 200 threads); each gets every board it asked for."""
