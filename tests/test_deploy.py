@@ -48,3 +48,19 @@ def test_systemd_restarts_the_web_processes_and_the_push_worker() -> None:
     compose = (DEPLOY / "compose.yaml").read_text()
     assert compose.count('command: ["matchday", "serve"]') == 2
     assert 'command: ["matchday", "push-worker"]' in compose and "restart: unless-stopped" in compose
+
+
+def test_the_push_worker_refuses_to_start_without_a_message_queue(tmp_path: Path) -> None:
+    import os
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("MATCHDAY_")} | {
+        "MATCHDAY_INSTANCE_PATH": str(tmp_path / "instance"),
+        "MATCHDAY_DEMO": "false",
+    }
+    result = subprocess.run(
+        [sys.executable, "-m", "flask", "--app", "app", "push-worker"],
+        cwd=DEPLOY.parent, env=env, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    assert "MATCHDAY_SOCKETIO_MESSAGE_QUEUE" in result.stderr and "Traceback" not in result.stderr
