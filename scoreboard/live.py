@@ -152,6 +152,9 @@ class LiveHub:
         self._spare: _ChildLink | None = None  # a new push process, loading, after one died
         self._respawned: deque[float] = deque()  # when new push processes were started
         self._rooms_sent: frozenset[str] | None = None
+        #: the last full state computed per (board, audience): (revision, when it was done, state)
+        self._recent: dict[tuple[int, str], tuple[int, float, dict[str, Any]]] = {}
+        self._state_locks: dict[tuple[int, str], threading.Lock] = {}
         #: with ``matchday push-worker`` (see :mod:`scoreboard.notices`): where batches are announced
         self.publisher = Publisher(app) if external(app) and type(self) is LiveHub else None
 
@@ -183,7 +186,7 @@ class LiveHub:
                     playlist = s.get(Playlist, conn.playlist_id)
                 for board in playlist_boards(self.engine, conn.playlist_id):
                     self.server.enter_room(sid, f"board:{board.id}:tv", namespace=NAMESPACE)
-                    self._emit("board", self.full_state(board, "tv"), to=sid)
+                    self._emit("board", self.full_state(board, "tv", share=True), to=sid)
                 if playlist is not None and playlist.show_match_centre:
                     self._emit("match_centre", self.match_centre_payload(), to=sid)
                 for item in list(self.ticker):
@@ -236,7 +239,7 @@ class LiveHub:
             if board is None or not _visible(board):
                 continue
             self.server.enter_room(sid, f"board:{board.id}:desk", namespace=NAMESPACE)
-            self._emit("board", self.full_state(board, "desk"), to=sid)
+            self._emit("board", self.full_state(board, "desk", share=True), to=sid)
             joined.append(board_id)
         with self.lock:
             self.desks.setdefault(sid, set()).update(joined)
@@ -244,16 +247,44 @@ class LiveHub:
 
     # ----------------------------------------------------------------------------------- state
 
-    def full_state(self, board: Board, audience: str) -> dict[str, Any]:
-        """The current state of ``board`` for ``audience``, with ``version`` and rendered ``html``."""
+    def full_state(self, board: Board, audience: str, share: bool = False) -> dict[str, Any]:
+        """The current state of ``board`` for ``audience``, with ``version`` and rendered ``html``.
+
+        ``share`` (connecting clients): in a connection storm hundreds of TVs ask for the same boards
+        at once; one thread computes a board's state while the others wait, and those then take it if
+        it is of the current data revision and was finished after they asked (never a state older
+        than the request)."""
+        if not share:
+            return self._remember(self._fresh_state(board, audience))
+        asked = time.monotonic()
+        key = (int(board.id), audience)  # type: ignore[arg-type]
+        with self.lock:
+            key_lock = self._state_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.engine.connect() as conn:
+                revision = data_revision(conn)
+            with self.lock:
+                reused = self._recent.get(key)
+            if reused is not None and reused[0] == revision and reused[1] >= asked:
+                return reused[2]  # type: ignore[no-any-return]
+            data = numbers.frames(self.app)
+            state = self._state(board, audience, revision, data, pd.Timestamp.now(tz="UTC"))
+            with self.lock:
+                self._recent[key] = (revision, time.monotonic(), state)
+        return self._remember(state)
+
+    def _fresh_state(self, board: Board, audience: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
             revision = data_revision(conn)
-        data = numbers.frames(self.app)
-        state = self._state(board, audience, revision, data, pd.Timestamp.now(tz="UTC"))
+        return self._state(board, audience, revision, numbers.frames(self.app), pd.Timestamp.now(tz="UTC"))
+
+    def _remember(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Keep ``state`` as the last one sent of its board and audience unless a newer one is."""
+        board, audience = int(state["board"]), str(state["audience"])
         with self.lock:
-            last = self.sent.get((int(board.id), audience))  # type: ignore[arg-type]
+            last = self.sent.get((board, audience))
             if last is None or last["version"] <= state["version"]:
-                self.sent[(int(board.id), audience)] = state  # type: ignore[arg-type]
+                self.sent[(board, audience)] = state
         return state
 
     def _state(
@@ -633,6 +664,8 @@ class LiveHub:
         with self.lock:
             self.sent.pop((board_id, "tv"), None)
             self.sent.pop((board_id, "desk"), None)
+            self._recent.pop((board_id, "tv"), None)
+            self._recent.pop((board_id, "desk"), None)
         self._push_board(board, revision, numbers.frames(self.app), pd.Timestamp.now(tz="UTC"))
 
     def playlist_changed(self, playlist_id: int) -> None:
