@@ -1,6 +1,11 @@
 """Live push latency: 50 TV clients, events posted at 100 per second for 60 s.
 
     .venv/bin/python benchmarks/live.py [--clients 50] [--rate 100] [--seconds 60] [--reps 24]
+    .venv/bin/python benchmarks/live.py --processes 2 --clients 500 --desks 200 --rate 1000 --seconds 60
+
+With ``--processes N`` it runs the several-process arrangement instead (see benchmarks/cluster.py): N
+web processes, ``matchday push-worker``, PostgreSQL and Redis, clients spread over client processes,
+and the storm (time until every client holds its full state).
 
 Seeds the demo org into a fresh SQLite instance, serves it in a separate process (werkzeug, threaded,
 like ``python app.py``: pushes computed in its push process, at most one per 50 ms; the environment
@@ -100,7 +105,21 @@ def main() -> None:
     parser.add_argument("--reps", type=int, default=24)
     parser.add_argument("--quarters", type=int, default=1)
     parser.add_argument("--posters", type=int, default=8, help="concurrent posting threads")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=0,
+        help="web processes (gunicorn, python app.py) on PostgreSQL + Redis with `matchday push-worker`; "
+        "0: one process on SQLite as above",
+    )
+    parser.add_argument("--client-processes", type=int, default=4, help="with --processes: client processes")
+    parser.add_argument("--desks", type=int, default=0, help="with --processes: desk pages in the storm")
     args = parser.parse_args()
+    if args.processes:
+        from cluster import run_cluster  # benchmarks/cluster.py
+
+        run_cluster(args)
+        return
 
     import requests
     import socketio

@@ -1,6 +1,7 @@
 """Command line: ``matchday <command>`` or ``flask --app app <command>``.
 
-Commands: ``run`` (serve; ``python app.py`` does the same), ``seed-demo``, ``create-user``,
+Commands: ``run`` (serve; ``python app.py`` does the same), ``push-worker`` (live pushes for several
+web processes), ``seed-demo``, ``create-user``,
 ``create-api-token``, ``simulate on|off``, ``db-upgrade``, ``import FILE --preset NAME``; people's data
 and backups: ``set-password``, ``backup``, ``restore``, ``erase-contact``, ``prune-touches``. API tokens,
 exchange rates and logins for imported reps (``list-api-tokens``, ``revoke-api-token``, ``set-rate``,
@@ -18,7 +19,16 @@ from . import db
 
 
 def init_app(app: Flask) -> None:
-    for command in (seed_demo, create_user_cmd, create_api_token, simulate, db_upgrade, serve, import_file):
+    for command in (
+        seed_demo,
+        create_user_cmd,
+        create_api_token,
+        simulate,
+        db_upgrade,
+        serve,
+        import_file,
+        push_worker,
+    ):
         app.cli.add_command(command)
     for command in (set_password_cmd, backup_cmd, restore_cmd, erase_contact_cmd, prune_touches_cmd):
         app.cli.add_command(command)
@@ -125,6 +135,26 @@ def serve() -> None:
     from .server import serve as run_server
 
     run_server(current_app._get_current_object())  # type: ignore[attr-defined]
+
+
+@click.command("push-worker")
+@with_appcontext
+def push_worker() -> None:
+    """Compute live pushes for every web process and emit them through the message queue.
+
+    Needs MATCHDAY_SOCKETIO_MESSAGE_QUEUE (Redis); web processes with the same queue then leave the
+    pushes to this process. Run one, under systemd or a container runtime that restarts it
+    (docs/operations.md); SIGTERM stops it.
+    """
+    from .pushworker import run
+
+    app = current_app._get_current_object()  # type: ignore[attr-defined]
+    try:
+        run(
+            app, ready=lambda revision: click.echo(f"Push worker ready (data revision {revision}).", err=True)
+        )
+    except RuntimeError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 # ----------------------------------------------------------- logins, backups and people's data

@@ -64,6 +64,11 @@ DEFAULTS: dict[str, Any] = {
     "LIVE_PUSH_INTERVAL": 0.05,
     # Flask-SocketIO message queue for several server processes, e.g. ``redis://127.0.0.1:6379/0``.
     "SOCKETIO_MESSAGE_QUEUE": None,
+    # With a message queue: live pushes are computed by ``matchday push-worker`` (one process for all
+    # web processes, which then only announce committed batches; see scoreboard.pushworker). None =
+    # on whenever SOCKETIO_MESSAGE_QUEUE is set; false = the process that ingested a batch computes
+    # its push and emits it through the queue.
+    "LIVE_PUSH_WORKER": None,
     # CRM webhooks (POST /api/v1/webhooks/<source>): HubSpot's app client secret (signature v3), and
     # the HTTP basic auth user and password set on the Pipedrive webhook. Unset: that webhook is off.
     "WEBHOOK_HUBSPOT_SECRET": None,

@@ -28,8 +28,10 @@ only queues the result, so the HTTP response is not slowed. One worker thread dr
 (everything queued while it computed is coalesced into one push), brings the frame cache up to date
 with :meth:`~scoreboard.frames.FrameCache.apply`, recomputes only the boards the batch touched
 (:func:`scoreboard.boards.affected`) and emits those whose rows changed. With several processes and
-``SOCKETIO_MESSAGE_QUEUE``, the process that ingested computes and emits through the queue, and every
-process delivers to its own clients.
+``SOCKETIO_MESSAGE_QUEUE``, that worker runs in ``matchday push-worker`` (:mod:`scoreboard.pushworker`):
+each web process only publishes a notice per committed batch (:mod:`scoreboard.notices`) and serves its
+own clients' connects; the worker emits through the queue, and every process delivers to its own
+clients. (``LIVE_PUSH_WORKER=false``: the process that ingested computes and emits through the queue.)
 
 Boards of activity counts are not recounted per batch: the period's :mod:`scoreboard.snapshot` keeps
 the last numbers and adds the batch's new rows (:func:`metrics.add_activities`); deal boards and the
@@ -42,7 +44,8 @@ the rooms that have clients, and emits what it sends back. pandas then never hol
 GIL while its threads parse requests, commit batches and write WebSocket frames. ``LIVE_PUSH_INTERVAL``
 spaces pushes (what arrives meanwhile goes out in one push). Should the push process die, a thread of
 the web process pushes at once, and a new push process takes over once it has loaded its frames (at
-most ``RESPAWNS`` in ``RESPAWN_WINDOW`` seconds; after that the thread keeps pushing).
+most ``RESPAWNS`` in ``RESPAWN_WINDOW`` seconds; after that the thread keeps pushing). That budget is
+the embedded default's only: ``matchday push-worker`` is restarted by systemd or the container runtime.
 
 A watchdog thread disconnects TVs whose token was revoked (in any process, e.g. by the CLI) within a
 second or two, and every second asks the worker (a ``TICK`` in its queue) for what is due with the
@@ -76,9 +79,11 @@ from metrics.formatting import compact_money
 from . import db, numbers
 from .boards import affected, board_state, match_centre, playlist_boards
 from .children import start_quietly
+from .data_messages import N_
 from .formatting import org_locale, org_text
 from .ingest import IngestResult, data_revision, ingested
 from .models import Board, Playlist, PlaylistBoard
+from .notices import Publisher, external
 from .ticker import opening_lines
 from .tokens import verify_token
 
@@ -152,6 +157,11 @@ class LiveHub:
         self._spare: _ChildLink | None = None  # a new push process, loading, after one died
         self._respawned: deque[float] = deque()  # when new push processes were started
         self._rooms_sent: frozenset[str] | None = None
+        #: the last full state computed per (board, audience): (revision, when it was done, state)
+        self._recent: dict[tuple[int, str], tuple[int, float, dict[str, Any]]] = {}
+        self._state_locks: dict[tuple[int, str], threading.Lock] = {}
+        #: with ``matchday push-worker`` (see :mod:`scoreboard.notices`): where batches are announced
+        self.publisher = Publisher(app) if external(app) and type(self) is LiveHub else None
 
     # ------------------------------------------------------------------------- socket handlers
 
@@ -177,12 +187,13 @@ class LiveHub:
                     self.displays[sid] = conn
                 self.server.enter_room(sid, f"display:{conn.token_id}", namespace=NAMESPACE)
                 self.server.enter_room(sid, f"playlist:{conn.playlist_id}", namespace=NAMESPACE)
+                with Session(self.engine) as s:
+                    playlist = s.get(Playlist, conn.playlist_id)
                 states = []
                 for board in playlist_boards(self.engine, conn.playlist_id):
                     self.server.enter_room(sid, f"board:{board.id}:tv", namespace=NAMESPACE)
-                    states.append(self.full_state(board, "tv"))
+                    states.append(self.full_state(board, "tv", share=True))
                     self._emit("board", states[-1], to=sid)
-                playlist = db.session().get(Playlist, conn.playlist_id)
                 if playlist is not None and playlist.show_match_centre:
                     self._emit("match_centre", self.match_centre_payload(), to=sid)
                 # the ticker starts with the latest events from the stored data, then what this hub
@@ -193,6 +204,7 @@ class LiveHub:
                 return
             if not current_user.is_authenticated:
                 raise Refused("login required")
+            _release()  # the user's row is read: hold no connection while boards are computed
             ids = [int(i) for i in auth.get("boards", []) if str(i).isdigit()]
             self._join_desk(sid, ids)
             self._join_cards(sid, [int(i) for i in auth.get("cards", []) if str(i).isdigit()])
@@ -226,15 +238,17 @@ class LiveHub:
             rep = db.session().get(Rep, rep_id)
             if rep is not None and may_view(rep):
                 self.server.enter_room(sid, f"card:{rep_id}", namespace=NAMESPACE)
+        _release()
 
     def _join_desk(self, sid: str, ids: list[int]) -> list[int]:
         joined = []
         for board_id in ids:
             board = db.session().get(Board, board_id)
+            _release()
             if board is None or not _visible(board):
                 continue
             self.server.enter_room(sid, f"board:{board.id}:desk", namespace=NAMESPACE)
-            self._emit("board", self.full_state(board, "desk"), to=sid)
+            self._emit("board", self.full_state(board, "desk", share=True), to=sid)
             joined.append(board_id)
         with self.lock:
             self.desks.setdefault(sid, set()).update(joined)
@@ -242,16 +256,44 @@ class LiveHub:
 
     # ----------------------------------------------------------------------------------- state
 
-    def full_state(self, board: Board, audience: str) -> dict[str, Any]:
-        """The current state of ``board`` for ``audience``, with ``version`` and rendered ``html``."""
+    def full_state(self, board: Board, audience: str, share: bool = False) -> dict[str, Any]:
+        """The current state of ``board`` for ``audience``, with ``version`` and rendered ``html``.
+
+        ``share`` (connecting clients): in a connection storm hundreds of TVs ask for the same boards
+        at once; one thread computes a board's state while the others wait, and those then take it if
+        it is of the current data revision and was finished after they asked (never a state older
+        than the request)."""
+        if not share:
+            return self._remember(self._fresh_state(board, audience))
+        asked = time.monotonic()
+        key = (int(board.id), audience)  # type: ignore[arg-type]
+        with self.lock:
+            key_lock = self._state_locks.setdefault(key, threading.Lock())
+        with key_lock:
+            with self.engine.connect() as conn:
+                revision = data_revision(conn)
+            with self.lock:
+                reused = self._recent.get(key)
+            if reused is not None and reused[0] == revision and reused[1] >= asked:
+                return reused[2]  # type: ignore[no-any-return]
+            data = numbers.frames(self.app)
+            state = self._state(board, audience, revision, data, pd.Timestamp.now(tz="UTC"))
+            with self.lock:
+                self._recent[key] = (revision, time.monotonic(), state)
+        return self._remember(state)
+
+    def _fresh_state(self, board: Board, audience: str) -> dict[str, Any]:
         with self.engine.connect() as conn:
             revision = data_revision(conn)
-        data = numbers.frames(self.app)
-        state = self._state(board, audience, revision, data, pd.Timestamp.now(tz="UTC"))
+        return self._state(board, audience, revision, numbers.frames(self.app), pd.Timestamp.now(tz="UTC"))
+
+    def _remember(self, state: dict[str, Any]) -> dict[str, Any]:
+        """Keep ``state`` as the last one sent of its board and audience unless a newer one is."""
+        board, audience = int(state["board"]), str(state["audience"])
         with self.lock:
-            last = self.sent.get((int(board.id), audience))  # type: ignore[arg-type]
+            last = self.sent.get((board, audience))
             if last is None or last["version"] <= state["version"]:
-                self.sent[(int(board.id), audience)] = state  # type: ignore[arg-type]
+                self.sent[(board, audience)] = state
         return state
 
     def _state(
@@ -277,7 +319,12 @@ class LiveHub:
     def on_ingested(self, engine: Any, result: IngestResult) -> None:
         """Receiver of :data:`scoreboard.ingest.ingested` (sent by every committed batch of this
         process): queue it for the worker and return at once."""
-        if not result.types_changed or not self._has_boards():
+        if not result.types_changed:
+            return
+        if self.publisher is not None:  # the push worker computes: announce the batch, nothing more
+            self.publisher.publish(result)
+            return
+        if not self._has_boards():
             return
         self.start()
         child = self._child
@@ -297,11 +344,13 @@ class LiveHub:
     def start(self) -> None:
         """Start the worker, or the push process (which then loads its frames), unless running."""
         with self.lock:
-            if self._worker is None:
+            if self._watchdog is None:
                 # At interpreter exit multiprocessing terminates the push process: expected, and
                 # no reason for a new one (registered after multiprocessing's, so it runs first).
                 atexit.register(self.stopped.set)
-                if self.app.config.get("LIVE_PROCESS"):
+                if self.publisher is not None:
+                    pass  # pushes come from ``matchday push-worker``: only the watchdog runs here
+                elif self.app.config.get("LIVE_PROCESS"):
                     self._child = _ChildLink(self)
                     self._worker = self._child.reader
                 else:
@@ -547,8 +596,8 @@ class LiveHub:
                 self._sync_rooms()  # e.g. after disconnects
             except Exception:
                 log.exception("live watchdog failed")
-            if self._child is None:
-                self.queue.put(TICK)  # else the push process ticks itself
+            if self._child is None and self.publisher is None:
+                self.queue.put(TICK)  # else the push process (or push worker) ticks itself
 
     def _tick(self) -> None:
         """In the worker: a match centre that is due, and the clock refresh once a minute."""
@@ -632,6 +681,8 @@ class LiveHub:
         with self.lock:
             self.sent.pop((board_id, "tv"), None)
             self.sent.pop((board_id, "desk"), None)
+            self._recent.pop((board_id, "tv"), None)
+            self._recent.pop((board_id, "desk"), None)
         self._push_board(board, revision, numbers.frames(self.app), pd.Timestamp.now(tz="UTC"))
 
     def playlist_changed(self, playlist_id: int) -> None:
@@ -728,6 +779,15 @@ def _same(a: dict[str, Any], b: dict[str, Any]) -> bool:
         "stat",
     )
     return all(a.get(k) == b.get(k) for k in keys)
+
+
+def _release() -> None:
+    """Give the connection of this context's read session back to the pool (its objects stay loaded).
+
+    A connect handler that held it while :meth:`LiveHub.full_state` asked for another would need two
+    at once: in a storm, every pooled connection held by a handler waiting for a second one (issue
+    16: "QueuePool limit ... reached" for 45 of 50 desk pages). One at a time, handlers only wait."""
+    db.session().close()
 
 
 def _visible(board: Board) -> bool:

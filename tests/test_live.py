@@ -316,7 +316,8 @@ import sys
 from werkzeug.serving import make_server
 from scoreboard import create_app
 app = create_app({"DATABASE_URL": sys.argv[1], "INSTANCE_PATH": sys.argv[2], "DEMO": False, "SIMULATOR": False,
-                  "SECRET_KEY": "test", "SOCKETIO_MESSAGE_QUEUE": sys.argv[3], "SOCKETIO_CHANNEL": sys.argv[4]})
+                  "SECRET_KEY": "test", "SOCKETIO_MESSAGE_QUEUE": sys.argv[3], "SOCKETIO_CHANNEL": sys.argv[4],
+                  "LIVE_PUSH_WORKER": False})  # the ingesting process computes (tests/test_scaleout.py: the worker)
 server = make_server("127.0.0.1", 0, app, threaded=True)
 print(server.server_port, flush=True)
 server.serve_forever()
