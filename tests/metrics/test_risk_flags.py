@@ -250,7 +250,7 @@ def test_amount_high_and_cut() -> None:
     )
     assert "amount_high" in _on(f, 1) and "amount_high" not in _on(f, 2)
     assert "amount_cut" in _on(f, 3) and "amount_cut" not in _on(f, 4)
-    assert why(f.loc[3], "amount_cut") == "Amount cut 20%, from 60\u202f000 to 48\u202f000."
+    assert why(f.loc[3], "amount_cut") == "Amount cut 20%, from 60,000 to 48,000."
 
 
 def test_single_threaded_on_large_deals_only() -> None:
