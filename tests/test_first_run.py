@@ -102,7 +102,7 @@ def test_first_run_seeds_a_moving_demo_floor_and_a_restart_keeps_it(tmp_path):
             server.url + "/login",
             data={"email": "admin@matchday.demo", "password": "matchday-demo", "csrf_token": csrf},
         )
-        assert resp.status_code == 200 and "Today on the floor" in resp.text
+        assert resp.status_code == 200 and "I dag på gulvet" in resp.text  # the demo org speaks Norwegian
         time.sleep(4)  # the simulator moves the floor
         moved = counts(instance)
         assert moved["activity"] + moved["touch"] > seeded["activity"] + seeded["touch"]

@@ -106,7 +106,7 @@ def test_app_py_serves_http_and_websocket_on_gunicorn(server):
     output = lambda: "".join(server.lines)  # noqa: E731
     # HTTP, with a Server header that names no version, and no development server anywhere
     resp = requests.get(server.url + "/login", timeout=5)
-    assert resp.status_code == 200 and "Log in to Matchday" in resp.text
+    assert resp.status_code == 200 and "Logg inn i Matchday" in resp.text  # the demo org speaks Norwegian
     assert resp.headers["Server"] == "gunicorn"
     assert not re.search(r"\d", resp.headers["Server"])
     assert "Using worker: gthread" in output()
