@@ -441,7 +441,20 @@ def test_a_storm_of_tvs_and_desk_pages_all_get_their_full_state(cluster: Any) ->
         ]
         await asyncio.gather(*tvs, *desks)
 
-    asyncio.run(storm())
+    # in a thread of its own: a browser test's Playwright may hold this thread's event loop
+    errors: list[BaseException] = []
+
+    def run() -> None:
+        try:
+            asyncio.run(storm())
+        except BaseException as exc:  # noqa: BLE001 - re-raised below, in the test's thread
+            errors.append(exc)
+
+    runner = threading.Thread(target=run, name="storm")
+    runner.start()
+    runner.join()
+    if errors:
+        raise errors[0]
     assert not failures, failures[:5]
     assert len(received) == 140
     assert sum(1 for kind, got in received if kind == "tv" and got == tv_boards) == 100
