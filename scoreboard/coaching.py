@@ -55,6 +55,7 @@ from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
 from metrics.pipeline import probability_map
 from metrics.squad import window as count_window
+from metrics.text import Text
 
 from . import charts, db, notes, numbers, snapshot
 from .auth import require_role
@@ -135,7 +136,7 @@ def parse_compare(
     value = value or "team"
     if value == "team":
         ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-        return value, ids, "the rest of the team"
+        return value, ids, Text("the rest of the team")
     if value == "previous":
         return value, None, ""
     if value.startswith("rep:") and value[4:].isdigit():
@@ -199,7 +200,7 @@ def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, da
     reference_period = None
     if ref_ids is None and not w.default:
         reference_period = period_before(w)[0]
-        ref_label = f"the previous period, {reference_period.label}"
+        ref_label = Text("the previous period, %(period)s", {"period": reference_period.label})
     prepared = [_funnel_window(w.period, w.now, data)]
     if ref_ids is None:
         ref_period = reference_period or previous_window_of(w.period, numbers.calendar())

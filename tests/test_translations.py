@@ -40,8 +40,12 @@ def _catalog():
 
 def _used_msgids() -> set[str]:
     """Every msgid the templates and Python code use, extracted as ``pybabel extract`` does."""
-    method_map = [("scoreboard/**.py", "python"), ("templates/**.html", "jinja2")]
-    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None}
+    method_map = [
+        ("scoreboard/**.py", "python"),
+        ("metrics/**.py", "python"),
+        ("templates/**.html", "jinja2"),
+    ]
+    keywords = {"_": None, "gettext": None, "ngettext": (1, 2), "N_": None, "Text": None, "Plural": (1, 2)}
     found = set()
     for _file, _line, message, _comments, _ctx in extract_from_dir(
         str(ROOT), method_map, keywords=keywords, options_map={"templates/**.html": {}}
@@ -283,3 +287,106 @@ def test_the_language_switch_and_numbers_on_the_home_page(nb_org):
     # the page's numbers in each language: the reps tile and the date line by Babel
     assert re.search(r"(mandag|tirsdag|onsdag|torsdag|fredag|lørdag|søndag) \d{1,2}\. \w+ 20\d\d", nb)
     assert re.search(r"(Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), \w+ \d{1,2}, 20\d\d", en)
+
+
+# ------------------------------------------------------- sentences made in Python (metrics.text)
+
+#: English that a finding or an agenda point of the drilldown says when it is not translated.
+ENGLISH_FRAGMENTS = (
+    "clear over",
+    "looks higher",
+    "looks lower",
+    "cannot tell yet",
+    "about the same as",
+    "nothing to compare",
+    "working day",
+    "closed deal",
+    "percentile",
+    "the rest of the team",
+    "Opportunities per activity",
+    "Win rate",
+    "Keep the focus",
+    "Review two lost deals",
+    "Early warning",
+    "baseline",
+)
+
+
+def _drilldown_texts(html: str) -> tuple[dict[str, str], list[str]]:
+    """(finding key → its sentence, the agenda's lines) of a drilldown page."""
+    findings = {
+        key: _norm(re.sub(r"<[^>]+>", " ", text))
+        for key, text in re.findall(r'data-finding="([^"]+)"[^>]*>(.*?)\n', html)
+    }
+    agenda = re.search(r"data-agenda>(.*?)</ol>", html, re.S)
+    lines = re.findall(r"<li>(.*?)</li>", agenda.group(1), re.S) if agenda else []
+    return findings, [_norm(re.sub(r"<[^>]+>", " ", line)) for line in lines]
+
+
+def test_the_drilldown_findings_and_agenda_are_said_in_norwegian(nb_org):
+    """Every finding and agenda line of a manager's drilldowns in nb is Norwegian (no English
+    fragment left), and the same page in en says the English sentences of metrics.coaching."""
+    import html as html_lib
+
+    client = nb_org.app.test_client()
+    email, _team = nb_org.by_role("manager")[0]
+    login_session(client, email, PASSWORD)
+    team = client.get("/coach").get_data(as_text=True)
+    reps = sorted(set(re.findall(r'href="/coach/(\d+)"', team)))[:3]
+    assert reps, "the manager's team page links no drilldown"
+    seen_findings, seen_agenda = 0, 0
+    pages = {}
+    for rep in reps:
+        nb = html_lib.unescape(client.get(f"/coach/{rep}").get_data(as_text=True))
+        findings, agenda = _drilldown_texts(nb)
+        pages[rep] = findings
+        seen_findings += len(findings)
+        seen_agenda += len(agenda)
+        for text in [*findings.values(), *agenda]:
+            left = [frag for frag in ENGLISH_FRAGMENTS if frag in text]
+            assert not left, (rep, text, left)
+    assert seen_findings >= 5 and seen_agenda >= 1, (seen_findings, seen_agenda)
+    joined = " ".join(s for f in pages.values() for s in f.values())
+    assert re.search(r"\d+ (arbeidsdager|lukkede avtaler|muligheter|aktiviteter|vunne avtaler)", joined), (
+        joined
+    )
+    # the same drilldown in English: the sentences differ and read as before
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+    client.post("/account/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    try:
+        en = html_lib.unescape(client.get(f"/coach/{reps[0]}").get_data(as_text=True))
+        en_findings, _ = _drilldown_texts(en)
+        assert en_findings.keys() == pages[reps[0]].keys()
+        for key, text in en_findings.items():
+            assert text != pages[reps[0]][key], key
+            assert re.search(r"clear over|cannot tell yet|about the same|nothing to compare", text), text
+    finally:
+        client.post("/account/language", data={"locale": "nb", "csrf_token": token})
+
+
+def test_a_text_is_english_as_a_str_and_norwegian_when_rendered_even_after_pickling():
+    """metrics.text: the ``str`` is the English byte for byte; rendering with the nb catalog
+    translates the sentence, its nested values and its counts (numbers in nb)."""
+    import pickle
+
+    from babel.support import Translations
+
+    from metrics.coaching.findings import _clear
+    from metrics.text import Text
+
+    with MO.open("rb") as f:
+        catalog = Translations(f)
+
+    class Nb:
+        locale = "nb"
+        gettext = staticmethod(catalog.ugettext)
+        ngettext = staticmethod(catalog.ungettext)
+
+    verb = Text(
+        "%(a)s logs activities at %(times)s %(poss)s rate", {"a": "Thea", "times": "1.50×", "poss": "x"}
+    )
+    sentence = _clear(verb, 1234, "working days")
+    assert sentence == "Thea logs activities at 1.50× x rate — clear over 1\u202f234 working days."
+    said = pickle.loads(pickle.dumps(sentence)).render(Nb())
+    assert said == "Thea logger aktiviteter med 1.50× x tempo — tydelig over 1\xa0234 arbeidsdager."
+    assert _clear(verb, 1, "working days").render(Nb()).endswith("over 1 arbeidsdag.")
