@@ -309,6 +309,9 @@ ENGLISH_FRAGMENTS = (
     "Review two lost deals",
     "Early warning",
     "baseline",
+    "At risk:",
+    "business days",
+    "won deals rarely stay",
 )
 
 
@@ -390,3 +393,49 @@ def test_a_text_is_english_as_a_str_and_norwegian_when_rendered_even_after_pickl
     said = pickle.loads(pickle.dumps(sentence)).render(Nb())
     assert said == "Thea logger aktiviteter med 1.50× x tempo — tydelig over 1\xa0234 arbeidsdager."
     assert _clear(verb, 1, "working days").render(Nb()).endswith("over 1 arbeidsdag.")
+
+
+RISK_ENGLISH = (
+    "business days",
+    "calls or emails to the buyer",
+    "No meeting booked",
+    "won deals rarely stay",
+    "Expected to close on",
+    "Close date pushed",
+    "far above a typical",
+    "Amount cut",
+    "involved on a deal",
+    "no senior contact",
+    "changed owner",
+    "At risk:",
+)
+
+
+def test_the_deal_warnings_say_why_in_norwegian(nb_org):
+    """The at-risk list, a deal's page and the 1:1 agenda's deals say each warning's reason in nb
+    (no English reason left), and the English list still says the English reasons."""
+    import html as html_lib
+
+    client = nb_org.app.test_client()
+    login_session(client, ADMIN, PASSWORD)
+    listing = html_lib.unescape(client.get("/risk?all=1").get_data(as_text=True))
+    reasons = [_norm(t) for t in re.findall(r'<div class="small muted">([^<]+)</div>', listing)]
+    reasons += [_norm(t) for t in re.findall(r'class="tag tag--stale" title="([^"]+)"', listing)]
+    assert len(reasons) >= 3, reasons
+    deals = sorted(set(re.findall(r'href="/risk/deals/(\d+)"', listing)))[:3]
+    for deal in deals:
+        page = html_lib.unescape(client.get(f"/risk/deals/{deal}").get_data(as_text=True))
+        reasons += [_norm(t) for t in re.findall(r"<li><strong>[^<]+</strong>: ([^<]+) <em>", page)]
+    for text in reasons:
+        left = [frag for frag in RISK_ENGLISH if frag in text]
+        assert not left, (text, left)
+    said = " ".join(reasons)
+    assert re.search(r"virkedager|vunne avtaler|Lukkedatoen|kontakt|eier|Beløpet|Ingen møter", said), said
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+    client.post("/account/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    try:
+        en = html_lib.unescape(client.get("/risk?all=1").get_data(as_text=True))
+        en_reasons = [_norm(t) for t in re.findall(r'<div class="small muted">([^<]+)</div>', en)]
+        assert en_reasons and all(any(f in t for f in RISK_ENGLISH) for t in en_reasons), en_reasons
+    finally:
+        client.post("/account/language", data={"locale": "nb", "csrf_token": token})
