@@ -73,6 +73,7 @@ from .cards import (
 )
 from .db import write_session
 from .exports import csv_response, roster_rows
+from .formatting import N_
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Rep, Team
 from .teams import managed_team_ids
@@ -417,13 +418,16 @@ DRILL_CHARTS = {
         d.decomposition.frame(), d.decomposition.a.label, d.compare_label
     ),
     "stages": lambda d: charts.rate_intervals(
-        d.stages, "step", "Stage by stage", "closed deals · rep shrunk toward the comparison, 90% interval"
+        d.stages,
+        "step",
+        N_("Stage by stage"),
+        N_("closed deals · rep shrunk toward the comparison, 90%% interval"),
     ),
     "sources": lambda d: charts.rate_intervals(
-        d.sources.table, "segment", "Win rate by lead source", "90% intervals · n = wins/closed"
+        d.sources.table, "segment", N_("Win rate by lead source"), N_("90%% intervals · n = wins/closed")
     ),
     "personas": lambda d: charts.rate_intervals(
-        d.personas.table, "segment", "Win rate by persona", "90% intervals · n = wins/closed"
+        d.personas.table, "segment", N_("Win rate by persona"), N_("90%% intervals · n = wins/closed")
     ),
     "control": lambda d: charts.control_chart(d.chart, {k: v[0] for k, v in INDICATORS.items()}),
     "shots": lambda d: charts.shot_map(d.shots),

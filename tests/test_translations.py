@@ -439,3 +439,61 @@ def test_the_deal_warnings_say_why_in_norwegian(nb_org):
         assert en_reasons and all(any(f in t for f in RISK_ENGLISH) for t in en_reasons), en_reasons
     finally:
         client.post("/account/language", data={"locale": "nb", "csrf_token": token})
+
+
+def _spec_texts(spec) -> list[str]:
+    """The titles, subtitles and axis or legend titles of a Vega-Lite spec (nested anywhere)."""
+    found: list[str] = []
+
+    def walk(node, key=None):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                walk(v, k)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v, key)
+        elif isinstance(node, str) and key in ("title", "text", "subtitle"):
+            found.append(node)
+
+    walk(spec)
+    return found
+
+
+CARD_CHARTS = ("pizza", "quota", "sparks", "peers")
+DRILL_CHARTS = ("decomposition", "stages", "sources", "personas", "control", "shots", "content")
+
+
+def test_chart_titles_and_axes_are_norwegian_in_nb(nb_org):
+    """Every card and drilldown chart spec in nb: no title, subtitle or axis title is an English
+    message that has a Norwegian translation (exact or with its values filled in), the main
+    titles differ from the English ones, and the pizza's is the catalog's translation."""
+    exact, patterns = _english_patterns()
+    catalog = _catalog()
+    client = nb_org.app.test_client()
+    email, _team = nb_org.by_role("manager")[0]
+    login_session(client, email, PASSWORD)
+    rep = sorted(set(re.findall(r'href="/coach/(\d+)"', client.get("/coach").get_data(as_text=True))))[0]
+    urls = [f"/reps/{rep}/charts/{n}.json" for n in CARD_CHARTS]
+    urls += [f"/coach/{rep}/charts/{n}.json" for n in DRILL_CHARTS]
+    nb_titles, problems = {}, {}
+    for url in urls:
+        resp = client.get(url)
+        assert resp.status_code == 200, url
+        texts = [_norm(t) for t in _spec_texts(resp.get_json())]
+        bad = [t for t in texts if t in exact or any(rx.match(t) for _m, rx in patterns)]
+        if bad:
+            problems[url] = bad
+        nb_titles[url] = resp.get_json()["title"]
+    assert not problems, problems
+    assert nb_titles[f"/reps/{rep}/charts/pizza.json"]["text"] == catalog.get("Percentile vs peers").string
+    token = re.search(r'name="csrf_token" value="([^"]+)"', client.get("/").get_data(as_text=True)).group(1)
+    client.post("/account/language", data={"locale": "en", "next": "/", "csrf_token": token})
+    try:
+        for url in urls:
+            en = client.get(url).get_json()["title"]
+            assert en != nb_titles[url], url
+        assert (
+            client.get(f"/reps/{rep}/charts/pizza.json").get_json()["title"]["text"] == "Percentile vs peers"
+        )
+    finally:
+        client.post("/account/language", data={"locale": "nb", "csrf_token": token})
