@@ -172,6 +172,10 @@ MESSAGES: dict[str, tuple[str, ...]] = {
         N_("8 weeks in a row on the bad side"),
         N_("sustained shift (CUSUM)"),
     ),
+    "a result goal's first word in the off-track sentence (metrics.goals.off_track)": (
+        N_("revenue"),
+        N_("new"),
+    ),
     "deal stages and lead sources (metrics.calibration, scoreboard.models)": (
         N_("qualification"),
         N_("discovery"),

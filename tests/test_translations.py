@@ -497,3 +497,33 @@ def test_chart_titles_and_axes_are_norwegian_in_nb(nb_org):
         )
     finally:
         client.post("/account/language", data={"locale": "nb", "csrf_token": token})
+
+
+def test_goal_sentences_are_norwegian_in_nb(nb_org):
+    """The goals page's off-track sentence and each derived target's reason (metrics.goals) in nb."""
+    from babel.support import Translations
+
+    from metrics.goals import derive
+
+    client = nb_org.app.test_client()
+    login_session(client, ADMIN, PASSWORD)
+    page = client.get("/goals").get_data(as_text=True)
+    said = re.search(r"data-off-track>([^<]+)<", page)
+    assert said, "the goals page shows no off-track sentence"
+    assert not re.search(r"behind since|will follow|followed in|on pace", said.group(1)), said.group(1)
+    assert re.search(r"siden uke \d+|i rute", said.group(1)), said.group(1)
+
+    with MO.open("rb") as f:
+        catalog = Translations(f)
+
+    class Nb:
+        locale = "nb"
+        gettext = staticmethod(catalog.ugettext)
+        ngettext = staticmethod(catalog.ungettext)
+
+    steps = derive("revenue_won", 1_200_000_000, {"avg_deal_size": 50_000_000, "win_rate": 0.24})
+    assert [str(s.why) for s in steps[1:]] == ["12,000,000 ÷ average deal 500,000", "24 wins ÷ 24% win rate"]
+    assert [s.why.render(Nb()) for s in steps[1:]] == [
+        "12,000,000 ÷ snittavtale 500,000",
+        "24 vunne avtaler ÷ 24\xa0% vinnerrate",
+    ]
