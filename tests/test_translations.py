@@ -527,3 +527,26 @@ def test_goal_sentences_are_norwegian_in_nb(nb_org):
         "12,000,000 ÷ snittavtale 500,000",
         "24 vunne avtaler ÷ 24\xa0% vinnerrate",
     ]
+
+
+def test_call_next_reasons_are_norwegian_in_nb(nb_org):
+    """The "Call next" list's reasons (metrics.qualification.scoring's sentence) in nb on a rep's
+    card: no English rule phrase left, Norwegian ones present."""
+    import html as html_lib
+
+    client = nb_org.app.test_client()
+    email, _team = nb_org.by_role("rep")[0]
+    login_session(client, email, PASSWORD)
+    rep = nb_org.rep(email).id
+    page = html_lib.unescape(client.get(f"/reps/{rep}/call-next").get_data(as_text=True))
+    reasons = [_norm(t) for t in re.findall(r'<p class="scout__why">([^<]+)</p>', page)]
+    ranked = reasons[len(re.findall(r"explanation", page)) :] or reasons
+    assert ranked, page[:500]
+    english = re.compile(
+        r"\b(this week|this month|in the last \d+ days|once|twice|\d+ times|-person company)\b"
+    )
+    live = [t for t in ranked if english.search(t)]
+    assert not live, live
+    assert any(re.search(r"denne uken|denne måneden|siste \d+ dagene|gang|ansatte", t) for t in ranked), (
+        ranked
+    )
