@@ -312,14 +312,21 @@ ENGLISH_FRAGMENTS = (
     "At risk:",
     "business days",
     "won deals rarely stay",
+    "adjusted for",
+    "interval ",
+    "not tested",
+    "Fisher's exact test",
+    "power at Holm",
 )
 
 
 def _drilldown_texts(html: str) -> tuple[dict[str, str], list[str]]:
-    """(finding key → its sentence, the agenda's lines) of a drilldown page."""
+    """(finding key → its sentence and its statistics line, the agenda's lines) of a drilldown page."""
     findings = {
-        key: _norm(re.sub(r"<[^>]+>", " ", text))
-        for key, text in re.findall(r'data-finding="([^"]+)"[^>]*>(.*?)\n', html)
+        key: _norm(re.sub(r"<[^>]+>", " ", text + " " + stats))
+        for key, text, stats in re.findall(
+            r'data-finding="([^"]+)"[^>]*>(.*?)\n.*?<span class="small muted">(.*?)</span>', html, re.S
+        )
     }
     agenda = re.search(r"data-agenda>(.*?)</ol>", html, re.S)
     lines = re.findall(r"<li>(.*?)</li>", agenda.group(1), re.S) if agenda else []

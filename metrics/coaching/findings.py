@@ -344,7 +344,10 @@ def _detectable(
         if a_n == b_n
         else Text("%(n)s and %(m)s %(unit)s", {"n": _count(a_n), "m": _count(b_n), "unit": word})
     )
-    rule = f"{POWER:.0%} power at Holm's first step, {alpha:g}/{m}"
+    rule = Text(
+        "%(power)s power at Holm's first step, %(alpha)s/%(m)s",
+        {"power": Number(_whole_percent, POWER), "alpha": f"{alpha:g}", "m": m},
+    )
     if math.isinf(mde):
         values = {"sample": sample, "seen": Number(formatting.decimal, seen)}
         note = (
@@ -358,7 +361,7 @@ def _detectable(
                 values,
             )
         )
-        return mde, note, f"detectable ({rule}): no gap"
+        return mde, note, Text("detectable (%(rule)s): no gap", {"rule": rule})
     need = math.ceil(mde * 100 - 1e-9)
     return (
         mde,
@@ -370,7 +373,7 @@ def _detectable(
                 "seen": Number(formatting.decimal, seen),
             },
         ),
-        f"detectable ({rule}): ≥ {need} points",
+        Text("detectable (%(rule)s): ≥ %(need)s points", {"rule": rule, "need": need}),
     )
 
 
@@ -438,27 +441,62 @@ def _statistics(
     level: float,
     model: str,
 ) -> str:
+    word = _UNIT_WORDS.get(unit, unit)
     if not math.isfinite(p):
-        return f"n = {_count(a_n)} vs {_count(b_n)} {unit}; not tested ({model})."
-    interval = (
-        f"{lo:.2f}–{hi:.2f}"
-        if math.isfinite(lo) and math.isfinite(hi)
-        else f"{lo:.2f}–∞"
-        if math.isfinite(lo)
-        else f"0–{hi:.2f}"
+        return Text(
+            "n = %(n)s vs %(m)s %(unit)s; not tested (%(model)s).",
+            {"n": _count(a_n), "m": _count(b_n), "unit": word, "model": model},
+        )
+    return Text(
+        "ratio %(ratio)s (%(level)s interval %(interval)s) · n = %(n)s vs %(m)s %(unit)s · %(model)s · "
+        "%(p)s; adjusted for %(tests)s comparisons on this page (Holm): %(p_adjusted)s",
+        {
+            "ratio": Number(_ratio_text, ratio),
+            "level": Number(_whole_percent, level),
+            "interval": Number(_interval_text, lo, hi),
+            "n": _count(a_n),
+            "m": _count(b_n),
+            "unit": word,
+            "model": model,
+            "p": Number(_p_text, p),
+            "tests": tests,
+            "p_adjusted": Number(_p_text, p_adj),
+        },
     )
-    shown = f"×{ratio:.2f}" if math.isfinite(ratio) else "×–"
-    return (
-        f"ratio {shown} ({level:.0%} interval {interval}) · n = {_count(a_n)} vs {_count(b_n)} {unit} · "
-        f"{model} · {format_p(p)}; adjusted for {tests} comparisons on this page (Holm): {format_p(p_adj)}"
-    )
+
+
+def _two(v: float, locale: str) -> str:
+    return f"{v:.2f}" if locale == "en" else formatting.decimal(v, locale, 2)
+
+
+def _ratio_text(ratio: float, locale: str) -> str:
+    return f"×{_two(ratio, locale)}" if math.isfinite(ratio) else "×–"
+
+
+def _interval_text(lo: float, hi: float, locale: str) -> str:
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f"{_two(lo, locale)}–{_two(hi, locale)}"
+    return f"{_two(lo, locale)}–∞" if math.isfinite(lo) else f"0–{_two(hi, locale)}"
+
+
+def _whole_percent(v: float, locale: str) -> str:
+    return f"{v:.0%}" if locale == "en" else formatting.percent(v, locale)
+
+
+def _p_text(p: float, locale: str) -> str:
+    text = format_p(p)
+    return text if locale == "en" else text.replace(".", ",")
+
+
+#: Two parts of the statistics line (not a message).
+_DOT = "%(first)s · %(second)s"
 
 
 _MODELS = {
-    "poisson": "exact test of two Poisson rates",
-    "count_ratio": "Wald test of two ratios of counts (log scale)",
-    "binomial": "Fisher's exact test",
-    "log_normal": "Welch's t-test on log amounts",
+    "poisson": Text("exact test of two Poisson rates"),
+    "count_ratio": Text("Wald test of two ratios of counts (log scale)"),
+    "binomial": Text("Fisher's exact test"),
+    "log_normal": Text("Welch's t-test on log amounts"),
 }
 
 
@@ -491,7 +529,7 @@ def _factor_findings(d: Decomposition, a: str, ref: str, tests: int) -> list[Fin
             Finding(
                 "factor", f.factor, f.label, sentence, f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor],
                 ratio, lo, hi, f.p_value, f.p_adjusted, f.established, way,
-                f"{stats_text} · {rule}" if rule else stats_text, mde,
+                Text(_DOT, {"first": stats_text, "second": rule}) if rule else stats_text, mde,
             )
         )  # fmt: skip
     return out
@@ -552,10 +590,10 @@ def _rate_findings(
             float(r.p_adjusted),
             tests,
             level,
-            "Fisher's exact test",
+            _MODELS["binomial"],
         )
         if rule:
-            stats_text = f"{stats_text} · {rule}"
+            stats_text = Text(_DOT, {"first": stats_text, "second": rule})
         out.append(
             Finding(
                 kind, str(key), label, sentence, float(r.rate), float(r.ref_rate), int(n), int(nn), unit,
