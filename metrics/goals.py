@@ -29,7 +29,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats as _st
 
+from metrics import formatting
 from metrics.periods import OrgCalendar, Period
+from metrics.text import Number, Text
 
 __all__ = [
     "BEHIND_AT",
@@ -296,7 +298,19 @@ class Step:
 
 
 def _pct(x: float) -> str:
-    return f"{x * 100:.0f}%"
+    return Number(_whole_percent, x)
+
+
+def _whole_percent(x: float, locale: str) -> str:
+    return f"{x * 100:.0f}%" if locale == "en" else formatting.percent(x, locale)
+
+
+def _one_decimal(x: float, locale: str) -> str:
+    return f"{x:.1f}" if locale == "en" else formatting.decimal(x, locale, 1)
+
+
+#: A sentence and its full stop (not a message).
+_SENTENCE = "%(sentence)s."
 
 
 def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str = "{:,.0f}") -> list[Step]:
@@ -320,7 +334,7 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
         v = rates.get(key, math.nan)
         return v is not None and np.isfinite(v) and v > 0
 
-    steps = [Step(metric, int(round(target)), None, "the result goal")]
+    steps = [Step(metric, int(round(target)), None, Text("the result goal"))]
     if metric == "new_customers":
         if not ok("new_customer_share"):
             return steps
@@ -330,7 +344,10 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
                 "wins",
                 wins,
                 metric,
-                f"{int(target)} new customers ÷ {_pct(rates['new_customer_share'])} of wins being new customers",
+                Text(
+                    "%(n)s new customers ÷ %(share)s of wins being new customers",
+                    {"n": int(target), "share": _pct(rates["new_customer_share"])},
+                ),
             )
         )
     elif metric == "revenue_won":
@@ -340,7 +357,13 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
         wins = math.ceil(target / avg - 1e-9)
         steps.append(
             Step(
-                "wins", wins, metric, f"{money.format(target / 100)} ÷ average deal {money.format(avg / 100)}"
+                "wins",
+                wins,
+                metric,
+                Text(
+                    "%(target)s ÷ average deal %(average)s",
+                    {"target": money.format(target / 100), "average": money.format(avg / 100)},
+                ),
             )
         )
     else:
@@ -348,7 +371,14 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
     if not ok("win_rate"):
         return steps
     opps = math.ceil(wins / rates["win_rate"] - 1e-9)
-    steps.append(Step("opportunities", opps, "wins", f"{wins} wins ÷ {_pct(rates['win_rate'])} win rate"))
+    steps.append(
+        Step(
+            "opportunities",
+            opps,
+            "wins",
+            Text("%(n)s wins ÷ %(rate)s win rate", {"n": wins, "rate": _pct(rates["win_rate"])}),
+        )
+    )
     if ok("meetings_per_opp"):
         meetings = math.ceil(opps * rates["meetings_per_opp"] - 1e-9)
         steps.append(
@@ -356,7 +386,10 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
                 "meetings_booked",
                 meetings,
                 "opportunities",
-                f"{opps} opportunities × {rates['meetings_per_opp']:.1f} meetings each",
+                Text(
+                    "%(n)s opportunities × %(each)s meetings each",
+                    {"n": opps, "each": Number(_one_decimal, rates["meetings_per_opp"])},
+                ),
             )
         )
     if not ok("opps_per_sql"):
@@ -367,14 +400,25 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
             "sqls",
             sqls,
             "opportunities",
-            f"{opps} opportunities ÷ {_pct(rates['opps_per_sql'])} of SQLs becoming one",
+            Text(
+                "%(n)s opportunities ÷ %(share)s of SQLs becoming one",
+                {"n": opps, "share": _pct(rates["opps_per_sql"])},
+            ),
         )
     )
     if not ok("sqls_per_mql"):
         return steps
     mqls = math.ceil(sqls / rates["sqls_per_mql"] - 1e-9)
     steps.append(
-        Step("mqls", mqls, "sqls", f"{sqls} SQLs ÷ {_pct(rates['sqls_per_mql'])} of MQLs becoming SQL")
+        Step(
+            "mqls",
+            mqls,
+            "sqls",
+            Text(
+                "%(n)s SQLs ÷ %(share)s of MQLs becoming SQL",
+                {"n": sqls, "share": _pct(rates["sqls_per_mql"])},
+            ),
+        )
     )
     if not ok("mqls_per_contact"):
         return steps
@@ -384,7 +428,10 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
             "new_contacts",
             contacts,
             "mqls",
-            f"{mqls} MQLs ÷ {_pct(rates['mqls_per_contact'])} of new contacts becoming MQL",
+            Text(
+                "%(n)s MQLs ÷ %(share)s of new contacts becoming MQL",
+                {"n": mqls, "share": _pct(rates["mqls_per_contact"])},
+            ),
         )
     )
     if ok("downloads_per_contact"):
@@ -394,7 +441,10 @@ def derive(metric: str, target: float, rates: Mapping[str, float], *, money: str
                 "content_downloads",
                 downloads,
                 "new_contacts",
-                f"{contacts} new contacts × {rates['downloads_per_contact']:.1f} downloads each",
+                Text(
+                    "%(n)s new contacts × %(each)s downloads each",
+                    {"n": contacts, "each": Number(_one_decimal, rates["downloads_per_contact"])},
+                ),
             )
         )
     return steps
@@ -577,16 +627,25 @@ def off_track(items: Sequence[Progress]) -> tuple[list[Progress], str]:
     order = {m: i for i, m in enumerate((*KPI_ORDER, *RESULT_METRICS))}
     behind.sort(key=lambda p: (p.behind_since, GOAL_METRICS[p.metric].kind != "kpi", order.get(p.metric, 99)))
     if not behind:
-        return [], "Every goal with a full week played is on pace."
+        return [], Text("Every goal with a full week played is on pace.")
     first = behind[0]
     label = GOAL_METRICS[first.metric].label
-    sentence = f"{label} {'are' if label.endswith('s') else 'is'} behind since week {first.behind_since}"
+    values = {"label": Text(label), "week": first.behind_since}
+    sentence = (
+        Text("%(label)s are behind since week %(week)s", values)
+        if label.endswith("s")
+        else Text("%(label)s is behind since week %(week)s", values)
+    )
     results = [p for p in items if GOAL_METRICS[p.metric].kind == "result"]
     if GOAL_METRICS[first.metric].kind == "kpi" and results:
         result = results[0]
         rl = GOAL_METRICS[result.metric].label.lower()
+        word = Text(rl.split()[0])
         if result.behind_since is None:
-            sentence += f"; {rl.split()[0]} will follow"
+            sentence = Text("%(sentence)s; %(result)s will follow", {"sentence": sentence, "result": word})
         elif result.behind_since > first.behind_since:
-            sentence += f"; {rl.split()[0]} followed in week {result.behind_since}"
-    return behind, sentence + "."
+            sentence = Text(
+                "%(sentence)s; %(result)s followed in week %(week)s",
+                {"sentence": sentence, "result": word, "week": result.behind_since},
+            )
+    return behind, Text(_SENTENCE, {"sentence": sentence})

@@ -34,6 +34,7 @@ from metrics.scouting import scouting_list
 
 from . import charts, db, notes, numbers, snapshot
 from .exports import card_rows, csv_response
+from .formatting import period as period_label
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Contact, Rep
 from .teams import managed_team_ids
@@ -547,7 +548,12 @@ def card_chart(rep_id: int, name: str) -> Any:
 
 
 def _context(c: CardData) -> str:
-    return f"{c.window_label} · based on {c.working_days} days · vs {c.peers} peers"
+    return gettext(
+        "%(window)s · based on %(days)s days · vs %(peers)s peers",
+        window=period_label(c.window_label),
+        days=c.working_days,
+        peers=c.peers,
+    )
 
 
 # ------------------------------------------------------------------------------------- filters

@@ -21,6 +21,7 @@ from typing import Any
 import altair as alt
 import numpy as np
 import pandas as pd
+from flask import has_app_context
 
 # Okabe–Ito
 BLUE = "#0072B2"
@@ -39,6 +40,30 @@ GROUP_COLOURS = {"Activity": SKY, "Creation": ORANGE, "Progression": GREEN, "Fin
 VALIDATE = False
 
 FONT = 'system-ui, -apple-system, "Segoe UI", Roboto, "Helvetica Neue", "Noto Sans", sans-serif'
+
+
+def _(message: str, **values: Any) -> str:
+    """``message`` (a msgid, ``%%`` for a percent sign) in the request's language, ``% values``
+    (English outside an app context, as the specs were before)."""
+    if has_app_context():
+        from flask_babel import get_translations
+
+        message = get_translations().ugettext(message)
+    return message % values
+
+
+def _label(value: Any) -> str:
+    """A label held in English by a Python table (or a :class:`metrics.text.Text`), translated."""
+    if not has_app_context():
+        return str(value)
+    from .formatting import tr
+
+    return str(tr(value))
+
+
+def _step(step: str) -> str:
+    """A stage step ``qualification → discovery`` with each stage translated."""
+    return " → ".join(_label(part) for part in str(step).split(" → "))
 
 
 def _config(chart: alt.TopLevelMixin) -> dict[str, Any]:
@@ -103,8 +128,8 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
         value = None if pd.isna(r.percentile) else round(float(r.percentile))
         rows.append(
             {
-                "stat": spec.label + ("*" if r.provisional else ""),
-                "group": spec.group,
+                "stat": _label(spec.label) + ("*" if r.provisional else ""),
+                "group": _label(spec.group),
                 "pct": value if value is not None else 0,
                 "label": "—" if value is None else str(value),
                 "provisional": bool(r.provisional),
@@ -124,7 +149,7 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
         radius2=alt.Radius2(datum=0),
         color=alt.Color(
             "group:N",
-            scale=alt.Scale(domain=list(GROUP_COLOURS), range=list(GROUP_COLOURS.values())),
+            scale=alt.Scale(domain=[_label(g) for g in GROUP_COLOURS], range=list(GROUP_COLOURS.values())),
             legend=alt.Legend(title=None, orient="bottom", symbolType="square"),
         ),
         opacity=alt.condition("datum.provisional", alt.value(0.45), alt.value(1.0)),
@@ -137,7 +162,9 @@ def pizza(pct: pd.DataFrame, catalogue: Mapping[str, Any], subtitle: str) -> dic
     chart = alt.layer(ghost, slices, values).properties(
         width=300,
         height=300,
-        title=alt.Title("Percentile vs peers", subtitle=[subtitle, "* provisional: sample below minimum"]),
+        title=alt.Title(
+            _("Percentile vs peers"), subtitle=[subtitle, _("* provisional: sample below minimum")]
+        ),
     )
     return _config(chart)
 
@@ -147,13 +174,13 @@ def quota_bullet(q: pd.Series, label: str) -> dict[str, Any]:
     0–80 / 80–100 / 100–150 %; the numbers are printed beside it."""
     quota = float(q.get("quota", np.nan))
     if not (math.isfinite(quota) and quota > 0):
-        return _empty(f"Quota {label}", "No quota set for this period")
+        return _empty(_("Quota %(period)s", period=label), _("No quota set for this period"))
     att = float(q["attainment"]) * 100
     pace = float(q["elapsed_share"]) * 100
     proj = float(q["projected_attainment"]) * 100 if pd.notna(q["projected_attainment"]) else float("nan")
     top = max(150.0, att + 10, (proj if math.isfinite(proj) else 0) + 10)
     bands = pd.DataFrame({"lo": [0, 80, 100], "hi": [80, 100, top], "band": ["0–80 %", "80–100 %", "100 %+"]})
-    x = alt.X("lo:Q", title="% of quota", scale=alt.Scale(domain=[0, top], nice=False))
+    x = alt.X("lo:Q", title=_("%% of quota"), scale=alt.Scale(domain=[0, top], nice=False))
     bg = (
         alt.Chart(bands)
         .mark_bar(size=34)
@@ -173,7 +200,12 @@ def quota_bullet(q: pd.Series, label: str) -> dict[str, Any]:
             "pace": [pace],
             "quota": [100.0],
             "text": [
-                f"{att:.0f} % won · pace {pace:.0f} % · projected {proj:.0f} %"
+                _(
+                    "%(won)s won · pace %(pace)s · projected %(projected)s",
+                    won=f"{att:.0f} %",
+                    pace=f"{pace:.0f} %",
+                    projected=f"{proj:.0f} %",
+                )
                 if math.isfinite(proj)
                 else f"{att:.0f} %"
             ],
@@ -186,7 +218,8 @@ def quota_bullet(q: pd.Series, label: str) -> dict[str, Any]:
         width="container",
         height=44,
         title=alt.Title(
-            f"Quota {label}", subtitle="bar: won · black tick: quota · orange tick: pace to date"
+            _("Quota %(period)s", period=label),
+            subtitle=_("bar: won · black tick: quota · orange tick: pace to date"),
         ),
     )
     return _config(chart)
@@ -196,7 +229,7 @@ def sparklines(sparks: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, Any
     """Sparklines of daily leading indicators (rep: solid blue with the last value labelled; peer
     median: dashed grey)."""
     if sparks.empty:
-        return _empty("Leading indicators", "No working days yet")
+        return _empty(_("Leading indicators"), _("No working days yet"))
     data = _records(sparks)
     rows = []
     for stat, label in labels.items():
@@ -216,11 +249,13 @@ def sparklines(sparks: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, Any
         )
         rows.append(
             alt.layer(med, line, dot, txt).properties(
-                width=220, height=34, title=alt.Title(label, fontSize=11, fontWeight="normal", color=MUTED)
+                width=220,
+                height=34,
+                title=alt.Title(_label(label), fontSize=11, fontWeight="normal", color=MUTED),
             )
         )
     chart = alt.vconcat(*rows, spacing=6).properties(
-        title=alt.Title("Last 20 working days", subtitle="blue: you · dashed: peer median")
+        title=alt.Title(_("Last 20 working days"), subtitle=_("blue: you · dashed: peer median"))
     )
     return _config(chart)
 
@@ -232,14 +267,16 @@ def peer_strip(
     row per stat, each with its own axis: ``percent`` columns (rates, e.g. the win rate) read as
     percentages ("56%", never "0.56"), the others as plain numbers."""
     percent = set(percent)
+    labels = {col: _label(label) for col, label in labels.items()}
+    peer, you = _("peer"), _("you")
     rows = []
     for col, label in labels.items():
         for v in peers[col].dropna():
-            rows.append({"stat": label, "value": float(v), "who": "peer"})
+            rows.append({"stat": label, "value": float(v), "who": peer})
         if pd.notna(me[col]):
-            rows.append({"stat": label, "value": float(me[col]), "who": "you"})
+            rows.append({"stat": label, "value": float(me[col]), "who": you})
     if not rows:
-        return _empty("You among peers", "No peers yet")
+        return _empty(_("You among peers"), _("No peers yet"))
     data = pd.DataFrame(rows)
     parts = []
     for col, label in labels.items():
@@ -257,13 +294,13 @@ def peer_strip(
                 ),
                 color=alt.Color(
                     "who:N",
-                    scale=alt.Scale(domain=["peer", "you"], range=[GREY, BLUE]),
+                    scale=alt.Scale(domain=[peer, you], range=[GREY, BLUE]),
                     legend=alt.Legend(title=None),
                 ),
                 shape=alt.Shape(
-                    "who:N", scale=alt.Scale(domain=["peer", "you"], range=["circle", "diamond"]), legend=None
+                    "who:N", scale=alt.Scale(domain=[peer, you], range=["circle", "diamond"]), legend=None
                 ),
-                size=alt.Size("who:N", scale=alt.Scale(domain=["peer", "you"], range=[40, 180]), legend=None),
+                size=alt.Size("who:N", scale=alt.Scale(domain=[peer, you], range=[40, 180]), legend=None),
                 order=alt.Order("who:N"),
             )
             .properties(
@@ -277,8 +314,8 @@ def peer_strip(
         .resolve_scale(x="independent")
         .properties(
             title=alt.Title(
-                "You among peers",
-                subtitle="per working day; win rate as % of closed deals · names are not shown",
+                _("You among peers"),
+                subtitle=_("per working day; win rate as %% of closed deals · names are not shown"),
             )
         )
     )
@@ -294,13 +331,13 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
     data = frame.reset_index()
     data = data[np.isfinite(data["log_ratio"])].copy()
     if data.empty:
-        return _empty("Funnel decomposition", "Not enough data to tell")
+        return _empty(_("Funnel decomposition"), _("Not enough data to tell"))
     data["ratio"] = np.exp(data["log_ratio"])
     data["lo_r"] = np.exp(data["lo"].fillna(data["log_ratio"]))
     data["hi_r"] = np.exp(data["hi"].fillna(data["log_ratio"]))
-    data["verdict"] = np.where(
-        data["established"], np.where(data["log_ratio"] > 0, "higher", "lower"), "not established"
-    )
+    higher, lower, unsure = _("higher"), _("lower"), _("not established")
+    data["label"] = [_label(v) for v in data["label"]]
+    data["verdict"] = np.where(data["established"], np.where(data["log_ratio"] > 0, higher, lower), unsure)
     data["text"] = data.apply(lambda r: f"×{r.ratio:.2f} · {r.verdict}", axis=1)
     data = _records(data[["label", "ratio", "lo_r", "hi_r", "verdict", "text", "share"]])
     order = list(data["label"])
@@ -319,7 +356,7 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
         .mark_rule(strokeWidth=2, color=MUTED)
         .encode(
             y=y,
-            x=alt.X("lo_r:Q", scale=xs, title="ratio (log scale)", axis=alt.Axis(values=ticks)),
+            x=alt.X("lo_r:Q", scale=xs, title=_("ratio (log scale)"), axis=alt.Axis(values=ticks)),
             x2="hi_r:Q",
         )
     )
@@ -331,15 +368,13 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
             x=alt.X("ratio:Q", scale=xs),
             color=alt.Color(
                 "verdict:N",
-                scale=alt.Scale(
-                    domain=["higher", "lower", "not established"], range=[BLUE, VERMILLION, GREY]
-                ),
+                scale=alt.Scale(domain=[higher, lower, unsure], range=[BLUE, VERMILLION, GREY]),
                 legend=alt.Legend(title=None, orient="bottom", columns=1),  # three in a row ran off a phone
             ),
             shape=alt.Shape(
                 "verdict:N",
                 scale=alt.Scale(
-                    domain=["higher", "lower", "not established"],
+                    domain=[higher, lower, unsure],
                     range=["triangle-up", "triangle-down", "circle"],
                 ),
                 legend=None,
@@ -357,8 +392,14 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
         width="container",
         height=alt.Step(46),
         title=alt.Title(
-            "Which factor explains the gap",
-            subtitle=_lines(f"{a_label} ÷ {b_label}: ratio with 90% interval; 1 = no difference"),
+            _("Which factor explains the gap"),
+            subtitle=_lines(
+                _(
+                    "%(a)s ÷ %(b)s: ratio with 90%% interval; 1 = no difference",
+                    a=_label(a_label),
+                    b=_label(b_label),
+                )
+            ),
         ),
     )
     return _config(chart)
@@ -366,16 +407,19 @@ def decomposition(frame: pd.DataFrame, a_label: str, b_label: str) -> dict[str, 
 
 def rate_intervals(frame: pd.DataFrame, label_col: str, title: str, subtitle: str) -> dict[str, Any]:
     """Rep's shrunk rate with its interval (blue diamond and bar) against the comparison's rate
-    (grey circle and bar), one row per stage step or segment, with n printed."""
+    (grey circle and bar), one row per stage step or segment, with n printed. ``title`` and
+    ``subtitle`` are msgids (said in the request's language)."""
+    title, subtitle = _(title), _(subtitle)
     if frame.empty:
-        return _empty(title, "No closed deals in the window")
+        return _empty(title, _("No closed deals in the window"))
+    rep_, comparison = _("rep"), _("comparison")
     rows = []
     for r in frame.itertuples():
-        lab = str(getattr(r, label_col))
+        lab = _step(getattr(r, label_col))
         rows.append(
             {
                 "row": lab,
-                "who": "rep",
+                "who": rep_,
                 "rate": r.shrunk,
                 "lo": r.lo,
                 "hi": r.hi,
@@ -387,7 +431,7 @@ def rate_intervals(frame: pd.DataFrame, label_col: str, title: str, subtitle: st
         rows.append(
             {
                 "row": lab,
-                "who": "comparison",
+                "who": comparison,
                 "rate": r.ref_rate,
                 "lo": ref_lo,
                 "hi": ref_hi,
@@ -397,18 +441,18 @@ def rate_intervals(frame: pd.DataFrame, label_col: str, title: str, subtitle: st
     data = pd.DataFrame(rows)
     order = list(dict.fromkeys(data["row"]))
     y = alt.Y("row:N", sort=order, title=None, axis=alt.Axis(labelLimit=200))
-    off = alt.YOffset("who:N", scale=alt.Scale(domain=["rep", "comparison"]))
+    off = alt.YOffset("who:N", scale=alt.Scale(domain=[rep_, comparison]))
     colour = alt.Color(
         "who:N",
-        scale=alt.Scale(domain=["rep", "comparison"], range=[BLUE, GREY]),
+        scale=alt.Scale(domain=[rep_, comparison], range=[BLUE, GREY]),
         legend=alt.Legend(title=None),
     )
     shape = alt.Shape(
-        "who:N", scale=alt.Scale(domain=["rep", "comparison"], range=["diamond", "circle"]), legend=None
+        "who:N", scale=alt.Scale(domain=[rep_, comparison], range=["diamond", "circle"]), legend=None
     )
     x = alt.X(
         "lo:Q",
-        title="rate",
+        title=_("rate"),
         scale=alt.Scale(domain=[0, 1]),
         axis=alt.Axis(format="%", values=[0, 0.25, 0.5, 0.75, 1]),  # 10 % steps crowded a half page
     )
@@ -434,8 +478,8 @@ def control_chart(chart: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, A
     flagged weeks as vermillion triangles marked "!"."""
     data = chart[chart["baseline"] > 0].copy() if "baseline" in chart else chart.copy()
     if data.empty:
-        return _empty("Early warnings", "Not enough weeks for a baseline yet (6 needed)")
-    data["label"] = data["indicator"].map(labels)
+        return _empty(_("Early warnings"), _("Not enough weeks for a baseline yet (6 needed)"))
+    data["label"] = data["indicator"].map({k: _label(v) for k, v in labels.items()})
     data["status"] = np.where(data["flagged"], "flagged", "in control")
     data = _records(data[["week", "week_start", "label", "value", "centre", "lcl", "ucl", "status"]])
     x = alt.X("week_start:T", title=None, axis=alt.Axis(format="W%V", labelAngle=0, tickCount=8))
@@ -477,8 +521,10 @@ def control_chart(chart: pd.DataFrame, labels: Mapping[str, str]) -> dict[str, A
         .resolve_scale(y="independent")
         .properties(
             title=alt.Title(
-                "Early warnings: weekly leading indicators",
-                subtitle="band: 3σ limits around the rep's own trailing 12-week baseline · ▼! flagged week",
+                _("Early warnings: weekly leading indicators"),
+                subtitle=_(
+                    "band: 3σ limits around the rep's own trailing 12-week baseline · ▼! flagged week"
+                ),
             )
         )
     )
@@ -489,38 +535,39 @@ def shot_map(shots: pd.DataFrame) -> dict[str, Any]:
     """Open deals: x = days in stage, y = win probability, size = amount; deals at risk (listed by
     the deal warnings) are vermillion squares, the rest blue circles."""
     if shots.empty:
-        return _empty("Open deals", "No open deals")
+        return _empty(_("Open deals"), _("No open deals"))
+    moving, at_risk = _("moving"), _("at risk")
     data = shots.copy()
-    data["status"] = np.where(data["stale"], "at risk", "moving")
+    data["status"] = np.where(data["stale"], at_risk, moving)
     data["amount_k"] = data["amount"] / 100_000
     data = _records(data[["deal_id", "stage", "amount_k", "probability", "days_in_stage", "status"]])
     chart = (
         alt.Chart(data)
         .mark_point(filled=True, opacity=0.8)
         .encode(
-            x=alt.X("days_in_stage:Q", title="days in current stage"),
+            x=alt.X("days_in_stage:Q", title=_("days in current stage")),
             y=alt.Y(
                 "probability:Q",
-                title="win probability (stage)",
+                title=_("win probability (stage)"),
                 axis=alt.Axis(format="%"),
                 scale=alt.Scale(domain=[0, 1]),
             ),
-            size=alt.Size("amount_k:Q", title="amount (k)", scale=alt.Scale(range=[30, 600]), legend=None),
+            size=alt.Size("amount_k:Q", title=_("amount (k)"), scale=alt.Scale(range=[30, 600]), legend=None),
             color=alt.Color(
                 "status:N",
-                scale=alt.Scale(domain=["moving", "at risk"], range=[BLUE, VERMILLION]),
+                scale=alt.Scale(domain=[moving, at_risk], range=[BLUE, VERMILLION]),
                 legend=alt.Legend(title=None),
             ),
             shape=alt.Shape(
                 "status:N",
-                scale=alt.Scale(domain=["moving", "at risk"], range=["circle", "square"]),
+                scale=alt.Scale(domain=[moving, at_risk], range=["circle", "square"]),
                 legend=None,
             ),
         )
         .properties(
             width="container",
             height=260,
-            title=alt.Title("Shot map: open deals", subtitle="size = amount · squares: at risk"),
+            title=alt.Title(_("Shot map: open deals"), subtitle=_("size = amount · squares: at risk")),
         )
     )
     return _config(chart)
@@ -530,15 +577,15 @@ def content_shares(shared: pd.DataFrame, top: int = 8) -> dict[str, Any]:
     """The rep's content shares per item (blue bars, numbers printed) against the peers' shares per
     rep (black ticks)."""
     if shared.empty:
-        return _empty("Content shared", "No content shared in the window")
+        return _empty(_("Content shared"), _("No content shared in the window"))
     data = shared.head(top)[["title", "rep_shares", "peer_shares_per_rep"]].copy()
-    data["title"] = data["title"].fillna("(untitled)")
+    data["title"] = data["title"].fillna(_("(untitled)"))
     order = list(data["title"])
     y = alt.Y("title:N", sort=order, title=None, axis=alt.Axis(labelLimit=220))
     bar = (
         alt.Chart(data)
         .mark_bar(color=BLUE, size=14)
-        .encode(y=y, x=alt.X("rep_shares:Q", title="shares in the window"))
+        .encode(y=y, x=alt.X("rep_shares:Q", title=_("shares in the window")))
     )
     txt = (
         alt.Chart(data)
@@ -549,6 +596,6 @@ def content_shares(shared: pd.DataFrame, top: int = 8) -> dict[str, Any]:
     chart = alt.layer(bar, txt, tick).properties(
         width="container",
         height=alt.Step(24),
-        title=alt.Title("Content shared", subtitle="bar: the rep · tick: peers, per rep"),
+        title=alt.Title(_("Content shared"), subtitle=_("bar: the rep · tick: peers, per rep")),
     )
     return _config(chart)

@@ -55,6 +55,7 @@ from metrics.periods import Window, resolve_window
 from metrics.periods import previous_period as period_before
 from metrics.pipeline import probability_map
 from metrics.squad import window as count_window
+from metrics.text import Text
 
 from . import charts, db, notes, numbers, snapshot
 from .auth import require_role
@@ -72,6 +73,7 @@ from .cards import (
 )
 from .db import write_session
 from .exports import csv_response, roster_rows
+from .formatting import N_
 from .frames import FRAME_NAMES
 from .models import CoachingNote, Rep, Team
 from .teams import managed_team_ids
@@ -135,7 +137,7 @@ def parse_compare(
     value = value or "team"
     if value == "team":
         ids = [int(r.id) for r in team_reps(rep.team_id) if r.id != rep.id]  # type: ignore[arg-type]
-        return value, ids, "the rest of the team"
+        return value, ids, Text("the rest of the team")
     if value == "previous":
         return value, None, ""
     if value.startswith("rep:") and value[4:].isdigit():
@@ -199,7 +201,7 @@ def _findings(rep: Rep, ref_ids: list[int] | None, ref_label: str, w: Window, da
     reference_period = None
     if ref_ids is None and not w.default:
         reference_period = period_before(w)[0]
-        ref_label = f"the previous period, {reference_period.label}"
+        ref_label = Text("the previous period, %(period)s", {"period": reference_period.label})
     prepared = [_funnel_window(w.period, w.now, data)]
     if ref_ids is None:
         ref_period = reference_period or previous_window_of(w.period, numbers.calendar())
@@ -416,13 +418,16 @@ DRILL_CHARTS = {
         d.decomposition.frame(), d.decomposition.a.label, d.compare_label
     ),
     "stages": lambda d: charts.rate_intervals(
-        d.stages, "step", "Stage by stage", "closed deals · rep shrunk toward the comparison, 90% interval"
+        d.stages,
+        "step",
+        N_("Stage by stage"),
+        N_("closed deals · rep shrunk toward the comparison, 90%% interval"),
     ),
     "sources": lambda d: charts.rate_intervals(
-        d.sources.table, "segment", "Win rate by lead source", "90% intervals · n = wins/closed"
+        d.sources.table, "segment", N_("Win rate by lead source"), N_("90%% intervals · n = wins/closed")
     ),
     "personas": lambda d: charts.rate_intervals(
-        d.personas.table, "segment", "Win rate by persona", "90% intervals · n = wins/closed"
+        d.personas.table, "segment", N_("Win rate by persona"), N_("90%% intervals · n = wins/closed")
     ),
     "control": lambda d: charts.control_chart(d.chart, {k: v[0] for k, v in INDICATORS.items()}),
     "shots": lambda d: charts.shot_map(d.shots),

@@ -8,7 +8,7 @@ from typing import Any
 import altair as alt
 import pandas as pd
 
-from .charts import BLUE, GREEN, GREY, INK, MUTED, ORANGE, SKY, _config, _empty
+from .charts import BLUE, GREEN, GREY, INK, MUTED, ORANGE, SKY, _, _config, _empty, _label
 
 
 def fan(weeks: pd.DataFrame, target: float | None, title: str, subtitle: str) -> dict[str, Any]:
@@ -19,10 +19,10 @@ def fan(weeks: pd.DataFrame, target: float | None, title: str, subtitle: str) ->
     ``closed`` in major units.
     """
     if weeks.empty:
-        return _empty(title, "No forecast for this quarter yet")
+        return _empty(title, _("No forecast for this quarter yet"))
     data = weeks.reset_index(drop=True)
-    x = alt.X("week:Q", title="week of the quarter", scale=alt.Scale(domain=[0, 13], nice=False))
-    y_title = "revenue (major units)"
+    x = alt.X("week:Q", title=_("week of the quarter"), scale=alt.Scale(domain=[0, 13], nice=False))
+    y_title = _("revenue (major units)")
     band = (
         alt.Chart(data)
         .mark_area(color=SKY, opacity=0.35)
@@ -40,7 +40,7 @@ def fan(weeks: pd.DataFrame, target: float | None, title: str, subtitle: str) ->
     )
     layers = [band, mid, closed]
     if target is not None and target > 0:
-        tgt = pd.DataFrame({"target": [target], "label": ["target"]})
+        tgt = pd.DataFrame({"target": [target], "label": [_("target")]})
         layers.append(
             alt.Chart(tgt)
             .mark_rule(color=INK, strokeDash=[6, 3], strokeWidth=2)
@@ -58,7 +58,7 @@ def fan(weeks: pd.DataFrame, target: float | None, title: str, subtitle: str) ->
             title,
             subtitle=[
                 subtitle,
-                "band: P10–P90 · blue line: P50 · green squares: won by then · dashed: target",
+                _("band: P10–P90 · blue line: P50 · green squares: won by then · dashed: target"),
             ],
         ),
     )
@@ -72,7 +72,7 @@ def calibration(bins: pd.DataFrame, title: str) -> dict[str, Any]:
     ``bins``: columns ``predicted``, ``observed`` (0–1) and ``n``.
     """
     if bins.empty:
-        return _empty(title, "No back-test yet: too little history")
+        return _empty(title, _("No back-test yet: too little history"))
     data = bins.assign(
         predicted_pct=bins["predicted"] * 100,
         observed_pct=bins["observed"] * 100,
@@ -83,16 +83,16 @@ def calibration(bins: pd.DataFrame, title: str) -> dict[str, Any]:
         alt.Chart(pd.DataFrame({"a": [0, 100], "b": [0, 100]}))
         .mark_line(color=GREY, strokeDash=[4, 3])
         .encode(
-            x=alt.X("a:Q", scale=scale, title="forecast P(hit target), %"),
-            y=alt.Y("b:Q", scale=scale, title="how often it was hit, %"),
+            x=alt.X("a:Q", scale=scale, title=_("forecast P(hit target), %%")),
+            y=alt.Y("b:Q", scale=scale, title=_("how often it was hit, %%")),
         )
     )
     pts = (
         alt.Chart(data)
         .mark_point(filled=True, color=ORANGE, shape="diamond")
         .encode(
-            x=alt.X("predicted_pct:Q", scale=scale, title="forecast P(hit target), %"),
-            y=alt.Y("observed_pct:Q", scale=scale, title="how often it was hit, %"),
+            x=alt.X("predicted_pct:Q", scale=scale, title=_("forecast P(hit target), %%")),
+            y=alt.Y("observed_pct:Q", scale=scale, title=_("how often it was hit, %%")),
             size=alt.Size("n:Q", legend=None, scale=alt.Scale(range=[40, 400])),
         )
     )
@@ -100,15 +100,15 @@ def calibration(bins: pd.DataFrame, title: str) -> dict[str, Any]:
         alt.Chart(data)
         .mark_text(color=MUTED, align="left", dx=8, fontSize=10)
         .encode(
-            x=alt.X("predicted_pct:Q", scale=scale, title="forecast P(hit target), %"),
-            y=alt.Y("observed_pct:Q", scale=scale, title="how often it was hit, %"),
+            x=alt.X("predicted_pct:Q", scale=scale, title=_("forecast P(hit target), %%")),
+            y=alt.Y("observed_pct:Q", scale=scale, title=_("how often it was hit, %%")),
             text="label:N",
         )
     )
     chart = alt.layer(diag, pts, text).properties(
         width="container",
         height=300,
-        title=alt.Title(title, subtitle="on the diagonal: a forecast of 70 % comes true 7 times in 10"),
+        title=alt.Title(title, subtitle=_("on the diagonal: a forecast of 70 %% comes true 7 times in 10")),
     )
     return _config(chart)
 
@@ -120,8 +120,8 @@ def accuracy_by_week(rows: pd.DataFrame, title: str) -> dict[str, Any]:
     ``rows``: columns ``week``, ``method`` and ``error`` (mean absolute % error, 0–1).
     """
     if rows.empty:
-        return _empty(title, "No back-test yet: too little history")
-    data = rows.assign(error_pct=rows["error"] * 100)
+        return _empty(title, _("No back-test yet: too little history"))
+    data = rows.assign(error_pct=rows["error"] * 100, method=[_label(m) for m in rows["method"]])
     methods = list(dict.fromkeys(data["method"]))
     colours = [BLUE, ORANGE, GREY, GREEN][: len(methods)]
     shapes = ["circle", "square", "triangle-up", "diamond"][: len(methods)]
@@ -129,8 +129,8 @@ def accuracy_by_week(rows: pd.DataFrame, title: str) -> dict[str, Any]:
         alt.Chart(data)
         .mark_line(point=True, strokeWidth=2)
         .encode(
-            x=alt.X("week:Q", title="week of the quarter", scale=alt.Scale(domain=[0, 13], nice=False)),
-            y=alt.Y("error_pct:Q", title="mean absolute error, % of actual"),
+            x=alt.X("week:Q", title=_("week of the quarter"), scale=alt.Scale(domain=[0, 13], nice=False)),
+            y=alt.Y("error_pct:Q", title=_("mean absolute error, %% of actual")),
             color=alt.Color(
                 "method:N", scale=alt.Scale(domain=methods, range=colours), legend=alt.Legend(title=None)
             ),
@@ -139,6 +139,6 @@ def accuracy_by_week(rows: pd.DataFrame, title: str) -> dict[str, Any]:
             ),
             strokeDash=alt.StrokeDash("method:N", legend=None),
         )
-        .properties(width="container", height=260, title=alt.Title(title, subtitle="lower is better"))
+        .properties(width="container", height=260, title=alt.Title(title, subtitle=_("lower is better")))
     )
     return _config(chart)

@@ -19,10 +19,12 @@ from typing import Any
 
 import pandas as pd
 from flask import Flask, current_app
+from flask_babel import gettext
 
 from metrics.periods import OrgCalendar, Period
 
 from . import db, numbers
+from .formatting import N_, tr
 from .frames import Frames
 from .snapshot import store
 
@@ -496,8 +498,16 @@ def fan_spec(scope: Scope, w: Any) -> dict[str, Any]:
     for col in ("p10", "p50", "p90", "closed"):
         weeks[col] = weeks[col] / 100
     target = view["forecast"]["target"] / 100 if view["forecast"] and view["forecast"]["target"] else None
+    method = (
+        gettext("conversion-table Monte Carlo")
+        if view["method"] == "snapshot_table"
+        else gettext("stage-free time-to-close fallback (too little history for the conversion table)")
+    )
     return fan(
-        weeks, target, f"{view['label']} · {view['quarter']}", f"as of {view['asof']} · {view['method']}"
+        weeks,
+        target,
+        f"{tr(view['label'])} · {view['quarter']}",
+        gettext("as of %(date)s · %(method)s", date=view["asof"], method=method),
     )
 
 
@@ -763,16 +773,17 @@ def backtest_spec(name: str) -> dict[str, Any]:
     bt = backtest_view(wait=False)
     if name == "calibration":
         bins = pd.DataFrame((bt or {}).get("calibration", []), columns=["predicted", "observed", "n"])
-        return calibration(bins, "P(rep reaches quota): forecast vs what happened")
+        return calibration(bins, gettext("P(rep reaches quota): forecast vs what happened"))
     rows = []
     for r in (bt or {}).get("by_week", []):
         for method, key in (
-            ("forecast P50", "p50_error"),
-            ("weighted pipeline", "weighted_error"),
-            ("straight line", "straight_error"),
+            (N_("forecast P50"), "p50_error"),
+            (N_("weighted pipeline"), "weighted_error"),
+            (N_("straight line"), "straight_error"),
         ):
             if r[key] is not None:
                 rows.append({"week": r["week"], "method": method, "error": r[key]})
     return accuracy_by_week(
-        pd.DataFrame(rows, columns=["week", "method", "error"]), "Error of the forecast and the baselines"
+        pd.DataFrame(rows, columns=["week", "method", "error"]),
+        gettext("Error of the forecast and the baselines"),
     )

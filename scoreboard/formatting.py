@@ -19,9 +19,10 @@ from datetime import date, datetime
 from typing import Any
 
 from flask import Flask, current_app, has_app_context, has_request_context
-from flask_babel import Babel, get_locale, gettext
+from flask_babel import Babel, get_locale, get_translations, gettext
 
 from metrics import formatting as fmt
+from metrics.text import Capital, Listed, Number, Plural, Text, render
 
 from .config import DEFAULTS
 
@@ -137,10 +138,27 @@ def local_day(value: date | datetime | None, width: str = "medium") -> str:
 
 def tr(value: Any) -> Any:
     """``{{ s.label|tr }}``: a label held in English by a Python table (see
-    :mod:`scoreboard.data_messages`) in the request's language; anything else as it is."""
+    :mod:`scoreboard.data_messages`) or a sentence from :mod:`metrics` (a
+    :class:`metrics.text.Text`) in the request's language; anything else as it is."""
     if not isinstance(value, str) or not value:
         return value
+    if isinstance(value, Text | Plural | Number | Capital | Listed):
+        return render(value, _Translator())
     return gettext(value)
+
+
+class _Translator:
+    """The request's catalog and locale, for :meth:`metrics.text.Text.render`."""
+
+    def __init__(self) -> None:
+        self.locale = locale()
+        self._catalog = get_translations()
+
+    def gettext(self, message: str) -> str:
+        return str(self._catalog.ugettext(message))
+
+    def ngettext(self, singular: str, plural: str, n: int) -> str:
+        return str(self._catalog.ungettext(singular, plural, n))
 
 
 _LAST_DAYS = re.compile(r"last (\d+) working days")

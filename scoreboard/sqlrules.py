@@ -379,7 +379,8 @@ def call_next(
         mine["contact_id"].to_numpy(dtype="int64"), follow["contact_id"].to_numpy(dtype="int64")
     )
     ranked = K.rank(ctx.prep, model, now, pool, feats=feats).head(limit)
-    ranked["why"] = S.explain_many(ctx.prep, ranked["contact_id"].to_numpy(), [now] * len(ranked))
+    why = S.explain_many(ctx.prep, ranked["contact_id"].to_numpy(), [now] * len(ranked))
+    ranked["why"] = pd.Series(why, index=ranked.index, dtype=object)  # Texts, said in the page's language
     return {"version": v, "follow_up": follow, "ranked": ranked, "model": model}
 
 

@@ -9,10 +9,12 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from metrics import formatting
 from metrics.coaching.control import INDICATORS, RULES
 from metrics.coaching.decomposition import Decomposition, decompose  # noqa: F401  (doctest)
 from metrics.coaching.findings import Findings
 from metrics.coaching.segments import SegmentRates
+from metrics.text import Capital, Listed, Number, Plural, Text
 
 __all__ = ["AgendaItem", "FocusProgress", "agenda", "focus_review", "ordinal", "strengths_and_work_ons"]
 
@@ -45,11 +47,17 @@ def strengths_and_work_ons(
     strong = rows[rows["percentile"] >= high].head(top)
     weak = rows[rows["percentile"] <= low].sort_values("percentile").head(top)
     s = [
-        f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers"
+        Text(
+            "%(stat)s: %(rank)s percentile of peers",
+            {"stat": Text(labels.get(r.stat, r.stat)), "rank": Number(formatting.ordinal, r.percentile)},
+        )
         for r in strong.itertuples()
     ]
     w = [
-        f"{labels.get(r.stat, r.stat)}: {ordinal(r.percentile)} percentile of peers, room to grow"
+        Text(
+            "%(stat)s: %(rank)s percentile of peers, room to grow",
+            {"stat": Text(labels.get(r.stat, r.stat)), "rank": Number(formatting.ordinal, r.percentile)},
+        )
         for r in weak.itertuples()
     ]
     return s, w
@@ -108,13 +116,20 @@ def focus_review(
         after = float(current.get(stat, np.nan))
         label = labels.get(stat, stat)
         if np.isfinite(before) and np.isfinite(after):
-            text = (
-                f"{ordinal(before)} percentile at the 1:1 → {ordinal(after)} now ({_moved(after - before)})"
+            text = Text(
+                "%(before)s percentile at the 1:1 → %(after)s now (%(moved)s)",
+                {
+                    "before": Number(formatting.ordinal, before),
+                    "after": Number(formatting.ordinal, after),
+                    "moved": _moved(after - before),
+                },
             )
         elif np.isfinite(after):
-            text = f"no value at the 1:1 → {ordinal(after)} percentile now"
+            text = Text(
+                "no value at the 1:1 → %(after)s percentile now", {"after": Number(formatting.ordinal, after)}
+            )
         else:
-            text = "not enough data now to compare"
+            text = Text("not enough data now to compare")
         out.append(FocusProgress(stat, label, before, after, after - before, text))
     return out
 
@@ -123,8 +138,10 @@ def _moved(points: float) -> str:
     """A change in percentile points as people say it: ``up 18 points``, ``unchanged``."""
     n = round(points)
     if n == 0:
-        return "unchanged"
-    return f"{'up' if n > 0 else 'down'} {abs(n)} point{'s' if abs(n) != 1 else ''}"
+        return Text("unchanged")
+    if n > 0:
+        return Plural("up %(n)s point", "up %(n)s points", abs(n), {"n": abs(n)})
+    return Plural("down %(n)s point", "down %(n)s points", abs(n), {"n": abs(n)})
 
 
 @dataclass(frozen=True)
@@ -178,9 +195,9 @@ def agenda(
     for r in review:
         items.append(
             AgendaItem(
-                f"Since last 1:1: {r.label}",
+                Text("Since last 1:1: %(metric)s", {"metric": Text(r.label)}),
                 r.text,
-                "Keep the focus" if r.change >= 0 else "Revisit what got in the way",
+                Text("Keep the focus") if r.change >= 0 else Text("Revisit what got in the way"),
             )
         )
     if findings is not None:
@@ -192,7 +209,7 @@ def agenda(
         for f in d.gaps:
             items.append(
                 AgendaItem(
-                    f.label.capitalize(),
+                    Capital(Text(f.label)),
                     said.get(f.factor)
                     or f"{_fmt(f.a_value, f.factor)} vs {_fmt(f.b_value, f.factor)} for {d.b.label} "
                     f"(×{f.ratio:.2f}; n = {f.a_n}); explains {abs(f.share):.0%} of the gap",
@@ -202,26 +219,35 @@ def agenda(
         for f in d.advantages[:1]:
             items.append(
                 AgendaItem(
-                    f"Keep: {f.label}",
+                    Text("Keep: %(factor)s", {"factor": Text(f.label)}),
                     said.get(f.factor)
                     or f"{_fmt(f.a_value, f.factor)} vs {_fmt(f.b_value, f.factor)} (×{f.ratio:.2f})",
-                    "Name what works so it can be kept up (and shared with the team)",
+                    Text("Name what works so it can be kept up (and shared with the team)"),
                 )
             )
         if not d.established:
-            items.append(AgendaItem("Funnel", d.summary, "Look at the trend and the open deals instead"))
+            items.append(
+                AgendaItem(Text("Funnel"), d.summary, Text("Look at the trend and the open deals instead"))
+            )
     if chart is not None and len(chart):
         weeks = list(dict.fromkeys(chart["week"]))[-recent_weeks:]
         recent = chart[chart["week"].isin(weeks) & chart["flagged"]]
         for ind, rows in recent.groupby("indicator", sort=False):
             first = rows.iloc[0]
-            side = "below" if INDICATORS[str(ind)][1] == "down" else "above"
+            values = {
+                "week": first["week"],
+                "rules": Listed(Text(RULES[r]) for r in str(first["rules"]).split(",")),
+            }
+            evidence = (
+                Text("below the rep's own baseline since %(week)s (rule: %(rules)s)", values)
+                if INDICATORS[str(ind)][1] == "down"
+                else Text("above the rep's own baseline since %(week)s (rule: %(rules)s)", values)
+            )
             items.append(
                 AgendaItem(
-                    f"Early warning: {INDICATORS[str(ind)][0]}",
-                    f"{side} the rep's own baseline since {first['week']} "
-                    f"(rule: {', '.join(RULES[r] for r in str(first['rules']).split(','))})",
-                    "Ask what changed in those weeks, before results show it",
+                    Text("Early warning: %(indicator)s", {"indicator": Text(INDICATORS[str(ind)][0])}),
+                    evidence,
+                    Text("Ask what changed in those weeks, before results show it"),
                 )
             )
     for topic, evidence, suggestion in at_risk:
@@ -229,10 +255,13 @@ def agenda(
     if findings is not None:
         for f in findings.established:
             if f.kind != "factor" and f.direction == "lower":
-                topic = {"stage": "Stage", "lead_source": "Lead source", "persona": "Persona"}[f.kind]
-                items.append(
-                    AgendaItem(f"{topic}: {f.key}", f.sentence, "Review two lost deals from here together")
-                )
+                what = {"what": Text(f.key)}
+                topic = {
+                    "stage": Text("Stage: %(what)s", what),
+                    "lead_source": Text("Lead source: %(what)s", what),
+                    "persona": Text("Persona: %(what)s", what),
+                }[f.kind]
+                items.append(AgendaItem(topic, f.sentence, Text("Review two lost deals from here together")))
     for seg in segments:
         low = seg.table[seg.table["established"] & (seg.table["rate"] < seg.table["ref_rate"])]
         for r in low.itertuples():
@@ -248,11 +277,11 @@ def agenda(
 
 
 _SUGGEST = {
-    "activities_per_day": "Plan the week's call blocks; check what eats selling time",
-    "opps_per_activity": "Listen to two calls together: discovery questions and the ask for a meeting",
-    "close_pace": "Walk the open pipeline: next steps and close dates",
-    "win_rate": "Review two lost deals: where did they stall, who else was involved",
-    "avg_deal_size": "Look at scoping: more seats, modules, multi-year",
+    "activities_per_day": Text("Plan the week's call blocks; check what eats selling time"),
+    "opps_per_activity": Text("Listen to two calls together: discovery questions and the ask for a meeting"),
+    "close_pace": Text("Walk the open pipeline: next steps and close dates"),
+    "win_rate": Text("Review two lost deals: where did they stall, who else was involved"),
+    "avg_deal_size": Text("Look at scoping: more seats, modules, multi-year"),
 }
 
 

@@ -35,6 +35,8 @@ import pandas as pd
 from metrics.coaching._common import fisher_min_p, fisher_p, format_p, holm_family, proportion_ratio
 from metrics.coaching.comparisons import MIN_WINS, count_ratio_test, log_mean_test, rate_ratio_test
 from metrics.coaching.funnel import FACTOR_LABELS, FACTORS, Funnel, funnel
+from metrics.formatting import percent
+from metrics.text import Listed, Number, Text
 
 __all__ = [
     "FACTORS",
@@ -172,19 +174,32 @@ class Decomposition:
         """One plain sentence: what explains the gap, or that there is not enough data to tell."""
         if not self.established:
             tested = sum(f.tested for f in self.factors)
+            ab = {"a": self.a.label, "b": self.b.label}
             if tested == 0:
-                return f"Not enough data to tell: no factor has data on both sides ({self.a.label}, {self.b.label})."
-            factors = "the one factor" if tested == 1 else f"any of the {tested} factors"
-            return (
-                f"Not enough data to tell: {self.a.label} and {self.b.label} are not established to "
-                f"differ on {factors} that could be compared."
+                return Text("Not enough data to tell: no factor has data on both sides (%(a)s, %(b)s).", ab)
+            if tested == 1:
+                return Text(
+                    "Not enough data to tell: %(a)s and %(b)s are not established to differ on the one "
+                    "factor that could be compared.",
+                    ab,
+                )
+            return Text(
+                "Not enough data to tell: %(a)s and %(b)s are not established to differ on any of the "
+                "%(n)s factors that could be compared.",
+                {**ab, "n": tested},
             )
         parts = []
         if self.advantages:
-            parts.append("higher " + _join([f.label for f in self.advantages]))
+            parts.append(
+                Text("higher %(factors)s", {"factors": _join([Text(f.label) for f in self.advantages])})
+            )
         if self.gaps:
-            parts.append("lower " + _join([f.label for f in self.gaps]))
-        return f"{self.a.label} vs {self.b.label}: {'; '.join(parts)} (established at {1 - self.alpha:.0%})."
+            parts.append(Text("lower %(factors)s", {"factors": _join([Text(f.label) for f in self.gaps])}))
+        return Text(
+            "%(a)s vs %(b)s: %(parts)s (established at %(level)s).",
+            {"a": self.a.label, "b": self.b.label, "parts": Listed(parts, "; "),
+             "level": Number(percent, 1 - self.alpha)},
+        )  # fmt: skip
 
     def adjusted(self, p_adjusted: Sequence[float], tests: int) -> Decomposition:
         """The same decomposition with its factors' adjusted p-values (and verdicts) taken from a
@@ -211,7 +226,9 @@ def _log(v: float) -> float:
 
 
 def _join(words: list[str]) -> str:
-    return words[0] if len(words) == 1 else ", ".join(words[:-1]) + " and " + words[-1]
+    if len(words) == 1:
+        return words[0]
+    return Text("%(first)s and %(last)s", {"first": Listed(words[:-1]), "last": words[-1]})
 
 
 def decompose(a: Funnel, b: Funnel, *, level: float = 0.90, alpha: float = 0.05) -> Decomposition:

@@ -30,6 +30,7 @@ from metrics.coaching.power import POWER, detectable_difference
 from metrics.coaching.segments import SegmentRates, segment_win_rates
 from metrics.coaching.stages import stage_conversions, with_adjusted
 from metrics.periods import OrgCalendar, Period
+from metrics.text import JOIN, Capital, Number, Plural, Text
 
 __all__ = ["Finding", "Findings", "format_value", "previous_period", "rep_findings"]
 
@@ -209,7 +210,9 @@ def previous_period(period: Period, calendar: OrgCalendar | None = None) -> Peri
 
 
 def _possessive(name: str) -> str:
-    return f"{name}'" if name.endswith("s") else f"{name}'s"
+    if str(name).endswith("s"):
+        return Text("%(name)s'", {"name": name})
+    return Text("%(name)s's", {"name": name})
 
 
 def format_value(v: float, kind: str, locale: str = "en", currency: str = "NOK") -> str:
@@ -242,37 +245,82 @@ _SINGULAR = {
     "deals": "deal",
 }
 
+#: ``n`` and its unit as a :class:`metrics.text.Plural`, unit by unit (each pair for extraction).
+_PLURALS = {
+    "working days": lambda c, n: Plural("%(n)s working day", "%(n)s working days", c, {"n": n}),
+    "activities": lambda c, n: Plural("%(n)s activity", "%(n)s activities", c, {"n": n}),
+    "opportunities": lambda c, n: Plural("%(n)s opportunity", "%(n)s opportunities", c, {"n": n}),
+    "closed deals": lambda c, n: Plural("%(n)s closed deal", "%(n)s closed deals", c, {"n": n}),
+    "wins": lambda c, n: Plural("%(n)s win", "%(n)s wins", c, {"n": n}),
+    "deals": lambda c, n: Plural("%(n)s deal", "%(n)s deals", c, {"n": n}),
+}
+
+#: The units as the statistics line writes them after two counts (marked for translation).
+_UNIT_WORDS = {
+    "working days": Text("working days"),
+    "activities": Text("activities"),
+    "opportunities": Text("opportunities"),
+    "closed deals": Text("closed deals"),
+    "wins": Text("wins"),
+    "deals": Text("deals"),
+}
+
+
+def _grouped(n: int, locale: str) -> str:
+    """A count with grouping: a narrow no-break space in English (as before), Babel's otherwise."""
+    if locale == "en":
+        return f"{n:,}".replace(",", "\u202f")
+    return formatting.decimal(n, locale)
+
+
+#: A stage step (not a message: the stage names are translated).
+_STEP = "%(from)s → %(to)s"
+
 #: A ratio this close to 1 (either way) reads "about the same so far", not "looks higher".
 NEAR = 1.1
 
 
 def _count(n: int, unit: str | None = None) -> str:
-    text = f"{n:,}".replace(",", "\u202f")
+    number = Number(_grouped, int(n))
     if unit is None:
-        return text
-    return f"{text} {_SINGULAR.get(unit, unit) if n == 1 else unit}"
+        return number
+    plural = _PLURALS.get(unit)
+    if plural is None:
+        return f"{number} {_SINGULAR.get(unit, unit) if n == 1 else unit}"
+    return plural(int(n), number)  # type: ignore[no-any-return]
 
 
 def _clear(verb: str, n: int, unit: str) -> str:
-    return f"{verb} — clear over {_count(n, unit)}."
+    return Text("%(finding)s — clear over %(sample)s.", {"finding": verb, "sample": _count(n, unit)})
 
 
 def _undecided(
     label: str, f_ratio: float, lo: float, hi: float, a_n: int, b_n: int, unit: str, ref: str
 ) -> tuple[str, str]:
     """Sentence and direction for a tested but not established comparison."""
-    cap = label[0].upper() + label[1:]
+    cap = Capital(label)
     if math.isfinite(lo) and math.isfinite(hi) and lo >= 1 / SAME and hi <= SAME:
-        return f"{cap}: about the same as {ref} over {_count(a_n, unit)}.", "about the same"
+        return Text(
+            "%(what)s: about the same as %(ref)s over %(sample)s.",
+            {"what": cap, "ref": ref, "sample": _count(a_n, unit)},
+        ), "about the same"
     if not math.isfinite(f_ratio) or 1 / NEAR <= f_ratio <= NEAR:
-        return f"{cap}: about the same as {ref} so far ({_count(a_n, unit)}).", "about the same"
+        return Text(
+            "%(what)s: about the same as %(ref)s so far (%(sample)s).",
+            {"what": cap, "ref": ref, "sample": _count(a_n, unit)},
+        ), "about the same"
     way = "higher" if f_ratio > 1 else "lower"
     if b_n < a_n:
-        return (
-            f"{cap} looks {way}, but with {_count(b_n, unit)} for {ref} it cannot tell yet.",
-            f"looks {way}",
-        )
-    return f"{cap} looks {way}, but {_count(a_n, unit)} cannot tell yet.", f"looks {way}"
+        values = {"what": cap, "ref": ref, "sample": _count(b_n, unit)}
+        if way == "higher":
+            text = Text("%(what)s looks higher, but with %(sample)s for %(ref)s it cannot tell yet.", values)
+        else:
+            text = Text("%(what)s looks lower, but with %(sample)s for %(ref)s it cannot tell yet.", values)
+        return text, f"looks {way}"
+    values = {"what": cap, "sample": _count(a_n, unit)}
+    if way == "higher":
+        return Text("%(what)s looks higher, but %(sample)s cannot tell yet.", values), "looks higher"
+    return Text("%(what)s looks lower, but %(sample)s cannot tell yet.", values), "looks lower"
 
 
 def _detectable(
@@ -290,21 +338,50 @@ def _detectable(
         (detectable_difference(b_value, a_n, b_n, alpha=alpha, tests=m, direction=w), w) for w in ways
     )
     seen = round(abs(a_value - b_value) * 100)
-    sample = f"{_count(a_n)} {unit} each" if a_n == b_n else f"{_count(a_n)} and {_count(b_n)} {unit}"
-    rule = f"{POWER:.0%} power at Holm's first step, {alpha:g}/{m}"
+    word = _UNIT_WORDS.get(unit, unit)
+    sample = (
+        Text("%(n)s %(unit)s each", {"n": _count(a_n), "unit": word})
+        if a_n == b_n
+        else Text("%(n)s and %(m)s %(unit)s", {"n": _count(a_n), "m": _count(b_n), "unit": word})
+    )
+    rule = Text(
+        "%(power)s power at Holm's first step, %(alpha)s/%(m)s",
+        {"power": Number(_whole_percent, POWER), "alpha": f"{alpha:g}", "m": m},
+    )
     if math.isinf(mde):
-        side = "higher" if way > 0 else "lower"
-        return (
-            mde,
-            f"With {sample}, no {side} rate would reliably show; this one is {seen} points {side}.",
-            (f"detectable ({rule}): no gap"),
+        values = {"sample": sample, "seen": Number(formatting.decimal, seen)}
+        note = (
+            Text(
+                "With %(sample)s, no higher rate would reliably show; this one is %(seen)s points higher.",
+                values,
+            )
+            if way > 0
+            else Text(
+                "With %(sample)s, no lower rate would reliably show; this one is %(seen)s points lower.",
+                values,
+            )
         )
+        return mde, note, Text("detectable (%(rule)s): no gap", {"rule": rule})
     need = math.ceil(mde * 100 - 1e-9)
     return (
         mde,
-        f"With {sample}, only a gap of ≥ {need} points would show; this one is {seen}.",
-        f"detectable ({rule}): ≥ {need} points",
+        Text(
+            "With %(sample)s, only a gap of ≥ %(need)s points would show; this one is %(seen)s.",
+            {
+                "sample": sample,
+                "need": Number(formatting.decimal, need),
+                "seen": Number(formatting.decimal, seen),
+            },
+        ),
+        Text("detectable (%(rule)s): ≥ %(need)s points", {"rule": rule, "need": need}),
     )
+
+
+def _times(ratio: float, locale: str) -> str:
+    """``1.50×`` (``1,50×`` in nb); ``far above`` without a finite ratio."""
+    if not math.isfinite(ratio):
+        return "far above" if locale == "en" else "langt over"
+    return f"{formatting.decimal(ratio, locale, 2)}×"
 
 
 def _factor_sentence(f: FactorComparison, a: str, ref: str) -> tuple[str, str]:
@@ -313,27 +390,42 @@ def _factor_sentence(f: FactorComparison, a: str, ref: str) -> tuple[str, str]:
     ratio = f.a_value / f.b_value if f.b_value else float("nan")
     if not f.tested:
         if f.factor == "avg_deal_size" and min(f.a_n, f.b_n) > 0:
-            cap = "Average deal size"
             way = "higher" if ratio > 1 else "lower"
-            return (
-                f"{cap} looks {way}, but {_count(min(f.a_n, f.b_n), 'wins')} cannot tell yet "
-                f"(it takes {MIN_WINS} on each side).",
-                f"looks {way}" if math.isfinite(ratio) and ratio != 1 else "no value",
+            values = {"sample": _count(min(f.a_n, f.b_n), "wins"), "need": MIN_WINS}
+            text = (
+                Text(
+                    "Average deal size looks higher, but %(sample)s cannot tell yet (it takes %(need)s on each side).",
+                    values,
+                )
+                if way == "higher"
+                else Text(
+                    "Average deal size looks lower, but %(sample)s cannot tell yet (it takes %(need)s on each side).",
+                    values,
+                )
             )
-        return f"{f.label[0].upper() + f.label[1:]}: nothing to compare — {f.why_untested}.", "no value"
+            return text, f"looks {way}" if math.isfinite(ratio) and ratio != 1 else "no value"
+        return Text(
+            "%(what)s: nothing to compare — %(why)s.",
+            {"what": Capital(Text(f.label)), "why": Text(f.why_untested)},
+        ), "no value"
     if f.established:
         way = "higher" if f.a_value > f.b_value else "lower"
-        times = f"{ratio:.2f}×" if math.isfinite(ratio) else "far above"
-        verbs = {
-            "activities_per_day": f"{a} logs activities at {times} {poss} rate",
-            "opps_per_activity": f"{a} turns activities into opportunities at {times} {poss} rate",
-            "close_pace": f"{a} closes deals at {times} {poss} pace per opportunity",
-            "win_rate": f"{a} wins {format_value(f.a_value, 'win_rate')} of closed deals against "
-            f"{format_value(f.b_value, 'win_rate')} for {ref}",
-            "avg_deal_size": f"{_possessive(a)} average won deal is {times} {poss}",
-        }
-        return _clear(verbs[f.factor], f.a_n, unit), way
-    return _undecided(f.label, ratio, math.exp(f.lo), math.exp(f.hi), f.a_n, f.b_n, unit, ref)
+        times = Number(_times, ratio)
+        v = {"a": a, "times": times, "poss": poss, "ref": ref}
+        if f.factor == "activities_per_day":
+            verb = Text("%(a)s logs activities at %(times)s %(poss)s rate", v)
+        elif f.factor == "opps_per_activity":
+            verb = Text("%(a)s turns activities into opportunities at %(times)s %(poss)s rate", v)
+        elif f.factor == "close_pace":
+            verb = Text("%(a)s closes deals at %(times)s %(poss)s pace per opportunity", v)
+        elif f.factor == "win_rate":
+            v = {"a": a, "ref": ref, "rate": Number(format_value, f.a_value, "win_rate"),
+                 "ref_rate": Number(format_value, f.b_value, "win_rate")}  # fmt: skip
+            verb = Text("%(a)s wins %(rate)s of closed deals against %(ref_rate)s for %(ref)s", v)
+        else:
+            verb = Text("%(a_poss)s average won deal is %(times)s %(poss)s", {**v, "a_poss": _possessive(a)})
+        return _clear(verb, f.a_n, unit), way
+    return _undecided(Text(f.label), ratio, math.exp(f.lo), math.exp(f.hi), f.a_n, f.b_n, unit, ref)
 
 
 def _statistics(
@@ -349,27 +441,62 @@ def _statistics(
     level: float,
     model: str,
 ) -> str:
+    word = _UNIT_WORDS.get(unit, unit)
     if not math.isfinite(p):
-        return f"n = {_count(a_n)} vs {_count(b_n)} {unit}; not tested ({model})."
-    interval = (
-        f"{lo:.2f}–{hi:.2f}"
-        if math.isfinite(lo) and math.isfinite(hi)
-        else f"{lo:.2f}–∞"
-        if math.isfinite(lo)
-        else f"0–{hi:.2f}"
+        return Text(
+            "n = %(n)s vs %(m)s %(unit)s; not tested (%(model)s).",
+            {"n": _count(a_n), "m": _count(b_n), "unit": word, "model": model},
+        )
+    return Text(
+        "ratio %(ratio)s (%(level)s interval %(interval)s) · n = %(n)s vs %(m)s %(unit)s · %(model)s · "
+        "%(p)s; adjusted for %(tests)s comparisons on this page (Holm): %(p_adjusted)s",
+        {
+            "ratio": Number(_ratio_text, ratio),
+            "level": Number(_whole_percent, level),
+            "interval": Number(_interval_text, lo, hi),
+            "n": _count(a_n),
+            "m": _count(b_n),
+            "unit": word,
+            "model": model,
+            "p": Number(_p_text, p),
+            "tests": tests,
+            "p_adjusted": Number(_p_text, p_adj),
+        },
     )
-    shown = f"×{ratio:.2f}" if math.isfinite(ratio) else "×–"
-    return (
-        f"ratio {shown} ({level:.0%} interval {interval}) · n = {_count(a_n)} vs {_count(b_n)} {unit} · "
-        f"{model} · {format_p(p)}; adjusted for {tests} comparisons on this page (Holm): {format_p(p_adj)}"
-    )
+
+
+def _two(v: float, locale: str) -> str:
+    return f"{v:.2f}" if locale == "en" else formatting.decimal(v, locale, 2)
+
+
+def _ratio_text(ratio: float, locale: str) -> str:
+    return f"×{_two(ratio, locale)}" if math.isfinite(ratio) else "×–"
+
+
+def _interval_text(lo: float, hi: float, locale: str) -> str:
+    if math.isfinite(lo) and math.isfinite(hi):
+        return f"{_two(lo, locale)}–{_two(hi, locale)}"
+    return f"{_two(lo, locale)}–∞" if math.isfinite(lo) else f"0–{_two(hi, locale)}"
+
+
+def _whole_percent(v: float, locale: str) -> str:
+    return f"{v:.0%}" if locale == "en" else formatting.percent(v, locale)
+
+
+def _p_text(p: float, locale: str) -> str:
+    text = format_p(p)
+    return text if locale == "en" else text.replace(".", ",")
+
+
+#: Two parts of the statistics line (not a message).
+_DOT = "%(first)s · %(second)s"
 
 
 _MODELS = {
-    "poisson": "exact test of two Poisson rates",
-    "count_ratio": "Wald test of two ratios of counts (log scale)",
-    "binomial": "Fisher's exact test",
-    "log_normal": "Welch's t-test on log amounts",
+    "poisson": Text("exact test of two Poisson rates"),
+    "count_ratio": Text("Wald test of two ratios of counts (log scale)"),
+    "binomial": Text("Fisher's exact test"),
+    "log_normal": Text("Welch's t-test on log amounts"),
 }
 
 
@@ -384,7 +511,7 @@ def _factor_findings(d: Decomposition, a: str, ref: str, tests: int) -> list[Fin
             mde, note, rule = _detectable(
                 f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor], tests, d.alpha
             )
-            sentence = f"{sentence} {note}" if note else sentence
+            sentence = Text(JOIN, {"first": sentence, "second": note}) if note else sentence
         stats_text = _statistics(
             ratio,
             lo,
@@ -402,7 +529,7 @@ def _factor_findings(d: Decomposition, a: str, ref: str, tests: int) -> list[Fin
             Finding(
                 "factor", f.factor, f.label, sentence, f.a_value, f.b_value, f.a_n, f.b_n, _UNITS[f.factor],
                 ratio, lo, hi, f.p_value, f.p_adjusted, f.established, way,
-                f"{stats_text} · {rule}" if rule else stats_text, mde,
+                Text(_DOT, {"first": stats_text, "second": rule}) if rule else stats_text, mde,
             )
         )  # fmt: skip
     return out
@@ -417,14 +544,32 @@ def _rate_findings(
             continue
         if kind == "stage":
             key, n, nn, unit = r.step, r.reached, r.ref_reached, "deals"
-            frm, to = r.step.split(" → ")
-            label = f"{frm} → {to}"
-            verb = f"{a} moves {format_value(r.rate, 'rate')} of deals from {frm} to {to} against {format_value(r.ref_rate, 'rate')} for {ref}"
+            frm, to = (Text(x) for x in r.step.split(" → "))
+            label = Text(_STEP, {"from": frm, "to": to})
+            rates = {
+                "rate": Number(format_value, r.rate, "rate"),
+                "ref_rate": Number(format_value, r.ref_rate, "rate"),
+            }
+            verb = Text(
+                "%(a)s moves %(rate)s of deals from %(from)s to %(to)s against %(ref_rate)s for %(ref)s",
+                {"a": a, "ref": ref, "from": frm, "to": to, **rates},
+            )
         else:
             key, n, nn, unit = r.segment, r.closed, r.ref_closed, "closed deals"
-            where = f"From {r.segment} leads" if kind == "lead_source" else f"With {r.segment} buyers"
-            label = f"win rate {'from ' + r.segment + ' leads' if kind == 'lead_source' else 'with ' + r.segment + ' buyers'}"
-            verb = f"{where}, {a} wins {format_value(r.rate, 'rate')} against {format_value(r.ref_rate, 'rate')} for {ref}"
+            seg = Text(str(r.segment))
+            rates = {
+                "rate": Number(format_value, r.rate, "rate"),
+                "ref_rate": Number(format_value, r.ref_rate, "rate"),
+            }
+            v = {"a": a, "ref": ref, "segment": seg, **rates}
+            if kind == "lead_source":
+                label = Text("win rate from %(segment)s leads", {"segment": seg})
+                verb = Text("From %(segment)s leads, %(a)s wins %(rate)s against %(ref_rate)s for %(ref)s", v)
+            else:
+                label = Text("win rate with %(segment)s buyers", {"segment": seg})
+                verb = Text(
+                    "With %(segment)s buyers, %(a)s wins %(rate)s against %(ref_rate)s for %(ref)s", v
+                )
         mde, rule = float("nan"), ""
         if r.established:
             sentence, way = _clear(verb, int(n), unit), "higher" if r.rate > r.ref_rate else "lower"
@@ -433,7 +578,7 @@ def _rate_findings(
             mde, note, rule = _detectable(
                 float(r.rate), float(r.ref_rate), int(n), int(nn), unit, tests, alpha
             )
-            sentence = f"{sentence} {note}" if note else sentence
+            sentence = Text(JOIN, {"first": sentence, "second": note}) if note else sentence
         stats_text = _statistics(
             float(r.ratio),
             float(r.ratio_lo),
@@ -445,10 +590,10 @@ def _rate_findings(
             float(r.p_adjusted),
             tests,
             level,
-            "Fisher's exact test",
+            _MODELS["binomial"],
         )
         if rule:
-            stats_text = f"{stats_text} · {rule}"
+            stats_text = Text(_DOT, {"first": stats_text, "second": rule})
         out.append(
             Finding(
                 kind, str(key), label, sentence, float(r.rate), float(r.ref_rate), int(n), int(nn), unit,
@@ -537,7 +682,9 @@ def rep_findings(
     ref_now = None if previous else now
     a_label = rep_label or f"rep {rep_id}"
     b_label = reference_label or (
-        f"the previous {ref_period.working_days} working days" if previous else "the reference"
+        Text("the previous %(n)s working days", {"n": ref_period.working_days})
+        if previous
+        else Text("the reference")
     )
     common = dict(reps=reps, activities=activities, deals=deals, calendar=cal, prepared=prepared)
     a = funnel(period, rep_ids=[rep_id], now=now, label=a_label, **common)  # type: ignore[arg-type]

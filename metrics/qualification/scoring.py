@@ -27,6 +27,7 @@ import numpy as np
 import pandas as pd
 
 from metrics.frames import validate
+from metrics.text import Capital, Listed, Text
 
 from .rules import EngagementRule, FitRule, Rules
 
@@ -464,11 +465,14 @@ def _touch_pairs(prep: Prepared, pos: np.ndarray) -> tuple[np.ndarray, np.ndarra
     return pair_row, rows[offsets], ends
 
 
-_COUNT = {1: "once", 2: "twice"}
+_COUNT = {1: Text("once"), 2: Text("twice")}
+
+#: How a phrase is put together (not messages: their parts are translated).
+_TITLED, _WHEN, _COUNTED = "%(label)s “%(title)s”", "%(label)s %(times)s %(when)s", "%(label)s (%(times)s)"
 
 
 def _times(n: int) -> str:
-    return _COUNT.get(n, f"{n} times")
+    return _COUNT.get(n) or Text("%(n)s times", {"n": n})
 
 
 def explain(prep: Prepared, contact_id: int, at: pd.Timestamp, fired: dict | None = None) -> str:
@@ -502,12 +506,14 @@ def _sentence(prep: Prepared, p: int, at: pd.Timestamp, fired: dict, rows: np.nd
     who = None
     if fields & {"persona", "seniority", "title"}:
         who = a["title"] if isinstance(a["title"], str) and a["title"] else a["persona"]
-    parts = []
+    parts: list[str] = [str(who)] if who else []
     if "employees" in fields and not math.isnan(a["employees"]):
-        parts.append(f"at a {int(a['employees'])}-person company")
+        size = {"n": int(a["employees"])}
+        parts.append(Text("at a %(n)s-person company", size) if who else Text("a %(n)s-person company", size))
     if "industry" in fields and isinstance(a["industry"], str):
-        parts.append(f"in {a['industry']}")
-    fit_text = " ".join([str(who)] + parts) if who else (" ".join(parts)[3:] if parts else "")
+        industry = Text(a["industry"])
+        parts.append(Text("in %(industry)s", {"industry": industry}) if parts else industry)
+    fit_text = Listed(parts, " ") if parts else ""
     t = float(_days(pd.Timestamp(at)))
     age = t - prep.touches["_t"][rows]
     live = weights(prep.rules, age) > 0
@@ -519,20 +525,25 @@ def _sentence(prep: Prepared, p: int, at: pd.Timestamp, fired: dict, rows: np.nd
         m = prep.rule_masks[rid][rows] & live
         oldest = float(age[m].max()) if m.any() else 0.0
         when = (
-            "this week"
+            Text("this week")
             if oldest < 7
-            else ("this month" if oldest < 31 else f"in the last {math.ceil(oldest)} days")
+            else (
+                Text("this month")
+                if oldest < 31
+                else Text("in the last %(n)s days", {"n": math.ceil(oldest)})
+            )
         )
-        label = rule.label or rule.id.replace("_", " ")
+        label = Text(rule.label or rule.id.replace("_", " "))
         if not rule.content_kind:
             k = kinds[m]
             k = k[k >= 0]
             if len(k):
-                label = f"{label} “{prep.content_titles[np.bincount(k).argmax()]}”"
+                label = Text(_TITLED, {"label": label, "title": prep.content_titles[np.bincount(k).argmax()]})
+        times = _times(v["n"])
         phrases.append(
-            f"{label} {_times(v['n'])} {when}"
+            Text(_WHEN, {"label": label, "times": times, "when": when})
             if rule.returns_within_days == 0
-            else f"{label} ({_times(v['n'])})"
+            else Text(_COUNTED, {"label": label, "times": times})
         )
-    text = "; ".join(x for x in [fit_text, ", ".join(phrases)] if x)
-    return text[:1].upper() + text[1:] if text else "No rule fired"
+    said = [x for x in [fit_text, Listed(phrases, ", ") if phrases else ""] if x]
+    return Capital(Listed(said, "; ")) if said else Text("No rule fired")

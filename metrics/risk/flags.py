@@ -20,6 +20,7 @@ from metrics import formatting
 from metrics.frames import validate
 from metrics.risk.settings import DEFAULTS, FLAG_BY_KEY, FLAG_KEYS, RiskSettings
 from metrics.risk.state import Events, deal_states, seconds, stage_codes
+from metrics.text import Number, Plural, Text
 
 __all__ = ["Norms", "current_flags", "evaluable", "flag_states", "norms", "why"]
 
@@ -314,15 +315,15 @@ def evaluable(flagged: pd.DataFrame, norm: Norms) -> dict[str, str | None]:
     """Per flag, None when it could be evaluated, else why not (a sentence)."""
     out: dict[str, str | None] = {k: None for k in FLAG_KEYS}
     if not flagged.attrs.get("scheduled_known", True):
-        out["no_next_step"] = (
+        out["no_next_step"] = Text(
             "no scheduled or booked meetings are logged, so a missing next step cannot be seen"
         )
     if not flagged.attrs.get("seniority_known", True):
-        out["no_power"] = "contacts have no title or persona to tell who is senior"
+        out["no_power"] = Text("contacts have no title or persona to tell who is senior")
     if norm.amount_p95 is None:
-        out["amount_high"] = "fewer than 10 won deals with an amount to say what is typical"
+        out["amount_high"] = Text("fewer than 10 won deals with an amount to say what is typical")
     if not norm.stall_limit:
-        out["stalled"] = "fewer than 5 won deals with stage history per stage to set a norm"
+        out["stalled"] = Text("fewer than 5 won deals with stage history per stage to set a norm")
     return out
 
 
@@ -361,7 +362,17 @@ def current_flags(
 
 
 def _days(x: float) -> str:
-    return f"{x:.0f} day" + ("" if round(x) == 1 else "s")
+    n = int(round(x))
+    return Plural("%(n)s day", "%(n)s days", n, {"n": f"{x:.0f}"})
+
+
+def _iso_day(value: pd.Timestamp, locale: str) -> str:
+    """A day as ISO in English (as the sentence always said it), as the locale writes it otherwise."""
+    return value.date().isoformat() if locale == "en" else formatting.day(value.date(), locale)
+
+
+def _whole_percent(value: float, locale: str) -> str:
+    return f"{value:.0%}" if locale == "en" else formatting.percent(value, locale)
 
 
 def why(row: pd.Series | dict, flag: str, money: Callable[[float], str] | None = None) -> str:
@@ -377,41 +388,75 @@ def why(row: pd.Series | dict, flag: str, money: Callable[[float], str] | None =
     money = money or (lambda v: formatting.decimal(formatting.to_major(v, "NOK"), "en"))
     r = row
     if flag == "no_activity":
-        return f"No call, email or meeting logged in {int(r['quiet_days'])} business days."
+        return Text("No call, email or meeting logged in %(n)s business days.", {"n": int(r["quiet_days"])})
     if flag == "ghosted":
-        return (
-            f"{int(r['outbound'])} calls or emails to the buyer in the last {r.get('window', 14)} days "
-            "and no reply, connected call, held meeting or visit."
+        return Text(
+            "%(n)s calls or emails to the buyer in the last %(days)s days "
+            "and no reply, connected call, held meeting or visit.",
+            {"n": int(r["outbound"]), "days": r.get("window", 14)},
         )
     if flag == "no_next_step":
-        return "No meeting booked or activity scheduled from here on."
+        return Text("No meeting booked or activity scheduled from here on.")
     if flag == "stalled":
-        return (
-            f"{_days(float(r['dwell_days']))} in {r['stage']}; won deals rarely stay over "
-            f"{_days(float(r['stall_limit']))} (3 × median or P90)."
+        return Text(
+            "%(dwell)s in %(stage)s; won deals rarely stay over %(limit)s (3 × median or P90).",
+            {
+                "dwell": _days(float(r["dwell_days"])),
+                "stage": Text(str(r["stage"])),
+                "limit": _days(float(r["stall_limit"])),
+            },
         )
     if flag == "overdue":
-        return f"Expected to close on {pd.Timestamp(r['expected_close']).date().isoformat()}, and still open."
+        return Text(
+            "Expected to close on %(date)s, and still open.",
+            {"date": Number(_iso_day, pd.Timestamp(r["expected_close"]))},
+        )
     if flag == "slipping":
         p = int(r["pushes"])
         if r.get("quarter_push"):
-            return f"Close date pushed out of this quarter ({p} push{'es' if p != 1 else ''} in all)."
-        return f"Close date pushed {p} times."
+            return Plural(
+                "Close date pushed out of this quarter (%(n)s push in all).",
+                "Close date pushed out of this quarter (%(n)s pushes in all).",
+                p,
+                {"n": p},
+            )
+        return Text("Close date pushed %(n)s times.", {"n": p})
     if flag == "amount_high":
         p95 = r.get("amount_p95")
-        tail = f" (95% of won deals are at most {money(float(p95))})" if p95 is not None else ""
-        return f"Amount {money(float(r['amount']))} is far above a typical won deal{tail}."
+        if p95 is not None:
+            return Text(
+                "Amount %(amount)s is far above a typical won deal (95%% of won deals are at most %(p95)s).",
+                {"amount": money(float(r["amount"])), "p95": money(float(p95))},
+            )
+        return Text(
+            "Amount %(amount)s is far above a typical won deal.", {"amount": money(float(r["amount"]))}
+        )
     if flag == "amount_cut":
         cut = 1.0 - float(r["amount"]) / float(r["peak_amount"])
-        return f"Amount cut {cut:.0%}, from {money(float(r['peak_amount']))} to {money(float(r['amount']))}."
+        return Text(
+            "Amount cut %(cut)s, from %(peak)s to %(amount)s.",
+            {
+                "cut": Number(_whole_percent, cut),
+                "peak": money(float(r["peak_amount"])),
+                "amount": money(float(r["amount"])),
+            },
+        )
     if flag == "single_threaded":
         c = int(r["contacts"])
-        return f"Only {c} contact{'' if c == 1 else 's'} involved on a deal this size."
+        return Plural(
+            "Only %(n)s contact involved on a deal this size.",
+            "Only %(n)s contacts involved on a deal this size.",
+            c,
+            {"n": c},
+        )
     if flag == "no_power":
-        return f"In {r['stage']} and no senior contact (VP, director, C-level, owner) involved yet."
+        return Text(
+            "In %(stage)s and no senior contact (VP, director, C-level, owner) involved yet.",
+            {"stage": Text(str(r["stage"]))},
+        )
     if flag == "owner_churn":
         ago = (float(r["t"]) - float(r["owner_changed"])) / DAY
-        return f"The deal changed owner {_days(ago)} ago."
+        return Text("The deal changed owner %(ago)s ago.", {"ago": _days(ago)})
     raise KeyError(flag)
 
 

@@ -47,6 +47,7 @@ from metrics.goals import (
 
 from .. import db, numbers
 from ..auth import require_role
+from ..formatting import tr
 from ..ingest import bump_revision
 from ..ingest.files import FileProblem, read_csv_bytes
 from ..models import Goal, GoalVersion, Rep, Team, utcnow
@@ -597,7 +598,9 @@ def derive_kpis(goal_id: int) -> Any:
     else:
         flash(
             gettext("Derived: ")
-            + "; ".join(f"{GOAL_METRICS[st.metric].label} {st.target} ({st.why})" for st in steps[1:]),
+            + "; ".join(
+                f"{tr(GOAL_METRICS[st.metric].label)} {st.target} ({tr(st.why)})" for st in steps[1:]
+            ),
             "success",
         )
     return redirect(url_for("goals.page", owner=owner_of(goal)), code=303)

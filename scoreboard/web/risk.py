@@ -27,6 +27,7 @@ from flask_login import current_user
 from sqlalchemy import bindparam, text
 from sqlmodel import select
 
+from metrics import formatting as fmt
 from metrics.risk import (
     FLAG_BY_KEY,
     FLAGS,
@@ -42,6 +43,7 @@ from metrics.risk import (
 )
 from metrics.risk.health import Health, fit_health
 from metrics.risk.settings import STAGE_ORDER
+from metrics.text import Listed, Number, Text
 
 from .. import db, numbers, pages, snapshot, store
 from ..auth import require_role
@@ -267,7 +269,7 @@ def deal_rows(
         m = meta.get(did, {})
         owner = int(r["owner_rep_id"])
         ev = r.to_dict() | {"amount_p95": p95}
-        money = lambda v: pages.money(int(round(v)), org_currency)  # noqa: E731
+        money = lambda v: Number(fmt.money, int(round(v)), org_currency)  # noqa: E731  (said in the page's locale)
         shown = [
             {
                 "key": k,
@@ -367,8 +369,12 @@ def agenda_items(rep_id: int, now: pd.Timestamp, limit: int = 3) -> list[tuple[s
     items = []
     for d in deal_rows(risk_view(now), rep_id=rep_id)[:limit]:
         named = d["title"]
-        evidence = " ".join(f["why"] for f in d["flags"][:2])
-        items.append((f"At risk: {named}, {d['amount_text']}, {d['stage']}", evidence, d["action"] or ""))
+        evidence = Listed([f["why"] for f in d["flags"][:2]], " ")
+        topic = Text(
+            "At risk: %(deal)s, %(amount)s, %(stage)s",
+            {"deal": named, "amount": d["amount_text"], "stage": Text(str(d["stage"]))},
+        )
+        items.append((topic, evidence, d["action"] or ""))
     return items
 
 
