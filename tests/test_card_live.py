@@ -89,7 +89,8 @@ def test_a_new_touch_pushes_to_the_owners_card_and_not_to_others(floor):
             timeout=10,
         )
         assert resp.status_code == 200 and resp.json()["created"] == 1
-        pushed = my_events.get(timeout=1.0)  # the "live": within a second of the POST
+        # it arrives (how fast is benchmarks/live.py's to measure: a loaded CI machine is no yardstick)
+        pushed = my_events.get(timeout=15.0)
         assert pushed["rep"] == owner_id
         with pytest.raises(queue.Empty):
             nosy_events.get(timeout=0.5)
