@@ -121,9 +121,10 @@ def run(app: Flask, ready: Any = None) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
 
+    client = redis_client(str(url))
+    lock = _hold_the_worker_lock(client, name, stop)
     # Subscribe before the frames are read: a batch committed meanwhile is either in the frames or
     # announced after the subscription (and then skipped, or applied, by its revision).
-    client = redis_client(str(url))
     pubsub = client.pubsub(ignore_subscribe_messages=True)
     pubsub.subscribe(channel(app))
     hub.start()
@@ -138,6 +139,39 @@ def run(app: Flask, ready: Any = None) -> None:
     stop.wait()
     hub.stop()
     pubsub.close()
+    try:
+        lock.release()
+    except Exception:  # noqa: BLE001 - expired or taken over: nothing of ours to release
+        pass
+
+
+LOCK_SECONDS = 15  # a worker killed with -9 lets a new one start after at most this long
+
+
+def _hold_the_worker_lock(client: Any, channel_name: str, stop: threading.Event) -> Any:
+    """One push worker per message queue: two would push every board twice and celebrate every
+    deal twice. A Redis lock (redis-py's :class:`~redis.lock.Lock`) that expires after
+    :data:`LOCK_SECONDS` and is renewed every few seconds while this worker runs. A worker started
+    after one was killed waits for its lock to expire; a second one beside a live one is refused
+    with a clear error once it has waited that long."""
+    # thread_local=False: the token is renewed from another thread than the one that took it
+    lock = client.lock(f"{channel_name}-push-worker", timeout=LOCK_SECONDS, thread_local=False)
+    if not lock.acquire(blocking=True, blocking_timeout=LOCK_SECONDS + 2):
+        raise RuntimeError(
+            "another push worker is running for this message queue (one per queue); "
+            f"if it was killed, this one can start within {LOCK_SECONDS} s"
+        )
+
+    def renew() -> None:
+        while not stop.wait(LOCK_SECONDS / 3):
+            try:
+                lock.reacquire()
+            except Exception:  # noqa: BLE001 - lost it (Redis restarted or the lock expired): stop
+                log.error("push worker: lost the one-worker lock; stopping so that only one pushes")
+                stop.set()
+
+    threading.Thread(target=renew, name="matchday-push-worker-lock", daemon=True).start()
+    return lock
 
 
 def _listen(hub: WorkerHub, pubsub: Any, client: Any, app: Flask, stop: threading.Event) -> None:

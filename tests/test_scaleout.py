@@ -460,3 +460,15 @@ def test_a_storm_of_tvs_and_desk_pages_all_get_their_full_state(cluster: Any) ->
     assert sum(1 for kind, got in received if kind == "tv" and got == tv_boards) == 100
     assert sum(1 for kind, got in received if kind == "desk" and got == set(desk_boards)) == 40
     assert "QueuePool limit" not in cluster.webs[0].output()
+
+
+def test_a_second_push_worker_beside_a_running_one_is_refused(cluster: Any) -> None:
+    """Two workers would push every board and celebrate every deal twice: one per message queue."""
+    env = cluster.env | {"MATCHDAY_INSTANCE_PATH": str(cluster.tmp / "worker2")}
+    second = Proc([sys.executable, "-m", "flask", "--app", "app", "push-worker"], env)
+    try:
+        assert second.proc.wait(90) == 1, second.output()[-3000:]
+    finally:
+        second.stop()
+    assert "another push worker is running" in second.output() and "Traceback" not in second.output()
+    assert cluster.worker is not None and cluster.worker.proc.poll() is None  # the first one runs on
