@@ -4,7 +4,8 @@
 from __future__ import annotations
 
 import pytest
-from demo_org_app import ADMIN, PASSWORD, seeded_org
+from browser_pages import login
+from demo_org_app import ADMIN, seeded_org
 
 pytestmark = pytest.mark.browser
 
@@ -16,11 +17,7 @@ def org(tmp_path_factory):
 
 def test_findings_are_sentences_with_statistics_one_click_away(org, serve, page, screenshot):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     rep = org.rep(org.by_role("rep")[0][0])
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{server.url}/coach/{rep.id}")
@@ -38,11 +35,7 @@ def test_findings_are_sentences_with_statistics_one_click_away(org, serve, page,
 
 def test_a_one_to_one_limits_focus_in_the_form_and_is_remembered(org, serve, page):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     rep = org.rep(org.by_role("rep")[-1][0])
     page.set_viewport_size({"width": 1280, "height": 900})
     page.goto(f"{server.url}/coach/{rep.id}")
@@ -67,11 +60,7 @@ def test_a_one_to_one_limits_focus_in_the_form_and_is_remembered(org, serve, pag
 
 
 def _login(page, server):
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
 
 
 def test_the_comparison_selector_swaps_the_drilldown_in_place_and_back_works(org, serve, page):

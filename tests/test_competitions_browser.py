@@ -6,7 +6,8 @@ from __future__ import annotations
 import re
 
 import pytest
-from demo_org_app import ADMIN, PASSWORD, seeded_org
+from browser_pages import login
+from demo_org_app import ADMIN, seeded_org
 
 pytestmark = pytest.mark.browser
 
@@ -18,11 +19,7 @@ def org(tmp_path_factory):
 
 def test_form_errors_in_place_then_standings(org, serve, page, screenshot):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     page.goto(server.url + "/competitions")
     page.click("text=New competition")
     page.wait_for_url("**/competitions/new")
@@ -53,11 +50,7 @@ def test_form_errors_in_place_then_standings(org, serve, page, screenshot):
 
 def test_content_page_sentences_then_statistics_and_chart(org, serve, page):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     page.goto(server.url + "/content?stage=sql")
     assert page.locator(".finding").first.is_visible()  # sentences first
     table = page.locator(".content-table")

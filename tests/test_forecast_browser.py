@@ -6,7 +6,8 @@ from __future__ import annotations
 import datetime as dt
 
 import pytest
-from demo_org_app import ADMIN, PASSWORD, seeded_org
+from browser_pages import login
+from demo_org_app import ADMIN, seeded_org
 
 pytestmark = pytest.mark.browser
 
@@ -26,11 +27,7 @@ def org(tmp_path_factory):
 
 def test_the_forecast_and_backtest_pages_draw_their_charts(org, serve, page, screenshot):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{server.url}/forecast")
     fan = page.locator("[data-spec-url*='fan.json']")

@@ -4,7 +4,8 @@ swaps in place, no page load), derived KPIs appear; no console errors under the 
 from __future__ import annotations
 
 import pytest
-from demo_org_app import ADMIN, PASSWORD, seeded_org
+from browser_pages import login
+from demo_org_app import ADMIN, seeded_org
 
 pytestmark = pytest.mark.browser
 
@@ -16,11 +17,7 @@ def org(tmp_path_factory):
 
 def test_goals_page_edits_inline_and_derives_kpis(org, serve, page, screenshot):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     page.goto(server.url + "/goals?owner=sales")
     row = page.locator("tr[data-goal=revenue_won]").first
     assert row.is_visible()

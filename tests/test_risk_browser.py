@@ -5,7 +5,8 @@ errors under the strict CSP."""
 from __future__ import annotations
 
 import pytest
-from demo_org_app import ADMIN, PASSWORD, seeded_org
+from browser_pages import login
+from demo_org_app import ADMIN, seeded_org
 
 pytestmark = pytest.mark.browser
 
@@ -17,11 +18,7 @@ def org(tmp_path_factory):
 
 def test_filter_by_rep_swaps_the_table(org, serve, page, screenshot):
     server = serve(org.app)
-    page.goto(server.url + "/login")
-    page.fill("input[name=email]", ADMIN)
-    page.fill("input[name=password]", PASSWORD)
-    page.click("button[type=submit]")
-    page.wait_for_load_state()
+    login(page, server.url, ADMIN)
     page.set_viewport_size({"width": 1366, "height": 900})
     page.goto(f"{server.url}/risk?all=1")
     rows = page.locator("#risk-table tbody tr[data-deal-id]")
